@@ -1,0 +1,254 @@
+/**
+ * `pnpm migrate <status|up|down|validate|plan>`: the production runner's command line.
+ * Parses once, runs the Migrator, renders its results; exit codes come from exit-codes.ts.
+ */
+import { resolve } from 'node:path'
+import { HarnessError } from '../errors.ts'
+import { connect } from '../runner/connect.ts'
+import { FileMigrationProvider } from '../runner/discover.ts'
+import { formatLocated } from '../runner/locate.ts'
+import { Migrator, type MigrationResult, type MigratorEvent, type PlanResult, type RunResult, type StatusResult } from '../runner/migrator.ts'
+import { expectedAt, validateExpected, type CheckResult } from '../validation/expected.ts'
+import { loadManifest, type Manifest } from '../validation/manifest.ts'
+import { EXIT, exitCodeFor } from './exit-codes.ts'
+import { bold, dim, green, info, json, out, red, reportError, yellow } from './output.ts'
+import { openTarget } from './target.ts'
+
+export const MIGRATE_HELP = `Usage: pnpm migrate <command> [options]
+
+The production migration runner: the same code the verification suites exercise.
+
+Commands:
+  status              applied / pending / drifted migrations, with checksums and times
+  up [--to N]         apply pending migrations in order, each in its own transaction
+     [--dry-run]      print what would run, change nothing
+  down --to N         run down files in reverse until version N (destructive: needs --yes on DATABASE_URL)
+  validate            checksums, log consistency and the manifest's expected objects; changes nothing
+  plan [--to N]       what \`up\` would do, in order, non-transactional steps marked
+
+Where:
+  DATABASE_URL        the database to migrate (password never printed)
+  --engine NAME       instead, a disposable database on embedded | native | container | url
+
+Options:
+  --dir DIR           migrations directory (default: migrations)
+  --json              machine-readable output on stdout
+  --log-schema NAME   schema of the migration log (default: manifest "schema", else public)
+  --log-table NAME    table of the migration log (default: migration_log)
+  --lock-wait MS      wait this long for another runner's lock; 0 = fail at once (default: 60000)
+  --accept-drift L    accept changed applied files (comma-separated names or numbers, or "all"):
+                      re-records their checksums in the log, with a note
+  --yes               confirm a destructive command (down on DATABASE_URL)
+  -h, --help          this help
+
+Exit codes: 0 ok · 1 migration/validation failed · 2 usage · 3 bad migration files ·
+4 drift or inconsistent log · 5 TimescaleDB missing/too old · 6 connection/auth/privileges ·
+7 lock held by another runner · 8 engine unavailable · 70 internal error`
+
+export interface MigrateArgs {
+  command: string
+  dir: string
+  engine?: string
+  json: boolean
+  to?: number
+  dryRun: boolean
+  logSchema?: string
+  logTable?: string
+  lockWaitMs: number
+  acceptDrift?: string[] | 'all'
+  yes: boolean
+}
+
+export function parseMigrateArgs(argv: Record<string, unknown> & { _: string[] }): MigrateArgs {
+  const command = argv._[0]
+  if (!command) throw new HarnessError('USAGE', 'missing command', { hint: MIGRATE_HELP })
+  if (!['status', 'up', 'down', 'validate', 'plan'].includes(command)) {
+    throw new HarnessError('USAGE', `unknown command "${command}"`, { hint: 'Commands: status, up, down, validate, plan (see `pnpm migrate --help`).' })
+  }
+  const num = (name: string, v: unknown): number | undefined => {
+    if (v === undefined) return undefined
+    const n = Number(v)
+    if (typeof v === 'boolean' || !Number.isInteger(n) || n < 0) throw new HarnessError('USAGE', `--${name} needs a whole number, got "${String(v)}"`, { hint: `e.g. --${name} 3` })
+    return n
+  }
+  const to = num('to', argv.to)
+  if (command === 'down' && to === undefined) throw new HarnessError('USAGE', '`down` needs --to N (the version to return to; 0 = before the first migration)', { hint: 'e.g. pnpm migrate down --to 7 --yes' })
+  const drift = argv['accept-drift']
+  return {
+    command,
+    dir: String(argv.dir ?? 'migrations'),
+    engine: argv.engine === undefined ? undefined : String(argv.engine),
+    json: Boolean(argv.json),
+    to,
+    dryRun: Boolean(argv['dry-run']),
+    logSchema: argv['log-schema'] === undefined ? undefined : String(argv['log-schema']),
+    logTable: argv['log-table'] === undefined ? undefined : String(argv['log-table']),
+    lockWaitMs: num('lock-wait', argv['lock-wait']) ?? 60_000,
+    acceptDrift: drift === undefined || drift === false ? undefined : drift === 'all' ? 'all' : String(drift).split(',').map((s) => s.trim()).filter(Boolean),
+    yes: Boolean(argv.yes),
+  }
+}
+
+/** The log lives in the manifest's schema for MS5.0; foreign directories default to public. */
+export const logSchemaFor = (args: { logSchema?: string }, manifest?: Manifest) => args.logSchema ?? process.env.MIGRATION_LOG_SCHEMA ?? manifest?.schema ?? 'public'
+
+export async function migrate(args: MigrateArgs): Promise<number> {
+  const dir = resolve(args.dir)
+  const manifest = await loadManifest(dir)
+  const provider = new FileMigrationProvider(dir)
+  // Files are read and checked before any connection: bad input never touches the database.
+  const migrations = await provider.getMigrations()
+  const target = await openTarget({ engine: args.engine })
+  try {
+    if (args.command === 'down' && !target.disposable && !args.yes && !args.dryRun) {
+      throw new HarnessError('USAGE', `\`down --to ${args.to}\` drops what the reverted migrations created, with its data, on ${target.describe}`, {
+        hint: 'Take a backup first, then confirm with --yes (or rehearse with --dry-run).',
+      })
+    }
+    const client = await connect(target.url, { applicationName: `pgverify-migrate ${args.command}` })
+    try {
+      const migrator = new Migrator({
+        client,
+        provider: { source: dir, getMigrations: async () => migrations },
+        logSchema: logSchemaFor(args, manifest),
+        logTable: args.logTable,
+        requirements: manifest?.requirements,
+        lockWaitMs: args.lockWaitMs,
+        acceptDrift: args.acceptDrift,
+        onEvent: args.json ? undefined : progress,
+      })
+      if (!args.json) info(dim(`migrations: ${dir} (${migrations.length} files) · database: ${target.describe} · log: ${migrator.log.schema}.${migrator.log.table}`))
+      switch (args.command) {
+        case 'status':
+          return renderStatus(await migrator.status(), args.json)
+        case 'plan':
+          return renderPlan(await migrator.plan({ to: args.to }), args.json)
+        case 'up':
+          if (args.dryRun) return renderPlan(await migrator.plan({ to: args.to }), args.json, 'up --dry-run')
+          return renderRun(await migrator.up({ to: args.to }), args.json)
+        case 'down':
+          if (args.dryRun) return renderPlan(await migrator.plan({ to: args.to, direction: 'down' }), args.json, 'down --dry-run')
+          return renderRun(await migrator.down({ to: args.to! }), args.json)
+        case 'validate': {
+          const st = await migrator.check()
+          if (st.error) return renderError(st.error, args.json)
+          const checks: CheckResult[] = manifest
+            ? await validateExpected(client, manifest, {
+                scope: expectedAt(manifest, migrations, st.current),
+                log: { schema: migrator.log.schema, table: migrator.log.table },
+                migrations,
+                version: st.current,
+              })
+            : []
+          return renderValidate(st, checks, args.json, manifest !== undefined)
+        }
+      }
+      return EXIT.USAGE
+    } finally {
+      await client.end().catch(() => {})
+    }
+  } finally {
+    await target.close()
+  }
+}
+
+function progress(e: MigratorEvent): void {
+  switch (e.type) {
+    case 'lock-wait':
+      info(yellow(`waiting for the migration lock held by ${e.holder} …`))
+      break
+    case 'bootstrap':
+      info(dim(`bootstrap: created ${e.created.join(', ')}`))
+      break
+    case 'start':
+      process.stderr.write(`${e.direction === 'up' ? '↑' : '↓'} [${e.index}/${e.total}] ${e.migration} … `)
+      break
+    case 'done':
+      process.stderr.write(`${green('ok')} ${dim(`${Math.round(e.durationMs)} ms`)}\n`)
+      break
+    case 'failed':
+      process.stderr.write(`${red('FAILED')}\n`)
+      break
+    case 'warning':
+      info(yellow(`warning: ${e.message}`))
+      break
+  }
+}
+
+function renderError(error: HarnessError, asJson: boolean): number {
+  return reportError(error, asJson)
+}
+
+const short = (s?: string | null) => (s ? `${s.slice(0, 8)}…${s.slice(-4)}` : '—')
+
+function renderStatus(r: StatusResult, asJson: boolean): number {
+  if (r.error) return renderError(r.error, asJson)
+  if (asJson) {
+    json({ ok: true, current: r.current, logExists: r.logExists, migrations: r.migrations })
+    return EXIT.OK
+  }
+  const width = Math.max(...r.migrations.map((m) => m.name.length), 10)
+  const color = (s: string) => (s === 'applied' ? green : s === 'pending' ? dim : s === 'failed' || s === 'partial' ? red : yellow)(s.padEnd(12))
+  for (const m of r.migrations) {
+    const when = m.appliedAt ? m.appliedAt.replace('T', ' ').slice(0, 19) : ''
+    const ms = m.executionTimeMs != null && m.state !== 'pending' ? `${m.executionTimeMs} ms` : ''
+    const sum = m.state === 'drifted' ? `recorded ${short(m.appliedChecksum)} ≠ file ${short(m.checksum)}` : `sha256 ${short(m.checksum ?? m.appliedChecksum)}`
+    out(`  ${m.name.padEnd(width)}  ${color(m.state)} ${when.padEnd(19)} ${ms.padStart(8)}  ${dim(sum)}${m.noTransaction ? dim(' [no-transaction]') : ''}`)
+  }
+  const count = (s: string) => r.migrations.filter((m) => m.state === s).length
+  out(bold(`version ${r.current} of ${r.migrations.filter((m) => m.state !== 'missing-file').length} · ${count('pending')} pending · ${count('drifted') + count('unverified')} drifted · ${count('failed') + count('partial')} failed · ${count('missing-file')} missing files`))
+  return EXIT.OK
+}
+
+function renderPlan(p: PlanResult, asJson: boolean, title = 'plan'): number {
+  if (p.error) return renderError(p.error, asJson)
+  if (asJson) {
+    json({ ok: true, from: p.from, to: p.to, steps: p.steps, warnings: p.warnings })
+    return EXIT.OK
+  }
+  for (const w of p.warnings) info(yellow(`warning: ${w}`))
+  if (p.steps.length === 0) out(`${title}: nothing to do (database at version ${p.from})`)
+  else {
+    out(`${title}: version ${p.from} → ${p.to}, ${p.steps.length} step${p.steps.length > 1 ? 's' : ''}:`)
+    for (const s of p.steps) {
+      out(`  ${s.direction === 'up' ? '↑' : '↓'} ${s.file}  ${dim(`${s.statements} statements · sha256 ${short(s.checksum)}`)}${s.noTransaction ? yellow('  [no-transaction: not atomic, re-run must be safe]') : ''}`)
+    }
+  }
+  return EXIT.OK
+}
+
+function renderRun(r: RunResult, asJson: boolean): number {
+  const ran = r.results.filter((x) => x.status === 'Success')
+  if (asJson) {
+    json({ ok: !r.error, from: r.from, to: r.to, results: r.results, warnings: r.warnings, preflight: r.preflight, error: r.error?.toJSON() })
+    return r.error ? exitCodeFor(r.error.code) : EXIT.OK
+  }
+  if (r.error) {
+    const failed = r.results.find((x: MigrationResult) => x.status === 'Error')
+    if (failed?.error) {
+      info('')
+      info(red(formatLocated(failed.error)))
+      if (r.error.hint) info(r.error.hint)
+      const skipped = r.results.filter((x) => x.status === 'NotExecuted').length
+      if (skipped) info(dim(`${skipped} later migration${skipped > 1 ? 's were' : ' was'} not run.`))
+      return exitCodeFor(r.error.code)
+    }
+    return reportError(r.error)
+  }
+  const total = ran.reduce((s, x) => s + (x.durationMs ?? 0), 0)
+  if (ran.length === 0) out(`nothing to do: database at version ${r.to}`)
+  else out(green(`${ran[0]!.direction === 'up' ? 'applied' : 'reverted'} ${ran.length} migration${ran.length > 1 ? 's' : ''}: version ${r.from} → ${r.to} in ${Math.round(total)} ms`))
+  return EXIT.OK
+}
+
+function renderValidate(st: StatusResult, checks: CheckResult[], asJson: boolean, hasManifest: boolean): number {
+  const ok = checks.every((c) => c.ok)
+  if (asJson) {
+    json({ ok, current: st.current, checks, migrations: st.migrations })
+    return ok ? EXIT.OK : EXIT.FAILED
+  }
+  out(`${green('ok')}  checksums: ${st.migrations.filter((m) => m.state === 'applied').length} applied files unchanged, log consistent (version ${st.current})`)
+  if (!hasManifest) info(yellow('no manifest.json in the migrations directory: expected objects not checked'))
+  for (const c of checks) out(`${c.ok ? green('ok') : red('FAIL')}  ${c.id}: ${c.message}`)
+  return ok ? EXIT.OK : EXIT.FAILED
+}

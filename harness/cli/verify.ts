@@ -1,0 +1,62 @@
+/**
+ * `pnpm verify`: replays and checks the migrations on a disposable engine, prints a verdict
+ * per stage, writes reports/verify.json, and exits non-zero when any stage failed.
+ */
+import { mkdir, writeFile } from 'node:fs/promises'
+import { join, resolve } from 'node:path'
+import { runVerify, type VerifyReport } from '../verify/pipeline.ts'
+import { redact } from '../util/redact.ts'
+import { EXIT } from './exit-codes.ts'
+import { bold, dim, green, info, json, out, red, yellow } from './output.ts'
+import { startEngine } from './target.ts'
+
+export const VERIFY_HELP = `Usage: pnpm verify [options]
+
+Replays the migrations on a disposable engine and proves the result: every stage prints a
+verdict; the run fails (exit 1) when any stage fails. Reports go to reports/.
+
+Options:
+  --engine NAME       embedded | native | container | url (default: container where Docker
+                      answers, else embedded; or VERIFY_ENGINE)
+  --dir DIR           migrations directory to verify (default: migrations)
+  --log-schema NAME   schema of the migration log (default: the manifest's schema, else public)
+  --reports DIR       where to write verify.json (default: reports)
+  --json              print the report as JSON on stdout
+  -h, --help          this help`
+
+export async function verify(argv: Record<string, unknown>): Promise<number> {
+  const dir = resolve(String(argv.dir ?? 'migrations'))
+  const reportsDir = resolve(String(argv.reports ?? 'reports'))
+  const engine = await startEngine(argv.engine === undefined ? undefined : String(argv.engine))
+  let report: VerifyReport
+  try {
+    info(bold(`verify ${dir} on ${engine.describe()}`))
+    report = await runVerify(engine, {
+      dir,
+      logSchema: argv['log-schema'] === undefined ? undefined : String(argv['log-schema']),
+      onProgress: (l) => info(dim(l)),
+    })
+  } finally {
+    await engine.stop()
+  }
+  await mkdir(reportsDir, { recursive: true })
+  await writeFile(join(reportsDir, 'verify.json'), redact(JSON.stringify(report, null, 2)) + '\n')
+  if (argv.json) json(report)
+  else render(report, reportsDir)
+  return report.ok ? EXIT.OK : EXIT.FAILED
+}
+
+function render(report: VerifyReport, reportsDir: string): void {
+  out('')
+  for (const s of report.stages) {
+    const mark = s.verdict === 'passed' ? green('PASS') : s.verdict === 'failed' ? red('FAIL') : yellow('SKIP')
+    out(`${mark}  ${s.title} ${dim(`(${s.durationMs} ms)`)}`)
+    out(`      ${s.summary}`)
+    if (s.verdict === 'failed') for (const d of s.details.slice(0, 60)) out(`      ${d}`)
+  }
+  const failed = report.stages.filter((s) => s.verdict === 'failed').length
+  const skipped = report.stages.filter((s) => s.verdict === 'skipped').length
+  out('')
+  out(`${report.ok ? green(bold('verify passed')) : red(bold('verify FAILED'))}: ${report.stages.length - failed - skipped} passed, ${failed} failed, ${skipped} skipped in ${(report.durationMs / 1000).toFixed(1)} s on ${report.engine.description}`)
+  out(dim(`report: ${join(reportsDir, 'verify.json')}`))
+}

@@ -1,0 +1,104 @@
+/**
+ * Admin SQL shared by the server engines (native, container, url): one admin session, version
+ * reading, and cheap fresh databases made from template0.
+ */
+import pg from 'pg'
+import type { DatabaseHandle, EngineVersions } from './types.ts'
+
+/** One lazily (re)connected admin session; CREATE/DROP DATABASE cannot run in the target db itself. */
+export class AdminConnection {
+  #client: Promise<pg.Client> | undefined
+  constructor(private readonly url: string) {}
+
+  async query<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string): Promise<pg.QueryResult<R>> {
+    return (await this.#connect()).query<R>(sql)
+  }
+
+  #connect(): Promise<pg.Client> {
+    if (!this.#client) {
+      const client = new pg.Client({ connectionString: this.url })
+      // The server may go away under us (stop -m immediate); the next call reconnects.
+      client.on('error', () => {
+        this.#client = undefined
+      })
+      const p = client.connect().then(() => client)
+      p.catch(() => {
+        if (this.#client === p) this.#client = undefined
+      })
+      this.#client = p
+    }
+    return this.#client
+  }
+
+  async close(): Promise<void> {
+    const p = this.#client
+    this.#client = undefined
+    const client = await p?.catch(() => undefined)
+    await client?.end().catch(() => {})
+  }
+}
+
+const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`
+
+export function withDatabase(url: string, database: string): string {
+  const u = new URL(url)
+  u.pathname = `/${encodeURIComponent(database)}`
+  return u.toString()
+}
+
+/** Reads server/TimescaleDB versions; the license needs the extension loaded, so a scratch db may be used. */
+export async function readVersions(admin: AdminConnection, url: string): Promise<EngineVersions> {
+  const { rows } = await admin.query<{ pg: string; ts: string | null; lic: string | null }>(
+    `select current_setting('server_version') as pg,
+            (select default_version from pg_available_extensions where name = 'timescaledb') as ts,
+            current_setting('timescaledb.license', true) as lic`,
+  )
+  const row = rows[0]!
+  // "15.18 (Debian 15.18-0+deb12u1)" → "15.18"
+  const postgres = /^\d+(\.\d+)?/.exec(row.pg)?.[0] ?? row.pg
+  if (!row.ts) return { postgres, timescaledb: 'none', timescaledbLicense: 'none' }
+  return { postgres, timescaledb: row.ts, timescaledbLicense: row.lic ?? (await licenseFromScratch(admin, url)) }
+}
+
+async function licenseFromScratch(admin: AdminConnection, url: string): Promise<string> {
+  const name = `verify_license_probe_${process.pid}_${Date.now()}`
+  await admin.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE template0`)
+  const client = new pg.Client({ connectionString: withDatabase(url, name) })
+  try {
+    await client.connect()
+    await client.query('CREATE EXTENSION IF NOT EXISTS timescaledb')
+    const { rows } = await client.query<{ timescaledb_license: string }>('SHOW timescaledb.license')
+    return rows[0]?.timescaledb_license ?? 'none'
+  } catch {
+    // e.g. not preloaded: TimescaleDB is listed but cannot be created, so no license applies.
+    return 'none'
+  } finally {
+    await client.end().catch(() => {})
+    await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`).catch(() => {})
+  }
+}
+
+export function sanitizeLabel(label: string | undefined): string {
+  const s = (label ?? 'db').toLowerCase().replace(/[^a-z0-9_]+/g, '_').replace(/^_+|_+$/g, '').slice(0, 40)
+  return s || 'db'
+}
+
+/** createDatabase() for a server engine: template0, because images put extensions into template1. */
+export function databaseFactory(admin: AdminConnection, url: string, isStopped: () => boolean): (label?: string) => Promise<DatabaseHandle> {
+  let n = 0
+  return async (label) => {
+    const name = `verify_${sanitizeLabel(label)}_${++n}`
+    await admin.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE template0`)
+    let dropped: Promise<void> | undefined
+    return {
+      name,
+      url: withDatabase(url, name),
+      drop() {
+        // After the engine stopped there is nothing left to drop.
+        dropped ??= isStopped() ? Promise.resolve() : admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`).then(() => {})
+        return dropped
+      },
+    }
+  }
+}
+

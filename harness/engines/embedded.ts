@@ -1,0 +1,148 @@
+/**
+ * The embedded engine: PostgreSQL 17 + TimescaleDB compiled to WASM (PGlite fork), served
+ * over the wire protocol on 127.0.0.1 so every caller uses `pg` with a URL like any server.
+ *
+ * One PGlite instance is one PostgreSQL backend with one database. A "fresh database" is
+ * therefore a fresh instance cloned from a pristine data directory captured once at start
+ * (`dumpDataDir` → `loadDataDir`), which is several times cheaper than a cold boot.
+ * Each instance accepts one client connection at a time: a second concurrent connection is
+ * terminated by the socket server, so `concurrentConnections` is false.
+ */
+import type { PGlite as PGliteType } from '@electric-sql/pglite'
+import { HarnessError } from '../errors.ts'
+import type { DatabaseHandle, EngineProvider, EngineStartOptions, EngineVersions, StartedEngine } from './types.ts'
+
+interface Served {
+  db: PGliteType
+  stop(): Promise<void>
+  url: string
+}
+
+type Modules = {
+  PGlite: typeof import('@electric-sql/pglite').PGlite
+  timescaledb: unknown
+  PGLiteSocketServer: typeof import('@electric-sql/pglite-socket').PGLiteSocketServer
+}
+
+// Heavy WASM modules are loaded only when this engine is actually used.
+async function load(): Promise<Modules> {
+  const [{ PGlite }, { timescaledb }, { PGLiteSocketServer }] = await Promise.all([
+    import('@electric-sql/pglite'),
+    import('@electric-sql/pglite/timescaledb' as string) as Promise<{ timescaledb: unknown }>,
+    import('@electric-sql/pglite-socket'),
+  ])
+  return { PGlite, timescaledb, PGLiteSocketServer }
+}
+
+async function serve(m: Modules, db: PGliteType): Promise<Served> {
+  const server = new m.PGLiteSocketServer({ db, host: '127.0.0.1', port: 0 })
+  await server.start()
+  // The server object keeps the bound net.Server privately; port 0 means we must ask it.
+  const address = (server as unknown as { server: import('node:net').Server }).server.address()
+  if (!address || typeof address === 'string') throw new HarnessError('ENGINE_START_FAILED', 'embedded engine: socket server did not bind a TCP port')
+  let stopped = false
+  return {
+    db,
+    // sslmode=disable: the socket server speaks no TLS, and psql would otherwise try it first.
+    url: `postgres://postgres@127.0.0.1:${address.port}/postgres?sslmode=disable`,
+    async stop() {
+      if (stopped) return
+      stopped = true
+      await server.stop().catch(() => {})
+      await db.close().catch(() => {})
+    },
+  }
+}
+
+async function readVersions(db: PGliteType): Promise<EngineVersions> {
+  const pgv = await db.query<{ v: string }>(`SELECT current_setting('server_version') AS v`)
+  const ext = await db.query<{ v: string | null }>(`SELECT default_version AS v FROM pg_available_extensions WHERE name = 'timescaledb'`)
+  const timescaledb = ext.rows[0]?.v ?? 'none'
+  let license = 'none'
+  if (timescaledb !== 'none') {
+    // The license GUC only exists once the library is loaded; the default database keeps the extension.
+    await db.exec(`CREATE EXTENSION IF NOT EXISTS timescaledb`)
+    license = (await db.query<{ l: string }>(`SELECT current_setting('timescaledb.license') AS l`)).rows[0]?.l ?? 'none'
+  }
+  return { postgres: pgv.rows[0]?.v ?? 'unknown', timescaledb, timescaledbLicense: license }
+}
+
+export const embeddedEngine: EngineProvider = {
+  name: 'embedded',
+
+  async probe() {
+    try {
+      await import('@electric-sql/pglite')
+      return { ok: true, reason: 'embedded PostgreSQL + TimescaleDB (WASM) is installed with the project' }
+    } catch (e) {
+      return { ok: false, reason: `embedded engine not installed (${(e as Error).message}): run \`pnpm install\`` }
+    }
+  },
+
+  async start(options: EngineStartOptions = {}): Promise<StartedEngine> {
+    const log = options.log ?? ((l: string) => process.stderr.write(l + '\n'))
+    const started = Date.now()
+    let m: Modules
+    let base: PGliteType
+    try {
+      m = await load()
+      base = await m.PGlite.create({ extensions: { timescaledb: m.timescaledb as never } })
+    } catch (e) {
+      throw new HarnessError('ENGINE_START_FAILED', `embedded engine failed to boot: ${(e as Error).message}`, {
+        hint: 'Run `pnpm install` and check that Node is 20.19 or newer; the WASM heap needs about 300 MB free memory.',
+        cause: e,
+      })
+    }
+    // Captured before anything is created, so every clone is an empty database.
+    const template = await base.dumpDataDir('none')
+    const versions = await readVersions(base)
+    const main = await serve(m, base)
+    const databases = new Set<Served>()
+    let counter = 0
+    let stopped = false
+    log(`embedded: PostgreSQL ${versions.postgres} (WASM) + TimescaleDB ${versions.timescaledb} ready in ${Date.now() - started} ms`)
+
+    const engine: StartedEngine = {
+      name: 'embedded',
+      url: main.url,
+      versions,
+      capabilities: {
+        concurrentConnections: false,
+        timescaledb: versions.timescaledb !== 'none',
+        timescaledbCompression: versions.timescaledbLicense === 'timescale',
+        backgroundWorkers: false,
+        nonTransactionalIndexBuilds: false,
+        dumpTool: 'wasm-pg_dump',
+        physicalSnapshot: true,
+        disposable: true,
+      },
+      describe: () =>
+        `embedded: PostgreSQL ${versions.postgres} (WASM, single connection) + TimescaleDB ${versions.timescaledb} (${versions.timescaledbLicense} license)`,
+
+      async createDatabase(label = 'db'): Promise<DatabaseHandle> {
+        if (stopped) throw new HarnessError('ENGINE_UNAVAILABLE', 'embedded engine is stopped')
+        const db = await m.PGlite.create({ loadDataDir: template, extensions: { timescaledb: m.timescaledb as never } })
+        const served = await serve(m, db)
+        databases.add(served)
+        const name = `${label.replace(/[^a-z0-9_]/gi, '_').slice(0, 40)}_${++counter}`
+        return {
+          url: served.url,
+          name,
+          async drop() {
+            databases.delete(served)
+            await served.stop()
+          },
+        }
+      },
+
+      async stop() {
+        if (stopped) return
+        stopped = true
+        await Promise.all([...databases].map((d) => d.stop()))
+        databases.clear()
+        await main.stop()
+      },
+    }
+    return engine
+  },
+}

@@ -1,0 +1,216 @@
+/**
+ * The native engine: a throw-away cluster of the PostgreSQL installed on this machine
+ * (initdb into a temp dir, a free port on 127.0.0.1, durability off). Real server processes,
+ * so concurrent sessions, advisory locks and pg_dump behave exactly as in production; it has
+ * TimescaleDB only when that install does.
+ *
+ * Everything the cluster owns lives in one temp dir (data, unix socket, server.log,
+ * owner.json), so teardown is "stop the postmaster, delete the dir". Three layers make sure
+ * that happens: stop(), the cleanup registry (signals, process exit) and the reaper (SIGKILL).
+ *
+ */
+import { spawnSync } from 'node:child_process'
+import { chown, mkdtemp, readFile, rm } from 'node:fs/promises'
+import { rmSync } from 'node:fs'
+import net from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import pg from 'pg'
+import { HarnessError } from '../errors.ts'
+import { AdminConnection, databaseFactory, readVersions } from './admin.ts'
+import { registerCleanup } from './cleanup.ts'
+import { asServerUser, isRoot, locatePostgres, run, SERVER_USER, serverUserIds, type PgInstall } from './pg-bin.ts'
+import { NATIVE_DIR_PREFIX, reapStaleClusters, writeOwner } from './reaper.ts'
+import type { DatabaseHandle, EngineCapabilities, EngineProvider, EngineStartOptions, EngineVersions, StartedEngine } from './types.ts'
+
+// ---- the native engine ----------------------------------------------------------------------
+
+export interface NativeStartedEngine extends StartedEngine {
+  readonly tempDir: string
+  readonly dataDir: string
+  readonly port: number
+  /** For process 'exit' handlers: no promises, no event loop. */
+  stopSync(): void
+}
+
+const stderrLog = (line: string) => process.stderr.write(`${line}\n`)
+const START_ATTEMPTS = 4
+// unix socket paths are limited to ~107 bytes; "/.s.PGSQL.65535" takes 15.
+const MAX_SOCKET_DIR = 90
+
+function tail(text: string, lines = 20): string {
+  return text.trimEnd().split('\n').slice(-lines).join('\n')
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer()
+    srv.once('error', reject)
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address()
+      srv.close(() => (addr && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))))
+    })
+  })
+}
+
+function serverRun(install: PgInstall, tool: string, args: string[], cwd: string, timeoutMs = 60_000) {
+  const cmd = asServerUser(path.join(install.binDir, tool), args)
+  return run(cmd.file, cmd.args, { cwd, timeoutMs })
+}
+
+function pgCtlStopSync(binDir: string, dataDir: string, cwd: string): void {
+  const cmd = asServerUser(path.join(binDir, 'pg_ctl'), ['stop', '-D', dataDir, '-m', 'immediate', '-w', '-t', '30'])
+  spawnSync(cmd.file, cmd.args, { cwd, stdio: 'ignore', timeout: 40_000 })
+}
+
+async function readLog(tempDir: string): Promise<string> {
+  return readFile(path.join(tempDir, 'server.log'), 'utf8').catch(() => '')
+}
+
+function startFailed(what: string, output: string, hint: string, details: Record<string, unknown>): HarnessError {
+  return new HarnessError('ENGINE_START_FAILED', `native: ${what}${output ? `\n${tail(output)}` : ''}`, { hint, details })
+}
+
+/** Every server setting on the command line; pg_ctl runs it through /bin/sh, hence the path check in start. */
+function serverOptions(port: number, socketDir: string, timescale: boolean): string {
+  const settings = [
+    'listen_addresses=127.0.0.1',
+    `unix_socket_directories=${socketDir}`,
+    'fsync=off',
+    'synchronous_commit=off',
+    'full_page_writes=off',
+    'max_connections=100',
+    ...(timescale ? ['shared_preload_libraries=timescaledb', 'timescaledb.telemetry_level=off'] : []),
+  ]
+  return [`-p ${port}`, ...settings.map((s) => `-c ${s}`)].join(' ')
+}
+
+export async function startNative(options: EngineStartOptions = {}): Promise<NativeStartedEngine> {
+  const log = options.log ?? stderrLog
+  const t0 = Date.now()
+  const install = await locatePostgres()
+  const ids = isRoot() ? serverUserIds() : undefined
+  if (isRoot() && !ids) {
+    throw new HarnessError('ENGINE_UNAVAILABLE', `native: running as root, but there is no '${SERVER_USER}' OS user to run the server as (initdb and postgres refuse root)`, {
+      hint: `create it (useradd --system ${SERVER_USER}) or run the harness as a non-root user`,
+    })
+  }
+
+  await reapStaleClusters(log)
+
+  const tempDir = await mkdtemp(path.join(os.tmpdir(), NATIVE_DIR_PREFIX))
+  const dataDir = path.join(tempDir, 'data')
+  const logFile = path.join(tempDir, 'server.log')
+  let stopped = false
+  // Separate from `stopped`: the exit hook must still act if an async stop() was cut short.
+  let gone = false
+  let admin: AdminConnection | undefined
+
+  const stopSync = () => {
+    if (gone) return
+    stopped = true
+    gone = true
+    pgCtlStopSync(install.binDir, dataDir, os.tmpdir())
+    rmSync(tempDir, { recursive: true, force: true })
+  }
+  let stopping: Promise<void> | undefined
+  const stop = () => {
+    stopping ??= (async () => {
+      if (stopped) return
+      stopped = true
+      await admin?.close()
+      // -m immediate: the cluster is disposable, so skip the shutdown checkpoint.
+      await serverRun(install, 'pg_ctl', ['stop', '-D', dataDir, '-m', 'immediate', '-w', '-t', '30'], os.tmpdir(), 40_000)
+      await rm(tempDir, { recursive: true, force: true })
+      gone = true
+      // Only now: if this stop is cut short, the exit hook still runs stopSync.
+      unregister()
+    })()
+    return stopping
+  }
+  // Registered before initdb so a signal during start-up also removes the dir.
+  const unregister = registerCleanup(`native cluster ${tempDir}`, stop, stopSync)
+
+  try {
+    await writeOwner(tempDir, { pid: process.pid, port: null, pgdata: dataDir, binDir: install.binDir })
+    if (!/^[A-Za-z0-9_./-]+$/.test(tempDir) || tempDir.length > MAX_SOCKET_DIR) {
+      throw startFailed(`temp dir ${tempDir} is unusable as a unix socket directory (too long, or characters that need quoting)`, '', 'set TMPDIR to a short plain path such as /tmp', { tempDir })
+    }
+    if (ids) await chown(tempDir, ids.uid, ids.gid)
+
+    const tInit = Date.now()
+    const init = await serverRun(install, 'initdb', ['--no-sync', '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--locale=C', '-D', dataDir], tempDir)
+    if (init.code !== 0) {
+      throw startFailed(`initdb failed (${install.binDir})`, `${init.stdout}\n${init.stderr}`, ids ? `the '${SERVER_USER}' user must be able to reach ${os.tmpdir()}; set TMPDIR to a world-traversable directory if it cannot` : 'check the output above', { tempDir, binDir: install.binDir })
+    }
+    const initMs = Date.now() - tInit
+
+    let port = 0
+    for (let attempt = 1; ; attempt++) {
+      port = await freePort()
+      await writeOwner(tempDir, { pid: process.pid, port, pgdata: dataDir, binDir: install.binDir })
+      const r = await serverRun(install, 'pg_ctl', ['start', '-w', '-t', '60', '-D', dataDir, '-l', logFile, '-o', serverOptions(port, tempDir, install.hasTimescale)], tempDir, 90_000)
+      if (r.code === 0) break
+      const serverLog = await readLog(tempDir)
+      // Someone else took the port between our probe and the bind: try another one.
+      if (/could not bind|Address already in use/i.test(serverLog) && attempt < START_ATTEMPTS) {
+        log(`native: port ${port} was taken, retrying`)
+        continue
+      }
+      throw startFailed(`pg_ctl start failed on port ${port}`, `${r.stdout}\n${r.stderr}\n--- server.log ---\n${serverLog}`, install.hasTimescale ? 'the server log above says why; a TimescaleDB built for another PostgreSQL version fails at shared_preload_libraries' : 'the server log above says why', { tempDir, port })
+    }
+
+    const url = `postgres://postgres@127.0.0.1:${port}/postgres`
+    admin = new AdminConnection(url)
+    const versions = await readVersions(admin, url)
+    // License 'none' despite a listed version means CREATE EXTENSION failed (e.g. not preloaded).
+    const timescale = versions.timescaledb !== 'none' && versions.timescaledbLicense !== 'none'
+    const capabilities: EngineCapabilities = {
+      concurrentConnections: true,
+      timescaledb: timescale,
+      timescaledbCompression: versions.timescaledbLicense === 'timescale',
+      backgroundWorkers: timescale,
+      nonTransactionalIndexBuilds: true,
+      dumpTool: 'pg_dump',
+      physicalSnapshot: false,
+      disposable: true,
+    }
+    const ts = timescale ? `+ TimescaleDB ${versions.timescaledb} (${versions.timescaledbLicense} license)` : 'without TimescaleDB'
+    const description = `native: PostgreSQL ${versions.postgres} ${ts} on 127.0.0.1:${port} (${install.binDir})`
+    log(`${description}; initdb ${initMs} ms, ready in ${Date.now() - t0} ms`)
+
+    return {
+      name: 'native',
+      url,
+      versions,
+      capabilities,
+      tempDir,
+      dataDir,
+      port,
+      describe: () => description,
+      createDatabase: databaseFactory(admin, url, () => stopped),
+      stop,
+      stopSync,
+    }
+  } catch (e) {
+    await stop().catch(() => {})
+    throw e
+  }
+}
+
+export const nativeEngine: EngineProvider = {
+  name: 'native',
+  async probe() {
+    try {
+      const i = await locatePostgres()
+      if (isRoot() && !serverUserIds()) {
+        return { ok: false, reason: `native: PostgreSQL ${i.version} at ${i.binDir}, but running as root without a '${SERVER_USER}' OS user to run it as` }
+      }
+      return { ok: true, reason: `native: PostgreSQL ${i.version} at ${i.binDir}, ${i.hasTimescale ? 'with' : 'without'} TimescaleDB installed there` }
+    } catch (e) {
+      const err = e as HarnessError
+      return { ok: false, reason: `native: ${err.message}${err.hint ? ` (${err.hint})` : ''}` }
+    }
+  },
+  start: startNative,
+}

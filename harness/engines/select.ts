@@ -1,0 +1,46 @@
+/**
+ * Which engine runs: `--engine NAME`, else VERIFY_ENGINE, else the container engine where a
+ * Docker runtime answers, else the embedded one. The choice and its reason are always printed.
+ */
+import { HarnessError } from '../errors.ts'
+import { containerEngine } from './container.ts'
+import { dockerRuntime } from './docker.ts'
+import { embeddedEngine } from './embedded.ts'
+import { nativeEngine } from './native.ts'
+import type { EngineName, EngineProvider } from './types.ts'
+import { urlEngine } from './url.ts'
+
+export const ENGINES: Record<EngineName, EngineProvider> = {
+  embedded: embeddedEngine,
+  native: nativeEngine,
+  container: containerEngine,
+  url: urlEngine,
+}
+
+export const ENGINE_NAMES = Object.keys(ENGINES) as EngineName[]
+
+export interface EngineChoice {
+  provider: EngineProvider
+  reason: string
+}
+
+export async function chooseEngine(requested?: string, env: NodeJS.ProcessEnv = process.env): Promise<EngineChoice> {
+  const name = requested ?? env.VERIFY_ENGINE
+  const source = requested ? '--engine' : 'VERIFY_ENGINE'
+  if (name) {
+    if (!(name in ENGINES)) {
+      throw new HarnessError('USAGE', `${source} ${name}: unknown engine`, { hint: `Choose one of: ${ENGINE_NAMES.join(', ')}.` })
+    }
+    const provider = ENGINES[name as EngineName]
+    const probe = await provider.probe()
+    if (!probe.ok) {
+      throw new HarnessError('ENGINE_UNAVAILABLE', `engine ${name} (${source}) is not available here: ${probe.reason}`, {
+        hint: `Choose another engine (${ENGINE_NAMES.join(', ')}), or fix what the reason says.`,
+      })
+    }
+    return { provider, reason: `chosen by ${source} (${probe.reason})` }
+  }
+  const docker = await dockerRuntime()
+  if (docker.ok) return { provider: containerEngine, reason: `auto: ${docker.reason}` }
+  return { provider: embeddedEngine, reason: `auto: ${docker.reason}; using the embedded engine` }
+}

@@ -1,0 +1,70 @@
+/**
+ * The engine contract. Suites, the runner and the CLI only ever see these types:
+ * nothing outside harness/engines/ may branch on an engine's name.
+ */
+
+/** What a started engine can and cannot do; callers decide by flag, never by name. */
+export interface EngineCapabilities {
+  /** Several client connections with their own sessions (advisory locks, lock waits, terminate from a second session mean something). */
+  concurrentConnections: boolean
+  /** TimescaleDB can be created in a fresh database of this engine. */
+  timescaledb: boolean
+  /** TimescaleDB's TSL features (compression, retention and compression policies, jobs). */
+  timescaledbCompression: boolean
+  /** Background workers run TimescaleDB's policies by themselves (otherwise `CALL run_job(id)` by hand). */
+  backgroundWorkers: boolean
+  /** `CREATE INDEX CONCURRENTLY` and `WITH (timescaledb.transaction_per_chunk)` work. */
+  nonTransactionalIndexBuilds: boolean
+  /** Which logical dump tool fits this engine's server version. */
+  dumpTool: 'pg_dump' | 'wasm-pg_dump' | 'none'
+  /** A physical copy of a whole database can be taken and loaded (embedded data directory). */
+  physicalSnapshot: boolean
+  /** The harness created this server and may throw it away. False for `url`. */
+  disposable: boolean
+}
+
+export interface EngineVersions {
+  /** e.g. "15.18" */
+  postgres: string
+  /** Installed or installable TimescaleDB version, or "none". */
+  timescaledb: string
+  /** "timescale" (TSL features) | "apache" | "none" */
+  timescaledbLicense: string
+}
+
+/** One database on a started engine: where to connect, and how to throw it away. */
+export interface DatabaseHandle {
+  /** Connection URL for `pg` (never logged as-is: see util/redact). */
+  readonly url: string
+  readonly name: string
+  /** Drops the database (a no-op for databases the harness did not create). Idempotent. */
+  drop(): Promise<void>
+}
+
+export interface StartedEngine {
+  readonly name: EngineName
+  /** URL of the engine's default database. */
+  readonly url: string
+  readonly versions: EngineVersions
+  readonly capabilities: EngineCapabilities
+  /** Human-readable one-liner: "embedded: PostgreSQL 17.5 (WASM) + TimescaleDB 2.23.0-dev". */
+  describe(): string
+  /** A new, empty database (no extensions created), cheap enough to make per test. */
+  createDatabase(label?: string): Promise<DatabaseHandle>
+  /** Stops the engine and removes everything it made. Idempotent; safe to call from signal handlers. */
+  stop(): Promise<void>
+}
+
+export type EngineName = 'embedded' | 'native' | 'container' | 'url'
+
+export interface EngineStartOptions {
+  /** Where log lines about starting/stopping go. Defaults to stderr. */
+  log?: (line: string) => void
+}
+
+export interface EngineProvider {
+  readonly name: EngineName
+  /** Whether this engine can start here; the reason is printed when it is chosen or skipped. */
+  probe(): Promise<{ ok: boolean; reason: string }>
+  start(options?: EngineStartOptions): Promise<StartedEngine>
+}

@@ -1,0 +1,98 @@
+/**
+ * The `url` engine: an existing server named by DATABASE_URL (the production case).
+ * The harness never drops, resets or migrates-by-surprise that database: `createDatabase()`
+ * makes scratch databases next to it (needs CREATEDB) and drops only those on stop().
+ */
+import { HarnessError } from '../errors.ts'
+import { connect } from '../runner/connect.ts'
+import { redactUrl } from '../util/redact.ts'
+import { AdminConnection, sanitizeLabel, withDatabase } from './admin.ts'
+import type { DatabaseHandle, EngineProvider, EngineStartOptions, StartedEngine } from './types.ts'
+
+const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`
+
+export const urlEngine: EngineProvider = {
+  name: 'url',
+
+  async probe() {
+    const url = process.env.DATABASE_URL
+    return url ? { ok: true, reason: `DATABASE_URL is set (${redactUrl(url)})` } : { ok: false, reason: 'DATABASE_URL is not set' }
+  },
+
+  async start(options: EngineStartOptions = {}): Promise<StartedEngine> {
+    const url = process.env.DATABASE_URL
+    if (!url) {
+      throw new HarnessError('USAGE', 'the url engine needs DATABASE_URL', { hint: 'export DATABASE_URL=postgres://user@host:5432/dbname (the password is read from the URL or PGPASSWORD, never printed).' })
+    }
+    const client = await connect(url, { applicationName: 'pgverify-probe' })
+    let versions
+    let hasExt = false
+    try {
+      const r = (
+        await client.query<{ pg: string; ts: string | null; inst: string | null; lic: string | null }>(
+          `SELECT current_setting('server_version') AS pg,
+                  (SELECT default_version FROM pg_available_extensions WHERE name = 'timescaledb') AS ts,
+                  (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb') AS inst,
+                  current_setting('timescaledb.license', true) AS lic`,
+        )
+      ).rows[0]!
+      hasExt = r.ts !== null
+      versions = {
+        postgres: /^\d+(\.\d+)?/.exec(r.pg)?.[0] ?? r.pg,
+        timescaledb: r.inst ?? r.ts ?? 'none',
+        // Unknown until the library is loaded; a scratch database would need privileges we may lack.
+        timescaledbLicense: r.lic ?? (r.ts ? 'unknown' : 'none'),
+      }
+    } finally {
+      await client.end().catch(() => {})
+    }
+    const admin = new AdminConnection(url)
+    const created = new Set<string>()
+    let n = 0
+    let stopped = false
+    ;(options.log ?? ((l: string) => process.stderr.write(l + '\n')))(`url: ${redactUrl(url)} (PostgreSQL ${versions.postgres}, TimescaleDB ${versions.timescaledb})`)
+    return {
+      name: 'url',
+      url,
+      versions,
+      capabilities: {
+        concurrentConnections: true,
+        timescaledb: hasExt,
+        timescaledbCompression: versions.timescaledbLicense === 'timescale',
+        backgroundWorkers: hasExt,
+        nonTransactionalIndexBuilds: true,
+        dumpTool: 'pg_dump',
+        physicalSnapshot: false,
+        disposable: false,
+      },
+      describe: () => `url: ${redactUrl(url)}: PostgreSQL ${versions.postgres} + TimescaleDB ${versions.timescaledb}`,
+      async createDatabase(label?: string): Promise<DatabaseHandle> {
+        const name = `verify_scratch_${process.pid}_${sanitizeLabel(label)}_${++n}`
+        try {
+          await admin.query(`CREATE DATABASE ${quoteIdent(name)}`)
+        } catch (e) {
+          throw new HarnessError('PERMISSION_DENIED', `cannot create a scratch database on ${redactUrl(url)}: ${(e as Error).message}`, {
+            hint: 'Scratch databases need the CREATEDB privilege; use a disposable engine (--engine embedded|native|container) instead.',
+            cause: e,
+          })
+        }
+        created.add(name)
+        return {
+          name,
+          url: withDatabase(url, name),
+          async drop() {
+            if (!created.delete(name)) return
+            await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`)
+          },
+        }
+      },
+      async stop() {
+        if (stopped) return
+        stopped = true
+        for (const name of [...created]) await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`).catch(() => {})
+        created.clear()
+        await admin.close()
+      },
+    }
+  },
+}

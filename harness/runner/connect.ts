@@ -1,0 +1,58 @@
+/** Opening a connection, with the failure turned into a HarnessError that says what to do. */
+import pg from 'pg'
+import { HarnessError } from '../errors.ts'
+import { addSecretsFromUrl, redactUrl } from '../util/redact.ts'
+
+export interface ConnectOptions {
+  connectTimeoutMs?: number
+  applicationName?: string
+}
+
+export async function connect(url: string, options: ConnectOptions = {}): Promise<pg.Client> {
+  addSecretsFromUrl(url)
+  const client = new pg.Client({
+    connectionString: url,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
+    application_name: options.applicationName ?? 'pgverify',
+    // A killed runner's session (and its advisory lock) must not linger on a half-open socket.
+    keepAlive: true,
+  })
+  // An idle client whose server goes away emits 'error'; without a listener Node would crash.
+  client.on('error', () => {})
+  try {
+    await client.connect()
+    return client
+  } catch (e) {
+    await client.end().catch(() => {})
+    throw connectionError(url, e)
+  }
+}
+
+export function connectionError(url: string, e: unknown): HarnessError {
+  const err = e as { code?: string; message?: string }
+  const where = redactUrl(url)
+  const msg = err.message ?? String(e)
+  switch (err.code) {
+    case '28P01':
+    case '28000':
+      return new HarnessError('AUTH_FAILED', `authentication failed for ${where}: ${msg}`, {
+        hint: 'Check the user and password in DATABASE_URL (the password is not shown here).',
+        details: { sqlstate: err.code },
+        cause: e,
+      })
+    case '3D000':
+      return new HarnessError('DATABASE_NOT_FOUND', `${where}: ${msg}`, {
+        hint: 'Create the database first (e.g. `createdb NAME`), or fix the database name in DATABASE_URL.',
+        details: { sqlstate: err.code },
+        cause: e,
+      })
+    case '42501':
+      return new HarnessError('PERMISSION_DENIED', `${where}: ${msg}`, { hint: 'Grant CONNECT on the database to this role.', details: { sqlstate: err.code }, cause: e })
+    default:
+      return new HarnessError('CONNECTION_FAILED', `cannot connect to ${where}: ${msg || err.code}`, {
+        hint: 'Is the server running and reachable from here? Check host, port and firewall; `pg_isready -d "$DATABASE_URL"` tells.',
+        details: { code: err.code },
+        cause: e,
+      })
+  }
+}

@@ -1,0 +1,92 @@
+/**
+ * Pre-flight: what the server must offer before the first migration runs. Read-only: a
+ * server without TimescaleDB is reported before anything is created, with the fix.
+ */
+import type pg from 'pg'
+import { HarnessError } from '../errors.ts'
+import type { Requirements } from '../validation/manifest.ts'
+import type { Migration } from './migration.ts'
+
+export const DEFAULT_TIMESCALEDB_MIN = '2.11'
+
+/** Directories without a manifest still get the TimescaleDB check when their SQL uses it. */
+export function inferRequirements(migrations: Migration[]): Requirements {
+  const usesTimescale = migrations.some((m) => m.up.statements.some((s) => /\b(timescaledb|create_hypertable|add_compression_policy|add_retention_policy|time_bucket)\b/i.test(s.code)))
+  const usesTsl = migrations.some((m) => m.up.statements.some((s) => /\b(timescaledb\.compress|add_compression_policy|add_retention_policy|compress_chunk)\b/i.test(s.code)))
+  if (!usesTimescale) return {}
+  return { extensions: { timescaledb: { minVersion: DEFAULT_TIMESCALEDB_MIN, ...(usesTsl ? { license: 'timescale' } : {}) } } }
+}
+
+/** Compares dotted versions numerically; "2.23.0-dev" counts as 2.23.0. */
+export function versionAtLeast(actual: string, min: string): boolean {
+  const a = actual.split(/[^0-9]+/).filter(Boolean).map(Number)
+  const b = min.split(/[^0-9]+/).filter(Boolean).map(Number)
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const x = a[i] ?? 0
+    const y = b[i] ?? 0
+    if (x !== y) return x > y
+  }
+  return true
+}
+
+export interface PreflightReport {
+  postgres: string
+  extensions: Record<string, { available?: string; installed?: string; license?: string }>
+}
+
+const INSTALL_HINT =
+  'Run on a PostgreSQL with TimescaleDB: the container image timescale/timescaledb:2.17.2-pg15 (or latest-pg15), or install the timescaledb-2-postgresql-15 package and set shared_preload_libraries = \'timescaledb\' in postgresql.conf, then restart.'
+
+export async function preflight(client: pg.ClientBase, req: Requirements): Promise<PreflightReport> {
+  const pgv = (await client.query<{ v: string; num: string }>(`SELECT current_setting('server_version') AS v, current_setting('server_version_num') AS num`)).rows[0]!
+  const report: PreflightReport = { postgres: pgv.v, extensions: {} }
+  const minPg = req.postgres?.minVersion
+  if (minPg && !versionAtLeast(pgv.v, minPg)) {
+    throw new HarnessError('ENGINE_UNAVAILABLE', `PostgreSQL ${pgv.v} is older than the required ${minPg}; nothing was changed`, { hint: `Upgrade the server to PostgreSQL ${minPg} or newer.` })
+  }
+  for (const [name, want] of Object.entries(req.extensions ?? {})) {
+    const row = (
+      await client.query<{ default_version: string | null; installed_version: string | null }>(
+        `SELECT default_version, installed_version FROM pg_available_extensions WHERE name = $1`,
+        [name],
+      )
+    ).rows[0]
+    const isTs = name === 'timescaledb'
+    if (!row) {
+      throw new HarnessError(isTs ? 'TIMESCALEDB_MISSING' : 'ENGINE_UNAVAILABLE', `extension "${name}" is not available on this server (PostgreSQL ${pgv.v}); nothing was changed`, {
+        hint: isTs ? `The migrations call create_hypertable() and would fail. ${INSTALL_HINT}` : `Install the "${name}" extension package on the server.`,
+        details: { extension: name, postgres: pgv.v },
+      })
+    }
+    const installed = row.installed_version ?? undefined
+    const available = row.default_version ?? undefined
+    const effective = installed ?? available ?? '0'
+    if (want.minVersion && !versionAtLeast(effective, want.minVersion)) {
+      throw new HarnessError(isTs ? 'TIMESCALEDB_TOO_OLD' : 'ENGINE_UNAVAILABLE', `extension "${name}" ${effective} is older than the required ${want.minVersion}; nothing was changed`, {
+        hint: installed
+          ? `Update it: install a newer package, then \`ALTER EXTENSION ${name} UPDATE;\` as the first command of a fresh session (psql -X).`
+          : `Install ${name} ${want.minVersion} or newer on the server.`,
+        details: { extension: name, installed, available, required: want.minVersion },
+      })
+    }
+    // The license GUC exists only once the library is loaded (preloaded or already created).
+    let license: string | undefined
+    if (isTs) {
+      license = (await client.query<{ l: string | null }>(`SELECT current_setting('timescaledb.license', true) AS l`)).rows[0]?.l ?? undefined
+      checkLicense(want, license)
+    }
+    report.extensions[name] = { available, installed, license }
+  }
+  return report
+}
+
+export function checkLicense(want: ExtensionRequirementLike, license: string | undefined): void {
+  if (want.license && license && license !== want.license) {
+    throw new HarnessError('TIMESCALEDB_APACHE_ONLY', `TimescaleDB here is the "${license}" edition; the migrations need "${want.license}" features (compression, retention and compression policies); nothing was changed`, {
+      hint: 'Use a TimescaleDB build with the Community (TSL) license: the timescale/timescaledb images without -oss, or set timescaledb.license = \'timescale\'.',
+      details: { license, required: want.license },
+    })
+  }
+}
+
+type ExtensionRequirementLike = { license?: string }

@@ -1,0 +1,37 @@
+/** Passwords never reach logs or reports: every URL or message passes through here first. */
+
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url)
+    if (u.password) u.password = '***'
+    for (const k of [...u.searchParams.keys()]) if (/pass/i.test(k)) u.searchParams.set(k, '***')
+    return u.toString()
+  } catch {
+    return url.replace(/(\/\/[^:/@]+:)[^@]*@/, '$1***@')
+  }
+}
+
+const secrets = new Set<string>()
+
+/** Registers a secret (e.g. the password of DATABASE_URL) to be masked wherever it appears. */
+export function addSecret(secret: string | undefined): void {
+  if (secret && secret.length >= 3) secrets.add(secret)
+}
+
+export function addSecretsFromUrl(url: string | undefined): void {
+  if (!url) return
+  try {
+    const u = new URL(url)
+    addSecret(decodeURIComponent(u.password))
+    addSecret(u.password)
+  } catch {
+    /* not a URL: nothing to learn */
+  }
+}
+
+/** Masks URLs with credentials and every registered secret in free text. */
+export function redact(text: string): string {
+  let out = text.replace(/postgres(?:ql)?:\/\/[^\s'"]+/g, (m) => redactUrl(m))
+  for (const s of secrets) out = out.split(s).join('***')
+  return out
+}

@@ -1,0 +1,15 @@
+import { defineConfig } from 'vitest/config'
+import SummaryReporter from './suites/support/summary-reporter.ts'
+
+export default defineConfig({
+  test: {
+    include: ['suites/**/*.test.ts'],
+    // Real engines: WASM boots take seconds, native clusters start processes.
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    // Each file owns its engines; forks give a clean process to prove teardown in.
+    pool: 'forks',
+    maxWorkers: 2,
+    reporters: ['default', new SummaryReporter(), ...(process.env.CI ? [['junit', { outputFile: 'reports/junit-tests.xml' }] as ['junit', { outputFile: string }]] : [])],
+  },
+})
