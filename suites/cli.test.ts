@@ -7,34 +7,9 @@ import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { embeddedEngine } from '../harness/engines/embedded.ts'
 import type { StartedEngine } from '../harness/engines/types.ts'
+import { cli } from './support/cli.ts'
 import { copyDir, edit, MIGRATIONS, PLAIN, ROOT } from './support/dirs.ts'
 import { engineCases } from './support/engines.ts'
-
-interface Run {
-  code: number | null
-  stdout: string
-  stderr: string
-}
-
-export function cli(args: string[], env: Record<string, string | undefined> = {}, timeoutMs = 120_000): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'harness/cli/index.ts', ...args], {
-      cwd: ROOT,
-      env: { ...process.env, DATABASE_URL: undefined, VERIFY_ENGINE: undefined, NO_COLOR: '1', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
-    child.on('error', reject)
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
-}
 
 describe('pnpm migrate: usage and errors before any database', () => {
   it('prints help with the commands and exit codes', async () => {

@@ -5,6 +5,7 @@
 import { HarnessError } from '../errors.ts'
 import { startEngine } from './target.ts'
 import { info } from './output.ts'
+import type { Verb } from './index.ts'
 
 export const DB_HELP = `Usage: pnpm db [--engine embedded|native|container]
 
@@ -29,3 +30,5 @@ export async function db(argv: Record<string, unknown>): Promise<number> {
   await new Promise(() => {})
   return 0
 }
+
+export const verb: Verb = { help: DB_HELP, options: { string: ['engine'] }, run: db }

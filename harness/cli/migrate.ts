@@ -6,12 +6,15 @@ import { resolve } from 'node:path'
 import { HarnessError } from '../errors.ts'
 import { connect } from '../runner/connect.ts'
 import { FileMigrationProvider } from '../runner/discover.ts'
+import type { Migration } from '../runner/migration.ts'
+import { RELEASED_FILE, writeReleased } from '../runner/released.ts'
 import { formatLocated } from '../runner/locate.ts'
 import { Migrator, type MigrationResult, type MigratorEvent, type PlanResult, type RunResult, type StatusResult } from '../runner/migrator.ts'
 import { expectedAt, validateExpected, type CheckResult } from '../validation/expected.ts'
 import { loadManifest, type Manifest } from '../validation/manifest.ts'
 import { EXIT, exitCodeFor } from './exit-codes.ts'
 import { bold, dim, green, info, json, out, red, reportError, yellow } from './output.ts'
+import type { Verb } from './index.ts'
 import { openTarget } from './target.ts'
 
 export const MIGRATE_HELP = `Usage: pnpm migrate <command> [options]
@@ -25,6 +28,8 @@ Commands:
   down --to N         run down files in reverse until version N (destructive: needs --yes on DATABASE_URL)
   validate            checksums, log consistency and the manifest's expected objects; changes nothing
   plan [--to N]       what \`up\` would do, in order, non-transactional steps marked
+  release             record the current files' checksums in released.json (no database):
+                      \`pnpm verify\` then refuses any later edit of a released migration
 
 Where:
   DATABASE_URL        the database to migrate (password never printed)
@@ -62,8 +67,8 @@ export interface MigrateArgs {
 export function parseMigrateArgs(argv: Record<string, unknown> & { _: string[] }): MigrateArgs {
   const command = argv._[0]
   if (!command) throw new HarnessError('USAGE', 'missing command', { hint: MIGRATE_HELP })
-  if (!['status', 'up', 'down', 'validate', 'plan'].includes(command)) {
-    throw new HarnessError('USAGE', `unknown command "${command}"`, { hint: 'Commands: status, up, down, validate, plan (see `pnpm migrate --help`).' })
+  if (!['status', 'up', 'down', 'validate', 'plan', 'release'].includes(command)) {
+    throw new HarnessError('USAGE', `unknown command "${command}"`, { hint: 'Commands: status, up, down, validate, plan, release (see `pnpm migrate --help`).' })
   }
   const num = (name: string, v: unknown): number | undefined => {
     if (v === undefined) return undefined
@@ -98,6 +103,7 @@ export async function migrate(args: MigrateArgs): Promise<number> {
   const provider = new FileMigrationProvider(dir)
   // Files are read and checked before any connection: bad input never touches the database.
   const migrations = await provider.getMigrations()
+  if (args.command === 'release') return release(dir, migrations, args)
   const target = await openTarget({ engine: args.engine })
   try {
     if (args.command === 'down' && !target.disposable && !args.yes && !args.dryRun) {
@@ -150,6 +156,14 @@ export async function migrate(args: MigrateArgs): Promise<number> {
   } finally {
     await target.close()
   }
+}
+
+async function release(dir: string, migrations: Migration[], args: MigrateArgs): Promise<number> {
+  const accept = (name: string) => args.acceptDrift === 'all' || (Array.isArray(args.acceptDrift) && args.acceptDrift.some((a) => name === a || name.startsWith(`${a}_`) || name.slice(0, 3) === a.padStart(3, '0')))
+  const r = await writeReleased(dir, migrations, accept)
+  if (args.json) json({ ok: true, ...r })
+  else out(`${RELEASED_FILE}: ${migrations.length} released migrations (${r.added.length} added${r.changed.length ? `, ${r.changed.length} re-recorded: ${r.changed.join(', ')}` : ''})`)
+  return EXIT.OK
 }
 
 function progress(e: MigratorEvent): void {
@@ -251,4 +265,10 @@ function renderValidate(st: StatusResult, checks: CheckResult[], asJson: boolean
   if (!hasManifest) info(yellow('no manifest.json in the migrations directory: expected objects not checked'))
   for (const c of checks) out(`${c.ok ? green('ok') : red('FAIL')}  ${c.id}: ${c.message}`)
   return ok ? EXIT.OK : EXIT.FAILED
+}
+
+export const verb: Verb = {
+  help: MIGRATE_HELP,
+  options: { string: ['dir', 'engine', 'to', 'log-schema', 'log-table', 'lock-wait', 'accept-drift'], boolean: ['json', 'dry-run', 'yes'] },
+  run: (argv) => migrate(parseMigrateArgs(argv)),
 }

@@ -9,6 +9,7 @@ import { redact } from '../util/redact.ts'
 import { EXIT } from './exit-codes.ts'
 import { bold, dim, green, info, json, out, red, yellow } from './output.ts'
 import { startEngine } from './target.ts'
+import type { Verb } from './index.ts'
 
 export const VERIFY_HELP = `Usage: pnpm verify [options]
 
@@ -60,3 +61,5 @@ function render(report: VerifyReport, reportsDir: string): void {
   out(`${report.ok ? green(bold('verify passed')) : red(bold('verify FAILED'))}: ${report.stages.length - failed - skipped} passed, ${failed} failed, ${skipped} skipped in ${(report.durationMs / 1000).toFixed(1)} s on ${report.engine.description}`)
   out(dim(`report: ${join(reportsDir, 'verify.json')}`))
 }
+
+export const verb: Verb = { help: VERIFY_HELP, options: { string: ['engine', 'dir', 'log-schema', 'reports'], boolean: ['json'] }, run: verify }

@@ -1,0 +1,112 @@
+/**
+ * `pnpm verify` passes on the nine migrations, and each deliberately broken copy makes exactly
+ * the expected stage fail with a precise message (the gate can fail, and says why).
+ */
+import { existsSync, readFileSync, rmSync } from 'node:fs'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { embeddedEngine } from '../harness/engines/embedded.ts'
+import type { StartedEngine } from '../harness/engines/types.ts'
+import { runVerify, type VerifyReport } from '../harness/verify/pipeline.ts'
+import { cli } from './support/cli.ts'
+import { copyDir, edit, emptyDir, MIGRATIONS, write } from './support/dirs.ts'
+
+const verdicts = (r: VerifyReport) => Object.fromEntries(r.stages.map((s) => [s.id, s.verdict]))
+const stage = (r: VerifyReport, id: string) => r.stages.find((s) => s.id === id)!
+
+describe('pnpm verify on the embedded engine', () => {
+  let engine: StartedEngine
+  beforeAll(async () => {
+    engine = await embeddedEngine.start({ log: () => {} })
+  })
+  afterAll(async () => {
+    await engine?.stop()
+  })
+
+  it('passes every stage on the nine MS5.0 migrations', async () => {
+    const r = await runVerify(engine, { dir: MIGRATIONS })
+    expect(r.stages.filter((s) => s.verdict !== 'passed').map((s) => `${s.id}: ${s.summary}\n${s.details.join('\n')}`)).toEqual([])
+    expect(r.ok).toBe(true)
+    expect(r.engine.timescaledb).not.toBe('none')
+    expect(stage(r, 'replay').summary).toMatch(/^9 migrations applied from empty/)
+  })
+
+  it('a non-idempotent file fails the idempotency stage, naming the file, line and SQLSTATE', async () => {
+    const dir = copyDir(MIGRATIONS, (f) => f !== 'released.json')
+    edit(dir, '002_plc_equipment_management.sql', (s) => `${s}\nINSERT INTO factory_telemetry.production_lines (line_code, name) VALUES ('L1', 'Line 1');\n`)
+    const r = await runVerify(engine, { dir })
+    const v = verdicts(r)
+    expect(v.idempotency).toBe('failed')
+    expect(Object.entries(v).filter(([id, x]) => x !== 'passed' && id !== 'idempotency')).toEqual([])
+    const details = stage(r, 'idempotency').details.join('\n')
+    expect(details).toMatch(/002_plc_equipment_management\.sql fails when run a second time/)
+    expect(details).toMatch(/002_plc_equipment_management\.sql:\d+:\d+: ERROR 23505: duplicate key value violates unique constraint "uq_production_lines_line_code"/)
+  })
+
+  it('a down file that forgets an index fails the down/up stage, naming the index', async () => {
+    const dir = copyDir(MIGRATIONS, (f) => f !== 'released.json')
+    edit(dir, '009_database_optimization.down.sql', (s) => s.replace('DROP INDEX IF EXISTS factory_telemetry.idx_users_role_active;', ''))
+    const r = await runVerify(engine, { dir })
+    const v = verdicts(r)
+    expect(v['down-up']).toBe('failed')
+    expect(Object.entries(v).filter(([id, x]) => x !== 'passed' && id !== 'down-up')).toEqual([])
+    const details = stage(r, 'down-up').details.join('\n')
+    expect(details).toMatch(/after 009_database_optimization\.down\.sql the schema differs from the one after up to 8/)
+    expect(details).toMatch(/\+ index factory_telemetry\.idx_users_role_active: CREATE INDEX idx_users_role_active ON factory_telemetry\.users/)
+  })
+
+  it('a unique key without the time column on a hypertable fails replay at that file, and the database stays at the last good version', async () => {
+    const dir = copyDir(MIGRATIONS, (f) => f !== 'released.json')
+    write(dir, '010_unique_metric.sql', '-- a uniqueness the hypertable cannot enforce\nCREATE UNIQUE INDEX IF NOT EXISTS uq_metric_hist_metric\n  ON factory_telemetry.metric_hist (metric_def_id);\n')
+    write(dir, '010_unique_metric.down.sql', 'DROP INDEX IF EXISTS factory_telemetry.uq_metric_hist_metric;\n')
+    const r = await runVerify(engine, { dir })
+    const replay = stage(r, 'replay')
+    expect(replay.verdict).toBe('failed')
+    expect(replay.summary).toMatch(/^010_unique_metric\.sql failed at 010_unique_metric\.sql:2:1/)
+    expect(replay.error?.located?.message).toMatch(/cannot create a unique index without the column "ts" \(used in partitioning\)/)
+    expect(replay.error?.located?.sqlstate).toMatch(/^[0-9A-Z]{5}$/)
+    const details = replay.details.join('\n')
+    expect(details).toMatch(/database left exactly at version 9: schema fingerprint [0-9a-f]{12} equal to the one recorded before 010_unique_metric/)
+    expect(details).toMatch(/migration_log: no completed row for 010_unique_metric \(recorded: failed\)/)
+    for (const id of ['post-validation', 'second-up', 'idempotency', 'down-up']) {
+      expect(stage(r, id).verdict).toBe('skipped')
+      expect(stage(r, id).summary).toMatch(/needs stage "replay" to pass/)
+    }
+    expect(r.ok).toBe(false)
+  })
+
+  it('an edited released migration fails the files stage as drift, before any database work', async () => {
+    const dir = copyDir(MIGRATIONS)
+    if (!existsSync(path.join(dir, 'released.json'))) throw new Error('migrations/released.json is missing: run `pnpm migrate release`')
+    edit(dir, '004_advanced_production_features.sql', (s) => s.replace('CREATE TABLE IF NOT EXISTS', 'CREATE TABLE  IF NOT EXISTS'))
+    const r = await runVerify(engine, { dir })
+    const files = stage(r, 'files')
+    expect(files.verdict).toBe('failed')
+    expect(files.summary).toMatch(/004_advanced_production_features\.sql was released with checksum [0-9a-f]{64}, the file now has [0-9a-f]{64}/)
+    expect(r.stages.filter((s) => s.id !== 'files').every((s) => s.verdict === 'skipped')).toBe(true)
+  })
+})
+
+describe('pnpm verify, the command', () => {
+  it('exits 1 on a failing set, 0 on ours, and writes reports/verify.json either way', async () => {
+    const reports = emptyDir()
+    const bad = copyDir(MIGRATIONS, (f) => f !== 'released.json')
+    edit(bad, '003_production_management.sql', (s) => s.replace(/;\s*$/, ';\nSELECT no_such_function();\n'))
+    const fail = await cli(['verify', '--engine', 'embedded', '--dir', bad, '--reports', reports])
+    expect(fail.code).toBe(1)
+    expect(fail.stdout).toMatch(/FAIL {2}Replay all migrations from an empty database/)
+    expect(fail.stdout).toMatch(/003_production_management\.sql:\d+:\d+: ERROR 42883: function no_such_function\(\) does not exist/)
+    expect(fail.stdout).toMatch(/verify FAILED/)
+    const failed = JSON.parse(readFileSync(path.join(reports, 'verify.json'), 'utf8'))
+    expect(failed.ok).toBe(false)
+    rmSync(path.join(reports, 'verify.json'))
+
+    const ok = await cli(['verify', '--engine', 'embedded', '--reports', reports])
+    expect(ok.code, ok.stdout + ok.stderr).toBe(0)
+    expect(ok.stderr).toMatch(/engine: embedded \(chosen by --engine/)
+    expect(ok.stdout).toMatch(/verify passed: \d+ passed, 0 failed, 0 skipped/)
+    const passed = JSON.parse(readFileSync(path.join(reports, 'verify.json'), 'utf8'))
+    expect(passed.ok).toBe(true)
+    expect(passed.engine.postgres).toMatch(/^17\./)
+  })
+})
