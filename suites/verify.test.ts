@@ -99,7 +99,9 @@ describe('pnpm verify, the command', () => {
     expect(fail.stdout).toMatch(/verify FAILED/)
     const failed = JSON.parse(readFileSync(path.join(reports, 'verify.json'), 'utf8'))
     expect(failed.ok).toBe(false)
-    rmSync(path.join(reports, 'verify.json'))
+    expect(readFileSync(path.join(reports, 'junit.xml'), 'utf8')).toMatch(/<failure message="003_production_management\.sql:\d+:\d+ SQLSTATE 42883: function no_such_function\(\) does not exist"/)
+    expect(readFileSync(path.join(reports, 'index.html'), 'utf8')).toMatch(/FAILED/)
+    for (const f of ['verify.json', 'junit.xml', 'index.html']) rmSync(path.join(reports, f))
 
     const ok = await cli(['verify', '--engine', 'embedded', '--reports', reports])
     expect(ok.code, ok.stdout + ok.stderr).toBe(0)
@@ -108,5 +110,7 @@ describe('pnpm verify, the command', () => {
     const passed = JSON.parse(readFileSync(path.join(reports, 'verify.json'), 'utf8'))
     expect(passed.ok).toBe(true)
     expect(passed.engine.postgres).toMatch(/^17\./)
+    expect(readFileSync(path.join(reports, 'junit.xml'), 'utf8')).toMatch(/failures="0"/)
+    expect(readFileSync(path.join(reports, 'index.html'), 'utf8')).toMatch(/passed/)
   })
 })

@@ -2,10 +2,9 @@
  * `pnpm verify`: replays and checks the migrations on a disposable engine, prints a verdict
  * per stage, writes reports/verify.json, and exits non-zero when any stage failed.
  */
-import { mkdir, writeFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { runVerify, type VerifyReport } from '../verify/pipeline.ts'
-import { redact } from '../util/redact.ts'
+import { writeReports } from '../reports/write.ts'
 import { EXIT } from './exit-codes.ts'
 import { bold, dim, green, info, json, out, red, yellow } from './output.ts'
 import { startEngine } from './target.ts'
@@ -21,7 +20,7 @@ Options:
                       answers, else embedded; or VERIFY_ENGINE)
   --dir DIR           migrations directory to verify (default: migrations)
   --log-schema NAME   schema of the migration log (default: the manifest's schema, else public)
-  --reports DIR       where to write verify.json (default: reports)
+  --reports DIR       where to write index.html, verify.json and junit.xml (default: reports)
   --json              print the report as JSON on stdout
   -h, --help          this help`
 
@@ -40,8 +39,7 @@ export async function verify(argv: Record<string, unknown>): Promise<number> {
   } finally {
     await engine.stop()
   }
-  await mkdir(reportsDir, { recursive: true })
-  await writeFile(join(reportsDir, 'verify.json'), redact(JSON.stringify(report, null, 2)) + '\n')
+  await writeReports(report, reportsDir)
   if (argv.json) json(report)
   else render(report, reportsDir)
   return report.ok ? EXIT.OK : EXIT.FAILED
@@ -59,7 +57,7 @@ function render(report: VerifyReport, reportsDir: string): void {
   const skipped = report.stages.filter((s) => s.verdict === 'skipped').length
   out('')
   out(`${report.ok ? green(bold('verify passed')) : red(bold('verify FAILED'))}: ${report.stages.length - failed - skipped} passed, ${failed} failed, ${skipped} skipped in ${(report.durationMs / 1000).toFixed(1)} s on ${report.engine.description}`)
-  out(dim(`report: ${join(reportsDir, 'verify.json')}`))
+  out(dim(`reports: ${join(reportsDir, 'index.html')} · verify.json · junit.xml`))
 }
 
 export const verb: Verb = { help: VERIFY_HELP, options: { string: ['engine', 'dir', 'log-schema', 'reports'], boolean: ['json'] }, run: verify }

@@ -31,7 +31,7 @@ export function addSecretsFromUrl(url: string | undefined): void {
 
 /** Masks URLs with credentials and every registered secret in free text. */
 export function redact(text: string): string {
-  let out = text.replace(/postgres(?:ql)?:\/\/[^\s'"]+/g, (m) => redactUrl(m))
+  let out = text.replace(/postgres(?:ql)?:\/\/[^\s'"<>`)]+/g, (m) => redactUrl(m))
   for (const s of secrets) out = out.split(s).join('***')
   return out
 }
