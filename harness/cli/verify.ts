@@ -5,6 +5,7 @@
 import { join, resolve } from 'node:path'
 import { runVerify, type VerifyReport } from '../verify/pipeline.ts'
 import { writeReports } from '../reports/write.ts'
+import { HarnessError } from '../errors.ts'
 import { EXIT } from './exit-codes.ts'
 import { bold, dim, green, info, json, out, red, yellow } from './output.ts'
 import { startEngine } from './target.ts'
@@ -21,6 +22,8 @@ Options:
   --dir DIR           migrations directory to verify (default: migrations)
   --log-schema NAME   schema of the migration log (default: the manifest's schema, else public)
   --reports DIR       where to write index.html, verify.json and junit.xml (default: reports)
+  --seed N            seed for generated data (printed by every run; reproduces it)
+  --runs N            generated datasets per data property (default sized for CI)
   --json              print the report as JSON on stdout
   -h, --help          this help`
 
@@ -35,6 +38,9 @@ export async function verify(argv: Record<string, unknown>): Promise<number> {
       dir,
       logSchema: argv['log-schema'] === undefined ? undefined : String(argv['log-schema']),
       onProgress: (l) => info(dim(l)),
+      seed: argv.seed === undefined ? undefined : intArg('seed', argv.seed),
+      runs: argv.runs === undefined ? undefined : intArg('runs', argv.runs),
+      reportsDir,
     })
   } finally {
     await engine.stop()
@@ -43,6 +49,12 @@ export async function verify(argv: Record<string, unknown>): Promise<number> {
   if (argv.json) json(report)
   else render(report, reportsDir)
   return report.ok ? EXIT.OK : EXIT.FAILED
+}
+
+function intArg(name: string, v: unknown): number {
+  const n = Number(v)
+  if (!Number.isInteger(n) || n < 0) throw new HarnessError('USAGE', `--${name} needs a whole number, got "${String(v)}"`, { hint: `e.g. --${name} 42` })
+  return n
 }
 
 function render(report: VerifyReport, reportsDir: string): void {
@@ -60,4 +72,4 @@ function render(report: VerifyReport, reportsDir: string): void {
   out(dim(`reports: ${join(reportsDir, 'index.html')} · verify.json · junit.xml`))
 }
 
-export const verb: Verb = { help: VERIFY_HELP, options: { string: ['engine', 'dir', 'log-schema', 'reports'], boolean: ['json'] }, run: verify }
+export const verb: Verb = { help: VERIFY_HELP, options: { string: ['engine', 'dir', 'log-schema', 'reports', 'seed', 'runs'], boolean: ['json'] }, run: verify }

@@ -1,0 +1,94 @@
+/**
+ * What a verify stage is: a function over the context that returns a verdict with evidence.
+ * Stages live in stages/; pipeline.ts orders and runs them.
+ */
+import type pg from 'pg'
+import type { StartedEngine } from '../engines/types.ts'
+import type { LocatedError } from '../runner/locate.ts'
+import type { Migration } from '../runner/migration.ts'
+import { Migrator, type MigratorEvent } from '../runner/migrator.ts'
+import { diffSnapshots, snapshot, type SchemaSnapshot } from '../validation/fingerprint.ts'
+import type { Manifest } from '../validation/manifest.ts'
+
+export type Verdict = 'passed' | 'failed' | 'skipped'
+
+export interface StageResult {
+  id: string
+  title: string
+  verdict: Verdict
+  durationMs: number
+  /** One line for the terminal and the report. */
+  summary: string
+  /** Evidence: check lines, diff lines, the located error. */
+  details: string[]
+  error?: { code: string; message: string; located?: LocatedError }
+}
+
+export interface VerifyOptions {
+  dir: string
+  logSchema?: string
+  logTable?: string
+  onProgress?: (line: string) => void
+  /** Seed for generated data (printed; reproduces a run). */
+  seed?: number
+  /** How many generated datasets per property (defaults sized for the verify budget). */
+  runs?: number
+  /** Where stages write artefacts (replayable SQL of a failing property). */
+  reportsDir?: string
+}
+
+export interface VerifyContext {
+  engine: StartedEngine
+  dir: string
+  manifest?: Manifest
+  migrations: Migration[]
+  schemas: string[]
+  logSchema: string
+  logTable?: string
+  /** Fingerprint after each version 0..N, recorded during replay. */
+  fingerprints: Map<number, SchemaSnapshot>
+  progress: (line: string) => void
+  options: VerifyOptions
+}
+
+export interface VerifyReport {
+  engine: { name: string; description: string; postgres: string; timescaledb: string; license: string }
+  dir: string
+  startedAt: string
+  durationMs: number
+  ok: boolean
+  stages: StageResult[]
+}
+
+export type StageFn = (ctx: VerifyContext, client: pg.Client) => Promise<Omit<StageResult, 'id' | 'title' | 'durationMs'>>
+
+export interface Stage {
+  id: string
+  title: string
+  /** Stages that must have passed for this one to mean anything. */
+  needs: string[]
+  run: StageFn
+}
+
+export const passed = (summary: string, details: string[] = []) => ({ verdict: 'passed' as const, summary, details })
+export const failed = (summary: string, details: string[] = [], error?: StageResult['error']) => ({ verdict: 'failed' as const, summary, details, error })
+
+export function migratorFor(ctx: VerifyContext, client: pg.ClientBase, onEvent?: (e: MigratorEvent) => void): Migrator {
+  return new Migrator({
+    client,
+    provider: { source: ctx.dir, getMigrations: async () => ctx.migrations },
+    logSchema: ctx.logSchema,
+    logTable: ctx.logTable,
+    requirements: ctx.manifest?.requirements,
+    lockWaitMs: 0,
+    onEvent,
+  })
+}
+
+export const take = (client: pg.ClientBase, ctx: VerifyContext) => snapshot(client, ctx.schemas)
+
+export function diffLines(a: SchemaSnapshot, b: SchemaSnapshot, limit = 40): string[] {
+  const d = diffSnapshots(a, b)
+  return d.length > limit ? [...d.slice(0, limit), `… ${d.length - limit} more differences`] : d
+}
+

@@ -1,0 +1,151 @@
+/**
+ * The schema stages of `pnpm verify`: replay from empty, post-migration validation, second up,
+ * idempotency of every file, and the down/up round trip of every step.
+ */
+import type pg from 'pg'
+import { formatLocated, locateError } from '../../runner/locate.ts'
+import type { Migration } from '../../runner/migration.ts'
+import { dataDigests, diffDigests } from '../../validation/data-digest.ts'
+import { validateExpected } from '../../validation/expected.ts'
+import { fingerprintHash } from '../../validation/fingerprint.ts'
+import { foreignKeyOrphans } from '../../validation/orphans.ts'
+import { diffLines, failed, migratorFor, passed, take, type StageFn, type VerifyContext } from '../stage.ts'
+
+/** Replays every migration from empty, one version at a time, recording the schema after each. */
+export const replay: StageFn = async (ctx, client) => {
+  const migrator = migratorFor(ctx, client)
+  // Version 0 is "bootstrapped": required extensions and the migration log exist, nothing else.
+  const boot = await migrator.up({ to: 0 })
+  if (boot.error) return failed(`bootstrap failed: ${boot.error.message}`, boot.error.hint ? [boot.error.hint] : [], { code: boot.error.code, message: boot.error.message })
+  ctx.fingerprints.set(0, await take(client, ctx))
+  const lines: string[] = []
+  let total = 0
+  for (const m of ctx.migrations) {
+    const r = await migrator.up({ to: m.version })
+    if (r.error) {
+      const located = r.results.find((x) => x.status === 'Error')?.error
+      const details = located ? formatLocated(located).split('\n') : [r.error.message]
+      details.push('', ...(await leftAt(ctx, client, m)))
+      return failed(`${m.up.file} failed${located ? ` at ${located.file}:${located.line}:${located.column}${located.sqlstate ? ` (SQLSTATE ${located.sqlstate})` : ''}` : `: ${r.error.message}`}`, details, { code: r.error.code, message: r.error.message, located })
+    }
+    const ms = r.results[0]?.durationMs ?? 0
+    total += ms
+    lines.push(`${m.name}: ${Math.round(ms)} ms, ${m.up.statements.length} statements`)
+    ctx.progress(`  replayed ${m.name} (${Math.round(ms)} ms)`)
+    ctx.fingerprints.set(m.version, await take(client, ctx))
+  }
+  const last = ctx.fingerprints.get(ctx.migrations.length)!
+  return passed(`${ctx.migrations.length} migrations applied from empty in ${Math.round(total)} ms; schema ${fingerprintHash(last).slice(0, 12)}`, lines)
+}
+
+/** Evidence that a failed migration left the database exactly at the last good version. */
+async function leftAt(ctx: VerifyContext, client: pg.ClientBase, m: Migration): Promise<string[]> {
+  const lines: string[] = []
+  const good = ctx.fingerprints.get(m.version - 1)
+  if (good) {
+    const diff = diffLines(good, await take(client, ctx))
+    lines.push(diff.length === 0
+      ? `database left exactly at version ${m.version - 1}: schema fingerprint ${fingerprintHash(good).slice(0, 12)} equal to the one recorded before ${m.name}`
+      : `DATABASE CHANGED by the failed migration (fingerprint differs from version ${m.version - 1}):`, ...diff)
+  }
+  const log = migratorFor(ctx, client).log
+  const rows = (await client.query<{ status: string }>(`SELECT status FROM ${log.qualified} WHERE migration_name = $1`, [m.name]).catch(() => ({ rows: [] as { status: string }[] }))).rows
+  lines.push(rows.some((r) => r.status === 'completed') ? `migration_log HAS a completed row for ${m.name}` : `migration_log: no completed row for ${m.name} (recorded: ${rows.map((r) => r.status).join(', ') || 'nothing'})`)
+  return lines
+}
+
+export const postValidation: StageFn = async (ctx, client) => {
+  if (!ctx.manifest) return { verdict: 'skipped', summary: `no manifest.json in ${ctx.dir}: expected objects not checked`, details: [] }
+  const checks = await validateExpected(client, ctx.manifest, {
+    scope: 'all',
+    log: { schema: ctx.logSchema, table: ctx.logTable ?? 'migration_log' },
+    migrations: ctx.migrations,
+  })
+  const orphans = await foreignKeyOrphans(client, ctx.schemas)
+  checks.push({ id: 'foreign-key-orphans', ok: orphans.length === 0, message: orphans.length ? orphans.join('; ') : 'no rows reference a missing parent' })
+  await client.query('ANALYZE')
+  checks.push({ id: 'analyze', ok: true, message: 'ANALYZE completed' })
+  const bad = checks.filter((c) => !c.ok)
+  const details = checks.map((c) => `${c.ok ? 'ok  ' : 'FAIL'} ${c.id}: ${c.message}`)
+  return bad.length ? failed(`${bad.length} of ${checks.length} checks failed: ${bad.map((c) => c.id).join(', ')}`, details) : passed(`${checks.length} checks passed`, details)
+}
+
+export const secondUp: StageFn = async (ctx, client) => {
+  const before = await take(client, ctx)
+  const r = await migratorFor(ctx, client).up()
+  if (r.error) return failed(`second up failed: ${r.error.message}`, [], { code: r.error.code, message: r.error.message })
+  const applied = r.results.filter((x) => x.status === 'Success').map((x) => x.name)
+  const diff = diffLines(before, await take(client, ctx))
+  if (applied.length || diff.length) return failed(`second up was not a no-op: applied ${applied.length}`, [...applied.map((a) => `applied again: ${a}`), ...diff])
+  return passed('a second up applies nothing and changes nothing')
+}
+
+/** Each file executed again on the migrated database must succeed and change nothing. */
+export const idempotency: StageFn = async (ctx, client) => {
+  const log = migratorFor(ctx, client).log
+  const exclude = [`${log.schema}.${log.table}`]
+  const schema0 = await take(client, ctx)
+  const data0 = await dataDigests(client, ctx.schemas, exclude)
+  const problems: string[] = []
+  for (const m of ctx.migrations) {
+    const script = m.up
+    let current = script.statements[0]!
+    try {
+      if (!script.noTransaction) await client.query('BEGIN')
+      for (const st of script.statements) {
+        current = st
+        await client.query(st.text)
+      }
+      if (!script.noTransaction) await client.query('COMMIT')
+    } catch (e) {
+      if (!script.noTransaction) await client.query('ROLLBACK').catch(() => {})
+      const located = locateError(script, current, e as Error)
+      problems.push(`${script.file} fails when run a second time:`, ...formatLocated(located).split('\n').map((l) => `  ${l}`))
+      continue
+    }
+    const diff = diffLines(schema0, await take(client, ctx))
+    const data = diffDigests(data0, await dataDigests(client, ctx.schemas, exclude))
+    if (diff.length || data.length) {
+      problems.push(`${script.file} changed the database when run a second time:`, ...diff.map((l) => `  ${l}`), ...data.map((l) => `  ${l}`))
+      break
+    }
+    ctx.progress(`  re-ran ${m.name}: no change`)
+  }
+  return problems.length ? failed(`not idempotent: ${problems.filter((p) => !p.startsWith(' ')).length} file(s)`, problems) : passed(`all ${ctx.migrations.length} files ran a second time without error or change (schema and data)`)
+}
+
+/**
+ * For every step k: down to k-1 gives exactly the schema recorded after up to k-1, and up to k
+ * again gives exactly the schema recorded after up to k.
+ */
+export const downUp: StageFn = async (ctx, client) => {
+  const missing = ctx.migrations.filter((m) => !m.down)
+  if (missing.length) return failed(`no down file for ${missing.map((m) => m.name).join(', ')}`, missing.map((m) => `write ${m.name}.down.sql`))
+  const migrator = migratorFor(ctx, client)
+  const problems: string[] = []
+  const lines: string[] = []
+  for (const m of [...ctx.migrations].reverse()) {
+    const k = m.version
+    const down = await migrator.down({ to: k - 1 })
+    if (down.error) {
+      const located = down.results.find((x) => x.status === 'Error')?.error
+      return failed(`${m.down!.file} failed`, located ? formatLocated(located).split('\n') : [down.error.message], { code: down.error.code, message: down.error.message, located })
+    }
+    const afterDown = diffLines(ctx.fingerprints.get(k - 1)!, await take(client, ctx))
+    if (afterDown.length) problems.push(`after ${m.down!.file} the schema differs from the one after up to ${k - 1} (what the down file forgets or adds):`, ...afterDown.map((l) => `  ${l}`))
+    const up = await migrator.up({ to: k })
+    if (up.error) return failed(`${m.up.file} failed when re-applied after its down file`, [up.error.message], { code: up.error.code, message: up.error.message })
+    const afterUp = diffLines(ctx.fingerprints.get(k)!, await take(client, ctx))
+    if (afterUp.length) problems.push(`up ${k} → down ${k - 1} → up ${k} gives a different schema than up ${k}:`, ...afterUp.map((l) => `  ${l}`))
+    const again = await migrator.down({ to: k - 1 })
+    if (again.error) return failed(`${m.down!.file} failed the second time`, [again.error.message], { code: again.error.code, message: again.error.message })
+    lines.push(`${m.name}: down/up/down round trip exact`)
+    ctx.progress(`  round trip ${m.name}`)
+  }
+  const back = await migrator.up()
+  if (back.error) return failed('re-applying everything after the round trips failed', [back.error.message], { code: back.error.code, message: back.error.message })
+  const final = diffLines(ctx.fingerprints.get(ctx.migrations.length)!, await take(client, ctx))
+  if (final.length) problems.push('re-applying everything from empty gives a different schema than the first replay:', ...final.map((l) => `  ${l}`))
+  return problems.length ? failed(`down/up round trip: ${problems.filter((p) => !p.startsWith(' ')).length} mismatch(es)`, problems) : passed(`every step k = ${ctx.migrations.length}…1: down to k-1 and up to k reproduce the recorded schemas exactly`, lines)
+}
+
