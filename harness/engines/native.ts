@@ -15,13 +15,12 @@ import { rmSync } from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
-import pg from 'pg'
 import { HarnessError } from '../errors.ts'
 import { AdminConnection, databaseFactory, readVersions } from './admin.ts'
 import { registerCleanup } from './cleanup.ts'
 import { asServerUser, isRoot, locatePostgres, run, SERVER_USER, serverUserIds, type PgInstall } from './pg-bin.ts'
 import { NATIVE_DIR_PREFIX, reapStaleClusters, writeOwner } from './reaper.ts'
-import type { DatabaseHandle, EngineCapabilities, EngineProvider, EngineStartOptions, EngineVersions, StartedEngine } from './types.ts'
+import type { EngineCapabilities, EngineProvider, EngineStartOptions, StartedEngine } from './types.ts'
 
 // ---- the native engine ----------------------------------------------------------------------
 
