@@ -10,6 +10,7 @@ import { connect } from '../runner/connect.ts'
 import { FileMigrationProvider } from '../runner/discover.ts'
 import type { Migration } from '../runner/migration.ts'
 import { loadReleased, releasedDrift } from '../runner/released.ts'
+import { lintDirectory, formatFinding } from '../lint/lint.ts'
 import { loadManifest, type Manifest } from '../validation/manifest.ts'
 import { failed, type Stage, type StageResult, type VerifyContext, type VerifyOptions, type VerifyReport } from './stage.ts'
 import { downUp, idempotency, postValidation, replay, secondUp } from './stages/schema.ts'
@@ -36,6 +37,21 @@ export async function runVerify(engine: StartedEngine, options: VerifyOptions, s
     ok: false,
     stages: results,
   }
+  // Lint first and always: it reads every file on its own, so it reports on the rest even
+  // when the directory is refused or a migration fails later.
+  const l0 = Date.now()
+  try {
+    const lint = await lintDirectory(options.dir)
+    report.lint = lint
+    const details = lint.findings.map((f) => formatFinding(f))
+    const summary = `${lint.errors} error${lint.errors === 1 ? '' : 's'}, ${lint.warnings} warning${lint.warnings === 1 ? '' : 's'}, ${lint.allowed} allowed by lint-allow.json`
+    results.push({ id: 'lint', title: 'Lint the migration files (static, before any database work)', verdict: lint.errors > 0 ? 'failed' : 'passed', durationMs: Date.now() - l0, summary, details, ...(lint.errors > 0 ? { error: { code: 'LINT', message: summary } } : {}) })
+  } catch (e) {
+    if (!isHarnessError(e)) throw e
+    results.push({ id: 'lint', title: 'Lint the migration files (static, before any database work)', verdict: 'failed', durationMs: Date.now() - l0, summary: e.message, details: e.hint ? [e.hint] : [], error: { code: e.code, message: e.message } })
+  }
+  progress(`▸ lint: ${results[0]!.summary}`)
+
   const fileStage = { id: 'files', title: 'Read and check the migration files' }
   let manifest: Manifest | undefined
   let migrations: Migration[]

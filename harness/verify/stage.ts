@@ -9,6 +9,7 @@ import type { Migration } from '../runner/migration.ts'
 import { Migrator, type MigratorEvent } from '../runner/migrator.ts'
 import { diffSnapshots, snapshot, type SchemaSnapshot } from '../validation/fingerprint.ts'
 import type { Manifest } from '../validation/manifest.ts'
+import type { LintResult } from '../lint/lint.ts'
 
 export type Verdict = 'passed' | 'failed' | 'skipped'
 
@@ -58,6 +59,8 @@ export interface VerifyReport {
   durationMs: number
   ok: boolean
   stages: StageResult[]
+  /** Every lint finding, allowed or not (the lint stage's verdict counts only non-allowed errors). */
+  lint?: LintResult
 }
 
 export type StageFn = (ctx: VerifyContext, client: pg.Client) => Promise<Omit<StageResult, 'id' | 'title' | 'durationMs'>>
