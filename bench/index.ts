@@ -1,0 +1,230 @@
+/**
+ * The benchmark suite: for each engine, the benchmarks it can run (decided by capability flags),
+ * each figure checked against its seed threshold, and, with a baseline, the regression
+ * comparison (suspects measured again before anything is called a regression).
+ *
+ * Order per engine, cheapest memory first: connection, fresh database, migration replay,
+ * ingest (own throw-away database, dropped before the dataset is loaded), then the dataset
+ * (load, compression policy, dashboard queries, compression and storage). The embedded engine
+ * holds one WASM heap per database, so at most two databases are alive at any time.
+ */
+import { execFile } from 'node:child_process'
+import os from 'node:os'
+import { promisify } from 'node:util'
+import { startEngine } from '../harness/cli/target.ts'
+import { ENGINES } from '../harness/engines/select.ts'
+import type { EngineName, StartedEngine } from '../harness/engines/types.ts'
+import { BENCH_SCHEMA, failuresOf, makeFigure, type BenchRun, type EngineRun, type Figure } from '../harness/bench/figures.ts'
+import { compareRuns, suspectsOf, type Comparable, type Comparison } from '../harness/bench/regression.ts'
+import { redact } from '../harness/util/redact.ts'
+import { HarnessError } from '../harness/errors.ts'
+import { calibration } from './calibration.ts'
+import { compressionAndStorage } from './compression.ts'
+import { connectionTime, freshDatabaseTime } from './connect.ts'
+import { needsCompression, sizesFor, type BenchContext } from './context.ts'
+import { dashboardQueries } from './dashboard.ts'
+import { prepareDataset, type Dataset } from './dataset.ts'
+import { ingest } from './ingest.ts'
+import { migrationReplay } from './migrate.ts'
+
+/** Engines `pnpm bench` tries when none is named; `url` only on request. */
+export const DEFAULT_ENGINES: EngineName[] = ['embedded', 'native', 'container']
+
+export interface BenchOptions {
+  /** Engine names; default: every available engine among DEFAULT_ENGINES. */
+  engines?: string[]
+  scale: number
+  seed: number
+  quick: boolean
+  /** A previous run to compare with (same engine's figures). */
+  baseline?: BenchRun
+  log: (line: string) => void
+}
+
+export async function machine(): Promise<BenchRun['machine']> {
+  const cpus = os.cpus()
+  return { cores: cpus.length, memoryBytes: os.totalmem(), cpu: cpus[0]?.model?.trim() ?? 'unknown', platform: `${os.platform()} ${os.release()} ${os.arch()}`, node: process.version }
+}
+
+export async function gitCommit(cwd: string): Promise<string | null> {
+  try {
+    const { stdout } = await promisify(execFile)('git', ['rev-parse', 'HEAD'], { cwd, timeout: 5000 })
+    return stdout.trim() || null
+  } catch {
+    return process.env.GITHUB_SHA ?? null
+  }
+}
+
+interface Phase {
+  id: string
+  label: string
+  /** Why it cannot run on this engine (capability), or undefined. */
+  unavailable?: (engine: StartedEngine) => string | undefined
+  run: (ctx: BenchContext, ds?: Dataset) => Promise<Figure[]>
+  /** Needs the loaded dataset. */
+  dataset?: boolean
+}
+
+const PHASES: Phase[] = [
+  { id: 'calibration', label: 'CPU calibration', run: calibration },
+  { id: 'connect', label: 'connection time', run: connectionTime },
+  { id: 'fresh_db', label: 'fresh database', run: freshDatabaseTime },
+  { id: 'migrate', label: 'migration replay', unavailable: needsCompression, run: migrationReplay },
+  { id: 'ingest', label: 'ingest into metric_hist', unavailable: needsCompression, run: ingest },
+  { id: 'dashboard', label: 'dashboard queries', unavailable: needsCompression, dataset: true, run: (ctx, ds) => dashboardQueries(ctx, ds!) },
+  { id: 'compression', label: 'compression and storage', unavailable: needsCompression, dataset: true, run: (ctx, ds) => compressionAndStorage(ctx, ds!) },
+]
+
+/** Phases whose figures may be measured again to confirm a suspected regression. */
+const REPEATABLE = new Set(['connect', 'fresh_db', 'migrate', 'ingest', 'dashboard'])
+
+const errorText = (e: unknown) => redact(e instanceof Error ? e.message : String(e))
+
+async function runEngine(name: EngineName, options: BenchOptions, sink: { comparisons: Comparison[] }): Promise<EngineRun> {
+  const log = options.log
+  const t0 = performance.now()
+  const provider = ENGINES[name]
+  const probe = await provider.probe()
+  if (!probe.ok) {
+    log(`${name}: skipped: ${probe.reason}`)
+    return { engine: name, describe: `${name} (not available)`, versions: { postgres: 'none', timescaledb: 'none', timescaledbLicense: 'none' }, capabilities: {}, durationMs: 0, figures: [], skipped: [], error: `not available here: ${probe.reason}` }
+  }
+  let engine: StartedEngine
+  try {
+    engine = await startEngine(name)
+  } catch (e) {
+    log(`${name}: could not start: ${errorText(e)}`)
+    return { engine: name, describe: name, versions: { postgres: 'none', timescaledb: 'none', timescaledbLicense: 'none' }, capabilities: {}, durationMs: performance.now() - t0, figures: [], skipped: [], error: `could not start: ${errorText(e)}` }
+  }
+  const ctx: BenchContext = { engine, scale: options.scale, seed: options.seed, quick: options.quick, sizes: sizesFor(options.quick), log }
+  const run: EngineRun = {
+    engine: name,
+    describe: engine.describe(),
+    versions: { ...engine.versions },
+    capabilities: { ...engine.capabilities },
+    durationMs: 0,
+    figures: [],
+    skipped: [],
+  }
+  const phaseOf = new Map<string, Phase>()
+  let dataset: Dataset | undefined
+  let peakRss = process.memoryUsage().rss
+  const sampleRss = () => (peakRss = Math.max(peakRss, process.memoryUsage().rss))
+  try {
+    for (const phase of PHASES) {
+      const why = phase.unavailable?.(engine)
+      if (why) {
+        log(`${name}: ${phase.label}: skipped: ${why}`)
+        run.skipped.push({ id: phase.id, reason: why })
+        continue
+      }
+      try {
+        if (phase.dataset && !dataset) {
+          log(`${name}: dataset`)
+          dataset = await prepareDataset(ctx)
+          sampleRss()
+          const rows = Object.values(dataset.load.rows).reduce((a, b) => a + b, 0)
+          run.dataset = {
+            seed: ctx.seed,
+            scale: ctx.scale,
+            days: dataset.days,
+            hz: ctx.sizes.hz,
+            range: { start: dataset.load.range.start.toISOString(), end: dataset.load.range.end.toISOString() },
+            rows: dataset.load.rows,
+            rowsPerDay: Math.round(rows / dataset.days),
+            loadMs: dataset.load.durationMs,
+            compressedChunks: Object.values(dataset.compressedByPolicy).reduce((a, b) => a + b, 0),
+            totalChunks: dataset.before.reduce((a, h) => a + h.chunks, 0),
+          }
+          run.figures.push(...dataset.figures)
+        }
+        log(`${name}: ${phase.label}`)
+        const t = performance.now()
+        const figures = await phase.run(ctx, dataset)
+        sampleRss()
+        for (const f of figures) phaseOf.set(f.id, phase)
+        run.figures.push(...figures)
+        log(`${name}: ${phase.label}: ${figures.length} figures in ${((performance.now() - t) / 1000).toFixed(1)} s`)
+      } catch (e) {
+        log(`${name}: ${phase.label}: FAILED: ${errorText(e)}`)
+        run.skipped.push({ id: phase.id, reason: `failed: ${errorText(e)}` })
+        if (phase.dataset && !dataset) break
+      }
+    }
+
+    if (options.baseline) sink.comparisons.push(await compareWithRepeats(ctx, run, options, phaseOf, dataset))
+  } finally {
+    await dataset?.close().catch(() => {})
+    await engine.stop().catch(() => {})
+  }
+  run.durationMs = performance.now() - t0
+  run.figures.push(
+    makeFigure({
+      id: 'engine.wall_time',
+      label: `Benchmark wall time on this engine${options.quick ? ' (quick)' : ''}`,
+      group: 'database',
+      unit: 'ms',
+      better: 'lower',
+      value: run.durationMs,
+      ...(options.quick || options.scale !== 1 ? {} : { target: 'wall-time' as const }),
+      note: `peak memory of the bench process so far (RSS, every engine it ran): ${(peakRss / 1e6).toFixed(0)} MB`,
+    }),
+  )
+  return run
+}
+
+/** First pass, then every suspect's phase measured again, then the final comparison. */
+async function compareWithRepeats(ctx: BenchContext, run: EngineRun, options: BenchOptions, phaseOf: Map<string, Phase>, dataset: Dataset | undefined): Promise<Comparison> {
+  const baseline = options.baseline!
+  const current = { options: runOptions(options), engines: [run] }
+  const first = compareRuns(baseline, current)
+  const suspects = suspectsOf(first)
+  if (!suspects.length) return first
+  const repeats = new Map<string, Comparable>()
+  const phases = new Set(suspects.map((s) => phaseOf.get(s.id)).filter((p): p is Phase => !!p && REPEATABLE.has(p.id)))
+  for (const phase of phases) {
+    ctx.log(`${run.engine}: ${phase.label}: measuring again to confirm ${suspects.filter((s) => phaseOf.get(s.id) === phase).map((s) => s.id).join(', ')}`)
+    try {
+      for (const f of await phase.run(ctx, dataset)) repeats.set(`${run.engine}/${f.id}`, f)
+    } catch (e) {
+      ctx.log(`${run.engine}: ${phase.label}: repeat failed: ${errorText(e)}`)
+    }
+  }
+  return compareRuns(baseline, current, {}, repeats)
+}
+
+const runOptions = (o: BenchOptions): BenchRun['options'] => ({ engines: o.engines ?? DEFAULT_ENGINES, scale: o.scale, seed: o.seed, quick: o.quick })
+
+export async function runBench(options: BenchOptions): Promise<BenchRun> {
+  const startedAt = new Date()
+  const t0 = performance.now()
+  const names = (options.engines ?? DEFAULT_ENGINES) as EngineName[]
+  const unknown = names.filter((n) => !(n in ENGINES))
+  if (unknown.length) throw new HarnessError('USAGE', `--engine ${unknown.join(', ')}: unknown engine`, { hint: `Choose from: ${Object.keys(ENGINES).join(', ')}.` })
+  const sink = { comparisons: [] as Comparison[] }
+  const engines: EngineRun[] = []
+  for (const name of names) engines.push(await runEngine(name, options, sink))
+  const failures = failuresOf(engines)
+  for (const e of engines) for (const s of e.skipped) if (s.reason.startsWith('failed:')) failures.push(`${e.engine} · ${s.id}: ${s.reason}`)
+  const comparison = mergeComparisons(sink.comparisons)
+  const run: BenchRun = {
+    schema: BENCH_SCHEMA,
+    startedAt: startedAt.toISOString(),
+    durationMs: performance.now() - t0,
+    options: runOptions(options),
+    machine: await machine(),
+    git: { commit: await gitCommit(process.cwd()) },
+    engines,
+    failures,
+    ...(comparison ? { comparison } : {}),
+    verdict: failures.length || (comparison?.regressions ?? 0) > 0 ? 'fail' : 'pass',
+  }
+  return run
+}
+
+function mergeComparisons(list: Comparison[]): Comparison | undefined {
+  if (!list.length) return undefined
+  const [first, ...rest] = list
+  const changes = [first!.changes, ...rest.map((c) => c.changes)].flat()
+  return { ...first!, changes, regressions: changes.filter((c) => c.status === 'regression').length }
+}

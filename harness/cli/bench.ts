@@ -1,0 +1,126 @@
+/**
+ * `pnpm bench`: the seeds' performance thresholds as a gate, per engine, with reports and
+ * regression detection. The suite itself lives in bench/ and is imported lazily.
+ */
+import { resolve } from 'node:path'
+import { formatValue, type BenchRun } from '../bench/figures.ts'
+import { formatComparison } from '../bench/regression.ts'
+import { appendHistory, readBaseline, writeBenchReports } from '../bench/report.ts'
+import { HarnessError } from '../errors.ts'
+import { EXIT } from './exit-codes.ts'
+import type { Verb } from './index.ts'
+import { bold, dim, green, info, json, red, yellow } from './output.ts'
+
+export const BENCH_HELP = `Usage: pnpm bench [options]
+
+Benchmarks MS5.0 telemetry (fixtures/telemetry.ts) on each engine against the seeds' thresholds:
+insert < 500 ms, any query < 1000 ms, dashboard < 100 ms, connect < 100 ms, ingest > 1000 rows/s,
+compression > 70 %, storage < 1 GB/month. Writes reports/bench.json and reports/bench.html.
+
+Options:
+  --engine NAME       embedded | native | container | url (default: every available one of
+                      embedded, native, container; url only when named, with DATABASE_URL)
+  --scale N           multiplies equipment and days of the dataset (default 1)
+  --seed N            dataset seed (default 1)
+  --quick             a small, fast run (tests, smoke checks)
+  --compare FILE      a baseline bench.json: flags regressions beyond the noise, confirmed by a repeat
+  --history FILE      append this run to FILE (JSON lines) and chart the whole history
+  --reports DIR       where the reports go (default: reports)
+  --json              the run as JSON on stdout
+  -h, --help          this help
+
+Exit codes: 0 every threshold met and no confirmed regression · 1 a threshold failed, a benchmark
+failed or a regression was confirmed · 2 usage · 8 no engine could run`
+
+export interface BenchArgs {
+  engines?: string[]
+  scale: number
+  seed: number
+  quick: boolean
+  compare?: string
+  history?: string
+  reports: string
+  json: boolean
+}
+
+export function parseBenchArgs(argv: Record<string, unknown> & { _: string[] }): BenchArgs {
+  if (argv._.length) throw new HarnessError('USAGE', `unexpected argument${argv._.length > 1 ? 's' : ''}: ${argv._.join(' ')}`, { hint: BENCH_HELP })
+  const num = (name: string, v: unknown, def: number, integer: boolean): number => {
+    if (v === undefined) return def
+    const n = Number(v)
+    if (typeof v === 'boolean' || !Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) {
+      throw new HarnessError('USAGE', `--${name} needs a positive ${integer ? 'whole ' : ''}number, got "${String(v)}"`, { hint: `e.g. --${name} ${def}` })
+    }
+    return n
+  }
+  const str = (name: string): string | undefined => {
+    const v = argv[name]
+    if (v === undefined) return undefined
+    if (typeof v !== 'string' || !v) throw new HarnessError('USAGE', `--${name} needs a value`, { hint: BENCH_HELP })
+    return v
+  }
+  const engine = str('engine')
+  return {
+    engines: engine ? engine.split(',').map((e) => e.trim()).filter(Boolean) : undefined,
+    scale: num('scale', argv.scale, 1, false),
+    seed: num('seed', argv.seed, 1, true),
+    quick: Boolean(argv.quick),
+    compare: str('compare'),
+    history: str('history'),
+    reports: str('reports') ?? 'reports',
+    json: Boolean(argv.json),
+  }
+}
+
+function printSummary(run: BenchRun): void {
+  for (const e of run.engines) {
+    info('')
+    if (e.error) {
+      info(`${bold(e.engine)}: ${yellow('skipped')}: ${e.error}`)
+      continue
+    }
+    info(bold(e.describe.startsWith(`${e.engine}:`) ? e.describe : `${e.engine}: ${e.describe}`))
+    for (const f of e.figures) {
+      const t = f.threshold
+      const mark = t ? (t.verdict === 'pass' ? green('pass') : red('FAIL')) : dim('info')
+      const stats = f.stats && f.unit === 'ms' ? dim(` p50 ${formatValue(f.stats.p50, 'ms')} p95 ${formatValue(f.stats.p95, 'ms')} p99 ${formatValue(f.stats.p99, 'ms')} n ${f.stats.n}`) : ''
+      const limit = t ? dim(` [${t.text}]`) : ''
+      const ref = f.reference ? dim(` ratio ${f.reference.ratio.toFixed(2)} of reference ${formatValue(f.reference.value, f.reference.unit)}`) : ''
+      const target = f.target ? (f.target.verdict === 'pass' ? dim(` target met (${f.target.text})`) : yellow(` target missed (${f.target.text})`)) : ''
+      info(`  ${mark}  ${f.label}: ${formatValue(f.value, f.unit)}${stats}${limit}${ref}${target}`)
+    }
+    for (const s of e.skipped) info(`  ${s.reason.startsWith('failed') ? red('FAIL') : yellow('skip')}  ${s.id}: ${s.reason}`)
+  }
+  info('')
+}
+
+export async function bench(args: BenchArgs): Promise<number> {
+  const baseline = args.compare ? await readBaseline(resolve(args.compare)) : undefined
+  const { runBench } = await import('../../bench/index.ts')
+  const run = await runBench({ engines: args.engines, scale: args.scale, seed: args.seed, quick: args.quick, baseline, log: (l) => info(l) })
+  const history = args.history ? await appendHistory(resolve(args.history), run) : []
+  const written = await writeBenchReports(run, args.reports, history)
+  const measured = run.engines.some((e) => !e.error)
+  if (args.json) json(run)
+  else {
+    printSummary(run)
+    if (run.comparison) for (const line of formatComparison(run.comparison)) info(line)
+    for (const f of run.failures) info(`${red('failed')} ${f}`)
+    info(`reports: ${written.json}, ${written.html}${args.history ? ` · history: ${resolve(args.history)}` : ''}`)
+    info(
+      !measured
+        ? red('no engine could run: nothing was measured')
+        : run.verdict === 'pass'
+          ? green(`bench passed in ${(run.durationMs / 1000).toFixed(1)} s`)
+          : red(`bench FAILED in ${(run.durationMs / 1000).toFixed(1)} s`),
+    )
+  }
+  if (!measured) return EXIT.ENGINE
+  return run.verdict === 'pass' ? EXIT.OK : EXIT.FAILED
+}
+
+export const verb: Verb = {
+  help: BENCH_HELP,
+  options: { string: ['engine', 'scale', 'seed', 'compare', 'history', 'reports'], boolean: ['quick', 'json'] },
+  run: async (argv) => bench(parseBenchArgs(argv)),
+}
