@@ -37,6 +37,12 @@ export type ErrorCode =
   | 'ENGINE_START_FAILED'
   | 'USAGE'
   | 'VALIDATION_FAILED'
+  // backups and restores
+  | 'BACKUP_FAILED'
+  | 'BACKUP_CORRUPT'
+  | 'BACKUP_VERSION_MISMATCH'
+  | 'BACKUP_TOOL_MISMATCH'
+  | 'RESTORE_FAILED'
 
 export class HarnessError extends Error {
   readonly code: ErrorCode

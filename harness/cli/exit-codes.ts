@@ -19,6 +19,10 @@ export const EXIT = {
   LOCKED: 7,
   /** The requested engine is not available or failed to start. */
   ENGINE: 8,
+  /** The backup is corrupt or incomplete, or was made on other PostgreSQL/TimescaleDB versions: nothing was restored. */
+  BACKUP: 9,
+  /** A restore failed part-way: the message says what state the database is in. */
+  RESTORE: 10,
   /** A bug in the harness: please report it with the output. */
   INTERNAL: 70,
 } as const
@@ -55,6 +59,11 @@ const BY_CODE: Record<ErrorCode, number> = {
   PERMISSION_DENIED: EXIT.CONNECTION,
   ENGINE_UNAVAILABLE: EXIT.ENGINE,
   ENGINE_START_FAILED: EXIT.ENGINE,
+  BACKUP_FAILED: EXIT.FAILED,
+  BACKUP_TOOL_MISMATCH: EXIT.ENVIRONMENT,
+  BACKUP_CORRUPT: EXIT.BACKUP,
+  BACKUP_VERSION_MISMATCH: EXIT.BACKUP,
+  RESTORE_FAILED: EXIT.RESTORE,
 }
 
 export const exitCodeFor = (code: ErrorCode): number => BY_CODE[code] ?? EXIT.INTERNAL

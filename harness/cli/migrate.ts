@@ -239,7 +239,8 @@ function renderRun(r: RunResult, asJson: boolean): number {
   }
   if (r.error) {
     const failed = r.results.find((x: MigrationResult) => x.status === 'Error')
-    if (failed?.error) {
+    // A file's own error is shown located; anything else (a lost connection) by its code first.
+    if (failed?.error && r.error.code === 'MIGRATION_FAILED') {
       info('')
       info(red(formatLocated(failed.error)))
       if (r.error.hint) info(r.error.hint)

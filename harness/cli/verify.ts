@@ -3,7 +3,7 @@
  * per stage, writes reports/verify.json, and exits non-zero when any stage failed.
  */
 import { join, resolve } from 'node:path'
-import { runVerify, type VerifyReport } from '../verify/pipeline.ts'
+import { runVerify, STAGES, type VerifyReport } from '../verify/pipeline.ts'
 import { writeReports } from '../reports/write.ts'
 import { HarnessError } from '../errors.ts'
 import { EXIT } from './exit-codes.ts'
@@ -24,6 +24,7 @@ Options:
   --reports DIR       where to write index.html, verify.json and junit.xml (default: reports)
   --seed N            seed for generated data (printed by every run; reproduces it)
   --runs N            generated datasets per data property (default sized for CI)
+  --skip A,B          do not run these stages (reported as skipped, and the run says so)
   --json              print the report as JSON on stdout
   -h, --help          this help`
 
@@ -41,6 +42,7 @@ export async function verify(argv: Record<string, unknown>): Promise<number> {
       seed: argv.seed === undefined ? undefined : intArg('seed', argv.seed),
       runs: argv.runs === undefined ? undefined : intArg('runs', argv.runs),
       reportsDir,
+      skip: argv.skip === undefined ? undefined : checkSkip(String(argv.skip)),
     })
   } finally {
     await engine.stop()
@@ -49,6 +51,14 @@ export async function verify(argv: Record<string, unknown>): Promise<number> {
   if (argv.json) json(report)
   else render(report, reportsDir)
   return report.ok ? EXIT.OK : EXIT.FAILED
+}
+
+function checkSkip(list: string): string[] {
+  const ids = list.split(',').map((s) => s.trim()).filter(Boolean)
+  const known = STAGES.map((s) => s.id)
+  const bad = ids.filter((i) => !known.includes(i))
+  if (bad.length) throw new HarnessError('USAGE', `--skip ${bad.join(',')}: no such stage`, { hint: `Stages that can be skipped: ${known.join(', ')}.` })
+  return ids
 }
 
 function intArg(name: string, v: unknown): number {
@@ -72,4 +82,4 @@ function render(report: VerifyReport, reportsDir: string): void {
   out(dim(`reports: ${join(reportsDir, 'index.html')} · verify.json · junit.xml`))
 }
 
-export const verb: Verb = { help: VERIFY_HELP, options: { string: ['engine', 'dir', 'log-schema', 'reports', 'seed', 'runs'], boolean: ['json'] }, run: verify }
+export const verb: Verb = { help: VERIFY_HELP, options: { string: ['engine', 'dir', 'log-schema', 'reports', 'seed', 'runs', 'skip'], boolean: ['json'] }, run: verify }

@@ -7,10 +7,14 @@
  * (`dumpDataDir` → `loadDataDir`), which is several times cheaper than a cold boot.
  * Each instance accepts one client connection at a time: a second concurrent connection is
  * terminated by the socket server, so `concurrentConnections` is false.
+ *
+ * `physicalSnapshot`: every handle carries `physical` (the data directory as a tar, and the PGlite
+ * instance for in-process tools such as the WASM pg_dump), and `createDatabase(label, { from })`
+ * boots a database from such a tar: the embedded counterpart of a volume backup and its restore.
  */
 import type { PGlite as PGliteType } from '@electric-sql/pglite'
 import { HarnessError } from '../errors.ts'
-import type { DatabaseHandle, EngineProvider, EngineStartOptions, EngineVersions, StartedEngine } from './types.ts'
+import type { CreateDatabaseOptions, DatabaseHandle, EngineProvider, EngineStartOptions, EngineVersions, StartedEngine } from './types.ts'
 
 interface Served {
   db: PGliteType
@@ -67,6 +71,16 @@ async function readVersions(db: PGliteType): Promise<EngineVersions> {
   return { postgres: pgv.rows[0]?.v ?? 'unknown', timescaledb, timescaledbLicense: license }
 }
 
+/**
+ * A server with TimescaleDB preloads its library; a PGlite instance loads it on CREATE EXTENSION.
+ * An instance booted from a snapshot that already has the extension has neither: until the
+ * library is loaded its planner hooks are missing and compressed chunks read as empty. Load it.
+ */
+async function loadExtensionLibraries(db: PGliteType): Promise<void> {
+  const has = await db.query(`SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'`)
+  if (has.rows.length) await db.exec(`LOAD 'timescaledb'`)
+}
+
 export const embeddedEngine: EngineProvider = {
   name: 'embedded',
 
@@ -119,15 +133,34 @@ export const embeddedEngine: EngineProvider = {
       describe: () =>
         `embedded: PostgreSQL ${versions.postgres} (WASM, single connection) + TimescaleDB ${versions.timescaledb} (${versions.timescaledbLicense} license)`,
 
-      async createDatabase(label = 'db'): Promise<DatabaseHandle> {
+      async createDatabase(label = 'db', options: CreateDatabaseOptions = {}): Promise<DatabaseHandle> {
         if (stopped) throw new HarnessError('ENGINE_UNAVAILABLE', 'embedded engine is stopped')
-        const db = await m.PGlite.create({ loadDataDir: template, extensions: { timescaledb: m.timescaledb as never } })
+        let db: PGliteType
+        try {
+          db = await m.PGlite.create({ loadDataDir: options.from ?? template, extensions: { timescaledb: m.timescaledb as never } })
+        } catch (e) {
+          if (!options.from) throw e
+          throw new HarnessError('ENGINE_START_FAILED', `embedded engine: cannot boot a database from the given data directory snapshot: ${(e as Error).message}`, {
+            hint: 'The snapshot must be a tar made by dumpDataDir() of this same PGlite build (gzip or plain); check that the file is complete.',
+            cause: e,
+          })
+        }
+        if (options.from) await loadExtensionLibraries(db)
         const served = await serve(m, db)
         databases.add(served)
         const name = `${label.replace(/[^a-z0-9_]/gi, '_').slice(0, 40)}_${++counter}`
         return {
           url: served.url,
           name,
+          physical: {
+            pglite: db,
+            async dumpDataDir(compression = 'none') {
+              // Dirty pages live in shared buffers until a checkpoint: without one the copy boots
+              // by crash recovery, and sequences come back advanced (migration_log_id_seq 9 → 33 seen).
+              await db.exec('CHECKPOINT')
+              return db.dumpDataDir(compression)
+            },
+          },
           async drop() {
             databases.delete(served)
             await served.stop()

@@ -10,7 +10,8 @@
  *
  */
 import { spawnSync } from 'node:child_process'
-import { chown, mkdtemp, readFile, rm } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { chown, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { rmSync } from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
@@ -24,10 +25,21 @@ import type { EngineCapabilities, EngineProvider, EngineStartOptions, StartedEng
 
 // ---- the native engine ----------------------------------------------------------------------
 
+export interface NativeStartOptions extends EngineStartOptions {
+  /**
+   * Password authentication for TCP connections (scram-sha-256 in pg_hba.conf for host lines;
+   * the unix socket stays trust), with a random superuser password. For suites that need a wrong
+   * password to fail or a role with a password. Off by default: the default cluster trusts all.
+   */
+  passwordAuth?: boolean
+}
+
 export interface NativeStartedEngine extends StartedEngine {
   readonly tempDir: string
   readonly dataDir: string
   readonly port: number
+  /** Set with `passwordAuth`: the superuser and its password (also inside `url`). */
+  readonly credentials?: { user: string; password: string }
   /** For process 'exit' handlers: no promises, no event loop. */
   stopSync(): void
 }
@@ -84,7 +96,7 @@ function serverOptions(port: number, socketDir: string, timescale: boolean): str
   return [`-p ${port}`, ...settings.map((s) => `-c ${s}`)].join(' ')
 }
 
-export async function startNative(options: EngineStartOptions = {}): Promise<NativeStartedEngine> {
+export async function startNative(options: NativeStartOptions = {}): Promise<NativeStartedEngine> {
   const log = options.log ?? stderrLog
   const t0 = Date.now()
   const install = await locatePostgres()
@@ -138,7 +150,17 @@ export async function startNative(options: EngineStartOptions = {}): Promise<Nat
     if (ids) await chown(tempDir, ids.uid, ids.gid)
 
     const tInit = Date.now()
-    const init = await serverRun(install, 'initdb', ['--no-sync', '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--locale=C', '-D', dataDir], tempDir)
+    let credentials: { user: string; password: string } | undefined
+    let auth = ['-A', 'trust']
+    if (options.passwordAuth) {
+      credentials = { user: 'postgres', password: randomBytes(12).toString('hex') }
+      const pwfile = path.join(tempDir, 'pwfile')
+      await writeFile(pwfile, `${credentials.password}\n`, { mode: 0o600 })
+      if (ids) await chown(pwfile, ids.uid, ids.gid)
+      auth = ['--auth-local=trust', '--auth-host=scram-sha-256', `--pwfile=${pwfile}`]
+    }
+    const init = await serverRun(install, 'initdb', ['--no-sync', ...auth, '-U', 'postgres', '-E', 'UTF8', '--locale=C', '-D', dataDir], tempDir)
+    if (credentials) await rm(path.join(tempDir, 'pwfile'), { force: true })
     if (init.code !== 0) {
       throw startFailed(`initdb failed (${install.binDir})`, `${init.stdout}\n${init.stderr}`, ids ? `the '${SERVER_USER}' user must be able to reach ${os.tmpdir()}; set TMPDIR to a world-traversable directory if it cannot` : 'check the output above', { tempDir, binDir: install.binDir })
     }
@@ -159,7 +181,7 @@ export async function startNative(options: EngineStartOptions = {}): Promise<Nat
       throw startFailed(`pg_ctl start failed on port ${port}`, `${r.stdout}\n${r.stderr}\n--- server.log ---\n${serverLog}`, install.hasTimescale ? 'the server log above says why; a TimescaleDB built for another PostgreSQL version fails at shared_preload_libraries' : 'the server log above says why', { tempDir, port })
     }
 
-    const url = `postgres://postgres@127.0.0.1:${port}/postgres`
+    const url = credentials ? `postgres://postgres:${credentials.password}@127.0.0.1:${port}/postgres` : `postgres://postgres@127.0.0.1:${port}/postgres`
     admin = new AdminConnection(url)
     const versions = await readVersions(admin, url)
     // License 'none' despite a listed version means CREATE EXTENSION failed (e.g. not preloaded).
@@ -175,7 +197,7 @@ export async function startNative(options: EngineStartOptions = {}): Promise<Nat
       disposable: true,
     }
     const ts = timescale ? `+ TimescaleDB ${versions.timescaledb} (${versions.timescaledbLicense} license)` : 'without TimescaleDB'
-    const description = `native: PostgreSQL ${versions.postgres} ${ts} on 127.0.0.1:${port} (${install.binDir})`
+    const description = `native: PostgreSQL ${versions.postgres} ${ts} on 127.0.0.1:${port}${credentials ? ', password authentication' : ''} (${install.binDir})`
     log(`${description}; initdb ${initMs} ms, ready in ${Date.now() - t0} ms`)
 
     return {
@@ -186,6 +208,7 @@ export async function startNative(options: EngineStartOptions = {}): Promise<Nat
       tempDir,
       dataDir,
       port,
+      credentials,
       describe: () => description,
       createDatabase: databaseFactory(admin, url, () => stopped),
       stop,

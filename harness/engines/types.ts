@@ -2,6 +2,7 @@
  * The engine contract. Suites, the runner and the CLI only ever see these types:
  * nothing outside harness/engines/ may branch on an engine's name.
  */
+import type { PGlite } from '@electric-sql/pglite'
 
 /** What a started engine can and cannot do; callers decide by flag, never by name. */
 export interface EngineCapabilities {
@@ -32,6 +33,21 @@ export interface EngineVersions {
   timescaledbLicense: string
 }
 
+/**
+ * In-process access to one database, offered only where `capabilities.physicalSnapshot` is true
+ * (the embedded engine). Backups use it for the "volume backup" and for the WASM pg_dump.
+ */
+export interface PhysicalAccess {
+  /** The whole data directory as a tar (gzip-compressed when asked): loadable with `createDatabase(label, { from })`. */
+  dumpDataDir(compression?: 'none' | 'gzip'): Promise<Blob>
+  /**
+   * The PGlite instance behind the socket, for tools that drive it in-process (the WASM pg_dump of
+   * `@electric-sql/pglite-tools`). Such tools bypass the socket: use it only while no client of this
+   * database is in the middle of a query or transaction.
+   */
+  readonly pglite: PGlite
+}
+
 /** One database on a started engine: where to connect, and how to throw it away. */
 export interface DatabaseHandle {
   /** Connection URL for `pg` (never logged as-is: see util/redact). */
@@ -39,6 +55,17 @@ export interface DatabaseHandle {
   readonly name: string
   /** Drops the database (a no-op for databases the harness did not create). Idempotent. */
   drop(): Promise<void>
+  /** Present only when the engine has `capabilities.physicalSnapshot`. */
+  readonly physical?: PhysicalAccess
+}
+
+export interface CreateDatabaseOptions {
+  /**
+   * Start from this physical snapshot (a `PhysicalAccess.dumpDataDir()` blob) instead of an empty
+   * database. Only meaningful with `capabilities.physicalSnapshot`: callers check that flag first
+   * (the server engines do not read this option).
+   */
+  from?: Blob
 }
 
 export interface StartedEngine {
@@ -49,8 +76,8 @@ export interface StartedEngine {
   readonly capabilities: EngineCapabilities
   /** Human-readable one-liner: "embedded: PostgreSQL 17.5 (WASM) + TimescaleDB 2.23.0-dev". */
   describe(): string
-  /** A new, empty database (no extensions created), cheap enough to make per test. */
-  createDatabase(label?: string): Promise<DatabaseHandle>
+  /** A new, empty database (no extensions created), cheap enough to make per test; or a copy of a physical snapshot (`options.from`). */
+  createDatabase(label?: string, options?: CreateDatabaseOptions): Promise<DatabaseHandle>
   /** Stops the engine and removes everything it made. Idempotent; safe to call from signal handlers. */
   stop(): Promise<void>
 }

@@ -14,7 +14,8 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
     connectionString: url,
     connectionTimeoutMillis: options.connectTimeoutMs ?? 10_000,
     application_name: options.applicationName ?? 'pgverify',
-    // A killed runner's session (and its advisory lock) must not linger on a half-open socket.
+    // Lets this process notice a server that vanished. The other direction (the server ending a
+    // killed runner's session, and so its advisory lock) is set up per session in lock.ts.
     keepAlive: true,
   })
   // An idle client whose server goes away emits 'error'; without a listener Node would crash.

@@ -49,7 +49,7 @@ const HINTS: Record<string, string> = {
   '25001': 'This statement cannot run inside a transaction: move it to a file that starts with `--! no-transaction`.',
   '0A000': 'Not supported here (e.g. a unique index on a hypertable without its time column, or a feature this server lacks).',
   '55P03': 'Lock not available: another session holds a conflicting lock. Retry when the table is quiet, or raise lock_timeout.',
-  '57014': 'The statement was cancelled (statement_timeout or lock_timeout).',
+  '57014': 'The statement was cancelled: statement_timeout ran out (or pg_cancel_backend). Make the statement cheaper or run it in a maintenance window, or give this migration more time with SET LOCAL statement_timeout at the top of the file.',
   '42501': 'Insufficient privilege: run as a role that owns the objects, or grant the privilege.',
   '40P01': 'Deadlock with another session: retry when the database is quiet.',
   P0001: 'Raised by the migration itself (RAISE EXCEPTION): read the message.',

@@ -103,6 +103,8 @@ export interface MigratorOptions {
   requirements?: Requirements
   /** How long to wait for another runner's lock; 0 = fail fast. Default 60 s. */
   lockWaitMs?: number
+  /** statement_timeout for every statement of every migration (ms); unset = the session's. A file's own SET LOCAL wins. */
+  statementTimeoutMs?: number
   /** Applied migrations whose changed files are accepted (checksum re-recorded, logged); 'all' for every one. */
   acceptDrift?: string[] | 'all'
   onEvent?: (event: MigratorEvent) => void
@@ -187,6 +189,18 @@ export class Migrator {
     return { migrations, rows, logExists, entries, current }
   }
 
+  /** A row with a status the runner never writes cannot be classified: refused, never shown as pending. */
+  private checkStatuses(state: State): void {
+    for (const row of state.rows.values()) {
+      if (!LOG_STATUSES.includes(row.status)) {
+        throw new HarnessError('MIGRATION_LOG_CORRUPT', `${this.log.schema}.${this.log.table}: row "${row.migration_name}" has unknown status "${row.status}"`, {
+          hint: `Valid statuses are ${LOG_STATUSES.join(', ')}. Fix the row by hand (it was edited outside the runner).`,
+          details: { migration: row.migration_name, status: row.status },
+        })
+      }
+    }
+  }
+
   /** Refuses a log that does not match the files (missing files, holes, unknown statuses); returns the drifted. */
   private checkConsistency(state: State): MigrationStatusEntry[] {
     const missing = state.entries.filter((e) => e.state === 'missing-file')
@@ -196,14 +210,7 @@ export class Migrator {
         details: { missing: missing.map((m) => m.name) },
       })
     }
-    for (const row of state.rows.values()) {
-      if (!LOG_STATUSES.includes(row.status)) {
-        throw new HarnessError('MIGRATION_LOG_CORRUPT', `${this.log.schema}.${this.log.table}: row "${row.migration_name}" has unknown status "${row.status}"`, {
-          hint: `Valid statuses are ${LOG_STATUSES.join(', ')}. Fix the row by hand (it was edited outside the runner).`,
-          details: { migration: row.migration_name, status: row.status },
-        })
-      }
-    }
+    this.checkStatuses(state)
     const applied = state.entries.filter(isApplied)
     for (const e of applied) {
       const hole = state.entries.find((p) => p.version < e.version && !isApplied(p))
@@ -240,6 +247,7 @@ export class Migrator {
   async status(): Promise<StatusResult> {
     try {
       const s = await this.readState()
+      this.checkStatuses(s)
       return { logExists: s.logExists, current: s.current, migrations: s.entries }
     } catch (e) {
       return { error: asHarnessError(e), logExists: false, current: 0, migrations: [] }
@@ -325,6 +333,9 @@ export class Migrator {
         results[i] = r
         if (r.status === 'Error') {
           this.emit({ type: 'failed', migration: m.name, direction: 'up', error: r.error! })
+          if (isConnectionLoss(r.error!)) {
+            return { error: connectionLost(m.up, r.error!, s.current === 0 && i === 0 ? 'bootstrap (version 0)' : (s.migrations[m.version - 2]?.name ?? 'version 0')), from: s.current, to: m.version - 1, results, preflight: report, warnings }
+          }
           return {
             error: new HarnessError('MIGRATION_FAILED', formatLocated(r.error!), {
               hint: m.up.noTransaction
@@ -377,6 +388,7 @@ export class Migrator {
         results[i] = r
         if (r.status === 'Error') {
           this.emit({ type: 'failed', migration: m.name, direction: 'down', error: r.error! })
+          if (isConnectionLoss(r.error!)) return { error: connectionLost(m.down!, r.error!, m.name), from: s.current, to: m.version, results, warnings }
           return {
             error: new HarnessError('MIGRATION_FAILED', formatLocated(r.error!), {
               hint: `${m.down!.file} was rolled back: the database is still at ${m.name}. Fix the down file and run \`down\` again.`,
@@ -467,6 +479,8 @@ export class Migrator {
       if (script.noTransaction) {
         if (direction === 'up') await this.log.recordStatus(client, m.name, script.file, script.checksum, 'running', null, null)
         await dropInvalidIndexes(client, script)
+        // Session-wide here (no transaction to scope it); put back by restoreSettings below.
+        if (this.o.statementTimeoutMs !== undefined) await client.query(`SELECT set_config('statement_timeout', $1, false)`, [String(this.o.statementTimeoutMs)])
         for (const stmt of script.statements) {
           current = stmt
           await client.query(stmt.text)
@@ -477,6 +491,7 @@ export class Migrator {
         else await this.log.recordRolledBack(client, m.name, ms)
       } else {
         await client.query('BEGIN')
+        if (this.o.statementTimeoutMs !== undefined) await client.query(`SELECT set_config('statement_timeout', $1, true)`, [String(this.o.statementTimeoutMs)])
         for (const stmt of script.statements) {
           current = stmt
           await client.query(stmt.text)
@@ -541,6 +556,25 @@ async function dropInvalidIndexes(client: pg.ClientBase, script: MigrationScript
   for (const row of r.rows) await client.query(`DROP INDEX CONCURRENTLY IF EXISTS ${row.q}`)
 }
 
+/** Class 08 (connection exception) and 57P01-57P03 (terminated by an administrator, crash, shutdown). */
+const CONNECTION_LOSS_SQLSTATE = /^(08[0-9A-Z]{3}|57P0[123])$/
+
+/** The session died under the statement (terminated, server gone, socket closed): not the file's fault. */
+function isConnectionLoss(e: LocatedError): boolean {
+  if (e.sqlstate) return CONNECTION_LOSS_SQLSTATE.test(e.sqlstate)
+  return /Connection terminated|connection (is )?(closed|ended)|ECONNRESET|EPIPE|ETIMEDOUT|Client has encountered a connection error/i.test(e.message)
+}
+
+function connectionLost(script: MigrationScript, e: LocatedError, previous: string): HarnessError {
+  const at = `${e.file}:${e.line}:${e.column}`
+  return new HarnessError('CONNECTION_FAILED', `lost the connection to the database while running ${script.file} (statement ${e.statement} at ${at}): ${e.message}${e.sqlstate ? ` [SQLSTATE ${e.sqlstate}]` : ''}`, {
+    hint: script.noTransaction
+      ? `${script.file} is non-transactional: the statements before statement ${e.statement} stay applied and migration_log still says 'running' (status: partial). Find out why the session ended (server log: terminated, restarted, network), then run \`up\` again: it re-runs the file from the start.`
+      : `The server rolled ${script.file} back with the session: nothing of it was applied, the database is as it was after ${previous}. The file is not at fault; find out why the session ended (server log: terminated by an administrator, restarted, network), then run \`up\` again.`,
+    details: { error: e, file: script.file, sqlstate: e.sqlstate },
+  })
+}
+
 const isApplied = (e: MigrationStatusEntry) => e.state === 'applied' || e.state === 'drifted' || e.state === 'unverified'
 
 function notExecuted(m: Migration, direction: 'up' | 'down'): MigrationResult {
@@ -556,6 +590,13 @@ function asHarnessError(e: unknown): HarnessError {
   const err = e as { code?: string; message?: string }
   if (err.code === '42501') {
     return new HarnessError('PERMISSION_DENIED', `${err.message}`, { hint: 'Run as a role with the needed privileges.', details: { sqlstate: err.code }, cause: e })
+  }
+  if (err.code && CONNECTION_LOSS_SQLSTATE.test(err.code)) {
+    return new HarnessError('CONNECTION_FAILED', `lost the connection to the database: ${err.message} [SQLSTATE ${err.code}]`, {
+      hint: 'Check the server; `pnpm migrate status` shows which migrations completed. Transactional migrations that were running were rolled back by the server.',
+      details: { sqlstate: err.code },
+      cause: e,
+    })
   }
   if (err.code && /^[0-9A-Z]{5}$/.test(err.code)) {
     return new HarnessError('MIGRATION_FAILED', `${err.message} [SQLSTATE ${err.code}]`, { details: { sqlstate: err.code }, cause: e })

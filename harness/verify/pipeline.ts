@@ -14,6 +14,9 @@ import { lintDirectory, formatFinding } from '../lint/lint.ts'
 import { loadManifest, type Manifest } from '../validation/manifest.ts'
 import { failed, type Stage, type StageResult, type VerifyContext, type VerifyOptions, type VerifyReport } from './stage.ts'
 import { downUp, idempotency, postValidation, replay, secondUp } from './stages/schema.ts'
+import { faultInjection } from './stages/fault-injection.ts'
+import { dataProperties } from './stages/data-properties.ts'
+import { backupRoundTripStage } from './stages/backup-round-trip.ts'
 
 export type { StageResult, VerifyReport, VerifyOptions, Verdict } from './stage.ts'
 
@@ -23,6 +26,9 @@ export const STAGES: Stage[] = [
   { id: 'second-up', title: 'A second up is a no-op', needs: ['replay'], run: secondUp },
   { id: 'idempotency', title: 'Idempotency: every file run again changes nothing', needs: ['replay'], run: idempotency },
   { id: 'down-up', title: 'Down/up round trip for every step', needs: ['replay'], run: downUp },
+  { id: 'fault-injection', title: 'Fault injection: a failure after any statement leaves no trace', needs: ['replay'], run: faultInjection },
+  { id: 'data-properties', title: 'Property-based data through every upgrade step (fast-check)', needs: ['replay'], run: dataProperties },
+  { id: 'backup-round-trip', title: 'Backup → restore round trip shows zero differences', needs: ['replay'], run: backupRoundTripStage },
 ]
 
 export async function runVerify(engine: StartedEngine, options: VerifyOptions, stages: Stage[] = STAGES): Promise<VerifyReport> {
@@ -85,6 +91,10 @@ export async function runVerify(engine: StartedEngine, options: VerifyOptions, s
   try {
     client = await connect(db.url, { applicationName: 'pgverify verify' })
     for (const stage of stages) {
+      if (options.skip?.includes(stage.id)) {
+        results.push({ id: stage.id, title: stage.title, verdict: 'skipped', durationMs: 0, summary: `skipped: --skip ${stage.id} was given (not verified in this run)`, details: [] })
+        continue
+      }
       const blocked = stage.needs.find((n) => results.find((r) => r.id === n)?.verdict !== 'passed')
       if (blocked) {
         results.push({ id: stage.id, title: stage.title, verdict: 'skipped', durationMs: 0, summary: `skipped: needs stage "${blocked}" to pass`, details: [] })

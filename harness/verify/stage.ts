@@ -36,6 +36,8 @@ export interface VerifyOptions {
   runs?: number
   /** Where stages write artefacts (replayable SQL of a failing property). */
   reportsDir?: string
+  /** Stage ids not to run; each is reported as skipped with that reason, never as passed. */
+  skip?: string[]
 }
 
 export interface VerifyContext {

@@ -1,0 +1,271 @@
+/**
+ * `createBackup`: the seed's pre-migration backup, proven restorable by the round-trip suite.
+ *
+ * One consistent view of the database: the state (row counts, content hashes, fingerprint,
+ * chunks, jobs, migration log) and the data-only export are read in one REPEATABLE READ
+ * transaction, and pg_dump joins that very snapshot (`--snapshot`), so the manifest describes
+ * exactly what the dumps hold even while the application keeps writing. (The embedded engine
+ * serves one connection at a time, so nothing can write between its steps.)
+ *
+ * Written into `.pre-migration-…partial-PID/` and renamed to `pre-migration-…/` only when the
+ * manifest is complete: an interrupted backup never looks like a backup.
+ */
+import { mkdir, rename, rm, writeFile } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import path from 'node:path'
+import type pg from 'pg'
+import { HarnessError, isHarnessError } from '../errors.ts'
+import { connect } from '../runner/connect.ts'
+import { redact, redactUrl } from '../util/redact.ts'
+import type { Manifest } from '../validation/manifest.ts'
+import { exportData } from './data-export.ts'
+import { FILES, freshName, partialName } from './layout.ts'
+import { describeFile, writeManifest, type BackupKind, type BackupManifest, type ManifestFile } from './manifest.ts'
+import { captureState, publicObjects, userSchemas } from './state.ts'
+import { timescaleSchema, timescaleSchemaSql } from './timescale.ts'
+import type { DbTarget } from './target.ts'
+import { locateClientTools, runTool, toolConnection, toolError, type ClientTools } from './tools.ts'
+
+export interface BackupOptions {
+  /** Where backups live (default `backups/`). */
+  root: string
+  /** Which logical backups to write (default all three). A physical copy is added to 'full' where the engine offers one. */
+  kinds?: BackupKind[]
+  /** The migrations' manifest: its schemas count as covered even before they exist. */
+  manifest?: Manifest
+  /** Where the migration log lives (default: the manifest's schema, table migration_log). */
+  log?: { schema: string; table: string }
+  /** Progress lines (already redacted). */
+  onLog?: (line: string) => void
+  now?: Date
+}
+
+export interface BackupResult {
+  dir: string
+  name: string
+  manifest: BackupManifest
+  durationMs: number
+  /** Time spent reading the state (row counts, content hashes, fingerprint) for the manifest. */
+  stateMs: number
+  bytes: number
+}
+
+/** Schemas the migrations manage: the manifest's schema and every schema its tables live in. */
+export function managedSchemas(manifest?: Manifest, log?: { schema: string }): string[] {
+  const s = new Set<string>()
+  if (manifest?.schema) s.add(manifest.schema)
+  for (const t of manifest?.tables ?? []) if (t.includes('.')) s.add(t.slice(0, t.indexOf('.')))
+  if (log) s.add(log.schema)
+  s.delete('public')
+  return [...s].sort()
+}
+
+export function logLocation(manifest: Manifest | undefined, log?: { schema: string; table: string }): { schema: string; table: string } | undefined {
+  if (log) return log
+  if (manifest?.schema) return { schema: manifest.schema, table: 'migration_log' }
+  return undefined
+}
+
+export async function createBackup(target: DbTarget, options: BackupOptions): Promise<BackupResult> {
+  const t0 = performance.now()
+  const createdAt = options.now ?? new Date()
+  const kinds: BackupKind[] = options.kinds?.length ? [...new Set(options.kinds)] : ['full', 'schema', 'data']
+  const root = path.resolve(options.root)
+  const lines: string[] = []
+  const log = (line: string) => {
+    const l = redact(line)
+    lines.push(`[${new Date().toISOString()}] ${l}`)
+    options.onLog?.(l)
+  }
+  try {
+    await mkdir(root, { recursive: true })
+  } catch (e) {
+    throw new HarnessError('BACKUP_FAILED', `backup root ${root} cannot be created: ${(e as Error).message}`, { hint: 'Choose a writable directory with --backup-root.' })
+  }
+  const name = freshName(root, createdAt)
+  const tmp = path.join(root, partialName(name))
+  let client: pg.Client | undefined
+  try {
+    for (const d of ['database', 'volumes', 'config', 'logs']) await mkdir(path.join(tmp, d), { recursive: true })
+    log(`backup ${name} of ${target.describe} into ${root}`)
+
+    // ---- the tool, before anything is read ----------------------------------------------------
+    let tools: ClientTools | undefined
+    if (target.capabilities.dumpTool === 'pg_dump') tools = await locateClientTools(target.versions.postgres)
+    else if (target.capabilities.dumpTool === 'wasm-pg_dump') {
+      if (!target.physical) throw new HarnessError('BACKUP_TOOL_MISMATCH', `${target.describe}: the WASM pg_dump needs in-process access to the database, which this target does not offer`, { hint: 'Back up an embedded database through its engine (--engine embedded), not through its URL.' })
+    } else throw new HarnessError('BACKUP_TOOL_MISMATCH', `${target.describe}: no dump tool fits this engine`, { hint: 'Use an engine with pg_dump (native, container, url) or the embedded engine.' })
+    const { wasmDump, wasmDumpVersion } = tools ? { wasmDump: undefined, wasmDumpVersion: undefined } : await import('./wasm-dump.ts')
+    const logicalTool = tools ? `pg_dump ${tools.version} (${tools.binDir})` : `WASM pg_dump (${wasmDumpVersion!()})`
+    log(`logical dump tool: ${logicalTool}`)
+
+    client = await connect(target.url, { applicationName: 'pgverify-backup' })
+    const info = (
+      await client.query<{ db: string; pg: string; lic: string | null }>(
+        `SELECT current_database() AS db, current_setting('server_version') AS pg, current_setting('timescaledb.license', true) AS lic`,
+      )
+    ).rows[0]!
+    const tsVersion = (await client.query<{ v: string }>(`SELECT extversion AS v FROM pg_extension WHERE extname = 'timescaledb'`)).rows[0]?.v ?? 'none'
+    const tsSchema = (await timescaleSchema(client)) ?? null
+    const logAt = logLocation(options.manifest, options.log)
+    const existing = await userSchemas(client)
+    const managed = managedSchemas(options.manifest, logAt)
+    const absent = managed.filter((s) => !existing.includes(s))
+    const pub = await publicObjects(client)
+    log(`schemas: ${existing.join(', ') || '(none)'}${absent.length ? `; managed by the migrations but absent: ${absent.join(', ')}` : ''}`)
+
+    // ---- one snapshot for the state, the data export and pg_dump ---------------------------------
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
+    let snapshotId: string | undefined
+    if (tools) snapshotId = (await client.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0]!.s
+    let t = performance.now()
+    const state = await captureState(client, { schemas: existing, log: logAt })
+    const stateMs = performance.now() - t
+    const totalRows = Object.values(state.tables).reduce((s, x) => s + x.rows, 0)
+    log(`state: ${Object.keys(state.tables).length} tables, ${totalRows} rows, schema ${state.fingerprintHash.slice(0, 12)}, ${Object.keys(state.hypertables).length} hypertables, ${state.jobs.length} jobs (${Math.round(performance.now() - t)} ms)`)
+    const files: ManifestFile[] = []
+    const notes: string[] = []
+    if (kinds.includes('data')) {
+      t = performance.now()
+      const ex = await exportData(client, existing, path.join(tmp, FILES.data))
+      const ms = performance.now() - t
+      files.push(await describeFile(tmp, FILES.data, 'data', { tool: 'pgverify data export: INSERTs read through each table, foreign-key order', durationMs: ms }))
+      log(`data_only: ${ex.tables.length} tables, ${ex.tables.reduce((s, x) => s + x.rows, 0)} rows, ${ex.bytes} bytes (${Math.round(ms)} ms)`)
+      if (ex.cycles.length) notes.push(`foreign-key cycle among ${ex.cycles.join(', ')}: a data-only restore needs a role that may set session_replication_role`)
+      notes.push('data_only.sql is written by pgverify (rows read through each table), not by pg_dump: pg_dump --data-only of a TimescaleDB database carries the internal catalog and chunk tables and cannot be loaded into a database migrated by the runner.')
+    }
+    const conn = toolConnection(target.url)
+    const pgDump = async (rel: string, role: 'full' | 'schema', extra: string[]) => {
+      const file = path.join(tmp, rel)
+      const args = ['--format=custom', `--file=${file}`, '--no-password', ...(snapshotId ? [`--snapshot=${snapshotId}`] : []), ...extra, `--dbname=${conn.dbname}`]
+      const r = await runTool(tools!.pgDump, args, { env: conn.env })
+      if (r.code !== 0) throw toolError('BACKUP_FAILED', `pg_dump ${extra.join(' ')}`.trim(), r, target.url, 'Check that the role may read every table (pg_dump needs SELECT on all of them) and that the disk has room; the partial backup was removed.')
+      if (r.stderr.trim()) log(`pg_dump: ${r.stderr.trim().split('\n').slice(0, 5).join(' | ')}`)
+      files.push(await describeFile(tmp, rel, role, { tool: `pg_dump ${tools!.version} -Fc${extra.length ? ' ' + extra.join(' ') : ''}${snapshotId ? ' --snapshot' : ''}`, durationMs: r.durationMs }))
+      log(`${rel}: ${files[files.length - 1]!.bytes} bytes (${Math.round(r.durationMs)} ms)`)
+    }
+    const schemaArgs = ['--schema-only', ...(tsVersion !== 'none' ? ['--exclude-schema=_timescaledb_internal'] : [])]
+    if (tools) {
+      if (kinds.includes('full')) await pgDump(FILES.fullDump, 'full', [])
+      if (kinds.includes('schema')) await pgDump(FILES.schemaDump, 'schema', schemaArgs)
+      await client.query('COMMIT')
+    } else {
+      // The WASM pg_dump drives the instance directly: our connection must be idle.
+      await client.query('COMMIT')
+      const wasm = async (rel: string, role: 'full' | 'schema', args: string[]) => {
+        const t1 = performance.now()
+        await wasmDump!(target.physical!, args, path.join(tmp, rel))
+        const ms = performance.now() - t1
+        files.push(await describeFile(tmp, rel, role, { tool: `WASM pg_dump --inserts${args.length ? ' ' + args.join(' ') : ''}`, durationMs: ms }))
+        log(`${rel}: ${files[files.length - 1]!.bytes} bytes (${Math.round(ms)} ms)`)
+      }
+      if (kinds.includes('full')) await wasm(FILES.fullSql, 'full', [])
+      if (kinds.includes('schema')) await wasm(FILES.schemaSql, 'schema', schemaArgs)
+    }
+    if (kinds.includes('schema') && tsSchema && state.fingerprint.hypertables.length) {
+      await writeFile(path.join(tmp, FILES.schemaTimescale), timescaleSchemaSql(state.fingerprint, state.jobs, tsSchema))
+      files.push(await describeFile(tmp, FILES.schemaTimescale, 'schema-timescaledb', { tool: 'generated from the TimescaleDB catalog' }))
+      notes.push('schema-only restore: pg_dump --schema-only carries no TimescaleDB catalog rows; schema_timescaledb.sql re-creates the hypertables, compression settings and policies afterwards.')
+    }
+
+    // ---- physical copy ----------------------------------------------------------------------------
+    let physicalTool: string | null = null
+    if (kinds.includes('full') && target.capabilities.physicalSnapshot && target.physical) {
+      t = performance.now()
+      const blob = await target.physical.dumpDataDir('gzip')
+      await writeFile(path.join(tmp, FILES.volume), new Uint8Array(await blob.arrayBuffer()))
+      const ms = performance.now() - t
+      physicalTool = 'PGlite dumpDataDir (tar.gz of the data directory)'
+      files.push(await describeFile(tmp, FILES.volume, 'volume', { tool: physicalTool, durationMs: ms }))
+      log(`${FILES.volume}: ${files[files.length - 1]!.bytes} bytes (${Math.round(ms)} ms)`)
+    }
+
+    // ---- environment (no secrets) -----------------------------------------------------------------
+    const settings = (
+      await client.query<{ name: string; setting: string }>(
+        `SELECT name, setting FROM pg_settings WHERE name IN ('server_version', 'server_encoding', 'lc_collate', 'lc_ctype', 'TimeZone', 'shared_preload_libraries', 'max_connections', 'timescaledb.license', 'timescaledb.max_background_workers', 'data_checksums') ORDER BY name`,
+      )
+    ).rows
+    await client.end()
+    client = undefined
+    const env = [
+      `engine: ${target.describe}`,
+      `url: ${redactUrl(target.url)}`,
+      `database: ${info.db}`,
+      `PostgreSQL: ${info.pg}`,
+      `TimescaleDB: ${tsVersion}${info.lic ? ` (${info.lic})` : ''}`,
+      `logical tool: ${logicalTool}`,
+      `node: ${process.version} on ${process.platform}/${process.arch}`,
+      '',
+      'server settings:',
+      ...settings.map((s) => `  ${s.name} = ${s.setting}`),
+    ]
+    await writeFile(path.join(tmp, FILES.environment), redact(env.join('\n')) + '\n')
+    files.push(await describeFile(tmp, FILES.environment, 'environment'))
+
+    const durationMs = performance.now() - t0
+    log(`backup complete in ${Math.round(durationMs)} ms`)
+    await writeFile(path.join(tmp, FILES.log), lines.join('\n') + '\n')
+    files.push(await describeFile(tmp, FILES.log, 'log'))
+
+    const logRows = state.migrationLog?.rows ?? []
+    const version = logRows.filter((r) => r.status === 'completed').reduce((v, r) => Math.max(v, Number(/^(\d+)/.exec(r.migration_name ?? '')?.[1] ?? 0)), 0)
+    const manifest: BackupManifest = {
+      format: 'pgverify-backup/1',
+      name,
+      createdAt: createdAt.toISOString(),
+      completedAt: new Date().toISOString(),
+      durationMs,
+      kinds: [...kinds, ...(physicalTool ? (['volume'] as const) : [])],
+      engine: { name: target.engineName, description: redact(target.describe), url: redactUrl(target.url), versions: { ...target.versions } },
+      server: {
+        postgres: info.pg,
+        postgresMajor: Number(/^(\d+)/.exec(info.pg)?.[1] ?? 0),
+        timescaledb: tsVersion,
+        timescaledbLicense: info.lic ?? 'none',
+        timescaledbSchema: tsSchema,
+        database: info.db,
+      },
+      tool: { logical: logicalTool, physical: physicalTool, format: tools ? 'custom' : 'plain' },
+      coveredSchemas: [...new Set([...existing, ...absent])].sort(),
+      absentSchemas: absent,
+      publicObjects: pub,
+      migrationLog: { table: state.migrationLog?.table ?? null, rows: logRows.length, version: state.migrationLog ? version : null },
+      state,
+      files,
+      notes,
+    }
+    await writeManifest(tmp, manifest)
+    // Complete: only now does it get its real name.
+    let finalName = name
+    for (let i = 2; ; i++) {
+      try {
+        if (existsSync(path.join(root, finalName))) throw Object.assign(new Error('exists'), { code: 'EEXIST' })
+        await rename(tmp, path.join(root, finalName))
+        break
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code
+        if ((code !== 'EEXIST' && code !== 'ENOTEMPTY') || i > 50) throw e
+        finalName = `${name}-${i}`
+      }
+    }
+    if (finalName !== name) {
+      // The manifest names the directory; a renamed backup keeps its recorded name (verify does not depend on it).
+      log(`renamed to ${finalName}: ${name} was taken`)
+    }
+    const bytes = manifest.files.reduce((s, f) => s + f.bytes, 0)
+    return { dir: path.join(root, finalName), name: finalName, manifest, durationMs, stateMs, bytes }
+  } catch (e) {
+    if (client) {
+      await client.query('ROLLBACK').catch(() => {})
+      await client.end().catch(() => {})
+    }
+    await rm(tmp, { recursive: true, force: true }).catch(() => {})
+    if (isHarnessError(e)) throw e
+    const err = e as { code?: string; message?: string }
+    throw new HarnessError('BACKUP_FAILED', `backup of ${redactUrl(target.url)} failed: ${err.message ?? String(e)}${err.code ? ` [${err.code}]` : ''}; the partial backup was removed`, {
+      hint: err.code === 'ENOSPC' ? 'The disk is full: free space or choose another --backup-root.' : 'Nothing in the database was changed by the backup. Fix the cause and run it again.',
+      cause: e,
+    })
+  }
+}

@@ -1,0 +1,409 @@
+/**
+ * `restoreBackup`: puts a verified backup into a database and proves it with the round-trip
+ * comparison against the state recorded in the backup's manifest.
+ *
+ * Where it goes (`mode`):
+ *   fresh     an empty database (a disposable one, or a new scratch database): nothing is dropped.
+ *   in-place  the database the backup came from (DATABASE_URL, or the execute rollback). Restoring
+ *             "the database" there means: every schema the backup covers (the user schemas that
+ *             existed at backup time, plus the schemas the migrations manage, which the backup
+ *             records as absent when they did not exist yet) is dropped with everything in it and
+ *             re-created from the backup; extensions the backup did not have are dropped when nothing
+ *             else uses them. Schemas the backup does not cover, roles, database settings and other
+ *             databases are left alone (and listed). Refused when `public` holds objects of its own
+ *             (it cannot be dropped: extensions live there) or hypertables exist outside the covered
+ *             schemas (TimescaleDB's catalog is shared by the whole database).
+ *
+ * What (`kind`): full (the whole logical dump), schema (definitions, TimescaleDB objects
+ * re-created, tables empty), data (rows only, into an existing schema: the covered tables are
+ * truncated and loaded, chunks compressed where they were), volume (the embedded engine's
+ * physical copy, always into a new database of that engine).
+ *
+ * Everything of one restore runs in ONE transaction (pg connection for plain SQL, psql
+ * --single-transaction for pg_restore's script): when any statement fails, the database is
+ * exactly as it was before the restore began. TimescaleDB's procedure is followed
+ * (timescale.ts); its version must be identical on both sides, and is checked first.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import type pg from 'pg'
+import { HarnessError, isHarnessError } from '../errors.ts'
+import { connect } from '../runner/connect.ts'
+import { redact, redactUrl } from '../util/redact.ts'
+import { compareStates, scopeFor, type Comparison } from './compare.ts'
+import { dataFileTables } from './data-export.ts'
+import { FILES } from './layout.ts'
+import { requireVerified, type BackupManifest, type FileRole } from './manifest.ts'
+import { restoreSessionSettings, runScript, sessionSettings } from './sql-script.ts'
+import { captureState, publicObjects, qualify, quoteIdent, userSchemas } from './state.ts'
+import type { DbTarget } from './target.ts'
+import { handleTarget } from './target.ts'
+import { canSetReplicaRole, postRestoreSql, preRestoreSql, timescaleSchema } from './timescale.ts'
+import { locateClientTools, runTool, toolConnection, type ClientTools } from './tools.ts'
+
+export type RestoreKind = 'full' | 'schema' | 'data' | 'volume'
+export type RestoreMode = 'fresh' | 'in-place'
+
+export interface RestoreOptions {
+  kind?: RestoreKind
+  mode: RestoreMode
+  onLog?: (line: string) => void
+}
+
+export interface RestoreResult {
+  dir: string
+  kind: RestoreKind
+  mode: RestoreMode
+  manifest: BackupManifest
+  /** Where the data now is (for `volume`: a new database on the engine; the caller drops it). */
+  target: DbTarget & { drop?: () => Promise<void> }
+  durationMs: number
+  /** Where the time went: checking the backup, loading it, capturing and comparing the result. */
+  timings: { verifyMs: number; loadMs: number; compareMs: number }
+  /** Schemas dropped and re-created (in-place). */
+  replaced: string[]
+  /** User schemas not covered by the backup: untouched. */
+  leftAlone: string[]
+  notes: string[]
+  comparison: Comparison
+}
+
+const ROLE_OF: Record<Exclude<RestoreKind, 'volume'>, FileRole> = { full: 'full', schema: 'schema', data: 'data' }
+
+/** The backup file for `kind`, or a USAGE error naming what the backup has. */
+function fileFor(m: BackupManifest, kind: RestoreKind): string {
+  const role: FileRole = kind === 'volume' ? 'volume' : ROLE_OF[kind]
+  const f = m.files.find((x) => x.role === role)
+  if (!f) {
+    throw new HarnessError('USAGE', `backup ${m.name} has no ${kind} backup (it holds: ${m.kinds.join(', ')})`, { hint: `Choose --kind ${m.kinds.join(' | ')}.` })
+  }
+  return f.path
+}
+
+const major = (v: string) => Number(/^(\d+)/.exec(v)?.[1] ?? 0)
+
+/** Same TimescaleDB version (TimescaleDB requires it), PostgreSQL not older than the source. */
+async function checkVersions(client: pg.ClientBase, m: BackupManifest, kind: RestoreKind, target: DbTarget): Promise<void> {
+  const r = (
+    await client.query<{ pg: string; avail: string | null; inst: string | null }>(
+      `SELECT current_setting('server_version') AS pg,
+              (SELECT default_version FROM pg_available_extensions WHERE name = 'timescaledb') AS avail,
+              (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb') AS inst`,
+    )
+  ).rows[0]!
+  const here = r.inst ?? r.avail ?? 'none'
+  if (kind !== 'data' && m.server.timescaledb !== 'none' && here !== m.server.timescaledb) {
+    throw new HarnessError('BACKUP_VERSION_MISMATCH', `backup ${m.name} was made with TimescaleDB ${m.server.timescaledb}; ${redactUrl(target.url)} has ${here === 'none' ? 'no TimescaleDB' : `TimescaleDB ${here}${r.inst ? ' (installed)' : ' (available)'}`}; nothing was restored`, {
+      hint: `TimescaleDB restores need the identical version on both sides: install TimescaleDB ${m.server.timescaledb} on this server, restore, then \`ALTER EXTENSION timescaledb UPDATE\` if you want a newer one.`,
+      details: { backup: m.server.timescaledb, server: here },
+    })
+  }
+  if (kind === 'volume' && r.pg !== m.server.postgres) {
+    throw new HarnessError('BACKUP_VERSION_MISMATCH', `backup ${m.name}'s volume copy is of PostgreSQL ${m.server.postgres}; this engine runs ${r.pg}; nothing was restored`, {
+      hint: 'A physical copy only loads into the very same server build; restore the logical backup (--kind full) instead.',
+    })
+  }
+  if (kind !== 'data' && major(r.pg) < m.server.postgresMajor) {
+    throw new HarnessError('BACKUP_VERSION_MISMATCH', `backup ${m.name} is of PostgreSQL ${m.server.postgres}; ${redactUrl(target.url)} runs the older PostgreSQL ${r.pg}; nothing was restored`, {
+      hint: `Restore into PostgreSQL ${m.server.postgresMajor} or newer (dumps are not portable to older majors).`,
+      details: { backup: m.server.postgres, server: r.pg },
+    })
+  }
+}
+
+export async function restoreBackup(dir: string, target: DbTarget, options: RestoreOptions): Promise<RestoreResult> {
+  const t0 = performance.now()
+  const kind = options.kind ?? 'full'
+  const log = (l: string) => options.onLog?.(redact(l))
+  // Destructive steps need a verified backup: nothing happens before this passes.
+  const m = await requireVerified(dir)
+  const verifyMs = performance.now() - t0
+  log(`backup ${m.name} verified: ${m.files.length} files, checksums and manifest match`)
+  const rel = fileFor(m, kind)
+  const notes: string[] = []
+
+  if (kind === 'volume') return restoreVolume(dir, rel, m, target, t0, verifyMs, log)
+
+  if (m.tool.format === 'custom' && kind !== 'data' && target.capabilities.dumpTool !== 'pg_dump') {
+    throw new HarnessError('BACKUP_VERSION_MISMATCH', `backup ${m.name} was written by pg_dump (custom format); ${target.describe} cannot run pg_restore's output; nothing was restored`, {
+      hint: 'Restore it into a server engine (native, container, or DATABASE_URL), or use --kind data, which loads anywhere.',
+    })
+  }
+  let tools: ClientTools | undefined
+  if (m.tool.format === 'custom' && kind !== 'data') tools = await locateClientTools(target.versions.postgres)
+
+  const client = await connect(target.url, { applicationName: `pgverify-restore ${kind}` })
+  let replaced: string[] = []
+  let leftAlone: string[] = []
+  try {
+    await checkVersions(client, m, kind, target)
+    const existing = await userSchemas(client)
+    const covered = m.coveredSchemas
+    if (options.mode === 'fresh' && kind !== 'data') {
+      const clash = existing.filter((s) => covered.includes(s))
+      if (clash.length) {
+        throw new HarnessError('RESTORE_FAILED', `${redactUrl(target.url)} is not empty: schema${clash.length > 1 ? 's' : ''} ${clash.join(', ')} already exist; nothing was restored`, {
+          hint: 'Restore into an empty database, or in place (which replaces the covered schemas).',
+        })
+      }
+    }
+    if (kind !== 'data') {
+      const pub = await publicObjects(client)
+      if (options.mode === 'in-place' && (pub.length || m.publicObjects.length)) {
+        throw new HarnessError('RESTORE_FAILED', `schema public holds objects of its own (${[...new Set([...pub, ...m.publicObjects])].slice(0, 8).join(', ')}); an in-place restore only replaces whole schemas and cannot drop public (extensions live there); nothing was restored`, {
+          hint: 'Restore into a new, empty database instead (e.g. createdb NAME, then DATABASE_URL=…/NAME pnpm restore DIR --yes), and switch the application over.',
+        })
+      }
+      replaced = existing.filter((s) => covered.includes(s))
+      leftAlone = existing.filter((s) => !covered.includes(s))
+      if (options.mode === 'in-place' && (await hasTimescale(client))) {
+        const outside = (
+          await client.query<{ q: string }>(
+            `SELECT hypertable_schema || '.' || hypertable_name AS q FROM timescaledb_information.hypertables WHERE NOT (hypertable_schema = ANY($1::text[]))`,
+            [covered],
+          )
+        ).rows.map((r) => r.q)
+        if (outside.length) {
+          throw new HarnessError('RESTORE_FAILED', `hypertables outside the backup's schemas (${outside.join(', ')}) share TimescaleDB's catalog with the restored ones; an in-place restore would damage them; nothing was restored`, {
+            hint: 'Restore into a new, empty database instead and switch the application over.',
+          })
+        }
+      }
+      if (leftAlone.length) notes.push(`schemas not covered by the backup were left alone: ${leftAlone.join(', ')}`)
+    }
+    log(`restoring ${kind} (${options.mode}) into ${target.describe}${replaced.length ? `; replacing schemas ${replaced.join(', ')}` : ''}`)
+    const tLoad = performance.now()
+
+    if (kind === 'data') await restoreData(client, dir, rel, m, log, notes)
+    else if (tools) await restoreWithPsql(client, tools, dir, rel, m, kind, target, options.mode, log, notes)
+    else await restorePlain(client, dir, rel, m, kind, options.mode, log, notes)
+
+    const loadMs = performance.now() - tLoad
+    const tCompare = performance.now()
+    const after = await userSchemas(client)
+    const schemas = options.mode === 'in-place' ? after.filter((s) => covered.includes(s)) : after
+    const actual = await captureState(client, { schemas, log: m.migrationLog.table ? splitQ(m.migrationLog.table) : undefined })
+    const comparison = compareStates(m.state, actual, scopeFor(kind))
+    const durationMs = performance.now() - t0
+    const timings = { verifyMs, loadMs, compareMs: performance.now() - tCompare }
+    log(`restore done in ${Math.round(durationMs)} ms (verify ${Math.round(verifyMs)}, load ${Math.round(loadMs)}, compare ${Math.round(timings.compareMs)}); comparison: ${comparison.differences.length} differences`)
+    return { dir, kind, mode: options.mode, manifest: m, target, durationMs, timings, replaced, leftAlone, notes, comparison }
+  } catch (e) {
+    if (isHarnessError(e)) throw e
+    const err = e as { code?: string; message?: string }
+    throw new HarnessError('RESTORE_FAILED', `restore of ${m.name} into ${redactUrl(target.url)} failed: ${err.message ?? String(e)}${err.code ? ` [SQLSTATE ${err.code}]` : ''}; it ran in one transaction, so nothing of it was kept`, {
+      hint: err.code === '42501' ? 'Restore as the owner of the backed-up objects or a superuser.' : 'Fix the cause and run the restore again; the backup is unchanged.',
+      details: { sqlstate: err.code },
+      cause: e,
+    })
+  } finally {
+    await client.end().catch(() => {})
+  }
+}
+
+const splitQ = (q: string) => ({ schema: q.slice(0, q.indexOf('.')), table: q.slice(q.indexOf('.') + 1) })
+
+async function hasTimescale(client: pg.ClientBase): Promise<boolean> {
+  return (await client.query(`SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'`)).rowCount === 1
+}
+
+/** Statements that empty the covered schemas and drop extensions the backup did not have. */
+async function prologue(client: pg.ClientBase, m: BackupManifest, kind: RestoreKind, mode: RestoreMode): Promise<string[]> {
+  const out: string[] = [`SET LOCAL client_min_messages = warning`]
+  if (mode === 'in-place') {
+    for (const s of await userSchemas(client)) if (m.coveredSchemas.includes(s)) out.push(`DROP SCHEMA ${quoteIdent(s)} CASCADE`)
+    const installed = (await client.query<{ e: string }>(`SELECT extname AS e FROM pg_extension WHERE extname <> 'plpgsql'`)).rows.map((r) => r.e)
+    for (const e of installed) {
+      if (e in m.state.extensions) continue
+      // Created after the backup (e.g. by the migrations' bootstrap): dropped unless something outside the covered schemas uses it.
+      out.push(`DO $pgverify$ BEGIN EXECUTE ${lit(`DROP EXTENSION ${quoteIdent(e)}`)}; EXCEPTION WHEN dependent_objects_still_exist THEN RAISE WARNING 'extension % kept: still in use', ${lit(e)}; END $pgverify$`)
+    }
+  }
+  if (m.server.timescaledb !== 'none' && (kind === 'full' || kind === 'schema')) out.push(`CREATE EXTENSION IF NOT EXISTS timescaledb`)
+  return out
+}
+
+const lit = (s: string) => `'${s.replace(/'/g, "''")}'`
+
+/** Plain-SQL backups (the WASM pg_dump's) through one pg connection, one transaction. */
+async function restorePlain(client: pg.ClientBase, dir: string, rel: string, m: BackupManifest, kind: 'full' | 'schema', mode: RestoreMode, log: (l: string) => void, notes: string[]): Promise<void> {
+  const settings = await sessionSettings(client)
+  await client.query('BEGIN')
+  try {
+    for (const s of await prologue(client, m, kind, mode)) await client.query(s)
+    const ts = m.server.timescaledb !== 'none' && kind === 'full'
+    let extSchema = ''
+    let replica = false
+    if (ts) {
+      extSchema = (await timescaleSchema(client)) ?? 'public'
+      replica = await canSetReplicaRole(client)
+      for (const s of await preRestoreSql(client, extSchema, replica)) await client.query(s)
+      if (!replica) notes.push('this role may not set session_replication_role: catalog rows were loaded with foreign keys enforced')
+    }
+    let t = performance.now()
+    const sql = await readFile(path.join(dir, rel), 'utf8')
+    const r = await runScript(client, sql, rel)
+    log(`${rel}: ${r.statements} statements in ${r.batches} batches (${Math.round(performance.now() - t)} ms)`)
+    if (kind === 'schema') {
+      const tsFile = m.files.find((f) => f.role === 'schema-timescaledb')
+      if (tsFile) {
+        t = performance.now()
+        await runScript(client, await readFile(path.join(dir, tsFile.path), 'utf8'), tsFile.path)
+        log(`${tsFile.path}: TimescaleDB objects re-created (${Math.round(performance.now() - t)} ms)`)
+      }
+    }
+    if (ts) for (const s of postRestoreSql(extSchema, replica)) await client.query(s)
+    await client.query('COMMIT')
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => {})
+    throw e
+  } finally {
+    await restoreSessionSettings(client, settings)
+  }
+}
+
+/** pg_dump (custom format) backups: pg_restore writes the script, psql runs it in one transaction. */
+async function restoreWithPsql(
+  client: pg.ClientBase,
+  tools: ClientTools,
+  dir: string,
+  rel: string,
+  m: BackupManifest,
+  kind: 'full' | 'schema',
+  target: DbTarget,
+  mode: RestoreMode,
+  log: (l: string) => void,
+  notes: string[],
+): Promise<void> {
+  const work = await mkdtemp(path.join(os.tmpdir(), 'pgverify-restore-'))
+  try {
+    const ts = m.server.timescaledb !== 'none' && kind === 'full'
+    // The catalog cleanup is read from this server's extension, so it must exist first (the dump would create it anyway).
+    if (ts && !(await hasTimescale(client))) await client.query('CREATE EXTENSION IF NOT EXISTS timescaledb')
+    const pro = await prologue(client, m, kind, mode)
+    const extSchema = ts ? ((await timescaleSchema(client)) ?? 'public') : ''
+    const replica = ts ? await canSetReplicaRole(client) : false
+    if (ts) {
+      pro.push(...(await preRestoreSql(client, extSchema, replica)))
+      if (!replica) notes.push('this role may not set session_replication_role: catalog rows were loaded with foreign keys enforced')
+    }
+    await writeFile(path.join(work, 'prologue.sql'), pro.map((s) => s + ';').join('\n') + '\n')
+    await writeFile(path.join(work, 'epilogue.sql'), (ts ? postRestoreSql(extSchema, replica) : ['SELECT 1']).map((s) => s + ';').join('\n') + '\n')
+    const script = path.join(work, path.basename(rel).replace(/\.dump$/, '.sql'))
+    // No -j: TimescaleDB's catalog must not be restored in parallel (and one transaction is one session).
+    let t = performance.now()
+    const conv = await runTool(tools.pgRestore, [`--file=${script}`, ...(kind === 'schema' ? ['--schema-only'] : []), path.join(dir, rel)])
+    if (conv.code !== 0) throw new HarnessError('RESTORE_FAILED', `pg_restore could not read ${rel}: ${conv.stderr.trim().split('\n').slice(-5).join(' | ')}; nothing was restored`, { hint: `The archive may come from a newer pg_dump than ${tools.pgRestore} (${tools.version}).` })
+    log(`pg_restore ${tools.version}: ${rel} → script (${Math.round(conv.durationMs)} ms)`)
+    const files = [path.join(work, 'prologue.sql'), script]
+    if (kind === 'schema') {
+      const tsFile = m.files.find((f) => f.role === 'schema-timescaledb')
+      if (tsFile) files.push(path.join(dir, tsFile.path))
+    }
+    files.push(path.join(work, 'epilogue.sql'))
+    const conn = toolConnection(target.url)
+    t = performance.now()
+    const r = await runTool(tools.psql, ['-X', '-q', '--no-password', '-v', 'ON_ERROR_STOP=1', '-v', 'VERBOSITY=verbose', '--single-transaction', ...files.flatMap((f) => ['-f', f]), `--dbname=${conn.dbname}`], { env: { ...conn.env, PGOPTIONS: '-c client_min_messages=warning' } })
+    if (r.code !== 0) {
+      const e = /psql:([^:]+):(\d+): ERROR:\s+(?:([0-9A-Z]{5}): )?(.*)/.exec(r.stderr)
+      const where = e ? `${e[1] === script ? `${rel} (as pg_restore's script)` : path.basename(e[1]!)}:${e[2]}` : rel
+      throw new HarnessError('RESTORE_FAILED', `${where}: ${e?.[3] ? `[SQLSTATE ${e[3]}] ` : ''}${e?.[4] ?? redact(r.stderr.trim().split('\n').slice(-6).join('\n'))}; the restore ran in one transaction, so nothing of it was kept`, {
+        hint: e?.[3] === '42501' ? 'Restore as the owner of the backed-up objects or a superuser.' : 'Fix the cause above and run the restore again; the backup is unchanged.',
+        details: { file: rel, sqlstate: e?.[3], psql: redact(r.stderr.slice(-2000)) },
+      })
+    }
+    log(`psql --single-transaction: ${files.length} files applied (${Math.round(performance.now() - t)} ms)`)
+  } finally {
+    await rm(work, { recursive: true, force: true }).catch(() => {})
+  }
+}
+
+/** Data-only: truncate the backup's tables, load the rows, compress the chunks that were compressed. */
+async function restoreData(client: pg.ClientBase, dir: string, rel: string, m: BackupManifest, log: (l: string) => void, notes: string[]): Promise<void> {
+  const sql = await readFile(path.join(dir, rel), 'utf8')
+  const tables = dataFileTables(sql)
+  const missing: string[] = []
+  for (const t of tables) {
+    const { schema, table } = splitQ(t)
+    if (!(await client.query<{ r: string | null }>(`SELECT to_regclass($1) AS r`, [qualify(schema, table)])).rows[0]?.r) missing.push(t)
+  }
+  if (missing.length) {
+    throw new HarnessError('RESTORE_FAILED', `a data-only restore needs the schema in place, but ${missing.length} table${missing.length > 1 ? 's are' : ' is'} missing: ${missing.slice(0, 10).join(', ')}; nothing was restored`, {
+      hint: 'Migrate the database first (`pnpm migrate up` to the backup\'s version), or restore --kind full.',
+    })
+  }
+  const settings = await sessionSettings(client)
+  await client.query('BEGIN')
+  try {
+    const replica = await canSetReplicaRole(client)
+    if (replica) await client.query('SET LOCAL session_replication_role = replica')
+    else notes.push('this role may not set session_replication_role: rows were loaded in foreign-key order with triggers firing')
+    if (tables.length) await client.query(`TRUNCATE ${tables.map((t) => qualify(splitQ(t).schema, splitQ(t).table)).join(', ')}`)
+    let t = performance.now()
+    const r = await runScript(client, sql, rel)
+    log(`${rel}: ${tables.length} tables truncated and loaded, ${r.statements} statements (${Math.round(performance.now() - t)} ms)`)
+    t = performance.now()
+    let compressed = 0
+    if (await hasTimescale(client)) {
+      await client.query(`SET LOCAL TimeZone = 'UTC'`)
+      for (const [h, st] of Object.entries(m.state.hypertables)) {
+        const want = new Set(st.chunkList.filter((c) => c.compressed).map((c) => c.range))
+        if (want.size === 0) continue
+        const chunks = (
+          await client.query<{ c: string; r: string; z: boolean }>(
+            `SELECT format('%I.%I', chunk_schema, chunk_name) AS c, is_compressed AS z,
+                    coalesce(range_start::text, range_start_integer::text) || '..' || coalesce(range_end::text, range_end_integer::text) AS r
+               FROM timescaledb_information.chunks WHERE hypertable_schema || '.' || hypertable_name = $1`,
+            [h],
+          )
+        ).rows
+        for (const c of chunks) {
+          if (want.has(c.r) && !c.z) {
+            await client.query(`SELECT compress_chunk($1::regclass)`, [c.c])
+            compressed++
+          }
+        }
+      }
+    }
+    if (compressed) log(`compressed ${compressed} chunks that were compressed in the backup (${Math.round(performance.now() - t)} ms)`)
+    await client.query('COMMIT')
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => {})
+    throw e
+  } finally {
+    await restoreSessionSettings(client, settings)
+  }
+}
+
+/** The embedded engine's physical copy, booted as a new database of the target's engine. */
+async function restoreVolume(dir: string, rel: string, m: BackupManifest, target: DbTarget, t0: number, verifyMs: number, log: (l: string) => void): Promise<RestoreResult> {
+  const engine = target.engine
+  if (!engine || !engine.capabilities.physicalSnapshot) {
+    throw new HarnessError('BACKUP_VERSION_MISMATCH', `backup ${m.name}'s volume copy can only be booted by an engine with physical snapshots (the embedded engine); ${target.describe} has none; nothing was restored`, {
+      hint: 'Restore the logical backup (--kind full) instead, or use --engine embedded.',
+    })
+  }
+  const built = m.engine.versions
+  if (engine.name !== m.engine.name || engine.versions.postgres !== built.postgres || engine.versions.timescaledb !== built.timescaledb) {
+    throw new HarnessError('BACKUP_VERSION_MISMATCH', `backup ${m.name}'s volume copy was made by ${m.engine.name} PostgreSQL ${built.postgres} / TimescaleDB ${built.timescaledb}; this engine is ${engine.name} PostgreSQL ${engine.versions.postgres} / TimescaleDB ${engine.versions.timescaledb}; nothing was restored`, {
+      hint: 'A physical copy only loads into the same engine build; restore --kind full instead.',
+    })
+  }
+  const bytes = await readFile(path.join(dir, rel))
+  const t = performance.now()
+  const db = await engine.createDatabase('restored', { from: new Blob([new Uint8Array(bytes)]) })
+  log(`${rel}: booted as ${db.name} (${Math.round(performance.now() - t)} ms)`)
+  const loadMs = performance.now() - t
+  const fresh = { ...handleTarget(engine, db), drop: () => db.drop() }
+  const tCompare = performance.now()
+  const client = await connect(db.url, { applicationName: 'pgverify-restore volume' })
+  try {
+    const actual = await captureState(client, { schemas: await userSchemas(client), log: m.migrationLog.table ? splitQ(m.migrationLog.table) : undefined })
+    const comparison = compareStates(m.state, actual, scopeFor('volume'))
+    return { dir, kind: 'volume', mode: 'fresh', manifest: m, target: fresh, durationMs: performance.now() - t0, timings: { verifyMs, loadMs, compareMs: performance.now() - tCompare }, replaced: [], leftAlone: [], notes: [], comparison }
+  } finally {
+    await client.end().catch(() => {})
+  }
+}
+

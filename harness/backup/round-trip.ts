@@ -1,0 +1,88 @@
+/**
+ * The backup round trip as one call, for `pnpm verify` (a stage can wrap it) and for scripts:
+ * a fresh database on the engine, the migrations applied, optional data loaded by the caller,
+ * a backup, a restore of each kind into another fresh database, and the comparison.
+ * Returns a verdict with its evidence (the comparison lines), never throws for a failed check.
+ */
+import { mkdtemp, rm } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import type pg from 'pg'
+import type { StartedEngine } from '../engines/types.ts'
+import { isHarnessError } from '../errors.ts'
+import { connect } from '../runner/connect.ts'
+import type { Migration } from '../runner/migration.ts'
+import { Migrator } from '../runner/migrator.ts'
+import type { Manifest } from '../validation/manifest.ts'
+import { createBackup } from './backup.ts'
+import { formatComparison } from './compare.ts'
+import { restoreBackup, type RestoreKind } from './restore.ts'
+import { handleTarget } from './target.ts'
+
+export interface RoundTripOptions {
+  dir: string
+  migrations: Migration[]
+  manifest?: Manifest
+  logSchema: string
+  /** Loads data into the migrated source database before the backup. */
+  load?: (client: pg.ClientBase) => Promise<void>
+  kinds?: RestoreKind[]
+}
+
+export interface RoundTripResult {
+  verdict: 'passed' | 'failed'
+  summary: string
+  details: string[]
+}
+
+export async function backupRoundTrip(engine: StartedEngine, o: RoundTripOptions): Promise<RoundTripResult> {
+  const kinds = o.kinds ?? (engine.capabilities.physicalSnapshot ? ['full', 'schema', 'data', 'volume'] : ['full', 'schema', 'data'])
+  const root = await mkdtemp(path.join(os.tmpdir(), 'pgverify-roundtrip-'))
+  const source = await engine.createDatabase('roundtrip_source')
+  const details: string[] = []
+  let failed = 0
+  try {
+    const c = await connect(source.url, { applicationName: 'pgverify round trip' })
+    try {
+      const r = await new Migrator({ client: c, provider: { source: o.dir, getMigrations: async () => o.migrations }, logSchema: o.logSchema, requirements: o.manifest?.requirements, lockWaitMs: 0 }).up()
+      if (r.error) return { verdict: 'failed', summary: `migrations failed before the backup: ${r.error.message}`, details: [] }
+      await o.load?.(c)
+    } finally {
+      await c.end().catch(() => {})
+    }
+    const b = await createBackup(handleTarget(engine, source), { root, manifest: o.manifest, log: { schema: o.logSchema, table: 'migration_log' } })
+    details.push(`backup ${b.name}: ${b.manifest.files.length} files, ${(b.bytes / 2 ** 20).toFixed(1)} MiB in ${Math.round(b.durationMs)} ms (${b.manifest.tool.logical})`)
+    for (const kind of kinds) {
+      const host = await engine.createDatabase(`roundtrip_${kind}`)
+      try {
+        if (kind === 'data') {
+          const hc = await connect(host.url)
+          try {
+            const r = await new Migrator({ client: hc, provider: { source: o.dir, getMigrations: async () => o.migrations }, logSchema: o.logSchema, requirements: o.manifest?.requirements, lockWaitMs: 0 }).up()
+            if (r.error) throw r.error
+          } finally {
+            await hc.end().catch(() => {})
+          }
+        }
+        const r = await restoreBackup(b.dir, handleTarget(engine, host), { kind, mode: kind === 'data' ? 'in-place' : 'fresh' })
+        const n = r.comparison.differences.length
+        if (n) failed++
+        details.push(`${kind} restore (${Math.round(r.durationMs)} ms): ${n} differences`, ...formatComparison(r.comparison).map((l) => `  ${l}`))
+        await r.target.drop?.()
+      } catch (e) {
+        failed++
+        details.push(`${kind} restore failed: ${isHarnessError(e) ? `[${e.code}] ` : ''}${(e as Error).message}`)
+      } finally {
+        await host.drop().catch(() => {})
+      }
+    }
+  } catch (e) {
+    return { verdict: 'failed', summary: `backup round trip could not complete: ${(e as Error).message}`, details }
+  } finally {
+    await source.drop().catch(() => {})
+    await rm(root, { recursive: true, force: true }).catch(() => {})
+  }
+  return failed
+    ? { verdict: 'failed', summary: `backup round trip: ${failed} of ${kinds.length} restores differ from the backed-up state`, details }
+    : { verdict: 'passed', summary: `backup round trip: ${kinds.join(', ')} restores each show 0 differences from the backed-up state`, details }
+}

@@ -1,0 +1,120 @@
+/**
+ * The dump tools, chosen by the engine's `dumpTool` capability:
+ *
+ *   pg_dump       PostgreSQL's pg_dump / pg_restore / psql of the server's major version. A
+ *                 different major is refused: a newer pg_dump writes archives an older pg_restore
+ *                 cannot read, and an older one refuses the server ("server version mismatch").
+ *   wasm-pg_dump  `@electric-sql/pglite-tools`' pg_dump compiled to WASM, driving the embedded
+ *                 engine's PGlite instance in-process (plain SQL with INSERTs).
+ *
+ * Passwords go to the tools through PGPASSWORD, never on the command line.
+ */
+import { spawn } from 'node:child_process'
+import { existsSync, readdirSync } from 'node:fs'
+import path from 'node:path'
+import { HarnessError } from '../errors.ts'
+import { redact, redactUrl } from '../util/redact.ts'
+
+export interface ClientTools {
+  binDir: string
+  /** e.g. "15.18" */
+  version: string
+  major: number
+  pgDump: string
+  pgRestore: string
+  psql: string
+}
+
+export interface ToolRun {
+  code: number | null
+  stdout: string
+  stderr: string
+  durationMs: number
+}
+
+/** Runs a program without a shell; never throws for a non-zero exit (the caller words the error). */
+export function runTool(file: string, args: string[], options: { env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number } = {}): Promise<ToolRun> {
+  const t0 = performance.now()
+  return new Promise((resolve) => {
+    const child = spawn(file, args, { env: { ...process.env, ...options.env }, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    const cap = (s: string, add: string) => (s.length > 1_000_000 ? s : s + add)
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout = cap(stdout, d)))
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr = cap(stderr, d)))
+    const timer = options.timeoutMs ? setTimeout(() => child.kill('SIGTERM'), options.timeoutMs) : undefined
+    child.on('error', (e) => {
+      if (timer) clearTimeout(timer)
+      resolve({ code: null, stdout, stderr: stderr + String(e.message), durationMs: performance.now() - t0 })
+    })
+    child.on('close', (code) => {
+      if (timer) clearTimeout(timer)
+      resolve({ code, stdout, stderr, durationMs: performance.now() - t0 })
+    })
+  })
+}
+
+/** libpq connection for the tools: the URL without its password, and the password in the environment. */
+export function toolConnection(url: string): { dbname: string; env: NodeJS.ProcessEnv } {
+  const u = new URL(url)
+  const password = u.password ? decodeURIComponent(u.password) : undefined
+  u.password = ''
+  return { dbname: u.toString(), env: password ? { PGPASSWORD: password } : {} }
+}
+
+async function versionOf(binDir: string): Promise<{ version: string; major: number } | undefined> {
+  const file = path.join(binDir, 'pg_dump')
+  if (!existsSync(file)) return undefined
+  const r = await runTool(file, ['--version'], { timeoutMs: 10_000 })
+  const m = /\(PostgreSQL\)\s+(\d+)(?:\.(\d+))?/.exec(r.stdout)
+  if (r.code !== 0 || !m) return undefined
+  return { version: `${m[1]}${m[2] ? `.${m[2]}` : ''}`, major: Number(m[1]) }
+}
+
+function candidates(major: number): { dir: string; source: string }[] {
+  const out: { dir: string; source: string }[] = []
+  if (process.env.PG_BIN) out.push({ dir: process.env.PG_BIN, source: 'PG_BIN' })
+  out.push({ dir: `/usr/lib/postgresql/${major}/bin`, source: 'Debian/Ubuntu layout' })
+  out.push({ dir: `/usr/pgsql-${major}/bin`, source: 'RHEL layout' })
+  out.push({ dir: `/opt/homebrew/opt/postgresql@${major}/bin`, source: 'Homebrew' })
+  out.push({ dir: `/usr/local/opt/postgresql@${major}/bin`, source: 'Homebrew' })
+  for (const d of (process.env.PATH ?? '').split(path.delimiter)) if (d) out.push({ dir: d, source: 'PATH' })
+  // Other installed majors, only to name them in the error.
+  if (existsSync('/usr/lib/postgresql')) for (const m of readdirSync('/usr/lib/postgresql')) out.push({ dir: `/usr/lib/postgresql/${m}/bin`, source: 'Debian/Ubuntu layout' })
+  return out
+}
+
+/**
+ * pg_dump, pg_restore and psql of exactly the server's major version, or BACKUP_TOOL_MISMATCH
+ * naming what was found and how to get the right one.
+ */
+export async function locateClientTools(serverVersion: string): Promise<ClientTools> {
+  const major = Number(/^(\d+)/.exec(serverVersion)?.[1] ?? NaN)
+  const found: string[] = []
+  const seen = new Set<string>()
+  for (const c of candidates(major)) {
+    const dir = path.resolve(c.dir)
+    if (seen.has(dir)) continue
+    seen.add(dir)
+    const v = await versionOf(dir)
+    if (!v) continue
+    found.push(`${path.join(dir, 'pg_dump')} (PostgreSQL ${v.version}, from ${c.source})`)
+    if (v.major !== major) continue
+    const missing = ['pg_restore', 'psql'].filter((t) => !existsSync(path.join(dir, t)))
+    if (missing.length) {
+      found.push(`  …but ${missing.join(' and ')} missing next to it`)
+      continue
+    }
+    return { binDir: dir, version: v.version, major, pgDump: path.join(dir, 'pg_dump'), pgRestore: path.join(dir, 'pg_restore'), psql: path.join(dir, 'psql') }
+  }
+  throw new HarnessError('BACKUP_TOOL_MISMATCH', `no pg_dump/pg_restore/psql of PostgreSQL ${major} found for a PostgreSQL ${serverVersion} server${found.length ? `; found: ${found.join('; ')}` : ''}`, {
+    hint: `Install the client tools of the server's major version (Debian/Ubuntu: apt-get install -y postgresql-client-${major}; they land in /usr/lib/postgresql/${major}/bin), or set PG_BIN to their directory. A different major is refused: its archives are not portable both ways.`,
+    details: { serverVersion, found },
+  })
+}
+
+/** An error from a tool, with its stderr tail (passwords redacted) and what to do. */
+export function toolError(code: 'BACKUP_FAILED' | 'RESTORE_FAILED', what: string, r: ToolRun, url: string, hint: string): HarnessError {
+  const tail = redact(r.stderr.trim().split('\n').slice(-12).join('\n'))
+  return new HarnessError(code, `${what} failed (exit ${r.code ?? 'signal'}) on ${redactUrl(url)}${tail ? `:\n${tail}` : ''}`, { hint, details: { exitCode: r.code } })
+}

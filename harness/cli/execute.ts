@@ -1,0 +1,123 @@
+/**
+ * `pnpm execute`: the orchestrated production migration with automatic rollback (seed 000).
+ */
+import path from 'node:path'
+import { DEFAULT_BACKUP_ROOT } from '../backup/layout.ts'
+import { openDbTarget } from '../backup/target.ts'
+import { execute, type ExecutionReport } from '../execute/execute.ts'
+import { HarnessError } from '../errors.ts'
+import { EXIT, exitCodeFor } from './exit-codes.ts'
+import type { Verb } from './index.ts'
+import { bold, dim, green, info, json, out, red, yellow } from './output.ts'
+
+export const EXECUTE_HELP = `Usage: pnpm execute [options]
+
+Seed 000's execution flow, against DATABASE_URL (production) or a disposable engine (rehearsal):
+  1 environment       migration files read and checked (names, gaps, encoding, checksums)
+  2 pre-validation    memory, CPU, free disk against the database size, connectivity and latency,
+                      PostgreSQL/TimescaleDB versions and license, migration log vs files (drift),
+                      pg_dump of the server's major version, backup directory writable, the plan
+  3 backup            full + schema-only + data-only into --backup-root, then verified
+  4 migrate           \`up\`: each pending migration in its own transaction
+  5 post-validation   the manifest's tables, hypertables, policies, indexes, the migration log's
+                      rows and checksums, foreign-key orphans
+  6 rollback          only if 4 or 5 failed: the backup is restored IN PLACE and the result is
+                      compared with the state recorded at backup time (0 differences = restored)
+  7 report            reports/phase3-execution-YYYYMMDD-HHMMSS.log, phase3-execution-report-….txt
+                      and .json (UTC timestamps)
+
+The report's first lines say what happened and what state the database is in.
+
+In-place restore (step 6) on a real server: every schema the backup covers (the user schemas
+that existed at backup time, plus those the migrations manage) is dropped with its contents and
+re-created from the backup, inside the same database and in ONE transaction, following
+TimescaleDB's restore procedure; extensions created after the backup (e.g. by the migrations'
+bootstrap) are dropped when nothing else uses them. Schemas not covered, roles and database
+settings are left alone. The restore only starts from a backup whose checksums verified.
+
+Where:
+  DATABASE_URL        the database to migrate (password never printed or logged)
+  --engine NAME       instead, a fresh disposable database on embedded | native | container
+
+Options:
+  --dry-run           run steps 1-2 and print the plan; change nothing, write no backup
+  --dir DIR           migrations directory (default: migrations)
+  --backup-root DIR   where the pre-migration backup goes (default: backups)
+  --log-dir DIR       where the log and reports go (default: reports)
+  --log-schema NAME   schema of the migration log (default: the manifest's schema)
+  --lock-wait MS      wait this long for another runner's lock (default 60000)
+  --json              print the report as JSON on stdout
+
+Exit codes: 0 migrated, nothing to do, or dry run passed · 1 a migration or validation failed
+and the database was restored to its pre-migration state · 2 usage · 3 bad migration files ·
+4 drift · 5 server lacks TimescaleDB / pg_dump mismatch · 6 connection · 8 engine unavailable ·
+10 the rollback failed or left differences: read the report`
+
+export function exitCodeOf(r: ExecutionReport): number {
+  switch (r.outcome) {
+    case 'migrated':
+    case 'nothing-to-do':
+    case 'dry-run':
+      return EXIT.OK
+    case 'restored':
+      return EXIT.FAILED
+    case 'restored-with-differences':
+    case 'rollback-failed':
+      return EXIT.RESTORE
+    case 'not-started':
+      return r.error ? exitCodeFor(r.error.code) : EXIT.FAILED
+  }
+}
+
+function lockWait(v: unknown): number {
+  if (v === undefined) return 60_000
+  const n = Number(v)
+  if (typeof v === 'boolean' || !Number.isInteger(n) || n < 0) throw new HarnessError('USAGE', `--lock-wait needs milliseconds, got "${String(v)}"`, { hint: 'e.g. --lock-wait 0' })
+  return n
+}
+
+export async function executeCommand(argv: Record<string, unknown> & { _: string[] }): Promise<number> {
+  if (argv._.length) throw new HarnessError('USAGE', `unexpected argument "${argv._[0]}"`, { hint: 'See `pnpm execute --help`.' })
+  const asJson = Boolean(argv.json)
+  const lockWaitMs = lockWait(argv['lock-wait'])
+  const target = await openDbTarget({ engine: argv.engine === undefined ? undefined : String(argv.engine), label: 'execute' })
+  let report: ExecutionReport
+  try {
+    if (target.capabilities.disposable) info(yellow('rehearsal on a fresh disposable database (dropped afterwards)'))
+    report = await execute({
+      target,
+      dir: path.resolve(String(argv.dir ?? 'migrations')),
+      backupRoot: path.resolve(String(argv['backup-root'] ?? DEFAULT_BACKUP_ROOT)),
+      logDir: path.resolve(String(argv['log-dir'] ?? 'reports')),
+      dryRun: Boolean(argv['dry-run']),
+      logSchema: argv['log-schema'] === undefined ? undefined : String(argv['log-schema']),
+      lockWaitMs,
+      echo: asJson ? undefined : (level, line) => info(level === 'ERROR' ? red(line) : level === 'WARN' ? yellow(line) : level === 'STEP' ? bold(line) : dim(line)),
+    })
+  } finally {
+    await target.close()
+  }
+  const code = exitCodeOf(report)
+  if (asJson) json({ ok: code === EXIT.OK, exitCode: code, ...report })
+  else {
+    out('')
+    for (const p of report.phases) {
+      const mark = p.status === 'passed' ? green('PASS') : p.status === 'failed' ? red('FAIL') : p.status === 'planned' ? yellow('PLAN') : dim('SKIP')
+      out(`${mark}  ${p.title}${p.durationMs ? dim(` (${p.durationMs} ms)`) : ''}`)
+      if (p.summary) out(`      ${p.summary}`)
+    }
+    if (report.plan.length && report.outcome === 'dry-run') for (const s of report.plan) out(`      ↑ ${s.file} ${dim(`${s.statements} statements`)}${s.noTransaction ? yellow(' [no-transaction]') : ''}`)
+    out('')
+    out((code === EXIT.OK ? green : red)(bold(report.state)))
+    if (report.error?.hint) out(`what to do: ${report.error.hint}`)
+    out(dim(`log: ${report.files.log}`))
+    out(dim(`report: ${report.files.report} · ${report.files.json}`))
+  }
+  return code
+}
+
+export const verb: Verb = {
+  help: EXECUTE_HELP,
+  options: { string: ['engine', 'dir', 'backup-root', 'log-dir', 'log-schema', 'lock-wait'], boolean: ['dry-run', 'json'] },
+  run: executeCommand,
+}

@@ -1,0 +1,205 @@
+/**
+ * Pre-migration validation (seed 000, component 3), read-only: system resources, connectivity
+ * and latency, server versions and what the migrations require, migration files and their
+ * checksums (and drift against the log), the dump tool, the backup and log directories, and
+ * free disk space against the database's size. Each check says ok / warn / fail with evidence.
+ * A fail stops the execution before anything is changed; a warn is reported and the run goes on.
+ */
+import { constants as FS } from 'node:fs'
+import { access, mkdir, rm, statfs, writeFile } from 'node:fs/promises'
+import os from 'node:os'
+import path from 'node:path'
+import type pg from 'pg'
+import type { DbTarget } from '../backup/target.ts'
+import { humanBytes } from '../backup/manifest.ts'
+import { locateClientTools } from '../backup/tools.ts'
+import { HarnessError, isHarnessError } from '../errors.ts'
+import { connect } from '../runner/connect.ts'
+import type { Migration } from '../runner/migration.ts'
+import { Migrator, type PlanStep } from '../runner/migrator.ts'
+import { preflight } from '../runner/requirements.ts'
+import type { Manifest } from '../validation/manifest.ts'
+
+export type CheckStatus = 'ok' | 'warn' | 'fail'
+
+export interface PreCheck {
+  id: string
+  status: CheckStatus
+  message: string
+  /** For a fail: what to do. */
+  hint?: string
+  /** The error code a fail maps to (exit code). */
+  code?: string
+}
+
+export interface PreValidation {
+  checks: PreCheck[]
+  ok: boolean
+  plan: PlanStep[]
+  /** Version before the run. */
+  current: number
+  databaseBytes?: number
+}
+
+/** Seed 000's prerequisites: below them a warning, not a refusal (rehearsals run on small machines). */
+export const SEED_PREREQUISITES = { memoryBytes: 4 * 2 ** 30, cpus: 2, diskBytes: 20 * 2 ** 30, connectMs: 100 }
+
+/** How much room a backup needs relative to the database's on-disk size: three logical files and a volume copy at most. */
+const BACKUP_SIZE_FACTOR = 3
+
+async function nearestExisting(dir: string): Promise<string> {
+  let d = path.resolve(dir)
+  for (;;) {
+    try {
+      await access(d)
+      return d
+    } catch {
+      const up = path.dirname(d)
+      if (up === d) return d
+      d = up
+    }
+  }
+}
+
+export interface PreValidationInput {
+  target: DbTarget
+  dir: string
+  migrations: Migration[]
+  manifest?: Manifest
+  log: { schema: string; table: string }
+  backupRoot: string
+  dryRun: boolean
+  lockWaitMs: number
+}
+
+export async function preValidate(input: PreValidationInput): Promise<PreValidation> {
+  const checks: PreCheck[] = []
+  const add = (c: PreCheck) => checks.push(c)
+  const fail = (id: string, e: unknown) => {
+    const he = isHarnessError(e) ? e : new HarnessError('CONNECTION_FAILED', (e as Error).message)
+    add({ id, status: 'fail', message: he.message, hint: he.hint, code: he.code })
+  }
+  let plan: PlanStep[] = []
+  let current = 0
+  let databaseBytes: number | undefined
+
+  // ---- system resources (the machine running the migration) -------------------------------------
+  const mem = os.totalmem()
+  add({ id: 'memory', status: mem >= SEED_PREREQUISITES.memoryBytes ? 'ok' : 'warn', message: `${humanBytes(mem)} total, ${humanBytes(os.freemem())} free (seed minimum 4 GiB, 8 GiB recommended)` })
+  const cpus = os.cpus().length
+  add({ id: 'cpu', status: cpus >= SEED_PREREQUISITES.cpus ? 'ok' : 'warn', message: `${cpus} cores (seed minimum 2, 4 recommended)` })
+  const nodeMajor = Number(process.versions.node.split('.')[0])
+  add({ id: 'node', status: nodeMajor >= 20 ? 'ok' : 'fail', message: `Node ${process.versions.node}`, ...(nodeMajor >= 20 ? {} : { hint: 'Use Node 20 or newer.', code: 'USAGE' }) })
+
+  // ---- migration files ---------------------------------------------------------------------------
+  add({
+    id: 'migration-files',
+    status: 'ok',
+    message: `${input.migrations.length} migrations in ${input.dir}: ${input.migrations.map((m) => `${m.up.file} sha256 ${m.up.checksum.slice(0, 12)}`).join(', ')}`,
+  })
+  add({ id: 'manifest', status: input.manifest ? 'ok' : 'warn', message: input.manifest ? `manifest.json: ${input.manifest.tables?.length ?? 0} tables, ${input.manifest.hypertables?.length ?? 0} hypertables expected` : `no manifest.json in ${input.dir}: post-migration validation checks only the log` })
+
+  // ---- the dump tool ------------------------------------------------------------------------------
+  try {
+    if (input.target.capabilities.dumpTool === 'pg_dump') {
+      const t = await locateClientTools(input.target.versions.postgres)
+      add({ id: 'dump-tool', status: 'ok', message: `pg_dump/pg_restore/psql ${t.version} in ${t.binDir} (server ${input.target.versions.postgres})` })
+    } else if (input.target.capabilities.dumpTool === 'wasm-pg_dump' && input.target.physical) {
+      add({ id: 'dump-tool', status: 'ok', message: 'WASM pg_dump in-process, plus a physical copy of the data directory' })
+    } else throw new HarnessError('BACKUP_TOOL_MISMATCH', `${input.target.describe}: no dump tool fits this target`, { hint: 'Use DATABASE_URL with pg_dump installed, or --engine embedded|native|container.' })
+  } catch (e) {
+    fail('dump-tool', e)
+  }
+
+  // ---- backup directory: writable, and room for a backup -------------------------------------------
+  const root = path.resolve(input.backupRoot)
+  try {
+    if (input.dryRun) {
+      const at = await nearestExisting(root)
+      await access(at, FS.W_OK)
+      add({ id: 'backup-dir', status: 'ok', message: `${root} is writable (checked ${at}; dry run creates nothing)` })
+    } else {
+      await mkdir(root, { recursive: true })
+      const probe = path.join(root, `.write-probe-${process.pid}`)
+      await writeFile(probe, 'probe')
+      await rm(probe, { force: true })
+      add({ id: 'backup-dir', status: 'ok', message: `${root} is writable` })
+    }
+  } catch (e) {
+    add({ id: 'backup-dir', status: 'fail', message: `${root} is not writable: ${(e as Error).message}`, hint: 'Choose a writable directory with --backup-root.', code: 'BACKUP_FAILED' })
+  }
+
+  // ---- the database ---------------------------------------------------------------------------------
+  let client: pg.Client | undefined
+  try {
+    const t0 = performance.now()
+    client = await connect(input.target.url, { applicationName: 'pgverify-execute pre-validation' })
+    const connectMs = performance.now() - t0
+    const rtt: number[] = []
+    for (let i = 0; i < 5; i++) {
+      const t = performance.now()
+      await client.query('SELECT 1')
+      rtt.push(performance.now() - t)
+    }
+    rtt.sort((a, b) => a - b)
+    add({
+      id: 'connectivity',
+      status: connectMs <= SEED_PREREQUISITES.connectMs ? 'ok' : 'warn',
+      message: `connected in ${connectMs.toFixed(1)} ms (seed threshold 100 ms); round trip median ${rtt[2]!.toFixed(2)} ms, max ${rtt[4]!.toFixed(2)} ms`,
+    })
+  } catch (e) {
+    fail('connectivity', e)
+  }
+  if (client) {
+    try {
+      try {
+        const r = await preflight(client, input.manifest?.requirements ?? {})
+        const ts = r.extensions.timescaledb
+        add({ id: 'versions', status: 'ok', message: `PostgreSQL ${r.postgres}${ts ? `; TimescaleDB ${ts.installed ?? `${ts.available} (available, created by the bootstrap)`}${ts.license ? `, ${ts.license} license` : ''}` : ''}` })
+      } catch (e) {
+        fail('versions', e)
+      }
+      const size = (await client.query<{ b: string; db: string }>(`SELECT pg_database_size(current_database())::text AS b, current_database() AS db`)).rows[0]!
+      databaseBytes = Number(size.b)
+      try {
+        const fsStat = await statfs(await nearestExisting(root))
+        const free = Number(fsStat.bavail) * Number(fsStat.bsize)
+        const need = databaseBytes * BACKUP_SIZE_FACTOR
+        add({
+          id: 'disk-space',
+          status: free < need ? 'fail' : free < SEED_PREREQUISITES.diskBytes ? 'warn' : 'ok',
+          message: `${humanBytes(free)} free at ${root}; database ${size.db} is ${humanBytes(databaseBytes)}, a backup needs up to ${humanBytes(need)}${free < SEED_PREREQUISITES.diskBytes ? ' (seed asks for 20 GiB free)' : ''}`,
+          ...(free < need ? { hint: 'Free disk space or choose another --backup-root.', code: 'BACKUP_FAILED' } : {}),
+        })
+      } catch (e) {
+        add({ id: 'disk-space', status: 'warn', message: `free space at ${root} could not be measured: ${(e as Error).message}` })
+      }
+      const priv = (
+        await client.query<{ create: boolean; sup: boolean }>(
+          `SELECT has_database_privilege(current_database(), 'CREATE') AS create, (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS sup`,
+        )
+      ).rows[0]!
+      add({ id: 'privileges', status: priv.create ? 'ok' : 'warn', message: `role may ${priv.create ? '' : 'NOT '}create schemas in this database${priv.sup ? ' (superuser)' : ''}` })
+      const migrator = new Migrator({ client, provider: { source: input.dir, getMigrations: async () => input.migrations }, logSchema: input.log.schema, logTable: input.log.table, requirements: input.manifest?.requirements, lockWaitMs: input.lockWaitMs })
+      const st = await migrator.check()
+      if (st.error) fail('migration-log', st.error)
+      else {
+        current = st.current
+        const applied = st.migrations.filter((m) => m.state === 'applied').length
+        add({ id: 'migration-log', status: 'ok', message: st.logExists ? `${input.log.schema}.${input.log.table}: version ${st.current}, ${applied} applied files unchanged (checksums match)` : `no migration log yet: the bootstrap creates ${input.log.schema}.${input.log.table}` })
+        const p = await migrator.plan()
+        if (p.error) fail('plan', p.error)
+        else {
+          plan = p.steps
+          for (const w of p.warnings) add({ id: 'plan-warning', status: 'warn', message: w })
+          add({ id: 'plan', status: 'ok', message: plan.length ? `${plan.length} migration${plan.length > 1 ? 's' : ''} to apply: version ${p.from} → ${p.to}` : `nothing to apply: database at version ${p.from}` })
+        }
+      }
+    } catch (e) {
+      fail('database', e)
+    } finally {
+      await client.end().catch(() => {})
+    }
+  }
+  return { checks, ok: checks.every((c) => c.status !== 'fail'), plan, current, ...(databaseBytes !== undefined ? { databaseBytes } : {}) }
+}

@@ -1,0 +1,258 @@
+/**
+ * The data-properties stage on the embedded engine: generated datasets carried through every
+ * upgrade step of the nine MS5.0 migrations keep their rows and values; and the stage is shown
+ * able to fail, with a shrunk example and a replayable file, on small foreign migration sets:
+ * a NOT NULL column without a default, a dropped column, an undeclared backfill. The same seed
+ * gives the same datasets.
+ */
+import { existsSync, readFileSync } from 'node:fs'
+import type pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { embeddedEngine } from '../harness/engines/embedded.ts'
+import type { StartedEngine } from '../harness/engines/types.ts'
+import { connect } from '../harness/runner/connect.ts'
+import { FileMigrationProvider } from '../harness/runner/discover.ts'
+import { Migrator } from '../harness/runner/migrator.ts'
+import { runVerify, STAGES, type StageResult, type VerifyOptions } from '../harness/verify/pipeline.ts'
+import { DEFAULT_RUNS } from '../harness/verify/stages/data-properties.ts'
+import { emptyDir, MIGRATIONS, write } from './support/dirs.ts'
+
+const STAGES_USED = STAGES.filter((s) => s.id === 'replay' || s.id === 'data-properties')
+
+/** A migration directory of our own: files by name, plus manifest.json (schema "app"). */
+function migrationSet(files: Record<string, string>, migrations: Record<string, unknown> = {}): string {
+  const dir = emptyDir()
+  for (const [name, sql] of Object.entries(files)) write(dir, name, sql)
+  write(dir, 'manifest.json', JSON.stringify({ schema: 'app', migrations }, null, 2))
+  return dir
+}
+
+const ITEMS = {
+  '001_items.sql': `CREATE TABLE IF NOT EXISTS app.items (
+  id      integer PRIMARY KEY,
+  name    text NOT NULL,
+  note    varchar(20),
+  qty     smallint CHECK (qty BETWEEN 0 AND 100),
+  price   numeric(8, 2),
+  flag    boolean NOT NULL DEFAULT false,
+  seen_at timestamptz
+);
+`,
+  '001_items.down.sql': 'DROP TABLE IF EXISTS app.items;\n',
+}
+
+const datasetsDigest = (s: StageResult) => /datasets sha256 ([0-9a-f]{16})/.exec(s.details.join('\n'))?.[1]
+const replayFileOf = (s: StageResult) => /replay: (\S+\.sql)/.exec(s.details.join('\n'))?.[1]
+
+describe('data properties through the upgrades, on the embedded engine', () => {
+  let engine: StartedEngine
+  let reports: string
+  beforeAll(async () => {
+    engine = await embeddedEngine.start({ log: () => {} })
+    reports = emptyDir()
+  })
+  afterAll(async () => {
+    await engine?.stop()
+  })
+
+  const stageOf = async (dir: string, options: Partial<VerifyOptions> = {}): Promise<StageResult> => {
+    const r = await runVerify(engine, { dir, reportsDir: reports, ...options }, STAGES_USED)
+    const replay = r.stages.find((s) => s.id === 'replay')!
+    expect(replay.verdict, `${replay.summary}\n${replay.details.join('\n')}`).toBe('passed')
+    return r.stages.find((s) => s.id === 'data-properties')!
+  }
+
+  /** A fresh database at the replay file's starting version with the file's INSERTs applied. */
+  const replayed = async (dir: string, sql: string, fn: (client: pg.Client, migrator: Migrator) => Promise<void>) => {
+    const k = Number(/^-- starting version: (\d+)/m.exec(sql)![1])
+    const db = await engine.createDatabase('replay')
+    const client = await connect(db.url)
+    try {
+      const migrator = new Migrator({ client, provider: new FileMigrationProvider(dir), logSchema: 'app', lockWaitMs: 0 })
+      expect((await migrator.up({ to: k })).error).toBeUndefined()
+      await client.query(sql.slice(0, sql.indexOf('-- ---- the failing check')))
+      await fn(client, migrator)
+    } finally {
+      await client.end()
+      await db.drop()
+    }
+  }
+
+  it('passes on the nine MS5.0 migrations', async () => {
+    const t0 = Date.now()
+    const s = await stageOf(MIGRATIONS, { seed: 20261122 })
+    const seconds = (Date.now() - t0) / 1000
+    console.log(`[data-properties] ${s.summary}\n  ${s.details.join('\n  ')}\n  stage ${(s.durationMs / 1000).toFixed(1)} s, with engine database and replay ${seconds.toFixed(1)} s`)
+    expect(s.verdict, s.details.join('\n')).toBe('passed')
+    const m = /^seed 20261122: (\d+) datasets \((\d+) rows\) from every version 0…8 migrated to 9/.exec(s.summary)
+    expect(m, s.summary).not.toBeNull()
+    expect(Number(m![1])).toBe(1 + 8 * DEFAULT_RUNS)
+    expect(Number(m![2])).toBeGreaterThan(100)
+    // 008's backfills and preconditions are declared next to it and listed.
+    const details = s.details.join('\n')
+    expect(details).toMatch(/declared data change: 008_fix_critical_schema_issues: insert rows of factory_telemetry\.fault_catalog/)
+    expect(details).toMatch(/declared precondition \(generated data satisfies it\): 008_fix_critical_schema_issues: requires on factory_telemetry\.fault_event: ts_off IS NULL OR ts_off >= ts_on/)
+  }, 240_000)
+
+  it('(a) a NOT NULL column without a default on a table with rows fails, shrunk to one row, with a replay file', async () => {
+    const dir = migrationSet({
+      ...ITEMS,
+      '002_add_sku.sql': 'ALTER TABLE app.items ADD COLUMN sku text NOT NULL;\n',
+      '002_add_sku.down.sql': 'ALTER TABLE app.items DROP COLUMN IF EXISTS sku;\n',
+    })
+    const s = await stageOf(dir, { seed: 42, runs: 10 })
+    expect(s.verdict).toBe('failed')
+    expect(s.summary).toMatch(/^data property failed from version 1 \(001_items\): migrating up from version 1 with this data failed at 002_add_sku\.sql:1:\d+ \(SQLSTATE 23502\): column "sku" of relation "items" contains null values — seed 42, shrunk to 1 row\(s\)/)
+    expect(s.details).toContain('shrunk dataset (1 row(s)): app.items 1')
+    const file = replayFileOf(s)!
+    expect(file).toMatch(/data-property-1-42\.sql$/)
+    expect(existsSync(file)).toBe(true)
+    const sql = readFileSync(file, 'utf8')
+    expect(sql).toMatch(/^-- starting version: 1 \(001_items\)$/m)
+    expect(sql).toMatch(/pnpm migrate up --to 1/)
+    expect(sql).toMatch(/^INSERT INTO "app"\."items" \("id", "name", "note", "qty", "price", "flag", "seen_at"\) VALUES$/m)
+    expect(sql.split('\n').filter((l) => l.startsWith('  ('))).toHaveLength(1)
+    expect(sql).toMatch(/-- migration-failed: .*SQLSTATE 23502/)
+
+    // Replayed by hand on a fresh database: version 1, the file's INSERTs, up → the same failure.
+    await replayed(dir, sql, async (client, migrator) => {
+      expect(Number((await client.query('SELECT count(*) AS n FROM app.items')).rows[0].n)).toBe(1)
+      const up = await migrator.up()
+      expect(up.error?.message).toMatch(/002_add_sku\.sql:1:\d+: ERROR 23502: column "sku" of relation "items" contains null values/)
+    })
+  })
+
+  it('(b) a migration that drops a column with data fails preservation, naming the table and the column', async () => {
+    const dir = migrationSet({
+      ...ITEMS,
+      '002_drop_note.sql': 'ALTER TABLE app.items DROP COLUMN IF EXISTS note;\n',
+      '002_drop_note.down.sql': 'ALTER TABLE app.items ADD COLUMN IF NOT EXISTS note varchar(20);\n',
+    })
+    const s = await stageOf(dir, { seed: 42, runs: 10 })
+    expect(s.verdict).toBe('failed')
+    expect(s.summary).toMatch(/^data property failed from version 1 \(001_items\): column app\.items\.note was dropped: it held data in 1 of 1 row\(s\) — seed 42, shrunk to 1 row\(s\)/)
+    expect(s.details).toContain('FAIL column-dropped app.items.note: column app.items.note was dropped: it held data in 1 of 1 row(s)')
+    const sql = readFileSync(replayFileOf(s)!, 'utf8')
+    expect(sql).toMatch(/-- column-dropped on app\.items\.note: /)
+    expect(sql).toMatch(/^SELECT column_name FROM information_schema\.columns WHERE table_schema = 'app' AND table_name = 'items' AND column_name = 'note';$/m)
+  })
+
+  it('(c) an undeclared backfill fails; the same migration with its backfill declared in the manifest passes', async () => {
+    const files = {
+      ...ITEMS,
+      '002_shout.sql': "UPDATE app.items SET name = name || '!';\n",
+      '002_shout.down.sql': "UPDATE app.items SET name = left(name, -1) WHERE name LIKE '%!';\n",
+    }
+    const undeclared = await stageOf(migrationSet(files), { seed: 42, runs: 10 })
+    expect(undeclared.verdict).toBe('failed')
+    expect(undeclared.summary).toMatch(/^data property failed from version 1 \(001_items\): app\.items\.name changed for primary key \(".*"\): ".*" → ".*!"; no migration declares this change — seed 42, shrunk to 1 row\(s\)/)
+    expect(undeclared.details.some((d) => d.startsWith('FAIL value-changed app.items.name: '))).toBe(true)
+
+    const declared = await stageOf(migrationSet(files, { '002_shout': { dataChanges: [{ kind: 'backfill', table: 'app.items', columns: ['name'], note: "appends '!'" }] } }), { seed: 42, runs: 10 })
+    expect(declared.verdict, declared.details.join('\n')).toBe('passed')
+    expect(declared.details.join('\n')).toMatch(/declared data change: 002_shout: backfill app\.items \(name\) — appends '!'/)
+
+    // "only where NULL" is checked too: this backfill changes values that were set.
+    const nullsOnly = await stageOf(migrationSet(files, { '002_shout': { dataChanges: [{ kind: 'backfill', table: 'app.items', columns: ['name'], onlyWhereNull: true }] } }), { seed: 42, runs: 10 })
+    expect(nullsOnly.verdict).toBe('failed')
+    expect(nullsOnly.summary).toMatch(/; the declared backfill is of NULLs only, and this value was not NULL/)
+  })
+
+  it('a declared move (copy into a new table, drop the old one) is checked for row parity and missing rows, as seed 004 asks', async () => {
+    const move = (where: string) => ({
+      ...ITEMS,
+      '002_move.sql': `CREATE TABLE IF NOT EXISTS app.items_v2 (LIKE app.items INCLUDING ALL);\nINSERT INTO app.items_v2 SELECT * FROM app.items${where};\nDROP TABLE IF EXISTS app.items;\n`,
+      '002_move.down.sql': 'CREATE TABLE IF NOT EXISTS app.items (LIKE app.items_v2 INCLUDING ALL);\nINSERT INTO app.items SELECT * FROM app.items_v2;\nDROP TABLE IF EXISTS app.items_v2;\n',
+    })
+    const declared = { '002_move': { dataChanges: [{ kind: 'move', from: 'app.items', to: 'app.items_v2', key: ['id'] }] } }
+
+    const undeclared = await stageOf(migrationSet(move('')), { seed: 42, runs: 10 })
+    expect(undeclared.verdict).toBe('failed')
+    expect(undeclared.summary).toMatch(/table app\.items no longer exists: its 1 row\(s\) are lost \(no "drop" or "move" declared\)/)
+
+    const good = await stageOf(migrationSet(move(''), declared), { seed: 42, runs: 10 })
+    expect(good.verdict, good.details.join('\n')).toBe('passed')
+
+    const lossy = await stageOf(migrationSet(move(' WHERE qty IS NOT NULL'), declared), { seed: 42, runs: 10 })
+    expect(lossy.verdict).toBe('failed')
+    expect(lossy.summary).toMatch(/declared move app\.items → app\.items_v2: 1 of 1 row\(s\) are missing in app\.items_v2 \(by id\)/)
+    const sql = readFileSync(replayFileOf(lossy)!, 'utf8')
+    expect(sql).toMatch(/^SELECT f\.\* FROM \(VALUES \('-?\d+'\)\) AS f\("id"\) WHERE NOT EXISTS \(SELECT 1 FROM "app"\."items_v2" t WHERE t\."id"::text = f\."id"\);$/m)
+    // Replayed: the shrunk row is the kind the WHERE loses (qty NULL), and the check query names it after migrating.
+    await replayed(migrationSet(move(' WHERE qty IS NOT NULL'), declared), sql, async (client, migrator) => {
+      expect((await client.query('SELECT qty FROM app.items')).rows).toEqual([{ qty: null }])
+      expect((await migrator.up()).error).toBeUndefined()
+      const check = /^SELECT f\.\*.*;$/m.exec(sql)![0]
+      expect((await client.query(check)).rows).toHaveLength(1)
+    })
+  })
+
+  it('a declaration the stage cannot understand is refused with the place to fix it', async () => {
+    const dir = migrationSet(ITEMS, { '001_items': { dataChanges: [{ kind: 'rename', table: 'app.items' }] } })
+    const s = await stageOf(dir, { seed: 1, runs: 1 })
+    expect(s.verdict).toBe('failed')
+    expect(s.summary).toMatch(/manifest\.json: migrations\["001_items"\]\.dataChanges\[0\]: unknown kind "rename" \(expected backfill, insert, delete, drop, move, requires\)/)
+  })
+
+  describe('a richer schema: enums, arrays, json, uuids, intervals, serials, a self-reference, an expression unique index, a hypertable', () => {
+    const RICH = {
+      '001_rich.sql': `CREATE TYPE app.mood AS ENUM ('happy', 'sad', 'it''s complicated');
+CREATE TABLE IF NOT EXISTS app.owners (
+  id          uuid PRIMARY KEY,
+  email       text NOT NULL,
+  code        varchar(8) NOT NULL UNIQUE,
+  mood        app.mood,
+  tags        text[] NOT NULL DEFAULT '{}',
+  profile     jsonb,
+  score       double precision CHECK (score >= 0),
+  ratio       real,
+  budget      numeric(12, 3) CHECK (budget BETWEEN -1000 AND 1000000),
+  born        date,
+  shift_start time,
+  lease       interval,
+  ip          inet,
+  big         bigint,
+  small       smallint CHECK (small IN (1, 2, 3)),
+  note        text CHECK (length(note) <= 50),
+  created_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE UNIQUE INDEX IF NOT EXISTS owners_email_lower ON app.owners (lower(email));
+CREATE TABLE IF NOT EXISTS app.pets (
+  id        bigserial PRIMARY KEY,
+  owner_id  uuid NOT NULL REFERENCES app.owners (id) ON DELETE CASCADE,
+  friend_id bigint REFERENCES app.pets (id),
+  name      text NOT NULL CHECK (name <> ''),
+  started   timestamptz,
+  ended     timestamptz,
+  CHECK (ended IS NULL OR started IS NULL OR ended >= started)
+);
+CREATE TABLE IF NOT EXISTS app.readings (
+  owner_id uuid NOT NULL REFERENCES app.owners (id),
+  ts       timestamptz NOT NULL,
+  value    double precision,
+  quality  smallint NOT NULL DEFAULT 192,
+  PRIMARY KEY (owner_id, ts)
+);
+SELECT create_hypertable('app.readings', 'ts', chunk_time_interval => INTERVAL '1 day', if_not_exists => TRUE);
+`,
+      '001_rich.down.sql': 'DROP TABLE IF EXISTS app.readings;\nDROP TABLE IF EXISTS app.pets;\nDROP TABLE IF EXISTS app.owners;\nDROP TYPE IF EXISTS app.mood;\n',
+      '002_nickname.sql': 'ALTER TABLE app.pets ADD COLUMN IF NOT EXISTS nickname text;\nCREATE INDEX IF NOT EXISTS pets_owner ON app.pets (owner_id);\n',
+      '002_nickname.down.sql': 'DROP INDEX IF EXISTS app.pets_owner;\nALTER TABLE app.pets DROP COLUMN IF EXISTS nickname;\n',
+      '003_level.sql': 'ALTER TABLE app.owners ADD COLUMN IF NOT EXISTS level integer NOT NULL DEFAULT 1;\n',
+      '003_level.down.sql': 'ALTER TABLE app.owners DROP COLUMN IF EXISTS level;\n',
+    }
+
+    it('passes, and the same --seed gives the same datasets (another seed other ones)', async () => {
+      const dir = migrationSet(RICH)
+      const a = await stageOf(dir, { seed: 7, runs: 8 })
+      expect(a.verdict, a.details.join('\n')).toBe('passed')
+      expect(a.summary).toMatch(/^seed 7: 17 datasets \(\d+ rows\) from every version 0…2 migrated to 3/)
+      expect(a.details.join('\n')).not.toMatch(/refused by the engine/)
+      const b = await stageOf(dir, { seed: 7, runs: 8 })
+      expect(datasetsDigest(b)).toBe(datasetsDigest(a))
+      expect(b.summary.replace(/\([\d.]+ s\)$/, '')).toBe(a.summary.replace(/\([\d.]+ s\)$/, ''))
+      const c = await stageOf(dir, { seed: 8, runs: 8 })
+      expect(datasetsDigest(c)).not.toBe(datasetsDigest(a))
+    }, 180_000)
+  })
+})
