@@ -19,10 +19,10 @@ const VERBS: Record<string, () => Promise<{ verb: Verb }>> = {
   migrate: () => import('./migrate.ts'),
   verify: () => import('./verify.ts'),
   db: () => import('./db.ts'),
-  bench: () => import('./bench.ts' as string) as Promise<{ verb: Verb }>,
-  backup: () => import('./backup.ts' as string) as Promise<{ verb: Verb }>,
-  restore: () => import('./restore.ts' as string) as Promise<{ verb: Verb }>,
-  execute: () => import('./execute.ts' as string) as Promise<{ verb: Verb }>,
+  bench: () => import('./bench.ts'),
+  backup: () => import('./backup.ts'),
+  restore: () => import('./restore.ts'),
+  execute: () => import('./execute.ts'),
 }
 
 const HELP = `Usage: pnpm <verb> [options]   (or: node --import tsx harness/cli/index.ts <verb> …)
