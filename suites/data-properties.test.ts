@@ -14,7 +14,10 @@ import { connect } from '../harness/runner/connect.ts'
 import { FileMigrationProvider } from '../harness/runner/discover.ts'
 import { Migrator } from '../harness/runner/migrator.ts'
 import { runVerify, STAGES, type StageResult, type VerifyOptions } from '../harness/verify/pipeline.ts'
-import { DEFAULT_RUNS } from '../harness/verify/stages/data-properties.ts'
+import type { HarnessError } from '../harness/errors.ts'
+import { loadManifest } from '../harness/validation/manifest.ts'
+import type { VerifyContext } from '../harness/verify/stage.ts'
+import { dataProperties, DEFAULT_RUNS } from '../harness/verify/stages/data-properties.ts'
 import { emptyDir, MIGRATIONS, write } from './support/dirs.ts'
 
 const STAGES_USED = STAGES.filter((s) => s.id === 'replay' || s.id === 'data-properties')
@@ -185,6 +188,42 @@ describe('data properties through the upgrades, on the embedded engine', () => {
       const check = /^SELECT f\.\*.*;$/m.exec(sql)![0]
       expect((await client.query(check)).rows).toHaveLength(1)
     })
+  })
+
+  it('a connection lost in the middle is reported as such, not as a property of the data (no shrinking, no replay file)', async () => {
+    const dir = migrationSet({
+      ...ITEMS,
+      '002_index.sql': 'CREATE INDEX IF NOT EXISTS items_name ON app.items (name);\n',
+      '002_index.down.sql': 'DROP INDEX IF EXISTS app.items_name;\n',
+    })
+    const own = emptyDir()
+    const db = await engine.createDatabase('lost')
+    const client = await connect(db.url)
+    try {
+      const migrations = await new FileMigrationProvider(dir).getMigrations()
+      const ctx: VerifyContext = {
+        engine,
+        dir,
+        manifest: await loadManifest(dir),
+        migrations,
+        schemas: ['app'],
+        logSchema: 'app',
+        fingerprints: new Map(),
+        // The connection goes away as soon as the datasets of version 1 start.
+        progress: (line) => void (/data from version 1/.test(line) && client.end()),
+        options: { dir, seed: 42, runs: 10, reportsDir: own },
+      }
+      const err = await dataProperties(ctx, client).then(
+        () => undefined,
+        (e: HarnessError) => e,
+      )
+      expect(err?.code).toBe('CONNECTION_FAILED')
+      expect(err?.message).toMatch(/^data property from version 1: the connection to the database was lost while running a dataset \(.*\); this is not a property of the data \(seed 42\)$/)
+      expect(existsSync(`${own}/data-property-1-42.sql`)).toBe(false)
+    } finally {
+      await client.end().catch(() => {})
+      await db.drop()
+    }
   })
 
   it('a declaration the stage cannot understand is refused with the place to fix it', async () => {

@@ -364,6 +364,15 @@ async function constraints(client: pg.ClientBase, ctx: VerifyContext, catN: Cata
 
 // ---- the stage ---------------------------------------------------------------------------------------
 
+/** A lost connection or a server that went away, as the runner reports it (HarnessError CONNECTION_FAILED) or as the driver throws it. */
+function connectionLost(e: { code?: string; message?: string; details?: Record<string, unknown> }): boolean {
+  if (e.code === 'CONNECTION_FAILED') return true
+  const sqlstate = (e.details?.error as { sqlstate?: string } | undefined)?.sqlstate ?? (e.details?.sqlstate as string | undefined)
+  if (sqlstate && !/^[0-9A-Z]{5}$/.test(sqlstate)) return true
+  if (sqlstate && /^(08|57P)/.test(sqlstate)) return true
+  return /ECONNRESET|ECONNREFUSED|EPIPE|Connection terminated|not queryable|connection .*(closed|ended)|Client has encountered a connection error/i.test(e.message ?? '')
+}
+
 class PropertyFailed extends Error {
   constructor(readonly violations: Violation[]) {
     super(violations.map((v) => v.message).join('; '))
@@ -441,14 +450,30 @@ export const dataProperties: StageFn = async (ctx, client) => {
     let lastFailure: Failure | undefined
     let shrinking = false
 
+    // The engine went away (connection lost, server crashed or stopped): not a property of the
+    // data. Every later run would fail the same way, so they pass untried and the stage reports it.
+    let lost: string | undefined
     const runOnce = async (raw: RawDataset): Promise<void> => {
+      if (lost) return
       if (firstFailureAt !== undefined && Date.now() - firstFailureAt > SHRINK_BUDGET_MS) {
         shrinkStopped = true
         return
       }
+      try {
+        await runChecked(raw)
+      } catch (e) {
+        if (e instanceof PropertyFailed || fc.PreconditionFailure.isFailure(e)) throw e
+        lost = (e as Error).message
+      }
+    }
+    const runChecked = async (raw: RawDataset): Promise<void> => {
       let t = performance.now()
       const d = await migrator.down({ to: k })
       timing.migrate += performance.now() - t
+      if (d.error && connectionLost(d.error)) {
+        lost = d.error.message
+        return
+      }
       if (d.error) throw new PropertyFailed([{ check: 'down-failed', message: `down to version ${k} failed: ${d.error.message}` }])
       t = performance.now()
       if (truncate) await client.query(truncate)
@@ -462,6 +487,10 @@ export const dataProperties: StageFn = async (ctx, client) => {
         ks.droppedNoParent += outcome.dataset.stats.droppedNoParent
         ks.repaired += outcome.dataset.stats.repaired
         for (const n of Object.values(outcome.dataset.stats.droppedByCheck)) ks.droppedByCheck += n
+      }
+      if (outcome.error && connectionLost({ message: outcome.error.message, details: { sqlstate: outcome.error.code } })) {
+        lost = outcome.error.message
+        return
       }
       if (outcome.error) {
         if (!shrinking) ks.rejected++
@@ -477,6 +506,10 @@ export const dataProperties: StageFn = async (ctx, client) => {
       timing.migrate += performance.now() - t
       t = performance.now()
       let violations: Violation[]
+      if (up.error && connectionLost(up.error)) {
+        lost = up.error.message
+        return
+      }
       if (up.error) {
         const located = up.results.find((x) => x.status === 'Error')?.error
         const where = located ? `${located.file}:${located.line}:${located.column}${located.sqlstate ? ` (SQLSTATE ${located.sqlstate})` : ''}` : ''
@@ -502,6 +535,11 @@ export const dataProperties: StageFn = async (ctx, client) => {
       { seed, numRuns, maxSkipsPerRun: 10 },
     )
     ks.ms = Date.now() - t0
+    if (lost) {
+      throw new HarnessError('CONNECTION_FAILED', `data property from version ${k}: the connection to the database was lost while running a dataset (${lost}); this is not a property of the data (seed ${seed})`, {
+        hint: 'Check the engine (memory, a crash in the server log, a stop from outside) and run again with the same --seed.',
+      })
+    }
     if (details.failed && lastFailure && details.counterexample) {
       const file = path.join(reports, `data-property-${k}-${seed}.sql`)
       mkdirSync(reports, { recursive: true })
