@@ -3,13 +3,14 @@
  * JSON object per line). Every string passes through redact() before it is rendered; files are
  * written under a temporary name and renamed, so a reader never sees half a report.
  */
-import { randomBytes } from 'node:crypto'
-import { appendFile, mkdir, open, readFile, rename, rm } from 'node:fs/promises'
+import { appendFile, mkdir, readFile } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { HarnessError } from '../errors.ts'
 import { redact } from '../util/redact.ts'
 import { BENCH_SCHEMA, toHistoryEntry, type BenchRun, type HistoryEntry } from './figures.ts'
 import { renderBenchHtml } from './html.ts'
+import { writeAtomic } from '../util/write-atomic.ts'
+export { writeAtomic }
 
 /** A deep copy of `value` with every string passed through redact(). */
 export function redactDeep<T>(value: T): T {
@@ -21,24 +22,6 @@ export function redactDeep<T>(value: T): T {
   return value
 }
 
-export async function writeAtomic(file: string, text: string): Promise<void> {
-  const dir = dirname(resolve(file))
-  await mkdir(dir, { recursive: true })
-  const tmp = join(dir, `.${file.split(/[\\/]/).pop()}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
-  try {
-    const fh = await open(tmp, 'wx', 0o644)
-    try {
-      await fh.writeFile(text, 'utf8')
-      await fh.sync()
-    } finally {
-      await fh.close()
-    }
-    await rename(tmp, file)
-  } catch (e) {
-    await rm(tmp, { force: true })
-    throw e
-  }
-}
 
 /** Reads a history file; unreadable lines are skipped (a truncated last line must not lose the rest). */
 export async function readHistory(file: string): Promise<HistoryEntry[]> {

@@ -3,7 +3,7 @@
  * reading, and cheap fresh databases made from template0.
  */
 import pg from 'pg'
-import type { DatabaseHandle, EngineVersions } from './types.ts'
+import type { DatabaseHandle, EngineCapabilities, EngineVersions } from './types.ts'
 
 /** One lazily (re)connected admin session; CREATE/DROP DATABASE cannot run in the target db itself. */
 export class AdminConnection {
@@ -102,3 +102,19 @@ export function databaseFactory(admin: AdminConnection, url: string, isStopped: 
   }
 }
 
+
+/** What a real PostgreSQL server (native or container) can do, given its TimescaleDB. */
+export function serverCapabilities(versions: EngineVersions): EngineCapabilities {
+  // License 'none' despite a listed version means CREATE EXTENSION failed (e.g. not preloaded).
+  const timescale = versions.timescaledb !== 'none' && versions.timescaledbLicense !== 'none'
+  return {
+    concurrentConnections: true,
+    timescaledb: timescale,
+    timescaledbCompression: versions.timescaledbLicense === 'timescale',
+    backgroundWorkers: timescale,
+    nonTransactionalIndexBuilds: true,
+    dumpTool: 'pg_dump',
+    physicalSnapshot: false,
+    disposable: true,
+  }
+}

@@ -13,8 +13,8 @@ import { HarnessError } from '../errors.ts'
 import { addSecret } from '../util/redact.ts'
 import { registerCleanup } from './cleanup.ts'
 import { dockerRuntime } from './docker.ts'
-import { AdminConnection, databaseFactory, readVersions } from './admin.ts'
-import type { EngineCapabilities, EngineProvider, EngineStartOptions, StartedEngine } from './types.ts'
+import { AdminConnection, databaseFactory, readVersions, serverCapabilities } from './admin.ts'
+import type { EngineProvider, EngineStartOptions, StartedEngine } from './types.ts'
 
 /** The one place the image is pinned: PostgreSQL 15, TimescaleDB 2.17 with TSL features (not -oss). */
 export const TIMESCALEDB_IMAGE = 'timescale/timescaledb:2.17.2-pg15'
@@ -77,18 +77,7 @@ async function startContainer(options: EngineStartOptions = {}): Promise<Started
 
   try {
     const versions = await readVersions(admin, url)
-    // License 'none' despite a listed version means CREATE EXTENSION failed (e.g. not preloaded).
-    const timescale = versions.timescaledb !== 'none' && versions.timescaledbLicense !== 'none'
-    const capabilities: EngineCapabilities = {
-      concurrentConnections: true,
-      timescaledb: timescale,
-      timescaledbCompression: versions.timescaledbLicense === 'timescale',
-      backgroundWorkers: timescale,
-      nonTransactionalIndexBuilds: true,
-      dumpTool: 'pg_dump',
-      physicalSnapshot: false,
-      disposable: true,
-    }
+    const capabilities = serverCapabilities(versions)
     const description = `container: PostgreSQL ${versions.postgres} + TimescaleDB ${versions.timescaledb} (${versions.timescaledbLicense} license) in ${TIMESCALEDB_IMAGE} at ${where}`
     log(`${description}; ready in ${Date.now() - t0} ms`)
     return {

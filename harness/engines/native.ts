@@ -17,11 +17,11 @@ import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { HarnessError } from '../errors.ts'
-import { AdminConnection, databaseFactory, readVersions } from './admin.ts'
+import { AdminConnection, databaseFactory, readVersions, serverCapabilities } from './admin.ts'
 import { registerCleanup } from './cleanup.ts'
 import { asServerUser, isRoot, locatePostgres, run, SERVER_USER, serverUserIds, type PgInstall } from './pg-bin.ts'
 import { NATIVE_DIR_PREFIX, reapStaleClusters, writeOwner } from './reaper.ts'
-import type { EngineCapabilities, EngineProvider, EngineStartOptions, StartedEngine } from './types.ts'
+import type { EngineProvider, EngineStartOptions, StartedEngine } from './types.ts'
 
 // ---- the native engine ----------------------------------------------------------------------
 
@@ -184,19 +184,8 @@ export async function startNative(options: NativeStartOptions = {}): Promise<Nat
     const url = credentials ? `postgres://postgres:${credentials.password}@127.0.0.1:${port}/postgres` : `postgres://postgres@127.0.0.1:${port}/postgres`
     admin = new AdminConnection(url)
     const versions = await readVersions(admin, url)
-    // License 'none' despite a listed version means CREATE EXTENSION failed (e.g. not preloaded).
-    const timescale = versions.timescaledb !== 'none' && versions.timescaledbLicense !== 'none'
-    const capabilities: EngineCapabilities = {
-      concurrentConnections: true,
-      timescaledb: timescale,
-      timescaledbCompression: versions.timescaledbLicense === 'timescale',
-      backgroundWorkers: timescale,
-      nonTransactionalIndexBuilds: true,
-      dumpTool: 'pg_dump',
-      physicalSnapshot: false,
-      disposable: true,
-    }
-    const ts = timescale ? `+ TimescaleDB ${versions.timescaledb} (${versions.timescaledbLicense} license)` : 'without TimescaleDB'
+    const capabilities = serverCapabilities(versions)
+    const ts = capabilities.timescaledb ? `+ TimescaleDB ${versions.timescaledb} (${versions.timescaledbLicense} license)` : 'without TimescaleDB'
     const description = `native: PostgreSQL ${versions.postgres} ${ts} on 127.0.0.1:${port}${credentials ? ', password authentication' : ''} (${install.binDir})`
     log(`${description}; initdb ${initMs} ms, ready in ${Date.now() - t0} ms`)
 

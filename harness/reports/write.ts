@@ -6,13 +6,13 @@
  * rule would run on into the markup after a URL (`…/db</span>`) and break it. Each file is
  * written under a temporary name and renamed, so a reader never sees half a report.
  */
-import { randomBytes } from 'node:crypto'
-import { mkdir, open, rename, rm } from 'node:fs/promises'
+import { mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { redact } from '../util/redact.ts'
 import type { VerifyReport } from '../verify/pipeline.ts'
 import { renderHtml } from './html.ts'
 import { renderJunit } from './junit.ts'
+import { writeAtomic } from '../util/write-atomic.ts'
 
 export interface WrittenReports {
   json: string
@@ -30,22 +30,6 @@ export function redactDeep<T>(value: T): T {
   return value
 }
 
-async function writeAtomic(file: string, text: string): Promise<void> {
-  const tmp = join(resolve(file, '..'), `.${file.split(/[\\/]/).pop()}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`)
-  try {
-    const fh = await open(tmp, 'wx', 0o644)
-    try {
-      await fh.writeFile(text, 'utf8')
-      await fh.sync()
-    } finally {
-      await fh.close()
-    }
-    await rename(tmp, file)
-  } catch (e) {
-    await rm(tmp, { force: true })
-    throw e
-  }
-}
 
 export async function writeReports(report: VerifyReport, dir: string): Promise<WrittenReports> {
   const out = resolve(dir)

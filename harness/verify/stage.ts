@@ -6,7 +6,7 @@ import type pg from 'pg'
 import type { StartedEngine } from '../engines/types.ts'
 import type { LocatedError } from '../runner/locate.ts'
 import type { Migration } from '../runner/migration.ts'
-import { Migrator, type MigratorEvent } from '../runner/migrator.ts'
+import { Migrator, type MigratorEvent, type MigratorHooks } from '../runner/migrator.ts'
 import { diffSnapshots, snapshot, type SchemaSnapshot } from '../validation/fingerprint.ts'
 import type { Manifest } from '../validation/manifest.ts'
 import type { LintResult } from '../lint/lint.ts'
@@ -78,7 +78,7 @@ export interface Stage {
 export const passed = (summary: string, details: string[] = []) => ({ verdict: 'passed' as const, summary, details })
 export const failed = (summary: string, details: string[] = [], error?: StageResult['error']) => ({ verdict: 'failed' as const, summary, details, error })
 
-export function migratorFor(ctx: VerifyContext, client: pg.ClientBase, onEvent?: (e: MigratorEvent) => void): Migrator {
+export function migratorFor(ctx: VerifyContext, client: pg.ClientBase, extra: { onEvent?: (e: MigratorEvent) => void; hooks?: MigratorHooks } = {}): Migrator {
   return new Migrator({
     client,
     provider: { source: ctx.dir, getMigrations: async () => ctx.migrations },
@@ -86,7 +86,7 @@ export function migratorFor(ctx: VerifyContext, client: pg.ClientBase, onEvent?:
     logTable: ctx.logTable,
     requirements: ctx.manifest?.requirements,
     lockWaitMs: 0,
-    onEvent,
+    ...extra,
   })
 }
 

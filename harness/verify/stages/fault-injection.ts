@@ -142,7 +142,7 @@ async function transactional(ctx: VerifyContext, client: pg.Client, m: Migration
   const n = m.up.statements.length
   const logBefore = await otherLogRows(client, migratorFor(ctx, client), m.name)
   for (let i = 0; i < n; i++) {
-    const migrator = withHooks(ctx, client, failingAfter(m, i))
+    const migrator = migratorFor(ctx, client, { hooks: failingAfter(m, i) })
     const r = await migrator.up({ to: m.version })
     await expectInjected(r, m, i)
     const at = `after a failure injected after ${where(m, i)}`
@@ -213,7 +213,7 @@ async function nonTransactional(ctx: VerifyContext, client: pg.Client, m: Migrat
         break
       }
     }
-    const migrator = withHooks(ctx, client, failingAfter(m, i))
+    const migrator = migratorFor(ctx, client, { hooks: failingAfter(m, i) })
     const r = await migrator.up({ to: m.version })
     await expectInjected(r, m, i)
     const at = `after a failure injected after ${where(m, i)}`
@@ -247,18 +247,6 @@ async function nonTransactional(ctx: VerifyContext, client: pg.Client, m: Migrat
   return `non-transactional, ${done} fault point${done === 1 ? '' : 's'} with recovery checked against ${m.down ? 'a clean run' : 'replay'}:\n    ${notes.join('\n    ')}`
 }
 
-/** The runner as migratorFor builds it, plus the fault-injecting hook. */
-function withHooks(ctx: VerifyContext, client: pg.Client, hooks: MigratorHooks): Migrator {
-  return new Migrator({
-    client,
-    provider: { source: ctx.dir, getMigrations: async () => ctx.migrations },
-    logSchema: ctx.logSchema,
-    logTable: ctx.logTable,
-    requirements: ctx.manifest?.requirements,
-    lockWaitMs: 0,
-    hooks,
-  })
-}
 
 async function expectInjected(r: Awaited<ReturnType<Migrator['up']>>, m: Migration, i: number): Promise<void> {
   const res = r.results.find((x) => x.name === m.name)
