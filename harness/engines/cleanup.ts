@@ -81,6 +81,8 @@ export function installSignalHandlers(): void {
       // relay it again: a repeated signal must not cut the first cleanup short.
       if (cleaningUp) return
       cleaningUp = true
+      // Nothing registered (e.g. a test worker being shut down after its engines stopped): just go.
+      if (entries.size === 0) process.exit(code)
       process.stderr.write(`${signal}: cleaning up\n`)
       void runCleanups().finally(() => process.exit(code))
     })
