@@ -602,7 +602,9 @@ export const dataProperties: StageFn = async (ctx, client) => {
   }
   if (tooManySkips) return failed(`seed ${seed}: the generated data could not be inserted ${tooManySkips}`, lines, { code: 'VALIDATION_FAILED', message: tooManySkips })
   return passed(
-    `seed ${seed}: ${totalDatasets} datasets (${totalRows} rows) from every version 0…${N - 1} migrated to ${N}: rows and values kept, no NOT NULL/CHECK/UNIQUE/FK violation, hypertable rows in chunks (${seconds} s)`,
+    `seed ${seed}: ${totalDatasets} datasets (${totalRows} rows) from every version 0…${N - 1} migrated to ${N}: rows and values kept, no NOT NULL/CHECK/UNIQUE/FK violation, hypertable rows in chunks (${seconds} s)` +
+      // Data that breaks a declared precondition is not generated: say so where people look first.
+      (preconditions.size ? `; assumes ${preconditions.size} declared precondition${preconditions.size > 1 ? 's' : ''} (see details)` : ''),
     lines,
   )
 }
