@@ -207,12 +207,4 @@ async function locate(client: pg.ClientBase, b: Batch, first: PgError, label: st
 }
 
 /** The session's user-settable settings, to put back after a script that SETs things (a dump does). */
-export async function sessionSettings(client: pg.ClientBase): Promise<Map<string, string>> {
-  const r = await client.query<{ name: string; setting: string }>(`SELECT name, setting FROM pg_settings WHERE context IN ('user', 'superuser')`)
-  return new Map(r.rows.map((x) => [x.name, x.setting]))
-}
-
-export async function restoreSessionSettings(client: pg.ClientBase, before: Map<string, string>): Promise<void> {
-  const after = await sessionSettings(client)
-  for (const [name, value] of before) if (after.get(name) !== value) await client.query(`SELECT set_config($1, $2, false)`, [name, value]).catch(() => {})
-}
+export { restoreSessionSettings, sessionSettings } from '../runner/session-settings.ts'

@@ -13,6 +13,7 @@ import { LOG_STATUSES, MigrationLog, quoteIdent, type LogRow } from './log-table
 import { formatLocated, locateError, type LocatedError } from './locate.ts'
 import type { Migration, MigrationProvider, MigrationScript } from './migration.ts'
 import { checkLicense, inferRequirements, preflight, type PreflightReport } from './requirements.ts'
+import { restoreSessionSettings, sessionSettings } from './session-settings.ts'
 import type { Statement } from './sql-split.ts'
 
 export type MigrationState = 'applied' | 'pending' | 'drifted' | 'unverified' | 'failed' | 'partial' | 'missing-file'
@@ -479,7 +480,7 @@ export class Migrator {
       if (script.noTransaction) {
         if (direction === 'up') await this.log.recordStatus(client, m.name, script.file, script.checksum, 'running', null, null)
         await dropInvalidIndexes(client, script)
-        // Session-wide here (no transaction to scope it); put back by restoreSettings below.
+        // Session-wide here (no transaction to scope it); put back by restoreSessionSettings below.
         if (this.o.statementTimeoutMs !== undefined) await client.query(`SELECT set_config('statement_timeout', $1, false)`, [String(this.o.statementTimeoutMs)])
         for (const stmt of script.statements) {
           current = stmt
@@ -518,23 +519,12 @@ export class Migrator {
     } finally {
       // Files may SET session settings (search_path, timeouts); they must not leak into the next
       // one. Not RESET ALL: that returns to server defaults, not to this session's start state.
-      await restoreSettings(client, settings).catch(() => {})
+      await restoreSessionSettings(client, settings).catch(() => {})
     }
     return result
   }
 }
 
-async function sessionSettings(client: pg.ClientBase): Promise<Map<string, string>> {
-  const r = await client.query<{ name: string; setting: string }>(`SELECT name, setting FROM pg_settings WHERE context IN ('user', 'superuser')`)
-  return new Map(r.rows.map((x) => [x.name, x.setting]))
-}
-
-async function restoreSettings(client: pg.ClientBase, before: Map<string, string>): Promise<void> {
-  const after = await sessionSettings(client)
-  for (const [name, value] of before) {
-    if (after.get(name) !== value) await client.query(`SELECT set_config($1, $2, false)`, [name, value])
-  }
-}
 
 /**
  * A failed `CREATE INDEX CONCURRENTLY` leaves an INVALID index that blocks a retry under the
