@@ -10,7 +10,7 @@
  *
  * Times and sizes go to reports/backup-figures.json and are printed.
  */
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs'
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, truncateSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs'
 import { createHash } from 'node:crypto'
 import os from 'node:os'
 import path from 'node:path'
@@ -37,18 +37,11 @@ import { Migrator } from '../harness/runner/migrator.ts'
 import { loadManifest, type Manifest } from '../harness/validation/manifest.ts'
 import { loadBackupData, type LoadedData } from '../fixtures/backup-data.ts'
 import { cli } from './support/cli.ts'
-import { MIGRATIONS, PLAIN, ROOT } from './support/dirs.ts'
+import { MIGRATIONS, PLAIN, ROOT, emptyDir } from './support/dirs.ts'
 
 const LONG = 900_000
-const temp: string[] = []
-const tmpDir = (prefix: string) => {
-  const d = mkdtempSync(path.join(os.tmpdir(), prefix))
-  temp.push(d)
-  return d
-}
-afterAll(() => {
-  for (const d of temp) rmSync(d, { recursive: true, force: true })
-})
+// Temp dirs come from support/dirs.ts, which removes them after the file.
+const tmpDir = (prefix: string) => emptyDir(prefix)
 
 // The default scale (788k rows) takes minutes to load, dump and restore on the WASM engine: CI
 // runs the same checks on a smaller slice with compressed chunks; BACKUP_DATA=default for figures.

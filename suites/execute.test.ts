@@ -7,8 +7,7 @@
  * the run, and the report must say so. --dry-run must change nothing. The same on the native
  * engine, through the CLI against DATABASE_URL, with the real pg_dump/pg_restore.
  */
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
-import os from 'node:os'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import type pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -24,18 +23,11 @@ import { FileMigrationProvider } from '../harness/runner/discover.ts'
 import { Migrator } from '../harness/runner/migrator.ts'
 import { loadBackupData } from '../fixtures/backup-data.ts'
 import { cli } from './support/cli.ts'
-import { copyDir, MIGRATIONS, PLAIN, write } from './support/dirs.ts'
+import { copyDir, MIGRATIONS, PLAIN, write, emptyDir } from './support/dirs.ts'
 
 const LONG = 900_000
-const temp: string[] = []
-const tmpDir = (prefix: string) => {
-  const d = mkdtempSync(path.join(os.tmpdir(), prefix))
-  temp.push(d)
-  return d
-}
-afterAll(() => {
-  for (const d of temp) rmSync(d, { recursive: true, force: true })
-})
+// Temp dirs come from support/dirs.ts, which removes them after the file.
+const tmpDir = (prefix: string) => emptyDir(prefix)
 
 async function withClient<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const c = await connect(url)

@@ -17,6 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { embeddedEngine } from '../harness/engines/embedded.ts'
 import type { StartedEngine } from '../harness/engines/types.ts'
 import { diffSnapshots, snapshot, type SchemaSnapshot } from '../harness/validation/fingerprint.ts'
+import { MigrationLog } from '../harness/runner/log-table.ts'
 
 const DIR = path.resolve(import.meta.dirname, '..', 'migrations')
 const SCHEMA = 'factory_telemetry'
@@ -65,20 +66,7 @@ const up = (name: string) => readFileSync(path.join(DIR, `${name}.sql`), 'utf8')
 const down = (name: string) => readFileSync(path.join(DIR, `${name}.down.sql`), 'utf8')
 
 /** The runner's bootstrap ("version 0"): extension, schema and migration_log. */
-const BOOTSTRAP = `
-CREATE SCHEMA IF NOT EXISTS factory_telemetry;
-CREATE TABLE IF NOT EXISTS factory_telemetry.migration_log (
-    id SERIAL PRIMARY KEY,
-    migration_name VARCHAR(255) UNIQUE NOT NULL,
-    migration_file VARCHAR(255) NOT NULL,
-    applied_at TIMESTAMPTZ DEFAULT NOW(),
-    applied_by VARCHAR(255) DEFAULT USER,
-    execution_time_ms INTEGER,
-    status VARCHAR(50) DEFAULT 'completed',
-    error_message TEXT,
-    checksum VARCHAR(64),
-    created_at TIMESTAMPTZ DEFAULT NOW()
-);`
+const BOOTSTRAP = new MigrationLog('factory_telemetry').bootstrapSql().join(';\n')
 
 /**
  * The file with comments, string literals, quoted identifiers and dollar-quoted bodies blanked,

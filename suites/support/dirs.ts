@@ -20,8 +20,8 @@ export function copyDir(from: string, files?: (name: string) => boolean): string
   return dir
 }
 
-export function emptyDir(): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'pgverify-migs-'))
+export function emptyDir(prefix = 'pgverify-migs-'): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), prefix))
   made.push(dir)
   return dir
 }
