@@ -8,7 +8,6 @@
  */
 import type { DatabaseHandle, EngineCapabilities, EngineVersions, PhysicalAccess, StartedEngine } from '../engines/types.ts'
 import { HarnessError } from '../errors.ts'
-import { connect } from '../runner/connect.ts'
 import { redactUrl } from '../util/redact.ts'
 
 export interface DbTarget {
@@ -27,27 +26,8 @@ export interface OpenedTarget extends DbTarget {
   close(): Promise<void>
 }
 
-/** Versions of the server behind a URL, as the url engine reads them. */
-export async function readServer(url: string): Promise<EngineVersions> {
-  const client = await connect(url, { applicationName: 'pgverify-probe' })
-  try {
-    const r = (
-      await client.query<{ pg: string; ts: string | null; inst: string | null; lic: string | null }>(
-        `SELECT current_setting('server_version') AS pg,
-                (SELECT default_version FROM pg_available_extensions WHERE name = 'timescaledb') AS ts,
-                (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb') AS inst,
-                current_setting('timescaledb.license', true) AS lic`,
-      )
-    ).rows[0]!
-    return {
-      postgres: /^\d+(\.\d+)?/.exec(r.pg)?.[0] ?? r.pg,
-      timescaledb: r.inst ?? r.ts ?? 'none',
-      timescaledbLicense: r.lic ?? (r.ts ? 'unknown' : 'none'),
-    }
-  } finally {
-    await client.end().catch(() => {})
-  }
-}
+import { readServer } from '../engines/url.ts'
+export { readServer }
 
 /** DATABASE_URL as a target: an existing server, never dropped; dumps with pg_dump. */
 export async function urlTarget(url: string): Promise<DbTarget> {

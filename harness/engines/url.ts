@@ -7,9 +7,32 @@ import { HarnessError } from '../errors.ts'
 import { connect } from '../runner/connect.ts'
 import { redactUrl } from '../util/redact.ts'
 import { AdminConnection, sanitizeLabel, withDatabase } from './admin.ts'
-import type { DatabaseHandle, EngineProvider, EngineStartOptions, StartedEngine } from './types.ts'
+import type { DatabaseHandle, EngineProvider, EngineStartOptions, EngineVersions, StartedEngine } from './types.ts'
 
 const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`
+
+/** Versions of the server behind a URL; the license is unknown until TimescaleDB's library is loaded. */
+export async function readServer(url: string): Promise<EngineVersions> {
+  const client = await connect(url, { applicationName: 'pgverify-probe' })
+  try {
+    const r = (
+      await client.query<{ pg: string; ts: string | null; inst: string | null; lic: string | null }>(
+        `SELECT current_setting('server_version') AS pg,
+                (SELECT default_version FROM pg_available_extensions WHERE name = 'timescaledb') AS ts,
+                (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb') AS inst,
+                current_setting('timescaledb.license', true) AS lic`,
+      )
+    ).rows[0]!
+    return {
+      postgres: /^\d+(\.\d+)?/.exec(r.pg)?.[0] ?? r.pg,
+      timescaledb: r.inst ?? r.ts ?? 'none',
+      // A scratch database to load the library would need privileges we may lack.
+      timescaledbLicense: r.lic ?? (r.ts ? 'unknown' : 'none'),
+    }
+  } finally {
+    await client.end().catch(() => {})
+  }
+}
 
 export const urlEngine: EngineProvider = {
   name: 'url',
@@ -24,28 +47,8 @@ export const urlEngine: EngineProvider = {
     if (!url) {
       throw new HarnessError('USAGE', 'the url engine needs DATABASE_URL', { hint: 'export DATABASE_URL=postgres://user@host:5432/dbname (the password is read from the URL or PGPASSWORD, never printed).' })
     }
-    const client = await connect(url, { applicationName: 'pgverify-probe' })
-    let versions
-    let hasExt = false
-    try {
-      const r = (
-        await client.query<{ pg: string; ts: string | null; inst: string | null; lic: string | null }>(
-          `SELECT current_setting('server_version') AS pg,
-                  (SELECT default_version FROM pg_available_extensions WHERE name = 'timescaledb') AS ts,
-                  (SELECT extversion FROM pg_extension WHERE extname = 'timescaledb') AS inst,
-                  current_setting('timescaledb.license', true) AS lic`,
-        )
-      ).rows[0]!
-      hasExt = r.ts !== null
-      versions = {
-        postgres: /^\d+(\.\d+)?/.exec(r.pg)?.[0] ?? r.pg,
-        timescaledb: r.inst ?? r.ts ?? 'none',
-        // Unknown until the library is loaded; a scratch database would need privileges we may lack.
-        timescaledbLicense: r.lic ?? (r.ts ? 'unknown' : 'none'),
-      }
-    } finally {
-      await client.end().catch(() => {})
-    }
+    const versions = await readServer(url)
+    const hasExt = versions.timescaledb !== 'none'
     const admin = new AdminConnection(url)
     const created = new Set<string>()
     let n = 0

@@ -7,30 +7,12 @@
 import { isAbsolute, join, relative, sep } from 'node:path'
 import { formatLocated } from '../runner/locate.ts'
 import type { StageResult, VerifyReport } from '../verify/pipeline.ts'
+import type { LintFinding, LintResult as LintSummary } from '../lint/lint.ts'
 
-/** One finding of the migration linter, as it may appear on the report (`report.lint`). */
-export interface LintFinding {
-  rule: string
-  severity: 'error' | 'warning'
-  file: string
-  line: number
-  column: number
-  message: string
-  fix: string
-  statement: string
-  allowed?: { reason: string }
-}
+export type { LintFinding, LintResult as LintSummary } from '../lint/lint.ts'
 
-export interface LintSummary {
-  findings: LintFinding[]
-  errors: number
-  warnings: number
-  allowed: number
-}
-
-/** The lint result, when the pipeline attached one (structural: the lint module is optional). */
 export function lintOf(report: VerifyReport): LintSummary | undefined {
-  const lint = (report as VerifyReport & { lint?: LintSummary }).lint
+  const lint = report.lint
   return lint && Array.isArray(lint.findings) ? lint : undefined
 }
 
