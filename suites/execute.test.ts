@@ -164,6 +164,26 @@ describe('execute on the embedded engine (MS5.0, telemetry, compressed chunks)',
     await db.drop()
   }, LONG)
 
+  it('refuses before any change when existing rows break a declared precondition of a pending migration', async () => {
+    const db = await engine.createDatabase('precondition')
+    await migrate(db.url, MIGRATIONS, 'factory_telemetry', 7)
+    // Valid at version 7; 008 adds CHECK (scale_factor <> 0), which this row would fail halfway.
+    await withClient(db.url, async (c) => {
+      const id = (await c.query(`INSERT INTO factory_telemetry.metric_def (equipment_code, metric_key, value_type, description) VALUES ('EQ1', 'speed', 'REAL', 'speed') RETURNING id`)).rows[0].id
+      await c.query(`INSERT INTO factory_telemetry.metric_binding (metric_def_id, plc_kind, address, scale_factor) VALUES ($1, 'LOGIX', 'Speed', 0)`, [id])
+    })
+    const before = await capture(db.url, ['factory_telemetry'], log)
+    const backupRoot = tmpDir('pgverify-backups-')
+    const r = await execute({ target: handleTarget(engine, db), dir: MIGRATIONS, backupRoot, logDir: tmpDir('pgverify-reports-'), lockWaitMs: 0 })
+    const check = r.checks.find((c) => c.id === 'data-preconditions')
+    expect(check?.status).toBe('fail')
+    expect(check?.message).toMatch(/008_fix_critical_schema_issues needs factory_telemetry\.metric_binding CHECK \(scale_factor IS NULL OR scale_factor <> 0\): 1 row violate/)
+    expect(r.outcome).not.toBe('migrated')
+    expect(readdirSync(backupRoot)).toEqual([])
+    expectSameState(before, await capture(db.url, ['factory_telemetry'], log))
+    await db.drop()
+  }, LONG)
+
   it('pnpm execute --engine embedded with the failing 010 exits 1 and says RESTORED (from an empty database)', async () => {
     const dir = copyDir(MIGRATIONS)
     write(dir, '010_add_shift_notes.sql', FAILING_010)

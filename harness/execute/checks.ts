@@ -19,6 +19,7 @@ import type { Migration } from '../runner/migration.ts'
 import { Migrator, type PlanStep } from '../runner/migrator.ts'
 import { preflight } from '../runner/requirements.ts'
 import type { Manifest } from '../validation/manifest.ts'
+import { checkPreconditions } from '../validation/preconditions.ts'
 
 export type CheckStatus = 'ok' | 'warn' | 'fail'
 
@@ -193,6 +194,17 @@ export async function preValidate(input: PreValidationInput): Promise<PreValidat
           plan = p.steps
           for (const w of p.warnings) add({ id: 'plan-warning', status: 'warn', message: w })
           add({ id: 'plan', status: 'ok', message: plan.length ? `${plan.length} migration${plan.length > 1 ? 's' : ''} to apply: version ${p.from} → ${p.to}` : `nothing to apply: database at version ${p.from}` })
+          const pre = await checkPreconditions(client, input.manifest, plan.map((x) => x.name))
+          const broken = pre.filter((x) => x.violations > 0)
+          if (broken.length) {
+            add({
+              id: 'data-preconditions',
+              status: 'fail',
+              message: broken.map((b) => `${b.migration} needs ${b.table} ${b.condition}: ${b.violations} row${b.violations > 1 ? 's' : ''} violate it`).join('; '),
+              hint: 'Clean these rows before migrating (the migration would fail on its new constraint and roll back); the conditions are declared in manifest.json.',
+              code: 'VALIDATION_FAILED',
+            })
+          } else if (pre.length) add({ id: 'data-preconditions', status: 'ok', message: `${pre.length} declared data precondition${pre.length > 1 ? 's' : ''} of pending migrations hold` })
         }
       }
     } catch (e) {
