@@ -7,7 +7,6 @@
  * rehearsals). The production runner bundle keeps only the DATABASE_URL path.
  */
 import type { DatabaseHandle, EngineCapabilities, EngineVersions, PhysicalAccess, StartedEngine } from '../engines/types.ts'
-import { HarnessError } from '../errors.ts'
 import { redactUrl } from '../util/redact.ts'
 
 export interface DbTarget {
@@ -56,32 +55,17 @@ export function handleTarget(engine: StartedEngine, db: DatabaseHandle): DbTarge
 
 /**
  * `--engine NAME` → a fresh disposable database on that engine (dropped by close());
- * otherwise DATABASE_URL. Engines are loaded lazily, so the production runner never loads them.
+ * otherwise DATABASE_URL. The decision is cli/target.ts's openTarget, shared with `pnpm migrate`;
+ * it is loaded lazily, so the production runner never loads the engines.
  */
 export async function openDbTarget(options: { engine?: string; label?: string }): Promise<OpenedTarget> {
-  const url = process.env.DATABASE_URL
-  if (!options.engine && url) return { ...(await urlTarget(url)), close: async () => {} }
-  if (!options.engine && !process.env.VERIFY_ENGINE) {
-    throw new HarnessError('USAGE', 'no database to work on: DATABASE_URL is not set and no --engine was given', {
-      hint: 'Set DATABASE_URL (the database to back up, restore or migrate), or pass --engine embedded|native|container for a rehearsal on a disposable database.',
-    })
-  }
-  const { startEngine } = await import('../cli/target.ts')
-  const engine = await startEngine(options.engine)
+  const { openTarget } = await import('../cli/target.ts')
+  const t = await openTarget(options)
   try {
-    if (!engine.capabilities.disposable) {
-      return { ...(await urlTarget(engine.url)), engine, close: () => engine.stop() }
-    }
-    const db = await engine.createDatabase(options.label ?? 'target')
-    return {
-      ...handleTarget(engine, db),
-      close: async () => {
-        await db.drop().catch(() => {})
-        await engine.stop()
-      },
-    }
+    if (t.engine && t.db) return { ...handleTarget(t.engine, t.db), close: t.close }
+    return { ...(await urlTarget(t.url)), ...(t.engine ? { engine: t.engine } : {}), close: t.close }
   } catch (e) {
-    await engine.stop().catch(() => {})
+    await t.close().catch(() => {})
     throw e
   }
 }

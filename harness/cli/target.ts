@@ -3,7 +3,7 @@
  * engine chosen by --engine / VERIFY_ENGINE. The choice is printed with its reason.
  */
 import { chooseEngine } from '../engines/select.ts'
-import type { StartedEngine } from '../engines/types.ts'
+import type { DatabaseHandle, StartedEngine } from '../engines/types.ts'
 import { installSignalHandlers, registerCleanup } from '../engines/cleanup.ts'
 import { HarnessError } from '../errors.ts'
 import { redactUrl } from '../util/redact.ts'
@@ -13,6 +13,8 @@ export interface Target {
   url: string
   /** Set when the harness started a disposable engine for this command. */
   engine?: StartedEngine
+  /** The disposable database made on that engine (absent for DATABASE_URL and the url engine). */
+  db?: DatabaseHandle
   /** True when the database will be thrown away afterwards (destructive commands need no --yes). */
   disposable: boolean
   describe: string
@@ -35,14 +37,15 @@ export async function startEngine(requested?: string): Promise<StartedEngine> {
   })
 }
 
-export async function openTarget(options: { engine?: string }): Promise<Target> {
+/** The one place that decides where a command works: DATABASE_URL, or a disposable database. */
+export async function openTarget(options: { engine?: string; label?: string }): Promise<Target> {
   const url = process.env.DATABASE_URL
   if (!options.engine && url) {
     return { url, disposable: false, describe: redactUrl(url), close: async () => {} }
   }
   if (!options.engine && !process.env.VERIFY_ENGINE) {
     throw new HarnessError('USAGE', 'no database to work on: DATABASE_URL is not set and no --engine was given', {
-      hint: 'Set DATABASE_URL (for a throw-away server: run `pnpm db` in another terminal and export the line it prints), or pass --engine embedded|native|container.',
+      hint: 'Set DATABASE_URL (for a throw-away server: run `pnpm db` in another terminal and export the line it prints), or pass --engine embedded|native|container for a rehearsal on a disposable database.',
     })
   }
   const engine = await startEngine(options.engine)
@@ -50,11 +53,12 @@ export async function openTarget(options: { engine?: string }): Promise<Target> 
     if (!engine.capabilities.disposable) {
       return { url: engine.url, engine, disposable: false, describe: engine.describe(), close: () => engine.stop() }
     }
-    const db = await engine.createDatabase('migrate')
+    const db = await engine.createDatabase(options.label ?? 'migrate')
     info(`database: ${db.name} on ${engine.describe()} (disposable: dropped when the command ends)`)
     return {
       url: db.url,
       engine,
+      db,
       disposable: true,
       describe: `${db.name} on ${engine.describe()}`,
       close: async () => {
