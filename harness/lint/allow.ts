@@ -8,10 +8,10 @@
  * Without `line` an entry covers every finding of that rule in that file. An entry that matches
  * no finding is reported (`unused-allow`), so stale entries do not pile up.
  */
-import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { HarnessError } from '../errors.ts'
 import { RULE_BY_ID, RULES, type LintFinding } from './rules.ts'
+import { readOptionalFile } from '../validation/manifest.ts'
 
 export const ALLOW_FILE = 'lint-allow.json'
 
@@ -33,14 +33,8 @@ const ROOT_KEYS = new Set(['allow', 'description', '$comment'])
 /** Reads `<dir>/lint-allow.json`; no file means an empty allow-list. */
 export async function loadAllowList(dir: string): Promise<AllowEntry[]> {
   const path = join(dir, ALLOW_FILE)
-  let text: string
-  try {
-    text = await readFile(path, 'utf8')
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return []
-    throw new HarnessError('MANIFEST_INVALID', `${path}: cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { details: { file: path } })
-  }
-  return parseAllowList(text, path)
+  const text = await readOptionalFile(path)
+  return text === undefined ? [] : parseAllowList(text, path)
 }
 
 export function parseAllowList(text: string, path: string): AllowEntry[] {

@@ -3,9 +3,10 @@
  * production. A pull request that edits one of them is drift before any database sees it;
  * `pnpm verify` refuses it, as the runner would refuse it on the production database.
  */
-import { readFile, writeFile } from 'node:fs/promises'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { HarnessError } from '../errors.ts'
+import { readOptionalFile } from '../validation/manifest.ts'
 import type { Migration } from './migration.ts'
 
 export const RELEASED_FILE = 'released.json'
@@ -17,13 +18,8 @@ export interface Released {
 
 export async function loadReleased(dir: string): Promise<Released | undefined> {
   const path = join(dir, RELEASED_FILE)
-  let text: string
-  try {
-    text = await readFile(path, 'utf8')
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw new HarnessError('MANIFEST_INVALID', `${path}: cannot be read: ${(e as Error).message}`, { hint: 'Check its permissions.' })
-  }
+  const text = await readOptionalFile(path)
+  if (text === undefined) return undefined
   try {
     const parsed = JSON.parse(text) as Released
     if (typeof parsed?.migrations !== 'object' || Object.values(parsed.migrations).some((v) => typeof v !== 'string' || !/^[0-9a-f]{64}$/.test(v))) throw new Error('"migrations" must map names to sha256 hex strings')

@@ -39,15 +39,23 @@ export interface Manifest {
 
 export const MANIFEST_FILE = 'manifest.json'
 
-export async function loadManifest(dir: string): Promise<Manifest | undefined> {
-  const path = join(dir, MANIFEST_FILE)
-  let text: string
+/**
+ * The text of an optional file beside the migrations (manifest.json, released.json,
+ * lint-allow.json): undefined when it does not exist, MANIFEST_INVALID when it cannot be read.
+ */
+export async function readOptionalFile(path: string): Promise<string | undefined> {
   try {
-    text = await readFile(path, 'utf8')
+    return await readFile(path, 'utf8')
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw new HarnessError('MANIFEST_INVALID', `${path}: cannot be read: ${(e as Error).message}`, { hint: 'Check its permissions.' })
+    throw new HarnessError('MANIFEST_INVALID', `${path}: cannot be read: ${(e as Error).message}`, { hint: 'Check its permissions.', details: { file: path } })
   }
+}
+
+export async function loadManifest(dir: string): Promise<Manifest | undefined> {
+  const path = join(dir, MANIFEST_FILE)
+  const text = await readOptionalFile(path)
+  if (text === undefined) return undefined
   let parsed: unknown
   try {
     parsed = JSON.parse(text)
