@@ -24,7 +24,7 @@ import { describeFile, writeManifest, type BackupKind, type BackupManifest, type
 import { captureState, publicObjects, userSchemas } from './state.ts'
 import { timescaleSchema, timescaleSchemaSql } from './timescale.ts'
 import type { DbTarget } from './target.ts'
-import { locateClientTools, runTool, toolConnection, toolError, type ClientTools } from './tools.ts'
+import { toolError, type DumpTools } from './tools.ts'
 
 export interface BackupOptions {
   /** Where backups live (default `backups/`). */
@@ -90,13 +90,13 @@ export async function createBackup(target: DbTarget, options: BackupOptions): Pr
     log(`backup ${name} of ${target.describe} into ${root}`)
 
     // ---- the tool, before anything is read ----------------------------------------------------
-    let tools: ClientTools | undefined
-    if (target.capabilities.dumpTool === 'pg_dump') tools = await locateClientTools(target.versions.postgres)
+    let tools: DumpTools | undefined
+    if (target.capabilities.dumpTool === 'pg_dump') tools = await target.dumpTools()
     else if (target.capabilities.dumpTool === 'wasm-pg_dump') {
       if (!target.physical) throw new HarnessError('BACKUP_TOOL_MISMATCH', `${target.describe}: the WASM pg_dump needs in-process access to the database, which this target does not offer`, { hint: 'Back up an embedded database through its engine (--engine embedded), not through its URL.' })
     } else throw new HarnessError('BACKUP_TOOL_MISMATCH', `${target.describe}: no dump tool fits this engine`, { hint: 'Use an engine with pg_dump (native, container, url) or the embedded engine.' })
     const { wasmDump, wasmDumpVersion } = tools ? { wasmDump: undefined, wasmDumpVersion: undefined } : await import('./wasm-dump.ts')
-    const logicalTool = tools ? `pg_dump ${tools.version} (${tools.binDir})` : `WASM pg_dump (${wasmDumpVersion!()})`
+    const logicalTool = tools ? `pg_dump ${tools.version} (${tools.where})` : `WASM pg_dump (${wasmDumpVersion!()})`
     log(`logical dump tool: ${logicalTool}`)
 
     client = await connect(target.url, { applicationName: 'pgverify-backup' })
@@ -134,11 +134,9 @@ export async function createBackup(target: DbTarget, options: BackupOptions): Pr
       if (ex.cycles.length) notes.push(`foreign-key cycle among ${ex.cycles.join(', ')}: a data-only restore needs a role that may set session_replication_role`)
       notes.push('data_only.sql is written by pgverify (rows read through each table), not by pg_dump: pg_dump --data-only of a TimescaleDB database carries the internal catalog and chunk tables and cannot be loaded into a database migrated by the runner.')
     }
-    const conn = toolConnection(target.url)
     const pgDump = async (rel: string, role: 'full' | 'schema', extra: string[]) => {
-      const file = path.join(tmp, rel)
-      const args = ['--format=custom', `--file=${file}`, '--no-password', ...(snapshotId ? [`--snapshot=${snapshotId}`] : []), ...extra, `--dbname=${conn.dbname}`]
-      const r = await runTool(tools!.pgDump, args, { env: conn.env })
+      const args = ['--format=custom', { out: path.join(tmp, rel), prefix: '--file=' }, '--no-password', ...(snapshotId ? [`--snapshot=${snapshotId}`] : []), ...extra]
+      const r = await tools!.run('pg_dump', args, { connect: target.url })
       if (r.code !== 0) throw toolError('BACKUP_FAILED', `pg_dump ${extra.join(' ')}`.trim(), r, target.url, 'Check that the role may read every table (pg_dump needs SELECT on all of them) and that the disk has room; the partial backup was removed.')
       if (r.stderr.trim()) log(`pg_dump: ${r.stderr.trim().split('\n').slice(0, 5).join(' | ')}`)
       files.push(await describeFile(tmp, rel, role, { tool: `pg_dump ${tools!.version} -Fc${extra.length ? ' ' + extra.join(' ') : ''}${snapshotId ? ' --snapshot' : ''}`, durationMs: r.durationMs }))

@@ -39,7 +39,7 @@ import { captureState, publicObjects, qualify, quoteIdent, userSchemas } from '.
 import type { DbTarget } from './target.ts'
 import { handleTarget } from './target.ts'
 import { canSetReplicaRole, postRestoreSql, preRestoreSql, timescaleSchema } from './timescale.ts'
-import { locateClientTools, runTool, toolConnection, type ClientTools } from './tools.ts'
+import type { DumpTools } from './tools.ts'
 
 export type RestoreKind = 'full' | 'schema' | 'data' | 'volume'
 export type RestoreMode = 'fresh' | 'in-place'
@@ -129,8 +129,8 @@ export async function restoreBackup(dir: string, target: DbTarget, options: Rest
       hint: 'Restore it into a server engine (native, container, or DATABASE_URL), or use --kind data, which loads anywhere.',
     })
   }
-  let tools: ClientTools | undefined
-  if (m.tool.format === 'custom' && kind !== 'data') tools = await locateClientTools(target.versions.postgres)
+  let tools: DumpTools | undefined
+  if (m.tool.format === 'custom' && kind !== 'data') tools = await target.dumpTools()
 
   const client = await connect(target.url, { applicationName: `pgverify-restore ${kind}` })
   let replaced: string[] = []
@@ -265,7 +265,7 @@ async function restorePlain(client: pg.ClientBase, dir: string, rel: string, m: 
 /** pg_dump (custom format) backups: pg_restore writes the script, psql runs it in one transaction. */
 async function restoreWithPsql(
   client: pg.ClientBase,
-  tools: ClientTools,
+  tools: DumpTools,
   dir: string,
   rel: string,
   m: BackupManifest,
@@ -292,8 +292,8 @@ async function restoreWithPsql(
     const script = path.join(work, path.basename(rel).replace(/\.dump$/, '.sql'))
     // No -j: TimescaleDB's catalog must not be restored in parallel (and one transaction is one session).
     let t = performance.now()
-    const conv = await runTool(tools.pgRestore, [`--file=${script}`, ...(kind === 'schema' ? ['--schema-only'] : []), path.join(dir, rel)])
-    if (conv.code !== 0) throw new HarnessError('RESTORE_FAILED', `pg_restore could not read ${rel}: ${conv.stderr.trim().split('\n').slice(-5).join(' | ')}; nothing was restored`, { hint: `The archive may come from a newer pg_dump than ${tools.pgRestore} (${tools.version}).` })
+    const conv = await tools.run('pg_restore', [{ out: script, prefix: '--file=' }, ...(kind === 'schema' ? ['--schema-only'] : []), { in: path.join(dir, rel) }])
+    if (conv.code !== 0) throw new HarnessError('RESTORE_FAILED', `pg_restore could not read ${rel}: ${conv.stderr.trim().split('\n').slice(-5).join(' | ')}; nothing was restored`, { hint: `The archive may come from a newer pg_dump than pg_restore ${tools.version} (${tools.where}).` })
     log(`pg_restore ${tools.version}: ${rel} → script (${Math.round(conv.durationMs)} ms)`)
     const files = [path.join(work, 'prologue.sql'), script]
     if (kind === 'schema') {
@@ -301,12 +301,12 @@ async function restoreWithPsql(
       if (tsFile) files.push(path.join(dir, tsFile.path))
     }
     files.push(path.join(work, 'epilogue.sql'))
-    const conn = toolConnection(target.url)
     t = performance.now()
-    const r = await runTool(tools.psql, ['-X', '-q', '--no-password', '-v', 'ON_ERROR_STOP=1', '-v', 'VERBOSITY=verbose', '--single-transaction', ...files.flatMap((f) => ['-f', f]), `--dbname=${conn.dbname}`], { env: { ...conn.env, PGOPTIONS: '-c client_min_messages=warning' } })
+    const r = await tools.run('psql', ['-X', '-q', '--no-password', '-v', 'ON_ERROR_STOP=1', '-v', 'VERBOSITY=verbose', '--single-transaction', ...files.flatMap((f) => ['-f', { in: f }])], { connect: target.url, env: { PGOPTIONS: '-c client_min_messages=warning' } })
     if (r.code !== 0) {
       const e = /psql:([^:]+):(\d+): ERROR:\s+(?:([0-9A-Z]{5}): )?(.*)/.exec(r.stderr)
-      const where = e ? `${e[1] === script ? `${rel} (as pg_restore's script)` : path.basename(e[1]!)}:${e[2]}` : rel
+      // The toolbox may have run psql on copies (inside a container): match by file name.
+      const where = e ? `${path.basename(e[1]!).endsWith(path.basename(script)) ? `${rel} (as pg_restore's script)` : path.basename(e[1]!).replace(/^\d+-/, '')}:${e[2]}` : rel
       throw new HarnessError('RESTORE_FAILED', `${where}: ${e?.[3] ? `[SQLSTATE ${e[3]}] ` : ''}${e?.[4] ?? redact(r.stderr.trim().split('\n').slice(-6).join('\n'))}; the restore ran in one transaction, so nothing of it was kept`, {
         hint: e?.[3] === '42501' ? 'Restore as the owner of the backed-up objects or a superuser.' : 'Fix the cause above and run the restore again; the backup is unchanged.',
         details: { file: rel, sqlstate: e?.[3], psql: redact(r.stderr.slice(-2000)) },

@@ -6,8 +6,9 @@
  * loading any engine module) or from `--engine NAME` (a disposable database on that engine, for
  * rehearsals). The production runner bundle keeps only the DATABASE_URL path.
  */
-import type { DatabaseHandle, EngineCapabilities, EngineVersions, PhysicalAccess, StartedEngine } from '../engines/types.ts'
+import type { DatabaseHandle, DumpTools, EngineCapabilities, EngineVersions, PhysicalAccess, StartedEngine } from '../engines/types.ts'
 import { redactUrl } from '../util/redact.ts'
+import { localDumpTools } from './tools.ts'
 
 export interface DbTarget {
   url: string
@@ -19,6 +20,8 @@ export interface DbTarget {
   physical?: PhysicalAccess
   /** The engine, when the harness started one (restores into fresh databases use it). */
   engine?: StartedEngine
+  /** pg_dump/pg_restore/psql of this server's version (for `dumpTool: 'pg_dump'`): the engine's own, else the local install's. */
+  dumpTools(): Promise<DumpTools>
 }
 
 export interface OpenedTarget extends DbTarget {
@@ -37,6 +40,7 @@ export async function urlTarget(url: string): Promise<DbTarget> {
     describe: `url: ${redactUrl(url)}: PostgreSQL ${versions.postgres} + TimescaleDB ${versions.timescaledb}`,
     versions,
     capabilities: { dumpTool: 'pg_dump', physicalSnapshot: false, concurrentConnections: true, disposable: false },
+    dumpTools: () => localDumpTools(versions.postgres),
   }
 }
 
@@ -50,6 +54,7 @@ export function handleTarget(engine: StartedEngine, db: DatabaseHandle): DbTarge
     capabilities: engine.capabilities,
     ...(db.physical ? { physical: db.physical } : {}),
     engine,
+    dumpTools: () => (engine.dumpTools ? engine.dumpTools() : localDumpTools(engine.versions.postgres)),
   }
 }
 

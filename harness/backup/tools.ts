@@ -1,9 +1,11 @@
 /**
  * The dump tools, chosen by the engine's `dumpTool` capability:
  *
- *   pg_dump       PostgreSQL's pg_dump / pg_restore / psql of the server's major version. A
- *                 different major is refused: a newer pg_dump writes archives an older pg_restore
- *                 cannot read, and an older one refuses the server ("server version mismatch").
+ *   pg_dump       PostgreSQL's pg_dump / pg_restore / psql of the server's major version: the
+ *                 engine's own (inside the container engine's container), else the local
+ *                 install's, found here. A different major is refused: a newer pg_dump writes
+ *                 archives an older pg_restore cannot read, and an older one refuses the server
+ *                 ("server version mismatch").
  *   wasm-pg_dump  `@electric-sql/pglite-tools`' pg_dump compiled to WASM, driving the embedded
  *                 engine's PGlite instance in-process (plain SQL with INSERTs).
  *
@@ -12,8 +14,11 @@
 import { spawn } from 'node:child_process'
 import { existsSync, readdirSync } from 'node:fs'
 import path from 'node:path'
+import type { DumpTools, ToolArg, ToolName, ToolRun } from '../engines/types.ts'
 import { HarnessError } from '../errors.ts'
 import { redact, redactUrl } from '../util/redact.ts'
+
+export type { DumpTools, ToolRun }
 
 export interface ClientTools {
   binDir: string
@@ -23,13 +28,6 @@ export interface ClientTools {
   pgDump: string
   pgRestore: string
   psql: string
-}
-
-export interface ToolRun {
-  code: number | null
-  stdout: string
-  stderr: string
-  durationMs: number
 }
 
 /** Runs a program without a shell; never throws for a non-zero exit (the caller words the error). */
@@ -117,4 +115,24 @@ export async function locateClientTools(serverVersion: string): Promise<ClientTo
 export function toolError(code: 'BACKUP_FAILED' | 'RESTORE_FAILED', what: string, r: ToolRun, url: string, hint: string): HarnessError {
   const tail = redact(r.stderr.trim().split('\n').slice(-12).join('\n'))
   return new HarnessError(code, `${what} failed (exit ${r.code ?? 'signal'}) on ${redactUrl(url)}${tail ? `:\n${tail}` : ''}`, { hint, details: { exitCode: r.code } })
+}
+
+/** The local install's tools of the server's major version, as a toolbox. */
+export async function localDumpTools(serverVersion: string): Promise<DumpTools> {
+  const t = await locateClientTools(serverVersion)
+  const files: Record<ToolName, string> = { pg_dump: t.pgDump, pg_restore: t.pgRestore, psql: t.psql }
+  return {
+    version: t.version,
+    where: t.binDir,
+    run(tool: ToolName, args: readonly ToolArg[], options: { connect?: string; env?: Record<string, string>; timeoutMs?: number } = {}) {
+      const argv = args.map((a) => (typeof a === 'string' ? a : `${a.prefix ?? ''}${a.in ?? a.out}`))
+      let env: NodeJS.ProcessEnv = { ...options.env }
+      if (options.connect) {
+        const conn = toolConnection(options.connect)
+        argv.push(`--dbname=${conn.dbname}`)
+        env = { ...env, ...conn.env }
+      }
+      return runTool(files[tool], argv, { env, ...(options.timeoutMs ? { timeoutMs: options.timeoutMs } : {}) })
+    },
+  }
 }

@@ -67,8 +67,9 @@ async function licenseFromScratch(admin: AdminConnection, url: string): Promise<
   try {
     await client.connect()
     await client.query('CREATE EXTENSION IF NOT EXISTS timescaledb')
-    const { rows } = await client.query<{ timescaledb_license: string }>('SHOW timescaledb.license')
-    return rows[0]?.timescaledb_license ?? 'none'
+    // current_setting, not SHOW: SHOW names its column "timescaledb.license", dot included.
+    const { rows } = await client.query<{ license: string | null }>(`SELECT current_setting('timescaledb.license', true) AS license`)
+    return rows[0]?.license ?? 'none'
   } catch {
     // e.g. not preloaded: TimescaleDB is listed but cannot be created, so no license applies.
     return 'none'
@@ -103,15 +104,18 @@ export function databaseFactory(admin: AdminConnection, url: string, isStopped: 
 }
 
 
-/** What a real PostgreSQL server (native or container) can do, given its TimescaleDB. */
-export function serverCapabilities(versions: EngineVersions): EngineCapabilities {
+/**
+ * What a real PostgreSQL server (native or container) can do, given its TimescaleDB and whether
+ * its background workers were left to run jobs by themselves.
+ */
+export function serverCapabilities(versions: EngineVersions, backgroundJobs: boolean): EngineCapabilities {
   // License 'none' despite a listed version means CREATE EXTENSION failed (e.g. not preloaded).
   const timescale = versions.timescaledb !== 'none' && versions.timescaledbLicense !== 'none'
   return {
     concurrentConnections: true,
     timescaledb: timescale,
     timescaledbCompression: versions.timescaledbLicense === 'timescale',
-    backgroundWorkers: timescale,
+    backgroundWorkers: timescale && backgroundJobs,
     nonTransactionalIndexBuilds: true,
     dumpTool: 'pg_dump',
     physicalSnapshot: false,

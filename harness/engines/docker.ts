@@ -58,10 +58,17 @@ function defaultSockets(): Endpoint[] {
   return [...new Set(files)].map((f) => ({ label: `unix://${f}`, options: { socketPath: f }, tls: false, socketFile: f }))
 }
 
-function ping(ep: Endpoint): Promise<{ ok: boolean; detail: string }> {
+interface Ping {
+  ok: boolean
+  detail: string
+  /** Podman's Docker-compatible API says so in its Server header ("Libpod/4.3.1 (linux)"). */
+  podman?: boolean
+}
+
+function ping(ep: Endpoint): Promise<Ping> {
   return new Promise((resolve) => {
     let settled = false
-    const done = (r: { ok: boolean; detail: string }) => {
+    const done = (r: Ping) => {
       if (settled) return
       settled = true
       clearTimeout(timer)
@@ -77,7 +84,8 @@ function ping(ep: Endpoint): Promise<{ ok: boolean; detail: string }> {
       res.on('error', (e: NodeJS.ErrnoException) => done({ ok: false, detail: e.code ?? e.message }))
       res.on('end', () => {
         const ok = res.statusCode === 200 && body.trim() === 'OK'
-        done({ ok, detail: ok ? 'OK' : `HTTP ${res.statusCode} ${JSON.stringify(body.slice(0, 80))}` })
+        const podman = /libpod/i.test(String(res.headers.server ?? '')) || 'libpod-api-version' in res.headers
+        done({ ok, detail: ok ? 'OK' : `HTTP ${res.statusCode} ${JSON.stringify(body.slice(0, 80))}`, podman })
       })
     })
     // Caps the whole exchange (connect, headers and body), not just socket idleness.
@@ -89,7 +97,14 @@ function ping(ep: Endpoint): Promise<{ ok: boolean; detail: string }> {
   })
 }
 
-export async function dockerRuntime(): Promise<{ ok: boolean; reason: string }> {
+export interface DockerRuntime {
+  ok: boolean
+  reason: string
+  /** The API is Podman's (no Ryuk there unless its socket is mounted: the harness reaps its own containers). */
+  podman?: boolean
+}
+
+export async function dockerRuntime(): Promise<DockerRuntime> {
   const dockerHost = process.env.DOCKER_HOST
   let endpoints: Endpoint[]
   if (dockerHost) {
@@ -108,7 +123,7 @@ export async function dockerRuntime(): Promise<{ ok: boolean; reason: string }> 
   const failures: string[] = []
   for (const ep of present) {
     const r = await ping(ep)
-    if (r.ok) return { ok: true, reason: `Docker runtime answered at ${ep.label}` }
+    if (r.ok) return { ok: true, podman: r.podman === true, reason: `${r.podman ? 'Podman\'s Docker-compatible API' : 'Docker runtime'} answered at ${ep.label}` }
     failures.push(`${ep.label} did not answer /_ping (${r.detail})`)
   }
   return { ok: false, reason: `no Docker runtime: ${failures.join('; ')}` }

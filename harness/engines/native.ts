@@ -32,6 +32,12 @@ export interface NativeStartOptions extends EngineStartOptions {
    * password to fail or a role with a password. Off by default: the default cluster trusts all.
    */
   passwordAuth?: boolean
+  /**
+   * Preload TimescaleDB when this install has it (the default). `false` starts the cluster
+   * without the preload: PostgreSQL with TimescaleDB installed but unusable, exactly the
+   * misconfiguration the pre-flight must catch, made on purpose whatever the machine has.
+   */
+  timescale?: boolean
 }
 
 export interface NativeStartedEngine extends StartedEngine {
@@ -83,7 +89,7 @@ function startFailed(what: string, output: string, hint: string, details: Record
 }
 
 /** Every server setting on the command line; pg_ctl runs it through /bin/sh, hence the path check in start. */
-function serverOptions(port: number, socketDir: string, timescale: boolean): string {
+function serverOptions(port: number, socketDir: string, timescale: boolean, backgroundJobs: boolean): string {
   const settings = [
     'listen_addresses=127.0.0.1',
     `unix_socket_directories=${socketDir}`,
@@ -92,6 +98,8 @@ function serverOptions(port: number, socketDir: string, timescale: boolean): str
     'full_page_writes=off',
     'max_connections=100',
     ...(timescale ? ['shared_preload_libraries=timescaledb', 'timescaledb.telemetry_level=off'] : []),
+    // No scheduler can start without a worker slot: registered jobs wait for an explicit run_job.
+    ...(timescale && !backgroundJobs ? ['timescaledb.max_background_workers=0'] : []),
   ]
   return [`-p ${port}`, ...settings.map((s) => `-c ${s}`)].join(' ')
 }
@@ -108,6 +116,8 @@ export async function startNative(options: NativeStartOptions = {}): Promise<Nat
   }
 
   await reapStaleClusters(log)
+  const preload = install.hasTimescale && options.timescale !== false
+  const backgroundJobs = options.backgroundJobs === true
 
   const tempDir = await mkdtemp(path.join(os.tmpdir(), NATIVE_DIR_PREFIX))
   const dataDir = path.join(tempDir, 'data')
@@ -170,7 +180,7 @@ export async function startNative(options: NativeStartOptions = {}): Promise<Nat
     for (let attempt = 1; ; attempt++) {
       port = await freePort()
       await writeOwner(tempDir, { pid: process.pid, port, pgdata: dataDir, binDir: install.binDir })
-      const r = await serverRun(install, 'pg_ctl', ['start', '-w', '-t', '60', '-D', dataDir, '-l', logFile, '-o', serverOptions(port, tempDir, install.hasTimescale)], tempDir, 90_000)
+      const r = await serverRun(install, 'pg_ctl', ['start', '-w', '-t', '60', '-D', dataDir, '-l', logFile, '-o', serverOptions(port, tempDir, preload, backgroundJobs)], tempDir, 90_000)
       if (r.code === 0) break
       const serverLog = await readLog(tempDir)
       // Someone else took the port between our probe and the bind: try another one.
@@ -184,8 +194,10 @@ export async function startNative(options: NativeStartOptions = {}): Promise<Nat
     const url = credentials ? `postgres://postgres:${credentials.password}@127.0.0.1:${port}/postgres` : `postgres://postgres@127.0.0.1:${port}/postgres`
     admin = new AdminConnection(url)
     const versions = await readVersions(admin, url)
-    const capabilities = serverCapabilities(versions)
-    const ts = capabilities.timescaledb ? `+ TimescaleDB ${versions.timescaledb} (${versions.timescaledbLicense} license)` : 'without TimescaleDB'
+    const capabilities = serverCapabilities(versions, backgroundJobs)
+    const ts = capabilities.timescaledb
+      ? `+ TimescaleDB ${versions.timescaledb} (${versions.timescaledbLicense} license${backgroundJobs ? ', background jobs on' : ', background jobs off'})`
+      : install.hasTimescale && !preload ? 'with TimescaleDB installed but not preloaded' : 'without TimescaleDB'
     const description = `native: PostgreSQL ${versions.postgres} ${ts} on 127.0.0.1:${port}${credentials ? ', password authentication' : ''} (${install.binDir})`
     log(`${description}; initdb ${initMs} ms, ready in ${Date.now() - t0} ms`)
 

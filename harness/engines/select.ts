@@ -1,12 +1,15 @@
 /**
- * Which engine runs: `--engine NAME`, else VERIFY_ENGINE, else the container engine where a
- * Docker runtime answers, else the embedded one. The choice and its reason are always printed.
+ * Which engine runs: `--engine NAME`, else VERIFY_ENGINE, else the most production-like one
+ * that can start here: the container engine where a Docker API answers, else the native engine
+ * when the local PostgreSQL has TimescaleDB, else the embedded one. The choice and its reason
+ * are always printed.
  */
 import { HarnessError } from '../errors.ts'
 import { containerEngine } from './container.ts'
 import { dockerRuntime } from './docker.ts'
 import { embeddedEngine } from './embedded.ts'
 import { nativeEngine } from './native.ts'
+import { locatePostgres } from './pg-bin.ts'
 import type { EngineName, EngineProvider } from './types.ts'
 import { urlEngine } from './url.ts'
 
@@ -42,5 +45,16 @@ export async function chooseEngine(requested?: string, env: NodeJS.ProcessEnv = 
   }
   const docker = await dockerRuntime()
   if (docker.ok) return { provider: containerEngine, reason: `auto: ${docker.reason}` }
-  return { provider: embeddedEngine, reason: `auto: ${docker.reason}; using the embedded engine` }
+  const native = await nativeWithTimescale()
+  if (native.ok) return { provider: nativeEngine, reason: `auto: ${docker.reason}; ${native.reason}` }
+  return { provider: embeddedEngine, reason: `auto: ${docker.reason}; ${native.reason}; using the embedded engine` }
+}
+
+async function nativeWithTimescale(): Promise<{ ok: boolean; reason: string }> {
+  const probe = await nativeEngine.probe()
+  if (!probe.ok) return probe
+  const install = await locatePostgres()
+  return install.hasTimescale
+    ? { ok: true, reason: `the local PostgreSQL ${install.version} (${install.binDir}) has TimescaleDB` }
+    : { ok: false, reason: `the local PostgreSQL ${install.version} (${install.binDir}) has no TimescaleDB` }
 }

@@ -48,6 +48,41 @@ export interface PhysicalAccess {
   readonly pglite: PGlite
 }
 
+export type ToolName = 'pg_dump' | 'pg_restore' | 'psql'
+
+/**
+ * A file a tool reads (`in`) or writes (`out`), given as a local path: a toolbox that runs the
+ * tool elsewhere (inside a container) copies it there or back. `prefix` glues it to its flag
+ * (`--file=`); without one it is an argument of its own.
+ */
+export interface ToolFile {
+  in?: string
+  out?: string
+  prefix?: string
+}
+export type ToolArg = string | ToolFile
+
+export interface ToolRun {
+  code: number | null
+  stdout: string
+  stderr: string
+  durationMs: number
+}
+
+/**
+ * pg_dump, pg_restore and psql of exactly the server's version, wherever they run: the local
+ * install's binaries, or the ones inside the server's own container. Callers hand in local
+ * paths and the database URL they use themselves; the toolbox maps both for the tool.
+ */
+export interface DumpTools {
+  /** e.g. "15.18" */
+  readonly version: string
+  /** Where the tools run, for logs and manifests: "/usr/lib/postgresql/15/bin", "inside container 1a2b3c (image)". */
+  readonly where: string
+  /** Never throws for a non-zero exit: the caller words the error. Passwords travel in PGPASSWORD, never in argv. */
+  run(tool: ToolName, args: readonly ToolArg[], options?: { connect?: string; env?: Record<string, string>; timeoutMs?: number }): Promise<ToolRun>
+}
+
 /** One database on a started engine: where to connect, and how to throw it away. */
 export interface DatabaseHandle {
   /** Connection URL for `pg` (never logged as-is: see util/redact). */
@@ -78,6 +113,11 @@ export interface StartedEngine {
   describe(): string
   /** A new, empty database (no extensions created), cheap enough to make per test; or a copy of a physical snapshot (`options.from`). */
   createDatabase(label?: string, options?: CreateDatabaseOptions): Promise<DatabaseHandle>
+  /**
+   * The dump tools that belong to this server, when they are not simply the local install's
+   * (the container engine runs the ones inside its container, so versions always match).
+   */
+  dumpTools?(): Promise<DumpTools>
   /** Stops the engine and removes everything it made. Idempotent; safe to call from signal handlers. */
   stop(): Promise<void>
 }
@@ -87,6 +127,12 @@ export type EngineName = 'embedded' | 'native' | 'container' | 'url'
 export interface EngineStartOptions {
   /** Where log lines about starting/stopping go. Defaults to stderr. */
   log?: (line: string) => void
+  /**
+   * Let TimescaleDB's background workers run policies by themselves (server engines that the
+   * harness starts). Off by default: a proof must not depend on when a retention job fires;
+   * jobs are run explicitly (`CALL run_job`) where a stage wants their effect.
+   */
+  backgroundJobs?: boolean
 }
 
 export interface EngineProvider {

@@ -12,7 +12,6 @@ import path from 'node:path'
 import type pg from 'pg'
 import type { DbTarget } from '../backup/target.ts'
 import { humanBytes } from '../backup/manifest.ts'
-import { locateClientTools } from '../backup/tools.ts'
 import { HarnessError, isHarnessError } from '../errors.ts'
 import { connect } from '../runner/connect.ts'
 import type { Migration } from '../runner/migration.ts'
@@ -103,8 +102,8 @@ export async function preValidate(input: PreValidationInput): Promise<PreValidat
   // ---- the dump tool ------------------------------------------------------------------------------
   try {
     if (input.target.capabilities.dumpTool === 'pg_dump') {
-      const t = await locateClientTools(input.target.versions.postgres)
-      add({ id: 'dump-tool', status: 'ok', message: `pg_dump/pg_restore/psql ${t.version} in ${t.binDir} (server ${input.target.versions.postgres})` })
+      const t = await input.target.dumpTools()
+      add({ id: 'dump-tool', status: 'ok', message: `pg_dump/pg_restore/psql ${t.version} in ${t.where} (server ${input.target.versions.postgres})` })
     } else if (input.target.capabilities.dumpTool === 'wasm-pg_dump' && input.target.physical) {
       add({ id: 'dump-tool', status: 'ok', message: 'WASM pg_dump in-process, plus a physical copy of the data directory' })
     } else throw new HarnessError('BACKUP_TOOL_MISMATCH', `${input.target.describe}: no dump tool fits this target`, { hint: 'Use DATABASE_URL with pg_dump installed, or --engine embedded|native|container.' })
