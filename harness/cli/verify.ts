@@ -17,8 +17,9 @@ Replays the migrations on a disposable engine and proves the result: every stage
 verdict; the run fails (exit 1) when any stage fails. Reports go to reports/.
 
 Options:
-  --engine NAME       embedded | native | container | url (default: container where Docker
-                      answers, else embedded; or VERIFY_ENGINE)
+  --engine NAME       embedded | native | container | url (default: VERIFY_ENGINE, else
+                      container where a Docker API answers, else native when the local
+                      PostgreSQL has TimescaleDB, else embedded)
   --dir DIR           migrations directory to verify (default: migrations)
   --log-schema NAME   schema of the migration log (default: the manifest's schema, else public)
   --reports DIR       where to write index.html, verify.json and junit.xml (default: reports)
@@ -78,6 +79,7 @@ function render(report: VerifyReport, reportsDir: string): void {
   const failed = report.stages.filter((s) => s.verdict === 'failed').length
   const skipped = report.stages.filter((s) => s.verdict === 'skipped').length
   out('')
+  for (const d of report.engine.differences ?? []) out(dim(`note: unlike production, on this engine ${d}`))
   out(`${report.ok ? green(bold('verify passed')) : red(bold('verify FAILED'))}: ${report.stages.length - failed - skipped} passed, ${failed} failed, ${skipped} skipped in ${(report.durationMs / 1000).toFixed(1)} s on ${report.engine.description}`)
   out(dim(`reports: ${join(reportsDir, 'index.html')} · verify.json · junit.xml`))
 }

@@ -200,6 +200,7 @@ export function renderHtml(report: VerifyReport): string {
     ['Engine', engine.description || engine.name],
     ['PostgreSQL', engine.postgres],
     ['TimescaleDB', `${engine.timescaledb}${engine.license ? ` (${engine.license})` : ''}`],
+    ...(engine.differences?.length ? [['Unlike production', engine.differences.join('; ')] as [string, string]] : []),
     ['Started', formatDate(report.startedAt)],
     ['Duration', formatDuration(report.durationMs)],
     ['Stages', counts],

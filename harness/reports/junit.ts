@@ -138,6 +138,7 @@ export function renderJunit(report: VerifyReport, options: JunitOptions = {}): s
     ['postgres', engine.postgres],
     ['timescaledb', engine.timescaledb],
     ['timescaledb.license', engine.license],
+    ...(engine.differences ?? []).map((d, i) => [`engine.difference.${i + 1}`, d]),
     ['migrations', migrationPath(report.dir, '.', root)],
     ...(lint ? [['lint', `${lint.errors} errors, ${lint.warnings} warnings, ${lint.allowed} allowed`]] : []),
   ].map(([name, value]) => `      <property${attrs({ name, value })}/>`)

@@ -4,6 +4,7 @@
  * silently. The CLI renders these results and the reports are built from them.
  */
 import type pg from 'pg'
+import { engineDifferences } from '../engines/differences.ts'
 import type { StartedEngine } from '../engines/types.ts'
 import { HarnessError, isHarnessError } from '../errors.ts'
 import { connect } from '../runner/connect.ts'
@@ -36,7 +37,14 @@ export async function runVerify(engine: StartedEngine, options: VerifyOptions, s
   const progress = options.onProgress ?? (() => {})
   const results: StageResult[] = []
   const report: VerifyReport = {
-    engine: { name: engine.name, description: engine.describe(), postgres: engine.versions.postgres, timescaledb: engine.versions.timescaledb, license: engine.versions.timescaledbLicense },
+    engine: {
+      name: engine.name,
+      description: engine.describe(),
+      postgres: engine.versions.postgres,
+      timescaledb: engine.versions.timescaledb,
+      license: engine.versions.timescaledbLicense,
+      differences: engineDifferences(engine.capabilities),
+    },
     dir: options.dir,
     startedAt: new Date(started).toISOString(),
     durationMs: 0,

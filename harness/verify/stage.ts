@@ -55,7 +55,15 @@ export interface VerifyContext {
 }
 
 export interface VerifyReport {
-  engine: { name: string; description: string; postgres: string; timescaledb: string; license: string }
+  engine: {
+    name: string
+    description: string
+    postgres: string
+    timescaledb: string
+    license: string
+    /** What a proof on this engine cannot show compared with a production server (engines/differences.ts). */
+    differences?: string[]
+  }
   dir: string
   startedAt: string
   durationMs: number
