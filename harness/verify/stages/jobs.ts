@@ -15,7 +15,7 @@ import { buildPlan } from '../../data/arbitraries.ts'
 import { readCatalog } from '../../data/catalog.ts'
 import { insertDataset } from '../../data/dataset.ts'
 import { connect } from '../../runner/connect.ts'
-import { formatRun, isoUs, jobLabel, registeredLabel, registerStepwise, runJobsMeasured, spreadOverWindows, totals, unscheduleJobs, type JobRun } from '../../validation/jobs.ts'
+import { formatJobError, formatRun, isoUs, jobLabel, registeredLabel, registerStepwise, runJobsMeasured, spreadOverWindows, totals, unscheduleJobs, type JobRun } from '../../validation/jobs.ts'
 import { failed, migratorFor, passed, type StageFn, type VerifyContext } from '../stage.ts'
 
 /** Seed of the generated data when --seed is not given (the stage is deterministic either way). */
@@ -110,7 +110,7 @@ export const jobsStage: StageFn = async (ctx) => {
     if (bad.length) {
       const first = bad[0]!
       const what = !first.ok
-        ? `job ${first.job.id} (${jobLabel(first.job)}, ${registeredLabel(first.job)}) failed: ${first.error!.sqlstate ? `ERROR ${first.error!.sqlstate}: ` : ''}${first.error!.message}`
+        ? `job ${first.job.id} (${jobLabel(first.job)}, ${registeredLabel(first.job)}) failed: ${formatJobError(first.error!)}`
         : `job ${first.job.id} (${jobLabel(first.job)}, ${registeredLabel(first.job)}) contradicts its config: ${first.violations[0]}`
       return failed(`${t.failed} of ${jobs.length} jobs failed, ${t.contradicting} contradict their config: ${what}`, details, { code: 'VALIDATION_FAILED', message: what })
     }
