@@ -37,6 +37,8 @@ export type ErrorCode =
   | 'ENGINE_START_FAILED'
   | 'USAGE'
   | 'VALIDATION_FAILED'
+  /** Pending retention policies would delete rows and the deletion was not acknowledged. */
+  | 'RETENTION_NOT_ACKNOWLEDGED'
   // backups and restores
   | 'BACKUP_FAILED'
   | 'BACKUP_CORRUPT'

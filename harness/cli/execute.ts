@@ -16,7 +16,10 @@ Seed 000's execution flow, against DATABASE_URL (production) or a disposable eng
   1 environment       migration files read and checked (names, gaps, encoding, checksums)
   2 pre-validation    memory, CPU, free disk against the database size, connectivity and latency,
                       PostgreSQL/TimescaleDB versions and license, migration log vs files (drift),
-                      pg_dump of the server's major version, backup directory writable, the plan
+                      pg_dump of the server's major version, backup directory writable, the plan,
+                      declared data preconditions, and what the retention policies the pending
+                      migrations add will DELETE on their first run (rows and chunks per table,
+                      counted read-only): refused unless --accept-retention-deletes is given
   3 backup            full + schema-only + data-only into --backup-root, then verified
   4 migrate           \`up\`: each pending migration in its own transaction
   5 post-validation   the manifest's tables, hypertables, policies, indexes, the migration log's
@@ -46,10 +49,14 @@ Options:
   --log-dir DIR       where the log and reports go (default: reports)
   --log-schema NAME   schema of the migration log (default: the manifest's schema)
   --lock-wait MS      wait this long for another runner's lock (default 60000)
+  --accept-retention-deletes
+                      accept what the pending migrations' retention policies delete on their
+                      first run (named by step 2); recorded in the execution log and report
   --json              print the report as JSON on stdout
 
 Exit codes: 0 migrated, nothing to do, or dry run passed · 1 a migration or validation failed
-and the database was restored to its pre-migration state · 2 usage · 3 bad migration files ·
+and the database was restored to its pre-migration state, or pre-migration validation refused
+(e.g. retention deletes not acknowledged; nothing was changed) · 2 usage · 3 bad migration files ·
 4 drift · 5 server lacks TimescaleDB / pg_dump mismatch · 6 connection · 8 engine unavailable ·
 10 the rollback failed or left differences: read the report`
 
@@ -92,6 +99,7 @@ export async function executeCommand(argv: Record<string, unknown> & { _: string
       dryRun: Boolean(argv['dry-run']),
       logSchema: argv['log-schema'] === undefined ? undefined : String(argv['log-schema']),
       lockWaitMs,
+      acceptRetentionDeletes: Boolean(argv['accept-retention-deletes']),
       echo: asJson ? undefined : (level, line) => info(level === 'ERROR' ? red(line) : level === 'WARN' ? yellow(line) : level === 'STEP' ? bold(line) : dim(line)),
     })
   } finally {
@@ -107,6 +115,12 @@ export async function executeCommand(argv: Record<string, unknown> & { _: string
       if (p.summary) out(`      ${p.summary}`)
     }
     if (report.plan.length && report.outcome === 'dry-run') for (const s of report.plan) out(`      ↑ ${s.file} ${dim(`${s.statements} statements`)}${s.noTransaction ? yellow(' [no-transaction]') : ''}`)
+    if (report.retention) {
+      out('')
+      for (const p of report.retention.policies) out(`${p.status === 'would-delete' || p.status === 'unknown' ? yellow('retention') : dim('retention')}  ${p.message}`)
+      if (report.retention.deletes)
+        out(report.retention.acknowledged ? yellow(`retention deletes ACKNOWLEDGED with ${report.retention.flag} (recorded in the log and report)`) : red(`retention deletes NOT acknowledged: run again with ${report.retention.flag} to accept them`))
+    }
     out('')
     out((code === EXIT.OK ? green : red)(bold(report.state)))
     if (report.error?.hint) out(`what to do: ${report.error.hint}`)
@@ -118,6 +132,6 @@ export async function executeCommand(argv: Record<string, unknown> & { _: string
 
 export const verb: Verb = {
   help: EXECUTE_HELP,
-  options: { string: ['engine', 'dir', 'backup-root', 'log-dir', 'log-schema', 'lock-wait'], boolean: ['dry-run', 'json'] },
+  options: { string: ['engine', 'dir', 'backup-root', 'log-dir', 'log-schema', 'lock-wait'], boolean: ['dry-run', 'json', 'accept-retention-deletes'] },
   run: executeCommand,
 }

@@ -2,7 +2,9 @@
  * Pre-migration validation (seed 000, component 3), read-only: system resources, connectivity
  * and latency, server versions and what the migrations require, migration files and their
  * checksums (and drift against the log), the dump tool, the backup and log directories, and
- * free disk space against the database's size. Each check says ok / warn / fail with evidence.
+ * free disk space against the database's size, the data preconditions pending migrations declare,
+ * and what their retention policies will delete on the first run (refused unless acknowledged with
+ * --accept-retention-deletes). Each check says ok / warn / fail with evidence.
  * A fail stops the execution before anything is changed; a warn is reported and the run goes on.
  */
 import { constants as FS } from 'node:fs'
@@ -19,6 +21,7 @@ import { Migrator, type PlanStep } from '../runner/migrator.ts'
 import { preflight } from '../runner/requirements.ts'
 import type { Manifest } from '../validation/manifest.ts'
 import { checkPreconditions } from '../validation/preconditions.ts'
+import { declaredRetention, impactSummary, retentionImpact, type RetentionImpact } from '../validation/retention.ts'
 
 export type CheckStatus = 'ok' | 'warn' | 'fail'
 
@@ -39,7 +42,12 @@ export interface PreValidation {
   /** Version before the run. */
   current: number
   databaseBytes?: number
+  /** What the pending migrations' retention policies delete on their first run (counted read-only). */
+  retention?: RetentionImpact[]
 }
+
+/** The flag that accepts what the pending retention policies will delete. */
+export const ACCEPT_RETENTION_FLAG = '--accept-retention-deletes'
 
 /** Seed 000's prerequisites: below them a warning, not a refusal (rehearsals run on small machines). */
 export const SEED_PREREQUISITES = { memoryBytes: 4 * 2 ** 30, cpus: 2, diskBytes: 20 * 2 ** 30, connectMs: 100 }
@@ -70,6 +78,8 @@ export interface PreValidationInput {
   backupRoot: string
   dryRun: boolean
   lockWaitMs: number
+  /** `--accept-retention-deletes`: the deletions the pending retention policies will make are accepted. */
+  acceptRetentionDeletes?: boolean
 }
 
 export async function preValidate(input: PreValidationInput): Promise<PreValidation> {
@@ -82,6 +92,7 @@ export async function preValidate(input: PreValidationInput): Promise<PreValidat
   let plan: PlanStep[] = []
   let current = 0
   let databaseBytes: number | undefined
+  let retention: RetentionImpact[] | undefined
 
   // ---- system resources (the machine running the migration) -------------------------------------
   const mem = os.totalmem()
@@ -204,6 +215,27 @@ export async function preValidate(input: PreValidationInput): Promise<PreValidat
               code: 'VALIDATION_FAILED',
             })
           } else if (pre.length) add({ id: 'data-preconditions', status: 'ok', message: `${pre.length} declared data precondition${pre.length > 1 ? 's' : ''} of pending migrations hold` })
+          // Retention policies the pending migrations add start deleting on their first run.
+          const pending = new Set(plan.map((x) => x.name))
+          const declared = declaredRetention(input.migrations.filter((m) => pending.has(m.name)))
+          if (declared.length) {
+            retention = await retentionImpact(client, declared, input.manifest)
+            const deleting = retention.filter((x) => x.status === 'would-delete' || x.status === 'unknown')
+            const quiet = retention.filter((x) => x.status !== 'would-delete' && x.status !== 'unknown')
+            const all = deleting.length
+              ? [...deleting.map((x) => x.message), ...(quiet.length ? [`${quiet.length} other pending retention polic${quiet.length > 1 ? 'ies delete' : 'y deletes'} nothing now (${quiet.map((x) => x.resolved ?? x.table).join(', ')})`] : [])].join('; ')
+              : retention.map((x) => x.message).join('; ')
+            if (!deleting.length) add({ id: 'retention-deletes', status: 'ok', message: `counted read-only: ${all}` })
+            else if (input.acceptRetentionDeletes) add({ id: 'retention-deletes', status: 'warn', message: `ACKNOWLEDGED with ${ACCEPT_RETENTION_FLAG}: the pending retention policies will delete ${impactSummary(retention)} — ${all}` })
+            else
+              add({
+                id: 'retention-deletes',
+                status: 'fail',
+                message: `the pending retention policies would delete ${impactSummary(retention)} — ${all}`,
+                hint: `A retention policy starts deleting on its first run, right after the migration on a server whose TimescaleDB background workers are on. Export or back up these rows if they are needed, then run again with ${ACCEPT_RETENTION_FLAG} to accept the deletion (it is recorded in the execution log and report); or change the policy's window in the migration.`,
+                code: 'RETENTION_NOT_ACKNOWLEDGED',
+              })
+          }
         }
       }
     } catch (e) {
@@ -212,5 +244,5 @@ export async function preValidate(input: PreValidationInput): Promise<PreValidat
       await client.end().catch(() => {})
     }
   }
-  return { checks, ok: checks.every((c) => c.status !== 'fail'), plan, current, ...(databaseBytes !== undefined ? { databaseBytes } : {}) }
+  return { checks, ok: checks.every((c) => c.status !== 'fail'), plan, current, ...(databaseBytes !== undefined ? { databaseBytes } : {}), ...(retention ? { retention } : {}) }
 }

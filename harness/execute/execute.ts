@@ -36,7 +36,8 @@ import { expectedAt, validateExpected, validateLog, type CheckResult } from '../
 import { loadManifest, type Manifest } from '../validation/manifest.ts'
 import { foreignKeyOrphans } from '../validation/orphans.ts'
 import { redact } from '../util/redact.ts'
-import { preValidate, type PreCheck } from './checks.ts'
+import type { RetentionImpact } from '../validation/retention.ts'
+import { ACCEPT_RETENTION_FLAG, preValidate, type PreCheck } from './checks.ts'
 import { ExecutionLog, runFiles, type Level, type RunFiles } from './log.ts'
 import { renderReport, writeReportFiles } from './report.ts'
 
@@ -89,6 +90,11 @@ export interface ExecutionReport {
   migration?: { results: MigrationResult[]; located?: string }
   postValidation?: CheckResult[]
   rollback?: { backup: string; durationMs: number; comparison?: Comparison; replaced: string[]; leftAlone: string[]; notes: string[]; error?: string }
+  /**
+   * The retention policies pending migrations add, and what each deletes on its first run (counted
+   * read-only before anything ran); `acknowledged` when --accept-retention-deletes was given.
+   */
+  retention?: { policies: RetentionImpact[]; deletes: boolean; acknowledged: boolean; flag: string }
 }
 
 export interface ExecuteOptions {
@@ -100,6 +106,8 @@ export interface ExecuteOptions {
   logSchema?: string
   logTable?: string
   lockWaitMs?: number
+  /** --accept-retention-deletes: accept what the pending retention policies will delete (recorded in the log and report). */
+  acceptRetentionDeletes?: boolean
   /** Every log line as it is written (CLI progress). */
   echo?: (level: Level, line: string) => void
   now?: Date
@@ -191,10 +199,14 @@ export async function execute(o: ExecuteOptions): Promise<ExecutionReport> {
 
     // ---- 2 pre-validation ----------------------------------------------------------------------------
     const pv = await phase('pre-validation', async (p) => {
-      const r = await preValidate({ target: o.target, dir, migrations, manifest, log: logAt, backupRoot: o.backupRoot, dryRun: Boolean(o.dryRun), lockWaitMs: o.lockWaitMs ?? 60_000 })
+      const r = await preValidate({ target: o.target, dir, migrations, manifest, log: logAt, backupRoot: o.backupRoot, dryRun: Boolean(o.dryRun), lockWaitMs: o.lockWaitMs ?? 60_000, acceptRetentionDeletes: o.acceptRetentionDeletes })
       report.checks = r.checks
       report.plan = r.plan
       report.versionBefore = r.current
+      if (r.retention) {
+        const deletes = r.retention.some((x) => x.status === 'would-delete' || x.status === 'unknown')
+        report.retention = { policies: r.retention, deletes, acknowledged: deletes && Boolean(o.acceptRetentionDeletes), flag: ACCEPT_RETENTION_FLAG }
+      }
       for (const c of r.checks) log.write(c.status === 'fail' ? 'ERROR' : c.status === 'warn' ? 'WARN' : 'INFO', `  ${c.status.padEnd(4)} ${c.id}: ${c.message}${c.hint ? ` — what to do: ${c.hint}` : ''}`)
       p.details = r.checks.map((c) => `${c.status.padEnd(4)} ${c.id}: ${c.message}`)
       const failed = r.checks.filter((c) => c.status === 'fail')
@@ -204,6 +216,11 @@ export async function execute(o: ExecuteOptions): Promise<ExecutionReport> {
       return r
     })
     for (const s of pv.plan) log.info(`  plan: ↑ ${s.file} (${s.statements} statements${s.noTransaction ? ', no-transaction: not atomic' : ''})`)
+    if (report.retention?.deletes) {
+      if (report.retention.acknowledged) log.warn(`RETENTION DELETES ACKNOWLEDGED (${ACCEPT_RETENTION_FLAG} given): the first run of the pending retention policies deletes what is counted below`)
+      else log.error(`RETENTION DELETES NOT ACKNOWLEDGED: refusing; run again with ${ACCEPT_RETENTION_FLAG} to accept what is counted below`)
+      for (const x of report.retention.policies) log.write(x.status === 'would-delete' || x.status === 'unknown' ? 'WARN' : 'INFO', `  retention: ${x.message}`)
+    }
     if (!pv.ok) {
       const first = pv.checks.find((c) => c.status === 'fail')!
       for (const id of ['backup', 'migrate', 'post-validation'] as const) skipped(id, 'not run: pre-migration validation failed')

@@ -46,6 +46,12 @@ export function renderReport(r: ExecutionReport): string {
     w('PRE-MIGRATION VALIDATION')
     for (const c of r.checks) w(`  ${c.status.toUpperCase().padEnd(4)} ${c.id}: ${c.message}${c.hint ? `\n       what to do: ${c.hint}` : ''}`)
   }
+  if (r.retention) {
+    w()
+    w('RETENTION POLICIES OF PENDING MIGRATIONS (what their first run deletes, counted read-only before the run)')
+    for (const p of r.retention.policies) w(`  ${p.status.toUpperCase().padEnd(12)} ${p.message}`)
+    if (r.retention.deletes) w(r.retention.acknowledged ? `  ACKNOWLEDGED with ${r.retention.flag}: these deletions were accepted for this run` : `  NOT ACKNOWLEDGED: refused; ${r.retention.flag} accepts them`)
+  }
   w()
   w('PLAN')
   if (r.plan.length === 0) w('  nothing to apply')

@@ -18,12 +18,14 @@ import { downUp, idempotency, postValidation, replay, secondUp } from './stages/
 import { faultInjection } from './stages/fault-injection.ts'
 import { dataProperties } from './stages/data-properties.ts'
 import { backupRoundTripStage } from './stages/backup-round-trip.ts'
+import { jobsStage } from './stages/jobs.ts'
 
 export type { StageResult, VerifyReport, VerifyOptions, Verdict } from './stage.ts'
 
 export const STAGES: Stage[] = [
   { id: 'replay', title: 'Replay all migrations from an empty database', needs: [], run: replay },
   { id: 'post-validation', title: 'Post-migration validation (manifest, hypertables, policies, log, orphans)', needs: ['replay'], run: postValidation },
+  { id: 'jobs', title: 'Registered jobs run explicitly (CALL run_job): effects per job match their config', needs: ['replay'], run: jobsStage },
   { id: 'second-up', title: 'A second up is a no-op', needs: ['replay'], run: secondUp },
   { id: 'idempotency', title: 'Idempotency: every file run again changes nothing', needs: ['replay'], run: idempotency },
   { id: 'down-up', title: 'Down/up round trip for every step', needs: ['replay'], run: downUp },

@@ -6,7 +6,13 @@
  *     where a migration declares a data change (manifest.json → migrations[name].dataChanges);
  *   - row counts are preserved (or changed only as declared: insert, delete, move);
  *   - no NOT NULL, CHECK, UNIQUE or foreign-key violation exists (re-evaluated by query);
- *   - hypertable rows live in chunks (none in the parent itself) and chunks exist.
+ *   - hypertable rows live in chunks (none in the parent itself) and chunks exist;
+ *   - then every job the migrations registered runs once (`CALL run_job(id)`, id order: jobs never
+ *     run by themselves here), and the rows are checked again: a row that is missing now is a
+ *     declared effect only when a retention policy explains it (its hypertable has one and its
+ *     time value is older than now() - drop_after), counted per policy in the summary; any other
+ *     missing, changed or added row is a violation. A job that errors on generated data is listed
+ *     in the summary and details (its rows are checked all the same); the jobs stage fails on it.
  * A failing property shrinks to a minimal dataset and is written to
  * reports/data-property-<k>-<seed>.sql (the version, the INSERTs, the failing check).
  *
@@ -31,6 +37,7 @@ import { insertDataset, readBack, toSql, type Dataset, type ReadColumn } from '.
 import { HarnessError } from '../../errors.ts'
 import { quoteIdent } from '../../runner/log-table.ts'
 import type { Migration } from '../../runner/migration.ts'
+import { attributeJobs, describeConfig, formatJobError, jobLabel, jobWindow, listJobs, registeredLabel, runJob, unscheduleJobs, type RegisteredJob } from '../../validation/jobs.ts'
 import { foreignKeyOrphans } from '../../validation/orphans.ts'
 import { failed, migratorFor, passed, type StageFn, type VerifyContext } from '../stage.ts'
 
@@ -157,6 +164,8 @@ export interface Violation {
   message: string
   /** A query that shows the violation on the migrated database. */
   query?: string
+  /** Found after the registered jobs ran (the replay file then says to run them). */
+  afterJobs?: boolean
 }
 
 type Before = Map<string, { table: TableInfo; rows: Map<string, (string | null)[]>; counts: Map<string, number>; total: number }>
@@ -183,7 +192,23 @@ function keyWhere(t: TableInfo, key: string): string {
   return cols.map((c, i) => (vals[i] === null ? `${quoteIdent(c)} IS NULL` : `${quoteIdent(c)}::text = ${lit(vals[i]!)}`)).join(' AND ')
 }
 
-async function preservation(client: pg.ClientBase, before: Before, catN: Catalog, applied: Declared[]): Promise<Violation[]> {
+/** A missing row: its key, its values before migrating, how many copies of it are missing (tables without a key). */
+interface MissingRow {
+  key: string
+  row: (string | null)[]
+  n: number
+}
+
+/**
+ * After the registered jobs ran: decides which missing rows a retention policy explains (their
+ * hypertable has one, and their time value is older than now() - drop_after), counts those per
+ * policy and returns the others, each with the reason it is not explained.
+ */
+interface RetentionExplainer {
+  explain(tn: TableInfo, t: TableInfo, rows: MissingRow[]): Promise<(MissingRow & { why: string })[]>
+}
+
+async function preservation(client: pg.ClientBase, before: Before, catN: Catalog, applied: Declared[], retention?: RetentionExplainer): Promise<Violation[]> {
   const out: Violation[] = []
   const decl = (kind: DataChange['kind'], table: string) => applied.filter((d) => d.change.kind === kind && 'table' in d.change && d.change.table === table)
   for (const [name, b] of before) {
@@ -226,17 +251,14 @@ async function preservation(client: pg.ClientBase, before: Before, catN: Catalog
     let afterTotal = 0
     for (const n of after.counts.values()) afterTotal += n
     const deletes = decl('delete', name).length > 0 || moves.length > 0
-    let missing = 0
+    const missingRows: MissingRow[] = []
     const changed = new Map<string, number>()
     for (const [key, row] of b.rows) {
       const k2 = keyCols ? key : JSON.stringify(present.map((p) => row[p.i] ?? null))
       const a = after.rows.get(k2)
       const need = keyCols ? 1 : (b.counts.get(key) ?? 1)
       if (!a || (after.counts.get(k2) ?? 0) < need) {
-        if (!deletes) {
-          missing++
-          if (missing <= 5) out.push({ check: 'row-missing', table: name, message: `${name}: the row with ${keyCols ? `primary key (${keyCols.join(', ')}) = (${(JSON.parse(key) as (string | null)[]).map(show).join(', ')})` : `values (${row.map(show).join(', ')})`} is gone after migrating`, query: `SELECT count(*) FROM ${tn.sql} WHERE ${keyWhere(t, key)}` })
-        }
+        if (!deletes) missingRows.push({ key, row, n: need - (after.counts.get(k2) ?? 0) })
         continue
       }
       if (!keyCols) continue
@@ -259,7 +281,18 @@ async function preservation(client: pg.ClientBase, before: Before, catN: Catalog
         }
       }
     }
-    if (missing > 5) out.push({ check: 'row-missing', table: name, message: `${name}: ${missing - 5} more row(s) are gone` })
+    // After the jobs ran, a missing row a retention policy explains is a declared effect, not a loss.
+    const unexplained = retention && missingRows.length ? await retention.explain(tn, t, missingRows) : missingRows.map((m) => ({ ...m, why: '' }))
+    const when = retention ? 'after the registered jobs ran (CALL run_job)' : 'after migrating'
+    for (const m of unexplained.slice(0, 5)) {
+      out.push({
+        check: 'row-missing',
+        table: name,
+        message: `${name}: the row with ${keyCols ? `primary key (${keyCols.join(', ')}) = (${(JSON.parse(m.key) as (string | null)[]).map(show).join(', ')})` : `values (${m.row.map(show).join(', ')})`} is gone ${when}${m.why ? `; ${m.why}` : ''}`,
+        query: `SELECT count(*) FROM ${tn.sql} WHERE ${keyWhere(t, m.key)}`,
+      })
+    }
+    if (unexplained.length > 5) out.push({ check: 'row-missing', table: name, message: `${name}: ${unexplained.length - 5} more row(s) are gone ${when}` })
     for (const [c, n] of changed) if (n > 3) out.push({ check: 'value-changed', table: name, column: c, message: `${name}.${c}: ${n - 3} more changed value(s)` })
     const inserts = decl('insert', name).length > 0 || applied.some((d) => d.change.kind === 'move' && d.change.to === name)
     if (afterTotal > b.total && !inserts) {
@@ -362,6 +395,71 @@ async function constraints(client: pg.ClientBase, ctx: VerifyContext, catN: Cata
   return out
 }
 
+// ---- the registered jobs ---------------------------------------------------------------------------
+
+/** "retention policy on s.t (009_x, drop_after 90 days)": how the summary names a policy. */
+const policyLabel = (j: RegisteredJob) => `${jobLabel(j)} (${j.registeredBy?.migration ?? 'registered by no migration file found'}, ${describeConfig(j).split(';')[0]})`
+
+/**
+ * Every registered job once, with CALL run_job, in id order. A job's error is returned, not a
+ * violation: this stage proves that no data is lost or changed, which the rows checked after the
+ * jobs show either way (a failed policy run leaves its chunk as it was); job health on realistic
+ * data is the jobs stage's verdict. The errors are listed in the stage's summary and details.
+ */
+async function runRegisteredJobs(client: pg.ClientBase, ctx: VerifyContext): Promise<{ jobs: RegisteredJob[]; errors: { job: RegisteredJob; message: string }[] }> {
+  const jobs = attributeJobs(await listJobs(client), ctx.migrations, ctx.fingerprints)
+  const errors: { job: RegisteredJob; message: string }[] = []
+  for (const j of jobs) {
+    const r = await runJob(client, j.id)
+    if (!r.ok) errors.push({ job: j, message: formatJobError(r.error!) })
+  }
+  return { jobs, errors }
+}
+
+/** A job error without the ids that differ between runs (chunk, relation and transaction numbers). */
+const jobErrorKey = (j: RegisteredJob, message: string) =>
+  `${jobLabel(j)} [${registeredLabel(j)}; ${describeConfig(j)}]: ${message.replace(/# \d+: aborting transaction \d+ \| /g, '').replace(/_(hyper|compressed_hypertable|compress_hyper)_\d+_\d+/g, '_$1_N_N').replace(/compress_hyper_\d+_\d+/g, 'compress_hyper_N_N').replace(/tuple \(\d+,\d+\)/g, 'tuple (…)').replace(/'\d+' chunks/g, "'N' chunks").replace(/size \d+/g, 'size N')}`
+
+/** Retention policies with their cutoff (now() - drop_after, taken after every job ran: the latest instant any of them can have used). */
+async function retentionExplainer(client: pg.ClientBase, jobs: RegisteredJob[], tally?: Map<string, number>): Promise<RetentionExplainer> {
+  const policies: { job: RegisteredJob; window: string; cutoff: string }[] = []
+  for (const j of jobs) {
+    const w = jobWindow(j)
+    if (j.kind !== 'retention' || !j.hypertable || !w || w.name !== 'drop_after' || !/[a-z]/i.test(w.value)) continue
+    const c = (await client.query<{ c: string }>(`SELECT (clock_timestamp() - $1::interval)::text AS c`, [w.value])).rows[0]!.c
+    policies.push({ job: j, window: w.value, cutoff: c })
+  }
+  return {
+    async explain(tn, t, rows) {
+      const mine = policies.filter((p) => p.job.hypertable === tn.name)
+      if (!mine.length) return rows.map((r) => ({ ...r, why: `no retention policy is registered on ${tn.name}, so no job may delete its rows` }))
+      const time = tn.hypertable?.timeColumn
+      const idx = time ? t.columns.findIndex((c) => c.name === time) : -1
+      if (!time || idx < 0) return rows.map((r) => ({ ...r, why: `its time column ${time ?? '(none)'} did not exist before migrating, so no retention policy explains it` }))
+      const type = tn.columns.find((c) => c.name === time)!.type
+      const values = rows.map((r) => r.row[idx] ?? null)
+      const by: number[] = rows.map(() => -1)
+      for (const [pi, p] of mine.entries()) {
+        const r = await client.query<{ ok: boolean | null }>(`SELECT (u.v::${type} < $2::timestamptz) AS ok FROM unnest($1::text[]) WITH ORDINALITY AS u(v, i) ORDER BY u.i`, [values, p.cutoff])
+        r.rows.forEach((x, i) => {
+          if (x.ok === true && by[i]! < 0) by[i] = pi
+        })
+      }
+      const out: (MissingRow & { why: string })[] = []
+      rows.forEach((r, i) => {
+        const p = mine[by[i]!]
+        if (p) {
+          if (tally) tally.set(policyLabel(p.job), (tally.get(policyLabel(p.job)) ?? 0) + r.n)
+          return
+        }
+        const windows = mine.map((m) => `now() - ${m.window} (${m.cutoff}, ${registeredLabel(m.job)})`).join(' or ')
+        out.push({ ...r, why: `its ${time} ${show(values[i] ?? null)} is not older than ${windows}, so no retention policy explains it` })
+      })
+      return out
+    },
+  }
+}
+
 // ---- the stage ---------------------------------------------------------------------------------------
 
 /** A lost connection or a server that went away, as the runner reports it (HarnessError CONNECTION_FAILED) or as the driver throws it. */
@@ -422,7 +520,13 @@ export const dataProperties: StageFn = async (ctx, client) => {
 
   const stats: KStats[] = []
   /** Where the time of the runs went (migrating down and up, generating and inserting, checking). */
-  const timing = { migrate: 0, insert: 0, check: 0 }
+  const timing = { migrate: 0, insert: 0, check: 0, jobs: 0 }
+  /** Rows removed by retention policies after migrating (explained, so accepted), per policy. */
+  const retentionRemoved = new Map<string, number>()
+  /** Every job seen registered after migrating, by label, with how many datasets it ran after. */
+  const jobsRan = new Map<string, number>()
+  /** Job runs that failed on generated data (rows then checked as usual), by job and error, with the starting versions. */
+  const jobErrors = new Map<string, { count: number; from: Set<number> }>()
   const rejections = new Map<string, number>()
   const preconditions = new Set<string>()
   const generatorNotes = new Set<string>()
@@ -503,6 +607,8 @@ export const dataProperties: StageFn = async (ctx, client) => {
       timing.check += performance.now() - t
       t = performance.now()
       const up = await migrator.up()
+      // Where a server's background workers are on, no job may run by itself in the middle of the proof.
+      if (!up.error && ctx.engine.capabilities.backgroundWorkers) await unscheduleJobs(client, await listJobs(client))
       timing.migrate += performance.now() - t
       t = performance.now()
       let violations: Violation[]
@@ -518,6 +624,25 @@ export const dataProperties: StageFn = async (ctx, client) => {
         violations = [...(await preservation(client, before, catN, appliedDecl)), ...(await constraints(client, ctx, catN))]
       }
       timing.check += performance.now() - t
+      if (!up.error && violations.length === 0) {
+        // The jobs the migrations registered, as production's workers would run them.
+        t = performance.now()
+        const jr = await runRegisteredJobs(client, ctx)
+        if (jr.jobs.length) {
+          if (!shrinking) for (const j of jr.jobs) jobsRan.set(`${jobLabel(j)} [${registeredLabel(j)}]`, (jobsRan.get(`${jobLabel(j)} [${registeredLabel(j)}]`) ?? 0) + 1)
+          if (!shrinking)
+            for (const e of jr.errors) {
+              const key = jobErrorKey(e.job, e.message)
+              const x = jobErrors.get(key) ?? jobErrors.set(key, { count: 0, from: new Set() }).get(key)!
+              x.count++
+              x.from.add(k)
+            }
+          const tally = shrinking ? undefined : new Map<string, number>()
+          violations = (await preservation(client, before, catN, appliedDecl, await retentionExplainer(client, jr.jobs, tally))).map((v) => ({ ...v, afterJobs: true }))
+          if (!violations.length && tally) for (const [l, n] of tally) retentionRemoved.set(l, (retentionRemoved.get(l) ?? 0) + n)
+        }
+        timing.jobs += performance.now() - t
+      }
       if (violations.length) {
         firstFailureAt ??= Date.now()
         shrinking = true
@@ -580,7 +705,10 @@ export const dataProperties: StageFn = async (ctx, client) => {
     ...[...preconditions].map((p) => `declared precondition (generated data satisfies it): ${p}`),
     ...[...generatorNotes].map((n) => `generator: ${n}`),
     ...[...rejections].slice(0, 5).map(([m, n]) => `refused by the engine ${n}×: ${m}`),
-    `time: migrating down and up ${(timing.migrate / 1000).toFixed(1)} s, generating and inserting ${(timing.insert / 1000).toFixed(1)} s, reading and checking ${(timing.check / 1000).toFixed(1)} s`,
+    ...(jobsRan.size ? [`registered jobs run after every migrated dataset (CALL run_job, id order), then the rows checked again: ${[...jobsRan.keys()].join('; ')}`] : []),
+    ...[...retentionRemoved].map(([l, n]) => `declared by a retention policy: ${n} generated row(s) removed by the ${l} (time value older than now() - drop_after)`),
+    ...[...jobErrors].map(([m, x]) => `JOB ERROR on generated data (${x.count} run(s), datasets from version ${[...x.from].join(', ')}; no row lost or changed by it): ${m}`),
+    `time: migrating down and up ${(timing.migrate / 1000).toFixed(1)} s, generating and inserting ${(timing.insert / 1000).toFixed(1)} s, reading and checking ${(timing.check / 1000).toFixed(1)} s${jobsRan.size ? `, running the jobs and checking after them ${(timing.jobs / 1000).toFixed(1)} s` : ''}`,
     `datasets sha256 ${digest.digest('hex').slice(0, 16)} (equal for equal --seed and --runs)`,
   ]
   if (back.error) lines.push(`could not reset the database to version ${N} afterwards: ${back.error.message}`)
@@ -604,9 +732,27 @@ export const dataProperties: StageFn = async (ctx, client) => {
   return passed(
     `seed ${seed}: ${totalDatasets} datasets (${totalRows} rows) from every version 0…${N - 1} migrated to ${N}: rows and values kept, no NOT NULL/CHECK/UNIQUE/FK violation, hypertable rows in chunks (${seconds} s)` +
       // Data that breaks a declared precondition is not generated: say so where people look first.
-      (preconditions.size ? `; assumes ${preconditions.size} declared precondition${preconditions.size > 1 ? 's' : ''} (see details)` : ''),
+      (preconditions.size ? `; assumes ${preconditions.size} declared precondition${preconditions.size > 1 ? 's' : ''} (see details)` : '') +
+      (jobsRan.size ? `; then the ${jobsRan.size === 1 ? 'registered job' : `${jobsRan.size} registered jobs`} ran (CALL run_job): ${retentionSummary(retentionRemoved)}` : '') +
+      (jobErrors.size ? `; ${[...jobErrors.values()].reduce((n, x) => n + x.count, 0)} job run(s) FAILED on generated data without losing rows (${[...new Set([...jobErrors.keys()].map((key) => key.slice(0, key.indexOf(' [')) ))].join(', ')}: see details)` : ''),
     lines,
   )
+}
+
+/** "493 generated rows removed as declared by retention policies (009_x: metric_hist 110, …), nothing else lost or changed" */
+function retentionSummary(removed: Map<string, number>): string {
+  const total = [...removed.values()].reduce((a, b) => a + b, 0)
+  if (!total) return 'no row removed, nothing lost or changed'
+  // Labels are "retention policy on s.t (migration, drop_after …)": grouped by migration, tables short.
+  const byMigration = new Map<string, string[]>()
+  for (const [l, n] of [...removed].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const m = /on (\S+) \(([^,]+), (.+)\)$/.exec(l)
+    const key = m ? m[2]! : l
+    const list = byMigration.get(key) ?? byMigration.set(key, []).get(key)!
+    list.push(`${m ? m[1]!.split('.').pop() : l} ${n}`)
+  }
+  const parts = [...byMigration].map(([m, xs]) => `${m}: ${xs.join(', ')}`)
+  return `${total} generated row${total === 1 ? '' : 's'} removed as declared by retention policies (${parts.join('; ')}), nothing else lost or changed`
 }
 
 function replayFile(ctx: VerifyContext, f: Failure & { seed: number; runs: number; shrinks: number; shrinkStopped: boolean }): string {
@@ -623,6 +769,9 @@ function replayFile(ctx: VerifyContext, f: Failure & { seed: number; runs: numbe
     `--   1. a fresh database at version ${f.k}:   pnpm migrate up --to ${f.k}`,
     `--   2. this file's INSERTs (everything above "the failing check"; the values as they were stored, defaults filled in)`,
     `--   3. the remaining migrations:            pnpm migrate up   (to version ${N})`,
+    ...(f.violations.some((v) => v.afterJobs)
+      ? [`--   3b. the registered jobs, in id order:  SELECT format('CALL run_job(%s);', job_id) FROM timescaledb_information.jobs WHERE job_id >= 1000 ORDER BY job_id;  (run what it prints)`]
+      : []),
     `--   4. the query under "the failing check" shows the violation`,
     `-- Reproduce the whole run: pnpm verify --seed ${f.seed}`,
     ``,
