@@ -11,10 +11,10 @@
  * Tables are written in foreign-key order (parents first); sequences at the end with setval.
  * Loading it (restore --kind data) truncates the same tables first, in one transaction.
  */
+import { literal, qualify, quoteIdent } from '../util/sql.ts'
 import { createWriteStream } from 'node:fs'
 import { once } from 'node:events'
 import type pg from 'pg'
-import { qualify, quoteIdent } from './state.ts'
 
 export interface ExportedTable {
   name: string
@@ -166,7 +166,6 @@ export async function exportData(client: pg.ClientBase, schemas: string[], file:
   return result
 }
 
-const literal = (s: string) => `'${s.replace(/'/g, "''")}'`
 
 /** The table list a data file was written for (its header line), in load order. */
 export function dataFileTables(sql: string): string[] {

@@ -24,6 +24,7 @@
  * exactly as it was before the restore began. TimescaleDB's procedure is followed
  * (timescale.ts); its version must be identical on both sides, and is checked first.
  */
+import { literal as lit, qualify, quoteIdent } from '../util/sql.ts'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -35,7 +36,7 @@ import { compareStates, scopeFor, type Comparison } from './compare.ts'
 import { dataFileTables } from './data-export.ts'
 import { requireVerified, type BackupManifest, type FileRole } from './manifest.ts'
 import { restoreSessionSettings, runScript, sessionSettings } from './sql-script.ts'
-import { captureState, publicObjects, qualify, quoteIdent, userSchemas } from './state.ts'
+import { captureState, publicObjects, userSchemas } from './state.ts'
 import type { DbTarget } from './target.ts'
 import { handleTarget } from './target.ts'
 import { canSetReplicaRole, postRestoreSql, preRestoreSql, timescaleSchema } from './timescale.ts'
@@ -223,7 +224,6 @@ async function prologue(client: pg.ClientBase, m: BackupManifest, kind: RestoreK
   return out
 }
 
-const lit = (s: string) => `'${s.replace(/'/g, "''")}'`
 
 /** Plain-SQL backups (the WASM pg_dump's) through one pg connection, one transaction. */
 async function restorePlain(client: pg.ClientBase, dir: string, rel: string, m: BackupManifest, kind: 'full' | 'schema', mode: RestoreMode, log: (l: string) => void, notes: string[]): Promise<void> {

@@ -9,6 +9,7 @@
  * are rendered with TimeZone UTC, ISO dates and exact floats (SET LOCAL, in a transaction), and
  * the content hash does not depend on row order, chunk layout or collation.
  */
+import { qualify, quoteIdent } from '../util/sql.ts'
 import { createHash } from 'node:crypto'
 import type pg from 'pg'
 import { fingerprintHash, snapshot, type SchemaSnapshot } from '../validation/fingerprint.ts'
@@ -112,8 +113,6 @@ function sortKeys(v: unknown): unknown {
   return v
 }
 
-export const quoteIdent = (s: string) => `"${s.replace(/"/g, '""')}"`
-export const qualify = (schema: string, name: string) => `${quoteIdent(schema)}.${quoteIdent(name)}`
 
 /** Session settings that change how values print; set LOCAL so the caller's session is untouched. */
 export const CANONICAL_SETTINGS = [

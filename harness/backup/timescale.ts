@@ -14,12 +14,11 @@
  * plain tables. The backup therefore also writes `schema_timescaledb.sql`, generated from the
  * catalog: create_hypertable, compression settings and policies, replayed after the schema.
  */
+import { literal as lit, quoteIdent } from '../util/sql.ts'
 import type pg from 'pg'
 import type { SchemaSnapshot } from '../validation/fingerprint.ts'
 import type { JobState } from './state.ts'
-import { quoteIdent } from './state.ts'
 
-const lit = (s: string) => `'${s.replace(/'/g, "''")}'`
 const simpleIdent = (s: string) => (/^[a-z_][a-z0-9_$]*$/.test(s) ? s : quoteIdent(s))
 const regclass = (qualified: string) => {
   const i = qualified.indexOf('.')

@@ -6,8 +6,8 @@
  * per table. Partitions, TimescaleDB chunks and the tables asked to be left out (the migration
  * log) are not part of it.
  */
+import { qualify, quoteIdent } from '../util/sql.ts'
 import type pg from 'pg'
-import { quoteIdent } from '../runner/log-table.ts'
 
 /** The base type a value generator works from (arrays and domains resolved). */
 export interface TypeInfo {
@@ -110,13 +110,6 @@ export interface Catalog {
   timescaledb: boolean
 }
 
-export const qualify = (schema: string, table: string) => `${quoteIdent(schema)}.${quoteIdent(table)}`
-
-/** Quoted `schema.table` from the unquoted `schema.table` form (names with dots need the catalog's own TableInfo.sql). */
-export function quoteQualified(name: string): string {
-  const i = name.indexOf('.')
-  return i < 0 ? quoteIdent(name) : qualify(name.slice(0, i), name.slice(i + 1))
-}
 
 export async function readCatalog(client: pg.ClientBase, schemas: string[], options: { exclude?: string[] } = {}): Promise<Catalog> {
   const exclude = new Set(options.exclude ?? [])

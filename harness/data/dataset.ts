@@ -5,10 +5,10 @@
  * key dropped), inserted with parameterised multi-row INSERTs in one transaction, and read back.
  * `toSql()` renders exactly the statements that ran, with literals, for a replayable file.
  */
+import { quoteIdent, quoteQualified } from '../util/sql.ts'
 import type pg from 'pg'
-import { quoteIdent } from '../runner/log-table.ts'
 import { keyForm, orderValue, wordIn, type Cell, type GenerationPlan, type RawDataset, type TablePlan } from './arbitraries.ts'
-import { quoteQualified, type ColumnInfo, type TableInfo } from './catalog.ts'
+import { type ColumnInfo, type TableInfo } from './catalog.ts'
 
 export interface TableInsert {
   table: TableInfo

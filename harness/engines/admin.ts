@@ -2,6 +2,7 @@
  * Admin SQL shared by the server engines (native, container, url): one admin session, version
  * reading, and cheap fresh databases made from template0.
  */
+import { quoteIdent } from '../util/sql.ts'
 import pg from 'pg'
 import type { DatabaseHandle, EngineCapabilities, EngineVersions } from './types.ts'
 
@@ -38,7 +39,6 @@ export class AdminConnection {
   }
 }
 
-const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`
 
 export function withDatabase(url: string, database: string): string {
   const u = new URL(url)

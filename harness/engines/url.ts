@@ -3,13 +3,13 @@
  * The harness never drops, resets or migrates-by-surprise that database: `createDatabase()`
  * makes scratch databases next to it (needs CREATEDB) and drops only those on stop().
  */
+import { quoteIdent } from '../util/sql.ts'
 import { HarnessError } from '../errors.ts'
 import { connect } from '../runner/connect.ts'
 import { redactUrl } from '../util/redact.ts'
 import { AdminConnection, sanitizeLabel, withDatabase } from './admin.ts'
 import type { DatabaseHandle, EngineProvider, EngineStartOptions, EngineVersions, StartedEngine } from './types.ts'
 
-const quoteIdent = (name: string) => `"${name.replaceAll('"', '""')}"`
 
 /** Versions of the server behind a URL; the license is unknown until TimescaleDB's library is loaded. */
 export async function readServer(url: string): Promise<EngineVersions> {

@@ -3,6 +3,7 @@
  * status is the truth about what was applied: completed | failed | running | rolled_back.
  * `running` survives only when a non-transactional migration was interrupted halfway.
  */
+import { quoteIdent } from '../util/sql.ts'
 import type pg from 'pg'
 
 export type LogStatus = 'completed' | 'failed' | 'running' | 'rolled_back'
@@ -19,7 +20,6 @@ export interface LogRow {
   error_message: string | null
 }
 
-export const quoteIdent = (s: string) => `"${s.replace(/"/g, '""')}"`
 
 export class MigrationLog {
   readonly schema: string

@@ -5,11 +5,12 @@
  * migrator shape): `{ error?, results }`, each result Success | Error | NotExecuted,
  * pre-filled NotExecuted and overwritten step by step, so reports can be built from them.
  */
+import { quoteIdent } from '../util/sql.ts'
 import type pg from 'pg'
 import { HarnessError, isHarnessError } from '../errors.ts'
 import type { Requirements } from '../validation/manifest.ts'
 import { acquireLock, lockKey } from './lock.ts'
-import { LOG_STATUSES, MigrationLog, quoteIdent, type LogRow } from './log-table.ts'
+import { LOG_STATUSES, MigrationLog, type LogRow } from './log-table.ts'
 import { formatLocated, locateError, type LocatedError } from './locate.ts'
 import type { Migration, MigrationProvider, MigrationScript } from './migration.ts'
 import { checkLicense, inferRequirements, preflight, type PreflightReport } from './requirements.ts'

@@ -22,9 +22,8 @@
  * compared through the session time zone (exact under UTC); integer dimensions are measured by
  * row counts and content only.
  */
+import { quoteIdent, quoteQualified } from '../util/sql.ts'
 import type pg from 'pg'
-import { quoteQualified } from '../data/catalog.ts'
-import { quoteIdent } from '../runner/log-table.ts'
 import type { Migration } from '../runner/migration.ts'
 import type { Migrator } from '../runner/migrator.ts'
 import { dataDigests, diffDigests, type TableDigest } from './data-digest.ts'

@@ -14,9 +14,8 @@
  *                        a plain table that a pending migration converts: the rows older than
  *                        the cutoff by the manifest's time column; absent: created empty).
  */
+import { quoteIdent, quoteQualified } from '../util/sql.ts'
 import type pg from 'pg'
-import { quoteQualified } from '../data/catalog.ts'
-import { quoteIdent } from '../runner/log-table.ts'
 import type { Migration } from '../runner/migration.ts'
 import { lineColumnAt } from '../runner/sql-split.ts'
 import type { Manifest } from './manifest.ts'

@@ -26,16 +26,16 @@
  *                                                                                   a precondition: the migration refuses (fails, rolled back) data that violates it;
  *                                                                                   generated data at earlier versions satisfies it, and the stage lists it.
  */
+import { literalOrNull, quoteIdent, quoteQualified } from '../../util/sql.ts'
 import { createHash } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import fc from 'fast-check'
 import type pg from 'pg'
 import { buildPlan, wordIn, type GenerationPlan, type RawDataset } from '../../data/arbitraries.ts'
-import { quoteQualified, readCatalog, type Catalog, type TableInfo } from '../../data/catalog.ts'
+import { readCatalog, type Catalog, type TableInfo } from '../../data/catalog.ts'
 import { insertDataset, readBack, toSql, type Dataset, type ReadColumn } from '../../data/dataset.ts'
 import { HarnessError } from '../../errors.ts'
-import { quoteIdent } from '../../runner/log-table.ts'
 import type { Migration } from '../../runner/migration.ts'
 import { attributeJobs, describeConfig, formatJobError, jobLabel, jobWindow, listJobs, registeredLabel, runJob, unscheduleJobs, type RegisteredJob } from '../../validation/jobs.ts'
 import { foreignKeyOrphans } from '../../validation/orphans.ts'
@@ -183,7 +183,7 @@ async function readAll(client: pg.ClientBase, cat: Catalog): Promise<Before> {
   return out
 }
 
-const lit = (v: string | null) => (v === null ? 'NULL' : `'${v.replace(/'/g, "''")}'`)
+const lit = literalOrNull
 const show = (v: string | null) => (v === null ? 'NULL' : JSON.stringify(v.length > 80 ? `${v.slice(0, 77)}…` : v))
 
 function keyWhere(t: TableInfo, key: string): string {

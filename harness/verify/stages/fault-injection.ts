@@ -29,6 +29,7 @@
  * random defaults); rows the migrations insert themselves (005's escalation rules, 006's report
  * templates) carry now() and random uuids, and rows generated to reference them follow those.
  */
+import { literal } from '../../util/sql.ts'
 import type pg from 'pg'
 import { connect } from '../../runner/connect.ts'
 import { formatLocated } from '../../runner/locate.ts'
@@ -539,7 +540,6 @@ function buildRows(
 }
 
 const quote = (s: string) => `"${s.replace(/"/g, '""')}"`
-const literal = (s: string) => `'${s.replace(/'/g, "''")}'`
 
 /** A deterministic value for row n (1-based; 0 only for numbers) of a column, as an SQL expression; undefined when the type has no generator. */
 function valueFor(c: Column, n: number, allowed?: string[]): string | undefined {
