@@ -35,7 +35,7 @@ export interface PreflightReport {
 }
 
 const INSTALL_HINT =
-  'Run on a PostgreSQL with TimescaleDB: the container image timescale/timescaledb:2.17.2-pg15 (or latest-pg15), or install the timescaledb-2-postgresql-15 package and set shared_preload_libraries = \'timescaledb\' in postgresql.conf, then restart.'
+  'Run on a PostgreSQL with TimescaleDB: the container image timescale/timescaledb:2.28.3-pg15 (or latest-pg15), or install the timescaledb-2-postgresql-15 package and set shared_preload_libraries = \'timescaledb\' in postgresql.conf, then restart.'
 
 export async function preflight(client: pg.ClientBase, req: Requirements): Promise<PreflightReport> {
   const pgv = (await client.query<{ v: string; num: string }>(`SELECT current_setting('server_version') AS v, current_setting('server_version_num') AS num`)).rows[0]!
