@@ -16,7 +16,8 @@ import { lockKey } from '../harness/runner/lock.ts'
 import { copyDir, edit, PLAIN, ROOT } from './support/dirs.ts'
 import { engineCases } from './support/engines.ts'
 
-const native = (process.env.SUITE_ENGINES ?? 'native').split(',').includes('native') ? (await engineCases(['native'])).find((c) => c.available) : undefined
+// SUITE_ENGINES is honoured by engineCases (support/engines.ts).
+const native = (await engineCases(['native'])).find((c) => c.available)
 if (!native) console.warn('[suites] concurrency (16 runner processes, SIGKILL) not exercised: no native PostgreSQL here (see the engine probe above)')
 
 const CROWD = 16

@@ -131,7 +131,7 @@ export interface WithoutTimescale {
 }
 
 const MISSING_MESSAGE = (pg: string) => new RegExp(`extension "timescaledb" is not available on this server \\(PostgreSQL ${pg}\\.\\d+.*\\); nothing was changed`)
-const MISSING_FIX = /timescale\/timescaledb:\d+\.\d+\.\d+-pg15 .*shared_preload_libraries = 'timescaledb'/
+const MISSING_FIX = /The migrations call create_hypertable\(\) and would fail\. Run on a PostgreSQL with TimescaleDB: the container image timescale\/timescaledb:\d+\.\d+\.\d+-pg15 .*shared_preload_libraries = 'timescaledb'/
 
 /**
  * The two ways a PostgreSQL lacks a usable TimescaleDB, each created explicitly so the tests
@@ -163,7 +163,7 @@ export async function withoutTimescale(): Promise<WithoutTimescale[]> {
             start: () => startNative({ timescale: false, log: () => {} }),
             code: 'TIMESCALEDB_NOT_PRELOADED',
             message: /TimescaleDB is installed but not preloaded: extension "timescaledb" must be preloaded; nothing was changed/,
-            fix: /shared_preload_libraries = 'timescaledb'.*restart the server/,
+            fix: /Add shared_preload_libraries = 'timescaledb' to postgresql\.conf and restart the server/,
           }
         : {
             label: `native PostgreSQL ${install.version} without TimescaleDB installed`,
