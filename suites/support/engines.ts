@@ -7,6 +7,7 @@
  * SUITE_ENGINES=embedded proves the suites pass, with every skip explained, on a machine
  * that has nothing but Node.
  */
+import pg from 'pg'
 import { afterAll, beforeAll, type TestContext } from 'vitest'
 import { containerEngine } from '../../harness/engines/container.ts'
 import { embeddedEngine, startEmbedded } from '../../harness/engines/embedded.ts'
@@ -108,6 +109,47 @@ export function lacks(engine: StartedEngine, flag: Flag | 'pg_dump', what: strin
 export function needs(ctx: TestContext, engine: StartedEngine, flag: Flag | 'pg_dump', what: string): void {
   const reason = lacking(engine, flag, what)
   if (!reason) return
+  console.warn(`[suites] ${reason}`)
+  ctx.skip(reason)
+}
+
+const timeoutProbes = new WeakMap<StartedEngine, Promise<string | undefined>>()
+
+/**
+ * Whether statement_timeout fires on this engine, measured (no capability flag says so): a
+ * single-process WASM server has no timer signal, so a timeout there never cancels anything.
+ * Returns the reason it does not, or undefined. Probed once per engine, on a database of its own.
+ */
+export function timeoutsDoNotFire(engine: StartedEngine): Promise<string | undefined> {
+  let p = timeoutProbes.get(engine)
+  if (!p) {
+    p = (async () => {
+      const db = await engine.createDatabase('timeout_probe')
+      const client = new pg.Client({ connectionString: db.url })
+      try {
+        await client.connect()
+        await client.query(`SET statement_timeout = '100ms'`)
+        const t0 = Date.now()
+        const fired = await client.query('SELECT pg_sleep(1)').then(
+          () => false,
+          (e: { code?: string }) => e.code === '57014',
+        )
+        return fired ? undefined : `statement_timeout does not fire there (a 100 ms timeout let pg_sleep(1) run its ${Date.now() - t0} ms)`
+      } finally {
+        await client.end().catch(() => {})
+        await db.drop()
+      }
+    })()
+    timeoutProbes.set(engine, p)
+  }
+  return p
+}
+
+/** Skips the running test, with the reason printed, when timeouts do not fire on the engine. */
+export async function needsTimeouts(ctx: TestContext, engine: StartedEngine, what: string): Promise<void> {
+  const why = await timeoutsDoNotFire(engine)
+  if (!why) return
+  const reason = `${what} not exercised on ${engine.name}: ${engine.describe()}: ${why}`
   console.warn(`[suites] ${reason}`)
   ctx.skip(reason)
 }
