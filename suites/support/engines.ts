@@ -218,3 +218,23 @@ export async function withoutTimescale(): Promise<WithoutTimescale[]> {
   }
   return out
 }
+
+// ---- the local client tools a DATABASE_URL backup uses ---------------------------------------
+
+/**
+ * Skips the running test, with the reason printed, unless what runs against DATABASE_URL (the
+ * production path: `pnpm backup`/`restore`/`execute`, the bundled runner) can dump this engine's
+ * server: pg_dump/pg_restore (not the embedded WASM dump) of the server's major, installed here.
+ */
+export async function needsLocalDumpTools(ctx: TestContext, engine: StartedEngine, what: string): Promise<void> {
+  needs(ctx, engine, 'pg_dump', what)
+  const { locateClientTools } = await import('../../harness/backup/tools.ts')
+  const missing = await locateClientTools(engine.versions.postgres).then(
+    () => undefined,
+    (e: Error) => e.message,
+  )
+  if (!missing) return
+  const reason = `${what} not exercised on ${engine.name}: DATABASE_URL backups use the local client tools, and ${missing}`
+  console.warn(`[suites] ${reason}`)
+  ctx.skip(reason)
+}
