@@ -132,7 +132,7 @@ export async function restoreBackup(dir: string, target: DbTarget, options: Rest
   let tools: DumpTools | undefined
   if (m.tool.format === 'custom' && kind !== 'data') tools = await target.dumpTools()
 
-  const client = await connect(target.url, { applicationName: `pgverify-restore ${kind}` })
+  let client = await connect(target.url, { applicationName: `pgverify-restore ${kind}` })
   let replaced: string[] = []
   let leftAlone: string[] = []
   try {
@@ -175,8 +175,14 @@ export async function restoreBackup(dir: string, target: DbTarget, options: Rest
     const tLoad = performance.now()
 
     if (kind === 'data') await restoreData(client, dir, rel, m, log, notes)
-    else if (tools) await restoreWithPsql(client, tools, dir, rel, m, kind, target, options.mode, log, notes)
-    else await restorePlain(client, dir, rel, m, kind, options.mode, log, notes)
+    else if (tools) {
+      await restoreWithPsql(client, tools, dir, rel, m, kind, target, options.mode, log, notes)
+      // psql's session may have dropped or re-created TimescaleDB under this one, whose loaded
+      // extension then reads stale catalog OIDs ("could not open relation with OID …"): read
+      // the result through a new session.
+      await client.end().catch(() => {})
+      client = await connect(target.url, { applicationName: `pgverify-restore ${kind}` })
+    } else await restorePlain(client, dir, rel, m, kind, options.mode, log, notes)
 
     const loadMs = performance.now() - tLoad
     const tCompare = performance.now()
