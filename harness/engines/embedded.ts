@@ -145,7 +145,7 @@ export const embeddedEngine: EngineProvider = {
         physicalSnapshot: true,
         disposable: true,
       },
-      describe: () => `embedded: PostgreSQL ${versions.postgres} (WASM, single connection) ${ts}`,
+      describe: () => `embedded: PostgreSQL ${versions.postgres} (WASM, single connection, no background workers) ${ts}`,
 
       async createDatabase(label = 'db', options: CreateDatabaseOptions = {}): Promise<DatabaseHandle> {
         if (stopped) throw new HarnessError('ENGINE_UNAVAILABLE', 'embedded engine is stopped')
