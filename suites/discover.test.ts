@@ -71,7 +71,12 @@ describe('migration discovery', () => {
     expect(ms).toHaveLength(4)
   })
 
-  it.skipIf(process.getuid?.() === 0)('refuses an unreadable file', async () => {
+  it('refuses an unreadable file', async (ctx) => {
+    if (process.getuid?.() === 0) {
+      const reason = 'tests run as root here, and chmod 000 does not stop root from reading (bad-input proves unreadable files with a dangling symlink and a directory)'
+      console.warn(`[suites] "refuses an unreadable file" not exercised: ${reason}`)
+      return ctx.skip(reason)
+    }
     const dir = copyDir(PLAIN)
     chmodSync(path.join(dir, '002_orders.sql'), 0o000)
     const e = await refused(dir)

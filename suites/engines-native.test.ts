@@ -8,12 +8,14 @@ import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import pg from 'pg'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { nativeEngine, startNative, type NativeStartedEngine } from '../harness/engines/native.ts'
+import { startNative, type NativeStartedEngine } from '../harness/engines/native.ts'
 import { locatePostgres } from '../harness/engines/pg-bin.ts'
 import { alive, reapStaleClusters } from '../harness/engines/reaper.ts'
+import { engineCases } from './support/engines.ts'
 
-const probe = await nativeEngine.probe()
-if (!probe.ok) console.warn(`native engine not exercised: ${probe.reason}`)
+// Probed (and a reason printed) by support/engines.ts, which also honours SUITE_ENGINES.
+const [nativeCase] = await engineCases(['native'])
+const probe = { ok: nativeCase!.available, reason: nativeCase!.reason }
 const install = probe.ok ? await locatePostgres() : undefined
 
 const ROOT = path.resolve(import.meta.dirname, '..')
