@@ -27,7 +27,7 @@ import { bench, parseBenchArgs } from '../harness/cli/bench.ts'
 import type { StartedEngine } from '../harness/engines/types.ts'
 import { connect } from '../harness/runner/connect.ts'
 import { expectedRowCounts, loadTelemetry, metricHistCount, metricHistRows, planTelemetry, telemetryTables } from '../fixtures/telemetry.ts'
-import { availableEngines, useEngine } from './support/engines.ts'
+import { availableEngines, skipWith, useEngine } from './support/engines.ts'
 
 const cases = await availableEngines()
 
@@ -158,11 +158,7 @@ describe.each(cases)('telemetry generator loaded into a migrated database on the
     const db = await engine.createDatabase('bench_copy')
     try {
       const copy = await probeCopy(db.url)
-      if (!copy.supported) {
-        const reason = `COPY loading not exercised on ${engine.name}: ${engine.describe()}: ${copy.reason}`
-        console.warn(`[suites] ${reason}`)
-        return ctx.skip(reason)
-      }
+      if (!copy.supported) skipWith(ctx, `COPY loading not exercised on ${engine.name}: ${engine.describe()}: ${copy.reason}`)
       const c = await connect(db.url)
       try {
         await c.query(`CREATE TABLE h (metric_def_id uuid, ts timestamptz, value_bool boolean, value_int bigint, value_real double precision, quality smallint, PRIMARY KEY (metric_def_id, ts))`)

@@ -20,7 +20,7 @@ import { dockerRuntime } from '../harness/engines/docker.ts'
 import { alive } from '../harness/engines/reaper.ts'
 import type { StartedEngine } from '../harness/engines/types.ts'
 import { HarnessError } from '../harness/errors.ts'
-import { engineCases } from './support/engines.ts'
+import { engineCases, skipWith } from './support/engines.ts'
 
 // Probed (and a reason printed) by support/engines.ts, which also honours SUITE_ENGINES.
 const [containerCase] = await engineCases(['container'])
@@ -323,11 +323,7 @@ describe('dockerRuntime', () => {
   const defaultSockets = ['/var/run/docker.sock', path.join(os.homedir(), '.docker/run/docker.sock'), path.join(process.env.XDG_RUNTIME_DIR ?? `/run/user/${process.getuid?.() ?? 0}`, 'docker.sock')]
   it('says why when no Docker socket exists here', async (ctx) => {
     const present = saved ? `DOCKER_HOST is set (${saved})` : defaultSockets.filter((f) => existsSync(f)).join(', ')
-    if (present) {
-      const reason = `the "no Docker socket" case needs a machine without one: ${saved ? present : `${present} exist${present.includes(',') ? '' : 's'} here`}`
-      console.warn(`[suites] ${reason}`)
-      return ctx.skip(reason)
-    }
+    if (present) skipWith(ctx, `the "no Docker socket" case needs a machine without one: ${saved ? present : `${present} exist${present.includes(',') ? '' : 's'} here`}`)
     const r = await dockerRuntime()
     expect(r.ok).toBe(false)
     expect(r.reason).toMatch(/^no Docker runtime: .*\/var\/run\/docker\.sock.* exist/)

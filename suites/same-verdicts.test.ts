@@ -18,7 +18,7 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import type { StartedEngine } from '../harness/engines/types.ts'
 import { runVerify, type StageResult, type VerifyReport } from '../harness/verify/pipeline.ts'
 import { PLAIN, ROOT } from './support/dirs.ts'
-import { availableEngines, useEngine } from './support/engines.ts'
+import { availableEngines, skipWith, useEngine } from './support/engines.ts'
 
 const cases = await availableEngines()
 const SLOW = ['fault-injection', 'data-properties', 'backup-round-trip']
@@ -138,11 +138,7 @@ describe.each(cases)('verdicts on the $name engine', (c) => {
 
 describe('across engines', () => {
   it('every engine present gave the same verdicts, failing stage, SQLSTATE and file:line:column', (ctx) => {
-    if (cases.length < 2) {
-      const reason = `cross-engine comparison not exercised: only ${cases.map((c) => c.name).join(', ') || 'no engine'} can run here`
-      console.warn(`[suites] ${reason}`)
-      return ctx.skip(reason)
-    }
+    if (cases.length < 2) skipWith(ctx, `cross-engine comparison not exercised: only ${cases.map((c) => c.name).join(', ') || 'no engine'} can run here`)
     for (const b of BROKEN) expect([...(shapes.get(b.name)?.keys() ?? [])].sort(), `${b.name}: engines with a result`).toEqual(cases.map((c) => c.name).sort())
     for (const [what, byEngine] of shapes) {
       const [first, ...rest] = [...byEngine.entries()]

@@ -14,6 +14,9 @@ import { embeddedEngine, startEmbedded } from '../../harness/engines/embedded.ts
 import { nativeEngine, startNative } from '../../harness/engines/native.ts'
 import { locatePostgres } from '../../harness/engines/pg-bin.ts'
 import type { EngineCapabilities, EngineName, EngineProvider, EngineStartOptions, StartedEngine } from '../../harness/engines/types.ts'
+import { skipWith } from './skip.ts'
+
+export { skipWith }
 
 export interface EngineCase {
   name: EngineName
@@ -98,19 +101,10 @@ export function lacking(engine: StartedEngine, flag: Flag | 'pg_dump', what: str
   return engine.capabilities[flag] ? undefined : `${what} not exercised on ${engine.name}: ${engine.describe()} ${LACKING[flag]}`
 }
 
-/** Prints the reason and returns true when the engine lacks the capability `what` needs; the caller skips. */
-export function lacks(engine: StartedEngine, flag: Flag | 'pg_dump', what: string): boolean {
-  const reason = lacking(engine, flag, what)
-  if (reason) console.warn(`[suites] ${reason}`)
-  return !!reason
-}
-
 /** Skips the running test, with the reason printed, when the engine lacks the capability. */
 export function needs(ctx: TestContext, engine: StartedEngine, flag: Flag | 'pg_dump', what: string): void {
   const reason = lacking(engine, flag, what)
-  if (!reason) return
-  console.warn(`[suites] ${reason}`)
-  ctx.skip(reason)
+  if (reason) skipWith(ctx, reason)
 }
 
 const timeoutProbes = new WeakMap<StartedEngine, Promise<string | undefined>>()
@@ -148,21 +142,13 @@ export function timeoutsDoNotFire(engine: StartedEngine): Promise<string | undef
 /** Skips the running test, with the reason printed, when timeouts do not fire on the engine. */
 export async function needsTimeouts(ctx: TestContext, engine: StartedEngine, what: string): Promise<void> {
   const why = await timeoutsDoNotFire(engine)
-  if (!why) return
-  const reason = `${what} not exercised on ${engine.name}: ${engine.describe()}: ${why}`
-  console.warn(`[suites] ${reason}`)
-  ctx.skip(reason)
-}
-
-/** Prints the reason once and returns true when the engine lacks TimescaleDB. */
-export function lacksTimescale(engine: StartedEngine, what: string): boolean {
-  return lacks(engine, 'timescaledb', what)
+  if (why) skipWith(ctx, `${what} not exercised on ${engine.name}: ${engine.describe()}: ${why}`)
 }
 
 // ---- PostgreSQL without TimescaleDB, made on purpose -----------------------------------------
 
 export interface WithoutTimescale {
-  /** What was made, for titles: "embedded: extension not available". */
+  /** What was made, for titles: "native PostgreSQL 15.18 with TimescaleDB installed but not preloaded". */
   label: string
   start(): Promise<StartedEngine>
   /** What the runner must say before changing anything (exit 5 for both). */
@@ -172,7 +158,7 @@ export interface WithoutTimescale {
   fix: RegExp
 }
 
-const MISSING_MESSAGE = (pg: string) => new RegExp(`extension "timescaledb" is not available on this server \\(PostgreSQL ${pg}\\.\\d+.*\\); nothing was changed`)
+const MISSING_MESSAGE = (major: string) => new RegExp(`extension "timescaledb" is not available on this server \\(PostgreSQL ${major}\\.\\d+.*\\); nothing was changed`)
 const MISSING_FIX = /The migrations call create_hypertable\(\) and would fail\. Run on a PostgreSQL with TimescaleDB: the container image timescale\/timescaledb:\d+\.\d+\.\d+-pg15 .*shared_preload_libraries = 'timescaledb'/
 
 /**
@@ -197,23 +183,17 @@ export async function withoutTimescale(): Promise<WithoutTimescale[]> {
   }
   if (native!.available) {
     const install = await locatePostgres()
-    const major = install.version.split('.')[0]!
+    const start = () => startNative({ timescale: false, log: () => {} })
     out.push(
       install.hasTimescale
         ? {
             label: `native PostgreSQL ${install.version} with TimescaleDB installed but not preloaded`,
-            start: () => startNative({ timescale: false, log: () => {} }),
+            start,
             code: 'TIMESCALEDB_NOT_PRELOADED',
             message: /TimescaleDB is installed but not preloaded: extension "timescaledb" must be preloaded; nothing was changed/,
             fix: /Add shared_preload_libraries = 'timescaledb' to postgresql\.conf and restart the server/,
           }
-        : {
-            label: `native PostgreSQL ${install.version} without TimescaleDB installed`,
-            start: () => startNative({ timescale: false, log: () => {} }),
-            code: 'TIMESCALEDB_MISSING',
-            message: MISSING_MESSAGE(major),
-            fix: MISSING_FIX,
-          },
+        : { label: `native PostgreSQL ${install.version} without TimescaleDB installed`, start, code: 'TIMESCALEDB_MISSING', message: MISSING_MESSAGE(install.version.split('.')[0]!), fix: MISSING_FIX },
     )
   }
   return out
@@ -233,8 +213,5 @@ export async function needsLocalDumpTools(ctx: TestContext, engine: StartedEngin
     () => undefined,
     (e: Error) => e.message,
   )
-  if (!missing) return
-  const reason = `${what} not exercised on ${engine.name}: DATABASE_URL backups use the local client tools, and ${missing}`
-  console.warn(`[suites] ${reason}`)
-  ctx.skip(reason)
+  if (missing) skipWith(ctx, `${what} not exercised on ${engine.name}: DATABASE_URL backups use the local client tools, and ${missing}`)
 }
