@@ -9,7 +9,9 @@
  *
  * Server cases run on native PostgreSQL with password authentication where it exists (else on
  * the embedded engine, the native-only cases skipped with the reason printed); "TimescaleDB
- * older than required" needs an engine with TimescaleDB (embedded). A last test proves that a
+ * older than required" needs an engine with TimescaleDB (embedded); "TimescaleDB missing or
+ * unusable" runs on servers started without it on purpose (support/engines.ts: not available,
+ * not preloaded), whatever this machine has installed. A last test proves that a
  * password in DATABASE_URL never appears in output, JSON, logs or reports.
  */
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, unlinkSync, chmodSync } from 'node:fs'
@@ -27,10 +29,10 @@ import { dataDigests, diffDigests, type TableDigest } from '../harness/validatio
 import { diffSnapshots, snapshot, type SchemaSnapshot } from '../harness/validation/fingerprint.ts'
 import { cli } from './support/cli.ts'
 import { copyDir, edit, MIGRATIONS, PLAIN, ROOT, write } from './support/dirs.ts'
-import { engineCases } from './support/engines.ts'
+import { engineCases, withoutTimescale, type WithoutTimescale } from './support/engines.ts'
 
-// SUITE_ENGINES (as in support/engines.ts) can narrow this, e.g. to prove the embedded-only path.
-const cases = await engineCases(['embedded', 'native'].filter((n) => (process.env.SUITE_ENGINES ?? 'embedded,native').split(',').includes(n)))
+// SUITE_ENGINES (support/engines.ts) can narrow this, e.g. to prove the embedded-only path.
+const cases = await engineCases(['embedded', 'native'])
 const nativeCase = cases.find((c) => c.name === 'native' && c.available)
 const embeddedCase = cases.find((c) => c.name === 'embedded' && c.available)
 const isRoot = typeof process.getuid === 'function' && process.getuid() === 0
@@ -49,8 +51,8 @@ interface Ctx {
 
 interface Case {
   name: string
-  /** 'server': native where available, else embedded. */
-  on: 'server' | 'native' | 'embedded'
+  /** 'server': native where available, else embedded; a WithoutTimescale: that server, started for the case. */
+  on: 'server' | 'native' | 'embedded' | WithoutTimescale
   /** Why a case cannot run here (returns a reason), checked before anything is made. */
   unless?: (ctx: { engine: StartedEngine }) => string | undefined
   /** Puts the target database into the case's starting state (before the "before" fingerprint). */
@@ -288,15 +290,17 @@ const CASES: Case[] = [
     exit: EXIT.CONNECTION,
     messages: (ctx) => [`error [PERMISSION_DENIED] cannot create the migration log or extensions: permission denied for database ${ctx.db.name}; nothing was changed`, /Run as a role that may create schemas \(CREATE on the database\)/],
   },
-  {
-    name: 'TimescaleDB missing (native PostgreSQL without it)',
-    on: 'native',
-    unless: ({ engine }) => (engine.capabilities.timescaledb ? `this native PostgreSQL has TimescaleDB (${engine.versions.timescaledb})` : undefined),
-    args: () => ['migrate', 'up', '--dir', MIGRATIONS],
-    exit: EXIT.ENVIRONMENT,
-    messages: () => [/error \[TIMESCALEDB_MISSING\] extension "timescaledb" is not available on this server \(PostgreSQL 1\d\.\d+.*\); nothing was changed/, /what to do: The migrations call create_hypertable\(\) and would fail/],
-    logSchema: 'factory_telemetry',
-  },
+  // PostgreSQL without a usable TimescaleDB, made on purpose whatever this machine has installed.
+  ...(await withoutTimescale()).map(
+    (s): Case => ({
+      name: `TimescaleDB missing or unusable: ${s.label}`,
+      on: s,
+      args: () => ['migrate', 'up', '--dir', MIGRATIONS],
+      exit: EXIT.ENVIRONMENT,
+      messages: () => [`error [${s.code}] `, s.message, new RegExp(`what to do: ${s.fix.source}`)],
+      logSchema: 'factory_telemetry',
+    }),
+  ),
   {
     name: 'TimescaleDB older than the manifest requires (minVersion 99.0)',
     on: 'embedded',
@@ -364,7 +368,9 @@ describe('bad input: a clear error, the exit code, and nothing changed', () => {
 
   for (const c of CASES) {
     it(`${c.name}`, async (t) => {
-      const engine = c.on === 'native' ? native : c.on === 'embedded' ? embedded : (native ?? embedded)
+      const own = typeof c.on === 'object' ? await c.on.start() : undefined
+      t.onTestFinished(() => own?.stop())
+      const engine = own ?? (c.on === 'native' ? native : c.on === 'embedded' ? embedded : (native ?? embedded))
       if (!engine) {
         console.warn(`[suites] bad input "${c.name}" not exercised: no ${c.on === 'server' ? 'native or embedded' : c.on} engine here (${cases.map((x) => x.reason).join('; ')})`)
         return t.skip()

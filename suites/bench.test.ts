@@ -2,13 +2,14 @@
  * `pnpm bench` and the telemetry generator behind it.
  *
  * Proves: the generator is deterministic (same seed, same rows; another seed, other rows) and
- * consistent (loaded into a migrated embedded database it violates no foreign key or CHECK, the
- * database holds exactly the rows it reports, rows sit on day boundaries, counters only grow);
+ * consistent (loaded into a migrated database of every engine present it violates no foreign key
+ * or CHECK, the database holds exactly the rows it reports, rows sit on day boundaries, counters only grow);
  * thresholds are applied to the right statistic; the regression decision flags a slower run and
  * does not flag two measurements of the same code (real tinybench measurements and synthetic
- * cases), and asks for a repeat before it confirms; COPY is used only where an engine speaks it;
- * a `--quick` run on the embedded engine writes both reports, and with a baseline it is slower
- * than, confirms the regression after a repeat and exits 1.
+ * cases), and asks for a repeat before it confirms; COPY is used only where an engine speaks it
+ * (the probe's answer checked against what the engine does); a `--quick` run on every engine
+ * writes both reports, and with a baseline it is slower than, confirms the regression after a
+ * repeat and exits 1.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs'
 import os from 'node:os'
@@ -23,11 +24,12 @@ import { assessChange, CALIBRATION_ID, compareRuns, confirmChange, type Comparab
 import { mannWhitneyGreater, summarize } from '../harness/bench/stats.ts'
 import { measure } from '../harness/bench/tiny.ts'
 import { bench, parseBenchArgs } from '../harness/cli/bench.ts'
-import { embeddedEngine } from '../harness/engines/embedded.ts'
-import { nativeEngine } from '../harness/engines/native.ts'
 import type { StartedEngine } from '../harness/engines/types.ts'
 import { connect } from '../harness/runner/connect.ts'
 import { expectedRowCounts, loadTelemetry, metricHistCount, metricHistRows, planTelemetry, telemetryTables } from '../fixtures/telemetry.ts'
+import { availableEngines, skipWith, useEngine } from './support/engines.ts'
+
+const cases = await availableEngines()
 
 const END = new Date('2026-03-04T10:00:00Z')
 const SMALL = { seed: 7, days: 2, hz: 0.005, end: END }
@@ -77,13 +79,14 @@ describe('telemetry generator (pure)', () => {
   })
 })
 
-describe('telemetry generator loaded into a migrated embedded database', () => {
+describe.each(cases)('telemetry generator loaded into a migrated database on the $name engine', (c) => {
+  const started = useEngine(c)
   let engine: StartedEngine
   let client: pg.Client
   let rows: Record<string, number>
 
   beforeAll(async () => {
-    engine = await embeddedEngine.start({ log: () => {} })
+    engine = started()
     const db = await engine.createDatabase('bench_gen')
     client = await connect(db.url)
     await migrate(client)
@@ -91,7 +94,6 @@ describe('telemetry generator loaded into a migrated embedded database', () => {
   })
   afterAll(async () => {
     await client?.end().catch(() => {})
-    await engine?.stop()
   })
 
   it('raises no FK/CHECK error, and the database holds exactly the rows it reports', async () => {
@@ -129,26 +131,34 @@ describe('telemetry generator loaded into a migrated embedded database', () => {
     expect(Number(flips.rows[0]!.flips)).toBeLessThan(Number(flips.rows[0]!.total) / 3)
   })
 
-  it('COPY is probed, not assumed: the embedded socket has no CopyIn', async () => {
-    const db = await engine.createDatabase('bench_copy_probe')
+  it('COPY is probed, not assumed: the probe\'s answer is what the engine does (the embedded socket has no CopyIn)', async () => {
+    const probed = await engine.createDatabase('bench_copy_probe')
+    const copy = await probeCopy(probed.url).finally(() => probed.drop())
+    console.log(`[bench] COPY FROM STDIN on ${engine.name}: ${copy.supported ? 'supported' : `not supported (${copy.reason})`}`)
+    // Checked against a real COPY on a database of its own (a refused COPY can leave a database unusable).
+    const db = await engine.createDatabase('bench_copy_check')
+    const c = await connect(db.url)
+    c.on('error', () => {})
     try {
-      const copy = await probeCopy(db.url)
-      expect(copy.supported).toBe(false)
-      expect(copy.reason).toMatch(/COPY FROM STDIN/)
+      await c.query('CREATE TABLE copy_check (x int)')
+      const noAnswer = new Promise<string>((resolve) => setTimeout(() => resolve('no answer within 10 s'), 10_000).unref())
+      const outcome = await Promise.race([copyFrom(c, 'copy_check', ['x'], ['1\n2\n']).then((n) => `${n} rows`, (e: Error) => `refused: ${e.message}`), noAnswer])
+      if (copy.supported) expect(outcome).toBe('2 rows')
+      else {
+        expect(copy.reason).toMatch(/COPY FROM STDIN/)
+        expect(outcome).not.toMatch(/rows$/)
+      }
     } finally {
+      await c.end().catch(() => {})
       await db.drop()
     }
   })
-})
 
-describe('COPY and psql \\copy on the native engine (plain table: no TimescaleDB needed)', async () => {
-  const probe = await nativeEngine.probe()
-  if (!probe.ok) console.warn(`[suites] native engine not exercised: ${probe.reason}`)
-  it.skipIf(!probe.ok)('copyFrom() and psqlCopy() load the generator’s rows', async () => {
-    const engine = await nativeEngine.start({ log: () => {} })
+  it('copyFrom() and psqlCopy() load the generator’s rows (plain table: no TimescaleDB needed)', async (ctx) => {
+    const db = await engine.createDatabase('bench_copy')
     try {
-      const db = await engine.createDatabase('bench_copy')
-      expect((await probeCopy(db.url)).supported).toBe(true)
+      const copy = await probeCopy(db.url)
+      if (!copy.supported) skipWith(ctx, `COPY loading not exercised on ${engine.name}: ${engine.describe()}: ${copy.reason}`)
       const c = await connect(db.url)
       try {
         await c.query(`CREATE TABLE h (metric_def_id uuid, ts timestamptz, value_bool boolean, value_int bigint, value_real double precision, quality smallint, PRIMARY KEY (metric_def_id, ts))`)
@@ -169,9 +179,55 @@ describe('COPY and psql \\copy on the native engine (plain table: no TimescaleDB
         await c.end()
       }
     } finally {
-      await engine.stop()
+      await db.drop()
     }
   })
+
+  it('pnpm bench --quick writes bench.json and bench.html; a baseline it is slower than is a confirmed regression (exit 1)', async () => {
+    const dir = tmp()
+    // A baseline whose "active faults" query took 1 µs: the real run is far slower than that.
+    const baseline = {
+      schema: 'ms5-bench/1',
+      startedAt: '2026-01-01T00:00:00.000Z',
+      durationMs: 1,
+      options: { engines: [c.name], scale: 1, seed: 1, quick: true },
+      machine: { cores: 2, memoryBytes: 1, cpu: 'x', platform: 'x', node: 'x' },
+      git: { commit: null },
+      engines: [{ engine: c.name, describe: '', versions: {}, capabilities: {}, durationMs: 1, figures: [makeFigure({ id: 'dashboard.active_faults', label: 'Active faults with catalog text', group: 'dashboard', unit: 'ms', better: 'lower', samples: noisy(0.001, 8, 1) })], skipped: [] }],
+      failures: [],
+      verdict: 'pass',
+    }
+    writeFileSync(path.join(dir, 'baseline.json'), JSON.stringify(baseline))
+    const history = path.join(dir, 'history.jsonl')
+    const args = parseBenchArgs({ _: [], engine: c.name, quick: true, reports: dir, compare: path.join(dir, 'baseline.json'), history })
+    const code = await bench(args)
+    expect(existsSync(path.join(dir, 'bench.html'))).toBe(true)
+    const run = JSON.parse(readFileSync(path.join(dir, 'bench.json'), 'utf8')) as BenchRun
+    expect(run.engines).toHaveLength(1)
+    const e = run.engines[0]!
+    expect(e.engine).toBe(c.name)
+    expect(e.versions.timescaledb).not.toBe('none')
+    expect(run.machine.cores).toBeGreaterThan(0)
+    const ids = e.figures.map((f) => f.id)
+    for (const id of ['connect', 'fresh_db', 'migrate.replay', 'ingest.best', 'ingest.reference', 'dashboard.latest_per_metric', 'report.report_compressed', 'compression.metric_hist', 'storage.month_typical']) expect(ids).toContain(id)
+    for (const f of e.figures.filter((x) => x.stats)) expect(f.stats!.p99).toBeGreaterThanOrEqual(f.stats!.p50)
+    expect(e.figures.find((f) => f.id === 'ingest.best')!.reference!.ratio).toBeGreaterThan(0)
+    // Every seed threshold has a verdict, and the failures list is exactly the failed ones.
+    expect(run.failures).toEqual(failuresOf(run.engines))
+    // The baseline's figure is flagged, measured again, and confirmed.
+    const change = run.comparison!.changes.find((x) => x.id === 'dashboard.active_faults')!
+    expect(change.status).toBe('regression')
+    expect(change.repeat).toBeDefined()
+    expect(run.comparison!.regressions).toBe(1)
+    expect(code).toBe(1)
+    const html = readFileSync(path.join(dir, 'bench.html'), 'utf8')
+    expect(html).toContain('<svg')
+    expect(html).toContain('Compared with the baseline')
+    expect(html).not.toMatch(/<script/i)
+    expect(readFileSync(history, 'utf8').trim().split('\n')).toHaveLength(1)
+    // Re-rendering from the JSON gives the same page (the HTML is a function of the report).
+    expect(renderBenchHtml(run, [])).toContain(e.describe.replaceAll('&', '&amp;').slice(0, 20))
+  }, 300_000)
 })
 
 describe('thresholds', () => {
@@ -314,52 +370,5 @@ describe('regression decision (real measurements)', () => {
     const [, slowAgain] = await pair(10_000, 50_000)
     const slower = confirmChange(base, slow, slowAgain)
     expect(slower.status, JSON.stringify(slower)).toBe('regression')
-  })
-})
-
-describe('pnpm bench --quick on the embedded engine', () => {
-  it('writes bench.json and bench.html; a baseline it is slower than is a confirmed regression (exit 1)', async () => {
-    const dir = tmp()
-    // A baseline whose "active faults" query took 1 µs: the real run is far slower than that.
-    const baseline = {
-      schema: 'ms5-bench/1',
-      startedAt: '2026-01-01T00:00:00.000Z',
-      durationMs: 1,
-      options: { engines: ['embedded'], scale: 1, seed: 1, quick: true },
-      machine: { cores: 2, memoryBytes: 1, cpu: 'x', platform: 'x', node: 'x' },
-      git: { commit: null },
-      engines: [{ engine: 'embedded', describe: '', versions: {}, capabilities: {}, durationMs: 1, figures: [makeFigure({ id: 'dashboard.active_faults', label: 'Active faults with catalog text', group: 'dashboard', unit: 'ms', better: 'lower', samples: noisy(0.001, 8, 1) })], skipped: [] }],
-      failures: [],
-      verdict: 'pass',
-    }
-    writeFileSync(path.join(dir, 'baseline.json'), JSON.stringify(baseline))
-    const history = path.join(dir, 'history.jsonl')
-    const args = parseBenchArgs({ _: [], engine: 'embedded', quick: true, reports: dir, compare: path.join(dir, 'baseline.json'), history })
-    const code = await bench(args)
-    expect(existsSync(path.join(dir, 'bench.html'))).toBe(true)
-    const run = JSON.parse(readFileSync(path.join(dir, 'bench.json'), 'utf8')) as BenchRun
-    expect(run.engines).toHaveLength(1)
-    const e = run.engines[0]!
-    expect(e.versions.timescaledb).not.toBe('none')
-    expect(run.machine.cores).toBeGreaterThan(0)
-    const ids = e.figures.map((f) => f.id)
-    for (const id of ['connect', 'fresh_db', 'migrate.replay', 'ingest.best', 'ingest.reference', 'dashboard.latest_per_metric', 'report.report_compressed', 'compression.metric_hist', 'storage.month_typical']) expect(ids).toContain(id)
-    for (const f of e.figures.filter((x) => x.stats)) expect(f.stats!.p99).toBeGreaterThanOrEqual(f.stats!.p50)
-    expect(e.figures.find((f) => f.id === 'ingest.best')!.reference!.ratio).toBeGreaterThan(0)
-    // Every seed threshold has a verdict, and the failures list is exactly the failed ones.
-    expect(run.failures).toEqual(failuresOf(run.engines))
-    // The baseline's figure is flagged, measured again, and confirmed.
-    const change = run.comparison!.changes.find((c) => c.id === 'dashboard.active_faults')!
-    expect(change.status).toBe('regression')
-    expect(change.repeat).toBeDefined()
-    expect(run.comparison!.regressions).toBe(1)
-    expect(code).toBe(1)
-    const html = readFileSync(path.join(dir, 'bench.html'), 'utf8')
-    expect(html).toContain('<svg')
-    expect(html).toContain('Compared with the baseline')
-    expect(html).not.toMatch(/<script/i)
-    expect(readFileSync(history, 'utf8').trim().split('\n')).toHaveLength(1)
-    // Re-rendering from the JSON gives the same page (the HTML is a function of the report).
-    expect(renderBenchHtml(run, [])).toContain(e.describe.replaceAll('&', '&amp;').slice(0, 20))
   })
 })

@@ -1,6 +1,8 @@
 /**
- * Concurrency with real runner PROCESSES (the CLI, as users start it) on native PostgreSQL, which
- * has real concurrent sessions. The in-process crowd of 16 Migrators is in runner.test.ts.
+ * Concurrency with real runner PROCESSES (the CLI, as users start it) on every engine present
+ * with real concurrent sessions (support/engines.ts: native and container; the embedded engine
+ * serves one connection at a time and is skipped, saying so). The in-process crowd of 16
+ * Migrators is in runner.test.ts.
  *
  * To make "the others waited" deterministic rather than a race against process start-up, the
  * winner's migration 002 reads a gate table that the test holds ACCESS EXCLUSIVE: whoever gets
@@ -9,15 +11,14 @@
  */
 import { spawn } from 'node:child_process'
 import type pg from 'pg'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import type { DatabaseHandle, StartedEngine } from '../harness/engines/types.ts'
 import { connect } from '../harness/runner/connect.ts'
 import { lockKey } from '../harness/runner/lock.ts'
 import { copyDir, edit, PLAIN, ROOT } from './support/dirs.ts'
-import { engineCases } from './support/engines.ts'
+import { availableEngines, needs, useEngine } from './support/engines.ts'
 
-const native = (process.env.SUITE_ENGINES ?? 'native').split(',').includes('native') ? (await engineCases(['native'])).find((c) => c.available) : undefined
-if (!native) console.warn('[suites] concurrency (16 runner processes, SIGKILL) not exercised: no native PostgreSQL here (see the engine probe above)')
+const cases = await availableEngines()
 
 const CROWD = 16
 
@@ -70,13 +71,11 @@ async function lockHolder(c: pg.ClientBase): Promise<number | undefined> {
   return (await c.query(`SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid::bigint = $1 AND objid::bigint = $2`, lockArgs)).rows[0]?.pid
 }
 
-describe.runIf(native)(`${CROWD} runner processes against one native database`, () => {
+describe.each(cases)(`${CROWD} runner processes against one database on the $name engine`, (c) => {
+  const started = useEngine(c)
   let engine: StartedEngine
-  beforeAll(async () => {
-    engine = await native!.provider.start({ log: () => {} })
-  })
-  afterAll(async () => {
-    await engine?.stop()
+  beforeAll(() => {
+    engine = started()
   })
 
   /** A database with a gate table held shut by `gate` (an open transaction), and the plain set whose 002 passes through it. */
@@ -117,7 +116,8 @@ describe.runIf(native)(`${CROWD} runner processes against one native database`, 
     return (await watch.query(`SELECT migration_name, status, count(*) OVER (PARTITION BY migration_name)::int AS n FROM app.migration_log ORDER BY id`)).rows
   }
 
-  it(`${CROWD} processes started at once: one applies, ${CROWD - 1} wait for the lock and then find nothing to do; each migration applied once`, async () => {
+  it(`${CROWD} processes started at once: one applies, ${CROWD - 1} wait for the lock and then find nothing to do; each migration applied once`, async (ctx) => {
+    needs(ctx, engine, 'concurrentConnections', 'runner processes competing for one database')
     const s = await gated('crowd')
     try {
       const t0 = Date.now()
@@ -149,7 +149,8 @@ describe.runIf(native)(`${CROWD} runner processes against one native database`, 
     }
   })
 
-  it(`with --lock-wait 0 the ${CROWD - 1} losers exit 7 with LOCK_TIMEOUT naming the holder; the winner applies`, async () => {
+  it(`with --lock-wait 0 the ${CROWD - 1} losers exit 7 with LOCK_TIMEOUT naming the holder; the winner applies`, async (ctx) => {
+    needs(ctx, engine, 'concurrentConnections', 'runner processes competing for one database')
     const s = await gated('crowd_nowait')
     try {
       const procs = Array.from({ length: CROWD }, () => runner(['migrate', 'up', '--dir', s.dir, '--lock-wait', '0'], { DATABASE_URL: s.db.url }))
@@ -180,7 +181,8 @@ describe.runIf(native)(`${CROWD} runner processes against one native database`, 
     }
   })
 
-  it('a runner SIGKILLed while it holds the lock (mid-statement) does not leave the database locked: the next runner proceeds', async () => {
+  it('a runner SIGKILLed while it holds the lock (mid-statement) does not leave the database locked: the next runner proceeds', async (ctx) => {
+    needs(ctx, engine, 'concurrentConnections', 'runner processes competing for one database')
     const db = await engine.createDatabase('sigkill')
     const watch = await connect(db.url, { applicationName: 'test-watch' })
     try {
@@ -216,7 +218,8 @@ describe.runIf(native)(`${CROWD} runner processes against one native database`, 
     }
   })
 
-  it('the same when the killed runner was waiting for a table lock another session holds (the lock goes before that session lets go)', async () => {
+  it('the same when the killed runner was waiting for a table lock another session holds (the lock goes before that session lets go)', async (ctx) => {
+    needs(ctx, engine, 'concurrentConnections', 'runner processes competing for one database')
     const s = await gated('sigkill_lockwait')
     try {
       const a = runner(['migrate', 'up', '--dir', s.dir], { DATABASE_URL: s.db.url })

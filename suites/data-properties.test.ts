@@ -1,5 +1,5 @@
 /**
- * The data-properties stage on the embedded engine: generated datasets carried through every
+ * The data-properties stage on every engine present (support/engines.ts): generated datasets carried through every
  * upgrade step of the nine MS5.0 migrations keep their rows and values; and the stage is shown
  * able to fail, with a shrunk example and a replayable file, on small foreign migration sets:
  * a NOT NULL column without a default, a dropped column, an undeclared backfill. The same seed
@@ -7,8 +7,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs'
 import type pg from 'pg'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { embeddedEngine } from '../harness/engines/embedded.ts'
+import { beforeAll, describe, expect, it } from 'vitest'
 import type { StartedEngine } from '../harness/engines/types.ts'
 import { connect } from '../harness/runner/connect.ts'
 import { FileMigrationProvider } from '../harness/runner/discover.ts'
@@ -19,6 +18,7 @@ import { loadManifest } from '../harness/validation/manifest.ts'
 import type { VerifyContext } from '../harness/verify/stage.ts'
 import { dataProperties, DEFAULT_RUNS } from '../harness/verify/stages/data-properties.ts'
 import { emptyDir, MIGRATIONS, write } from './support/dirs.ts'
+import { availableEngines, useEngine } from './support/engines.ts'
 
 const STAGES_USED = STAGES.filter((s) => s.id === 'replay' || s.id === 'data-properties')
 
@@ -47,15 +47,15 @@ const ITEMS = {
 const datasetsDigest = (s: StageResult) => /datasets sha256 ([0-9a-f]{16})/.exec(s.details.join('\n'))?.[1]
 const replayFileOf = (s: StageResult) => /replay: (\S+\.sql)/.exec(s.details.join('\n'))?.[1]
 
-describe('data properties through the upgrades, on the embedded engine', () => {
+const cases = await availableEngines()
+
+describe.each(cases)('data properties through the upgrades, on the $name engine', (c) => {
+  const started = useEngine(c)
   let engine: StartedEngine
   let reports: string
-  beforeAll(async () => {
-    engine = await embeddedEngine.start({ log: () => {} })
+  beforeAll(() => {
+    engine = started()
     reports = emptyDir()
-  })
-  afterAll(async () => {
-    await engine?.stop()
   })
 
   const stageOf = async (dir: string, options: Partial<VerifyOptions> = {}): Promise<StageResult> => {
@@ -85,7 +85,7 @@ describe('data properties through the upgrades, on the embedded engine', () => {
     const t0 = Date.now()
     const s = await stageOf(MIGRATIONS, { seed: 20261122 })
     const seconds = (Date.now() - t0) / 1000
-    console.log(`[data-properties] ${s.summary}\n  ${s.details.join('\n  ')}\n  stage ${(s.durationMs / 1000).toFixed(1)} s, with engine database and replay ${seconds.toFixed(1)} s`)
+    console.log(`[data-properties] ${engine.name}: ${s.summary}\n  ${s.details.join('\n  ')}\n  stage ${(s.durationMs / 1000).toFixed(1)} s, with engine database and replay ${seconds.toFixed(1)} s`)
     expect(s.verdict, s.details.join('\n')).toBe('passed')
     const m = /^seed 20261122: (\d+) datasets \((\d+) rows\) from every version 0…8 migrated to 9/.exec(s.summary)
     expect(m, s.summary).not.toBeNull()

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest'
 import { HarnessError } from '../harness/errors.ts'
 import { FileMigrationProvider } from '../harness/runner/discover.ts'
 import { copyDir, edit, emptyDir, MIGRATIONS, PLAIN, write } from './support/dirs.ts'
+import { skipWith } from './support/skip.ts'
 
 async function refused(dir: string): Promise<HarnessError> {
   const e = await new FileMigrationProvider(dir).getMigrations().then(
@@ -71,7 +72,8 @@ describe('migration discovery', () => {
     expect(ms).toHaveLength(4)
   })
 
-  it.skipIf(process.getuid?.() === 0)('refuses an unreadable file', async () => {
+  it('refuses an unreadable file', async (ctx) => {
+    if (process.getuid?.() === 0) skipWith(ctx, '"refuses an unreadable file" not exercised: tests run as root here, and chmod 000 does not stop root from reading (bad-input proves unreadable files with a dangling symlink and a directory)')
     const dir = copyDir(PLAIN)
     chmodSync(path.join(dir, '002_orders.sql'), 0o000)
     const e = await refused(dir)

@@ -3,20 +3,35 @@
  * concurrency, and nothing left behind — neither by stop() nor by a harness process that is
  * signalled or SIGKILLed.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import pg from 'pg'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { nativeEngine, startNative, type NativeStartedEngine } from '../harness/engines/native.ts'
+import { startNative, type NativeStartedEngine } from '../harness/engines/native.ts'
 import { locatePostgres } from '../harness/engines/pg-bin.ts'
 import { alive, reapStaleClusters } from '../harness/engines/reaper.ts'
+import { engineCases } from './support/engines.ts'
 
-const probe = await nativeEngine.probe()
-if (!probe.ok) console.warn(`native engine not exercised: ${probe.reason}`)
+// Probed (and a reason printed) by support/engines.ts, which also honours SUITE_ENGINES.
+const [nativeCase] = await engineCases(['native'])
+const probe = { ok: nativeCase!.available, reason: nativeCase!.reason }
 const install = probe.ok ? await locatePostgres() : undefined
 
 const ROOT = path.resolve(import.meta.dirname, '..')
+
+/** TimescaleDB's default_version as the install's control file has it (read from disk, not from a server), or 'none'. */
+function installedTimescale(binDir: string): string {
+  let sharedir = path.join(binDir, '..', 'share')
+  try {
+    sharedir = execFileSync(path.join(binDir, 'pg_config'), ['--sharedir'], { encoding: 'utf8' }).trim()
+  } catch {
+    // no pg_config next to the server: the usual layout
+  }
+  const control = path.join(sharedir, 'extension', 'timescaledb.control')
+  if (!existsSync(control)) return 'none'
+  return /^default_version\s*=\s*'([^']+)'/m.exec(readFileSync(control, 'utf8'))?.[1] ?? 'unreadable control file'
+}
 const quiet = () => {}
 
 async function query<R extends pg.QueryResultRow>(url: string, sql: string): Promise<R[]> {
@@ -83,7 +98,11 @@ describe.skipIf(!probe.ok)('native engine', () => {
     expect(engine.describe()).toContain(engine.versions.postgres)
   })
 
-  it('reports TimescaleDB exactly as the install has it', () => {
+  it('reports TimescaleDB exactly as the install has it', async () => {
+    // Independent of the engine: the install's control file, and what a database says once the extension exists.
+    const onDisk = installedTimescale(install!.binDir)
+    expect(install!.hasTimescale).toBe(onDisk !== 'none')
+    expect(engine.versions.timescaledb).toBe(onDisk)
     if (!install!.hasTimescale) {
       expect(engine.capabilities.timescaledb).toBe(false)
       expect(engine.versions.timescaledb).toBe('none')
@@ -91,9 +110,32 @@ describe.skipIf(!probe.ok)('native engine', () => {
     } else {
       expect(engine.capabilities.timescaledb).toBe(true)
       expect(engine.versions.timescaledb).not.toBe('none')
+      const db = await engine.createDatabase('ts_as_installed')
+      try {
+        await query(db.url, 'CREATE EXTENSION timescaledb')
+        const [row] = await query<{ v: string; lic: string }>(db.url, `SELECT extversion AS v, current_setting('timescaledb.license') AS lic FROM pg_extension WHERE extname = 'timescaledb'`)
+        expect(row).toEqual({ v: onDisk, lic: engine.versions.timescaledbLicense })
+        expect(engine.capabilities.timescaledbCompression).toBe(row!.lic === 'timescale')
+        expect(engine.describe()).toContain(`TimescaleDB ${onDisk} (${row!.lic} license, background jobs off)`)
+      } finally {
+        await db.drop()
+      }
     }
-    expect(engine.capabilities).toMatchObject({ concurrentConnections: true, dumpTool: 'pg_dump', disposable: true, physicalSnapshot: false })
+    expect(engine.capabilities).toMatchObject({ concurrentConnections: true, dumpTool: 'pg_dump', disposable: true, physicalSnapshot: false, backgroundWorkers: false })
   })
+
+  it('started without the preload: TimescaleDB is not usable, and the engine says why', async () => {
+    const e = await startNative({ timescale: false, log: quiet })
+    try {
+      const onDisk = installedTimescale(install!.binDir)
+      expect(e.versions).toMatchObject({ timescaledb: onDisk, timescaledbLicense: 'none' })
+      expect(e.capabilities).toMatchObject({ timescaledb: false, timescaledbCompression: false, backgroundWorkers: false, concurrentConnections: true })
+      expect(e.describe()).toMatch(install!.hasTimescale ? /PostgreSQL \d+\.\d+ with TimescaleDB installed but not preloaded/ : /PostgreSQL \d+\.\d+ without TimescaleDB/)
+      expect(await query(e.url, `SELECT current_setting('shared_preload_libraries') AS spl`)).toEqual([{ spl: '' }])
+    } finally {
+      await e.stop()
+    }
+  }, 60_000)
 
   it('serves two concurrent sessions (advisory locks are real)', async () => {
     const a = new pg.Client({ connectionString: engine.url })

@@ -4,18 +4,17 @@
  * A deliberately failing migration 010 (and, separately, one that succeeds but fails the
  * post-migration validation) must end with the database in its pre-migration state: checked by
  * execute's own round-trip comparison AND by an independent capture taken by the test before
- * the run, and the report must say so. --dry-run must change nothing. The same on the native
- * engine, through the CLI against DATABASE_URL, with the real pg_dump/pg_restore.
+ * the run, and the report must say so. --dry-run must change nothing. On every engine present
+ * (support/engines.ts); through the CLI against DATABASE_URL with the real pg_dump/pg_restore
+ * where the engine dumps with pg_dump and the local client tools fit its server.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import type pg from 'pg'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { compareStates, formatComparison } from '../harness/backup/compare.ts'
 import { captureState, type DatabaseState } from '../harness/backup/state.ts'
 import { handleTarget } from '../harness/backup/target.ts'
-import { embeddedEngine } from '../harness/engines/embedded.ts'
-import { nativeEngine } from '../harness/engines/native.ts'
 import type { DatabaseHandle, StartedEngine } from '../harness/engines/types.ts'
 import { execute } from '../harness/execute/execute.ts'
 import { connect } from '../harness/runner/connect.ts'
@@ -24,6 +23,7 @@ import { Migrator } from '../harness/runner/migrator.ts'
 import { loadBackupData } from '../fixtures/backup-data.ts'
 import { cli } from './support/cli.ts'
 import { copyDir, MIGRATIONS, PLAIN, write, emptyDir } from './support/dirs.ts'
+import { availableEngines, needsLocalDumpTools, useEngine } from './support/engines.ts'
 
 const LONG = 900_000
 // Temp dirs come from support/dirs.ts, which removes them after the file.
@@ -67,209 +67,202 @@ CREATE TABLE factory_telemetry.stray_table (id INT PRIMARY KEY);
 DELETE FROM factory_telemetry.metric_hist WHERE ts < (SELECT min(ts) + interval '1 hour' FROM factory_telemetry.metric_hist);
 `
 
-// =================================================================================================
-describe('execute on the embedded engine (MS5.0, telemetry, compressed chunks)', () => {
-  let engine: StartedEngine
-  const log = { schema: 'factory_telemetry', table: 'migration_log' }
-
-  beforeAll(async () => {
-    engine = await embeddedEngine.start({ log: () => {} })
-  }, LONG)
-  afterAll(async () => {
-    await engine?.stop()
-  })
-
-  async function prepared(label: string): Promise<{ db: DatabaseHandle; before: DatabaseState }> {
-    const db = await engine.createDatabase(label)
-    await migrate(db.url, MIGRATIONS, 'factory_telemetry')
-    const data = await withClient(db.url, (c) => loadBackupData(c, { days: 2, hz: 0.02, uncompressedDays: 1 }))
-    expect(data.compressedChunks).toBeGreaterThan(0)
-    return { db, before: await capture(db.url, ['factory_telemetry'], log) }
-  }
-
-  it('a failing migration 010 ends with the database restored to its pre-migration state, and the report says so', async () => {
-    const { db, before } = await prepared('failing')
-    const dir = copyDir(MIGRATIONS)
-    write(dir, '010_add_shift_notes.sql', FAILING_010)
-    const logDir = tmpDir('pgverify-reports-')
-    const r = await execute({ target: handleTarget(engine, db), dir, backupRoot: tmpDir('pgverify-backups-'), logDir, lockWaitMs: 0 })
-    expect(r.outcome).toBe('restored')
-    expect(r.phases.map((p) => [p.id, p.status])).toEqual([
-      ['environment', 'passed'],
-      ['pre-validation', 'passed'],
-      ['backup', 'passed'],
-      ['migrate', 'failed'],
-      ['post-validation', 'skipped'],
-      ['rollback', 'passed'],
-    ])
-    expect(r.rollback?.comparison?.differences).toEqual([])
-    expect(r.versionBefore).toBe(9)
-    expect(r.versionAfter).toBe(9)
-    expectSameState(before, await capture(db.url, ['factory_telemetry'], log))
-    // The report says plainly what happened and what state the database is in.
-    const text = readFileSync(r.files.report, 'utf8')
-    expect(text).toMatch(/^FAILED AND ROLLED BACK: database restored to its pre-migration state$/m)
-    expect(text).toMatch(/Database state: RESTORED: migration 010_add_shift_notes\.sql failed; the database was restored from .*pre-migration-\d{8}-\d{6} and is in its pre-migration state \(version 9\): the comparison with the state recorded at backup time shows 0 differences\./)
-    expect(text).toMatch(/010_add_shift_notes\.sql:5:\d+: ERROR 22012: division by zero/)
-    expect(text).toMatch(/^ {4}0 differences$/m)
-    const json = JSON.parse(readFileSync(r.files.json, 'utf8'))
-    expect(json.outcome).toBe('restored')
-    expect(path.basename(r.files.log)).toMatch(/^phase3-execution-\d{8}-\d{6}\.log$/)
-    expect(path.basename(r.files.report)).toMatch(/^phase3-execution-report-\d{8}-\d{6}\.txt$/)
-    const logText = readFileSync(r.files.log, 'utf8')
-    expect(logText).toMatch(/\[ERROR\] +✗ 010_add_shift_notes FAILED/)
-    expect(logText).toMatch(/\[ERROR\] +010_add_shift_notes\.sql:5:1: ERROR 22012: division by zero/)
-    expect(logText).toMatch(/\[WARN\] migration 010_add_shift_notes\.sql failed: restoring the pre-migration backup/)
-    await db.drop()
-  }, LONG)
-
-  it('a migration that passes but fails post-migration validation is rolled back too', async () => {
-    const { db, before } = await prepared('stray')
-    const dir = copyDir(MIGRATIONS)
-    write(dir, '010_stray_table.sql', STRAY_010)
-    const r = await execute({ target: handleTarget(engine, db), dir, backupRoot: tmpDir('pgverify-backups-'), logDir: tmpDir('pgverify-reports-'), lockWaitMs: 0 })
-    expect(r.phases.find((p) => p.id === 'migrate')?.status).toBe('passed')
-    expect(r.phases.find((p) => p.id === 'post-validation')).toMatchObject({ status: 'failed', summary: expect.stringMatching(/tables-unexpected/) })
-    expect(r.outcome).toBe('restored')
-    expect(r.state).toMatch(/post-migration validation failed; the database was restored/)
-    expectSameState(before, await capture(db.url, ['factory_telemetry'], log))
-    await db.drop()
-  }, LONG)
-
-  it('a pending migration that is fine: migrated, validated, backup kept', async () => {
-    const db = await engine.createDatabase('pending')
-    await migrate(db.url, MIGRATIONS, 'factory_telemetry', 8)
-    const backupRoot = tmpDir('pgverify-backups-')
-    const r = await execute({ target: handleTarget(engine, db), dir: MIGRATIONS, backupRoot, logDir: tmpDir('pgverify-reports-'), lockWaitMs: 0 })
-    expect(r.outcome).toBe('migrated')
-    expect(r.state).toMatch(/^MIGRATED: version 8 → 9; post-migration validation passed/)
-    expect(r.postValidation?.filter((c) => !c.ok)).toEqual([])
-    expect(readdirSync(backupRoot)).toEqual([r.backup!.name])
-    await db.drop()
-  }, LONG)
-
-  it('--dry-run changes nothing: same state, no backup; the plan and checks are reported', async () => {
-    const { db, before } = await prepared('dry')
-    const dir = copyDir(MIGRATIONS)
-    write(dir, '010_add_shift_notes.sql', FAILING_010)
-    const backupRoot = path.join(tmpDir('pgverify-backups-'), 'not-yet')
-    const r = await execute({ target: handleTarget(engine, db), dir, backupRoot, logDir: tmpDir('pgverify-reports-'), dryRun: true, lockWaitMs: 0 })
-    expect(r.outcome).toBe('dry-run')
-    expect(r.plan.map((s) => s.file)).toEqual(['010_add_shift_notes.sql'])
-    expect(r.checks.filter((c) => c.status === 'fail')).toEqual([])
-    expect(r.checks.map((c) => c.id)).toEqual(expect.arrayContaining(['memory', 'cpu', 'disk-space', 'connectivity', 'versions', 'migration-files', 'migration-log', 'dump-tool', 'backup-dir']))
-    expect(r.phases.filter((p) => p.status === 'planned').map((p) => p.id)).toEqual(['backup', 'migrate', 'post-validation', 'rollback'])
-    expect(existsSync(backupRoot)).toBe(false)
-    expectSameState(before, await capture(db.url, ['factory_telemetry'], log))
-    await db.drop()
-  }, LONG)
-
-  it('refuses before any change when existing rows break a declared precondition of a pending migration', async () => {
-    const db = await engine.createDatabase('precondition')
-    await migrate(db.url, MIGRATIONS, 'factory_telemetry', 7)
-    // Valid at version 7; 008 adds CHECK (scale_factor <> 0), which this row would fail halfway.
-    await withClient(db.url, async (c) => {
-      const id = (await c.query(`INSERT INTO factory_telemetry.metric_def (equipment_code, metric_key, value_type, description) VALUES ('EQ1', 'speed', 'REAL', 'speed') RETURNING id`)).rows[0].id
-      await c.query(`INSERT INTO factory_telemetry.metric_binding (metric_def_id, plc_kind, address, scale_factor) VALUES ($1, 'LOGIX', 'Speed', 0)`, [id])
-    })
-    const before = await capture(db.url, ['factory_telemetry'], log)
-    const backupRoot = tmpDir('pgverify-backups-')
-    const r = await execute({ target: handleTarget(engine, db), dir: MIGRATIONS, backupRoot, logDir: tmpDir('pgverify-reports-'), lockWaitMs: 0 })
-    const check = r.checks.find((c) => c.id === 'data-preconditions')
-    expect(check?.status).toBe('fail')
-    expect(check?.message).toMatch(/008_fix_critical_schema_issues needs factory_telemetry\.metric_binding CHECK \(scale_factor IS NULL OR scale_factor <> 0\): 1 row violate/)
-    expect(r.outcome).not.toBe('migrated')
-    expect(readdirSync(backupRoot)).toEqual([])
-    expectSameState(before, await capture(db.url, ['factory_telemetry'], log))
-    await db.drop()
-  }, LONG)
-
-  it('pnpm execute --engine embedded with the failing 010 exits 1 and says RESTORED (from an empty database)', async () => {
-    const dir = copyDir(MIGRATIONS)
-    write(dir, '010_add_shift_notes.sql', FAILING_010)
-    const logDir = tmpDir('pgverify-reports-')
-    const r = await cli(['execute', '--engine', 'embedded', '--dir', dir, '--backup-root', tmpDir('pgverify-backups-'), '--log-dir', logDir], {}, 600_000)
-    expect(r.code).toBe(1)
-    expect(r.stdout).toMatch(/RESTORED: migration 010_add_shift_notes\.sql failed; the database was restored from .* and is in its pre-migration state \(version 0\): .* 0 differences/)
-    expect(r.stdout).toMatch(/what to do: Fix the cause above .* run `pnpm execute` again: the database is back at version 0/)
-    const files = readdirSync(logDir).sort()
-    expect(files).toEqual([expect.stringMatching(/^phase3-execution-\d{8}-\d{6}\.log$/), expect.stringMatching(/^phase3-execution-report-\d{8}-\d{6}\.json$/), expect.stringMatching(/^phase3-execution-report-\d{8}-\d{6}\.txt$/)])
-  }, LONG)
-})
+const cases = await availableEngines()
 
 // =================================================================================================
-const native = await nativeEngine.probe()
-if (!native.ok) console.warn(`[suites] pnpm execute with pg_dump/pg_restore not exercised: ${native.reason}`)
-
-describe.skipIf(!native.ok)('pnpm execute against DATABASE_URL on the native engine (plain set, real pg_dump/pg_restore)', () => {
+describe.each(cases)('execute on the $name engine', (c) => {
+  const started = useEngine(c)
   let engine: StartedEngine
-  const log = { schema: 'app', table: 'migration_log' }
-
-  beforeAll(async () => {
-    engine = await nativeEngine.start({ log: () => {} })
-  }, LONG)
-  afterAll(async () => {
-    await engine?.stop()
+  beforeAll(() => {
+    engine = started()
   })
 
-  async function prepared(label: string): Promise<{ db: DatabaseHandle; before: DatabaseState }> {
-    const db = await engine.createDatabase(label)
-    await migrate(db.url, PLAIN, 'app')
-    await withClient(db.url, async (c) => {
-      await c.query(`INSERT INTO app.accounts (email) SELECT 'user' || g || '@example.test' FROM generate_series(1, 5000) g`)
-      await c.query(`INSERT INTO app.orders (account_id, total) SELECT 1 + g % 5000, (g % 997) / 3.0 FROM generate_series(1, 50000) g`)
-    })
-    return { db, before: await capture(db.url, ['app'], log) }
-  }
+  describe('MS5.0, telemetry, compressed chunks', () => {
+    const log = { schema: 'factory_telemetry', table: 'migration_log' }
 
-  it('a failing 004 ends with the database restored (fingerprint and data equal) and a report that says so', async () => {
-    const { db, before } = await prepared('failing')
-    const dir = copyDir(PLAIN)
-    write(dir, '004_refunds.sql', `CREATE TABLE app.refunds (id BIGSERIAL PRIMARY KEY, order_id BIGINT REFERENCES app.orders (id));\nUPDATE app.orders SET total = total + 1;\nSELECT 1 / 0;\n`)
-    const logDir = tmpDir('pgverify-reports-')
-    const backupRoot = tmpDir('pgverify-backups-')
-    const r = await cli(['execute', '--dir', dir, '--backup-root', backupRoot, '--log-dir', logDir], { DATABASE_URL: db.url }, 600_000)
-    expect(r.code).toBe(1)
-    expect(r.stdout).toMatch(/RESTORED: migration 004_refunds\.sql failed; .* pre-migration state \(version 3\): .* 0 differences/)
-    expectSameState(before, await capture(db.url, ['app'], log))
-    const report = readFileSync(path.join(logDir, readdirSync(logDir).find((f) => f.endsWith('.txt'))!), 'utf8')
-    expect(report).toMatch(/^FAILED AND ROLLED BACK: database restored to its pre-migration state$/m)
-    expect(report).toMatch(/^  tool: pg_dump 15\.\d+ /m)
-    expect(report).toMatch(/database\/full_backup\.dump/)
-    expect(report).toMatch(/^ {4}0 differences$/m)
-    await db.drop()
-  }, LONG)
+    async function prepared(label: string): Promise<{ db: DatabaseHandle; before: DatabaseState }> {
+      const db = await engine.createDatabase(label)
+      await migrate(db.url, MIGRATIONS, 'factory_telemetry')
+      const data = await withClient(db.url, (c) => loadBackupData(c, { days: 2, hz: 0.02, uncompressedDays: 1 }))
+      expect(data.compressedChunks).toBeGreaterThan(0)
+      return { db, before: await capture(db.url, ['factory_telemetry'], log) }
+    }
 
-  it('--dry-run changes nothing and writes no backup', async () => {
-    const { db, before } = await prepared('dry')
-    const dir = copyDir(PLAIN)
-    write(dir, '004_refunds.sql', `SELECT 1 / 0;\n`)
-    const backupRoot = path.join(tmpDir('pgverify-backups-'), 'none')
-    const r = await cli(['execute', '--dry-run', '--dir', dir, '--backup-root', backupRoot, '--log-dir', tmpDir('pgverify-reports-')], { DATABASE_URL: db.url }, 300_000)
-    expect(r.code).toBe(0)
-    expect(r.stdout).toMatch(/UNCHANGED \(dry run\): checks passed; 1 migration would be applied \(version 3 → 4\)/)
-    expect(existsSync(backupRoot)).toBe(false)
-    expectSameState(before, await capture(db.url, ['app'], log))
-    await db.drop()
-  }, LONG)
+    it('a failing migration 010 ends with the database restored to its pre-migration state, and the report says so', async () => {
+      const { db, before } = await prepared('failing')
+      const dir = copyDir(MIGRATIONS)
+      write(dir, '010_add_shift_notes.sql', FAILING_010)
+      const logDir = tmpDir('pgverify-reports-')
+      const r = await execute({ target: handleTarget(engine, db), dir, backupRoot: tmpDir('pgverify-backups-'), logDir, lockWaitMs: 0 })
+      expect(r.outcome).toBe('restored')
+      expect(r.phases.map((p) => [p.id, p.status])).toEqual([
+        ['environment', 'passed'],
+        ['pre-validation', 'passed'],
+        ['backup', 'passed'],
+        ['migrate', 'failed'],
+        ['post-validation', 'skipped'],
+        ['rollback', 'passed'],
+      ])
+      expect(r.rollback?.comparison?.differences).toEqual([])
+      expect(r.versionBefore).toBe(9)
+      expect(r.versionAfter).toBe(9)
+      expectSameState(before, await capture(db.url, ['factory_telemetry'], log))
+      // The report says plainly what happened and what state the database is in.
+      const text = readFileSync(r.files.report, 'utf8')
+      expect(text).toMatch(/^FAILED AND ROLLED BACK: database restored to its pre-migration state$/m)
+      expect(text).toMatch(/Database state: RESTORED: migration 010_add_shift_notes\.sql failed; the database was restored from .*pre-migration-\d{8}-\d{6} and is in its pre-migration state \(version 9\): the comparison with the state recorded at backup time shows 0 differences\./)
+      expect(text).toMatch(/010_add_shift_notes\.sql:5:\d+: ERROR 22012: division by zero/)
+      expect(text).toMatch(/^ {4}0 differences$/m)
+      const json = JSON.parse(readFileSync(r.files.json, 'utf8'))
+      expect(json.outcome).toBe('restored')
+      expect(path.basename(r.files.log)).toMatch(/^phase3-execution-\d{8}-\d{6}\.log$/)
+      expect(path.basename(r.files.report)).toMatch(/^phase3-execution-report-\d{8}-\d{6}\.txt$/)
+      const logText = readFileSync(r.files.log, 'utf8')
+      expect(logText).toMatch(/\[ERROR\] +✗ 010_add_shift_notes FAILED/)
+      expect(logText).toMatch(/\[ERROR\] +010_add_shift_notes\.sql:5:1: ERROR 22012: division by zero/)
+      expect(logText).toMatch(/\[WARN\] migration 010_add_shift_notes\.sql failed: restoring the pre-migration backup/)
+      await db.drop()
+    }, LONG)
 
-  it('never writes the password of DATABASE_URL into the log, the report or the backup manifest', async () => {
-    const db = await engine.createDatabase('secret')
-    await migrate(db.url, PLAIN, 'app', 2)
-    await withClient(db.url, (c) => c.query(`CREATE ROLE secret_user LOGIN SUPERUSER PASSWORD 'Sup3r-s3cret-pw'`))
-    const u = new URL(db.url)
-    u.username = 'secret_user'
-    u.password = 'Sup3r-s3cret-pw'
-    const logDir = tmpDir('pgverify-reports-')
-    const backupRoot = tmpDir('pgverify-backups-')
-    const r = await cli(['execute', '--dir', PLAIN, '--backup-root', backupRoot, '--log-dir', logDir], { DATABASE_URL: u.toString() }, 300_000)
-    expect(r.code).toBe(0)
-    const everything = [r.stdout, r.stderr, ...readdirSync(logDir).map((f) => readFileSync(path.join(logDir, f), 'utf8'))]
-    const b = path.join(backupRoot, readdirSync(backupRoot)[0]!)
-    for (const f of ['BACKUP_MANIFEST.json', 'BACKUP_MANIFEST.txt', 'config/environment.txt', 'logs/backup.log']) everything.push(readFileSync(path.join(b, f), 'utf8'))
-    for (const t of everything) expect(t).not.toContain('Sup3r-s3cret-pw')
-    expect(everything.join('\n')).toContain('secret_user:***@')
-    await withClient(db.url, (c) => c.query(`DROP ROLE secret_user`)).catch(() => {})
-    await db.drop()
-  }, LONG)
+    it('a migration that passes but fails post-migration validation is rolled back too', async () => {
+      const { db, before } = await prepared('stray')
+      const dir = copyDir(MIGRATIONS)
+      write(dir, '010_stray_table.sql', STRAY_010)
+      const r = await execute({ target: handleTarget(engine, db), dir, backupRoot: tmpDir('pgverify-backups-'), logDir: tmpDir('pgverify-reports-'), lockWaitMs: 0 })
+      expect(r.phases.find((p) => p.id === 'migrate')?.status).toBe('passed')
+      expect(r.phases.find((p) => p.id === 'post-validation')).toMatchObject({ status: 'failed', summary: expect.stringMatching(/tables-unexpected/) })
+      expect(r.outcome).toBe('restored')
+      expect(r.state).toMatch(/post-migration validation failed; the database was restored/)
+      expectSameState(before, await capture(db.url, ['factory_telemetry'], log))
+      await db.drop()
+    }, LONG)
+
+    it('a pending migration that is fine: migrated, validated, backup kept', async () => {
+      const db = await engine.createDatabase('pending')
+      await migrate(db.url, MIGRATIONS, 'factory_telemetry', 8)
+      const backupRoot = tmpDir('pgverify-backups-')
+      const r = await execute({ target: handleTarget(engine, db), dir: MIGRATIONS, backupRoot, logDir: tmpDir('pgverify-reports-'), lockWaitMs: 0 })
+      expect(r.outcome).toBe('migrated')
+      expect(r.state).toMatch(/^MIGRATED: version 8 → 9; post-migration validation passed/)
+      expect(r.postValidation?.filter((c) => !c.ok)).toEqual([])
+      expect(readdirSync(backupRoot)).toEqual([r.backup!.name])
+      await db.drop()
+    }, LONG)
+
+    it('--dry-run changes nothing: same state, no backup; the plan and checks are reported', async () => {
+      const { db, before } = await prepared('dry')
+      const dir = copyDir(MIGRATIONS)
+      write(dir, '010_add_shift_notes.sql', FAILING_010)
+      const backupRoot = path.join(tmpDir('pgverify-backups-'), 'not-yet')
+      const r = await execute({ target: handleTarget(engine, db), dir, backupRoot, logDir: tmpDir('pgverify-reports-'), dryRun: true, lockWaitMs: 0 })
+      expect(r.outcome).toBe('dry-run')
+      expect(r.plan.map((s) => s.file)).toEqual(['010_add_shift_notes.sql'])
+      expect(r.checks.filter((c) => c.status === 'fail')).toEqual([])
+      expect(r.checks.map((c) => c.id)).toEqual(expect.arrayContaining(['memory', 'cpu', 'disk-space', 'connectivity', 'versions', 'migration-files', 'migration-log', 'dump-tool', 'backup-dir']))
+      expect(r.phases.filter((p) => p.status === 'planned').map((p) => p.id)).toEqual(['backup', 'migrate', 'post-validation', 'rollback'])
+      expect(existsSync(backupRoot)).toBe(false)
+      expectSameState(before, await capture(db.url, ['factory_telemetry'], log))
+      await db.drop()
+    }, LONG)
+
+    it('refuses before any change when existing rows break a declared precondition of a pending migration', async () => {
+      const db = await engine.createDatabase('precondition')
+      await migrate(db.url, MIGRATIONS, 'factory_telemetry', 7)
+      // Valid at version 7; 008 adds CHECK (scale_factor <> 0), which this row would fail halfway.
+      await withClient(db.url, async (c) => {
+        const id = (await c.query(`INSERT INTO factory_telemetry.metric_def (equipment_code, metric_key, value_type, description) VALUES ('EQ1', 'speed', 'REAL', 'speed') RETURNING id`)).rows[0].id
+        await c.query(`INSERT INTO factory_telemetry.metric_binding (metric_def_id, plc_kind, address, scale_factor) VALUES ($1, 'LOGIX', 'Speed', 0)`, [id])
+      })
+      const before = await capture(db.url, ['factory_telemetry'], log)
+      const backupRoot = tmpDir('pgverify-backups-')
+      const r = await execute({ target: handleTarget(engine, db), dir: MIGRATIONS, backupRoot, logDir: tmpDir('pgverify-reports-'), lockWaitMs: 0 })
+      const check = r.checks.find((c) => c.id === 'data-preconditions')
+      expect(check?.status).toBe('fail')
+      expect(check?.message).toMatch(/008_fix_critical_schema_issues needs factory_telemetry\.metric_binding CHECK \(scale_factor IS NULL OR scale_factor <> 0\): 1 row violate/)
+      expect(r.outcome).not.toBe('migrated')
+      expect(readdirSync(backupRoot)).toEqual([])
+      expectSameState(before, await capture(db.url, ['factory_telemetry'], log))
+      await db.drop()
+    }, LONG)
+
+    it('pnpm execute --engine NAME with the failing 010 exits 1 and says RESTORED (from an empty database)', async () => {
+      const dir = copyDir(MIGRATIONS)
+      write(dir, '010_add_shift_notes.sql', FAILING_010)
+      const logDir = tmpDir('pgverify-reports-')
+      const r = await cli(['execute', '--engine', c.name, '--dir', dir, '--backup-root', tmpDir('pgverify-backups-'), '--log-dir', logDir], {}, 600_000)
+      expect(r.code).toBe(1)
+      expect(r.stdout).toMatch(/RESTORED: migration 010_add_shift_notes\.sql failed; the database was restored from .* and is in its pre-migration state \(version 0\): .* 0 differences/)
+      expect(r.stdout).toMatch(/what to do: Fix the cause above .* run `pnpm execute` again: the database is back at version 0/)
+      const files = readdirSync(logDir).sort()
+      expect(files).toEqual([expect.stringMatching(/^phase3-execution-\d{8}-\d{6}\.log$/), expect.stringMatching(/^phase3-execution-report-\d{8}-\d{6}\.json$/), expect.stringMatching(/^phase3-execution-report-\d{8}-\d{6}\.txt$/)])
+    }, LONG)
+  })
+
+  describe('pnpm execute against DATABASE_URL (plain set, real pg_dump/pg_restore)', () => {
+    const log = { schema: 'app', table: 'migration_log' }
+
+    async function prepared(label: string): Promise<{ db: DatabaseHandle; before: DatabaseState }> {
+      const db = await engine.createDatabase(label)
+      await migrate(db.url, PLAIN, 'app')
+      await withClient(db.url, async (c) => {
+        await c.query(`INSERT INTO app.accounts (email) SELECT 'user' || g || '@example.test' FROM generate_series(1, 5000) g`)
+        await c.query(`INSERT INTO app.orders (account_id, total) SELECT 1 + g % 5000, (g % 997) / 3.0 FROM generate_series(1, 50000) g`)
+      })
+      return { db, before: await capture(db.url, ['app'], log) }
+    }
+
+    it('a failing 004 ends with the database restored (fingerprint and data equal) and a report that says so', async (ctx) => {
+      await needsLocalDumpTools(ctx, engine, 'pnpm execute against DATABASE_URL')
+      const { db, before } = await prepared('failing')
+      const dir = copyDir(PLAIN)
+      write(dir, '004_refunds.sql', `CREATE TABLE app.refunds (id BIGSERIAL PRIMARY KEY, order_id BIGINT REFERENCES app.orders (id));\nUPDATE app.orders SET total = total + 1;\nSELECT 1 / 0;\n`)
+      const logDir = tmpDir('pgverify-reports-')
+      const backupRoot = tmpDir('pgverify-backups-')
+      const r = await cli(['execute', '--dir', dir, '--backup-root', backupRoot, '--log-dir', logDir], { DATABASE_URL: db.url }, 600_000)
+      expect(r.code).toBe(1)
+      expect(r.stdout).toMatch(/RESTORED: migration 004_refunds\.sql failed; .* pre-migration state \(version 3\): .* 0 differences/)
+      expectSameState(before, await capture(db.url, ['app'], log))
+      const report = readFileSync(path.join(logDir, readdirSync(logDir).find((f) => f.endsWith('.txt'))!), 'utf8')
+      expect(report).toMatch(/^FAILED AND ROLLED BACK: database restored to its pre-migration state$/m)
+      expect(report).toMatch(new RegExp(`^  tool: pg_dump ${engine.versions.postgres.split('.')[0]}\\.\\d+ `, 'm'))
+      expect(report).toMatch(/database\/full_backup\.dump/)
+      expect(report).toMatch(/^ {4}0 differences$/m)
+      await db.drop()
+    }, LONG)
+
+    it('--dry-run changes nothing and writes no backup', async (ctx) => {
+      await needsLocalDumpTools(ctx, engine, 'pnpm execute --dry-run against DATABASE_URL')
+      const { db, before } = await prepared('dry')
+      const dir = copyDir(PLAIN)
+      write(dir, '004_refunds.sql', `SELECT 1 / 0;\n`)
+      const backupRoot = path.join(tmpDir('pgverify-backups-'), 'none')
+      const r = await cli(['execute', '--dry-run', '--dir', dir, '--backup-root', backupRoot, '--log-dir', tmpDir('pgverify-reports-')], { DATABASE_URL: db.url }, 300_000)
+      expect(r.code).toBe(0)
+      expect(r.stdout).toMatch(/UNCHANGED \(dry run\): checks passed; 1 migration would be applied \(version 3 → 4\)/)
+      expect(existsSync(backupRoot)).toBe(false)
+      expectSameState(before, await capture(db.url, ['app'], log))
+      await db.drop()
+    }, LONG)
+
+    it('never writes the password of DATABASE_URL into the log, the report or the backup manifest', async (ctx) => {
+      await needsLocalDumpTools(ctx, engine, 'pnpm execute against DATABASE_URL with a password')
+      const db = await engine.createDatabase('secret')
+      await migrate(db.url, PLAIN, 'app', 2)
+      await withClient(db.url, (c) => c.query(`CREATE ROLE secret_user LOGIN SUPERUSER PASSWORD 'Sup3r-s3cret-pw'`))
+      const u = new URL(db.url)
+      u.username = 'secret_user'
+      u.password = 'Sup3r-s3cret-pw'
+      const logDir = tmpDir('pgverify-reports-')
+      const backupRoot = tmpDir('pgverify-backups-')
+      const r = await cli(['execute', '--dir', PLAIN, '--backup-root', backupRoot, '--log-dir', logDir], { DATABASE_URL: u.toString() }, 300_000)
+      expect(r.code).toBe(0)
+      const everything = [r.stdout, r.stderr, ...readdirSync(logDir).map((f) => readFileSync(path.join(logDir, f), 'utf8'))]
+      const b = path.join(backupRoot, readdirSync(backupRoot)[0]!)
+      for (const f of ['BACKUP_MANIFEST.json', 'BACKUP_MANIFEST.txt', 'config/environment.txt', 'logs/backup.log']) everything.push(readFileSync(path.join(b, f), 'utf8'))
+      for (const t of everything) expect(t).not.toContain('Sup3r-s3cret-pw')
+      expect(everything.join('\n')).toContain('secret_user:***@')
+      await withClient(db.url, (c) => c.query(`DROP ROLE secret_user`)).catch(() => {})
+      await db.drop()
+    }, LONG)
+  })
 })

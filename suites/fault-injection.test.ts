@@ -1,16 +1,17 @@
 /**
- * Fault injection and failures mid-migration, against real engines.
+ * Fault injection and failures mid-migration, on every engine present (support/engines.ts).
  *
- * Embedded: the fault-injection stage passes on the nine MS5.0 migrations (every statement
- * boundary), and it is able to fail: a `--! no-transaction` file that commits halfway and is not
- * safe to re-run fails the stage, naming the file, the boundary and the error.
+ * The fault-injection stage passes on the nine MS5.0 migrations (every statement boundary), and
+ * it is able to fail: a `--! no-transaction` file that commits halfway and is not safe to re-run
+ * fails the stage, naming the file, the boundary and the error.
  *
- * Native (real concurrent sessions, the plain fixture set): the runner's backend terminated from
- * a second session mid-statement, statement_timeout and lock_timeout against a table another
- * session holds. Each time: a clear code and message, nothing changed, and a run afterwards applies.
+ * Where the engine has them (else skipped, saying why): a real CREATE INDEX CONCURRENTLY; real
+ * concurrent sessions (the runner's backend terminated from a second session mid-statement,
+ * lock_timeout against a table another session holds); timeouts that fire (statement_timeout).
+ * Each time: a clear code and message, nothing changed, and a run afterwards applies.
  */
 import type pg from 'pg'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import type { StartedEngine } from '../harness/engines/types.ts'
 import { connect } from '../harness/runner/connect.ts'
 import { FileMigrationProvider } from '../harness/runner/discover.ts'
@@ -21,14 +22,12 @@ import { diffSnapshots, snapshot } from '../harness/validation/fingerprint.ts'
 import { runVerify, STAGES, type VerifyReport } from '../harness/verify/pipeline.ts'
 import { cli } from './support/cli.ts'
 import { copyDir, edit, MIGRATIONS, PLAIN, write } from './support/dirs.ts'
-import { engineCases } from './support/engines.ts'
+import { availableEngines, needs, needsTimeouts, useEngine } from './support/engines.ts'
 
 const STAGE_IDS = ['replay', 'fault-injection']
 const stages = STAGES.filter((s) => STAGE_IDS.includes(s.id))
 const stage = (r: VerifyReport, id: string) => r.stages.find((s) => s.id === id)!
-const cases = await engineCases(['embedded', 'native'].filter((n) => (process.env.SUITE_ENGINES ?? 'embedded,native').split(',').includes(n)))
-const embedded = cases.find((c) => c.name === 'embedded' && c.available)
-const native = cases.find((c) => c.name === 'native' && c.available)
+const cases = await availableEngines()
 
 /** The plain set without its CONCURRENTLY file (which the embedded engine cannot run), plus a 003 of the test's own. */
 function plainWith003(up: string, down?: string): string {
@@ -38,13 +37,11 @@ function plainWith003(up: string, down?: string): string {
   return dir
 }
 
-describe.runIf(embedded)('fault-injection stage on the embedded engine', () => {
+describe.each(cases)('fault injection and failures mid-migration on the $name engine', (c) => {
+  const started = useEngine(c)
   let engine: StartedEngine
-  beforeAll(async () => {
-    engine = await embedded!.provider.start({ log: () => {} })
-  })
-  afterAll(async () => {
-    await engine?.stop()
+  beforeAll(() => {
+    engine = started()
   })
 
   it('passes on the nine MS5.0 migrations: a failure after every statement of every migration leaves no trace', async () => {
@@ -61,7 +58,7 @@ describe.runIf(embedded)('fault-injection stage on the embedded engine', () => {
     }
     // Data was present for every migration after the first (001 starts from an empty schema).
     expect(fi.details.filter((d) => / with 0 rows in 0 tables/.test(d))).toHaveLength(1)
-    console.log(`[fault-injection] ${boundaries} fault points on the embedded engine: stage ${fi.durationMs} ms (replay + stage ${wall} ms)`)
+    console.log(`[fault-injection] ${boundaries} fault points on the ${engine.name} engine: stage ${fi.durationMs} ms (replay + stage ${wall} ms)`)
     // The aim is < 60 s on an idle 2-core machine (measured 17-21 s there); 45-55 s were seen with
     // other suites running beside it. The guard only catches a pathological slowdown.
     expect(fi.durationMs).toBeLessThan(120_000)
@@ -116,16 +113,6 @@ describe.runIf(embedded)('fault-injection stage on the embedded engine', () => {
     expect(fi2.summary).toMatch(/; 2 not exercised \(see details\)$/)
     expect(fi2.details.join('\n')).toMatch(/only 1 of 3 boundaries exercised: no 003_nickname\.down\.sql to return to version 2 between injections/)
   })
-})
-
-describe.runIf(native)('failures mid-migration on native PostgreSQL (real concurrent sessions)', () => {
-  let engine: StartedEngine
-  beforeAll(async () => {
-    engine = await native!.provider.start({ log: () => {} })
-  })
-  afterAll(async () => {
-    await engine?.stop()
-  })
 
   /** What must not change: the schema of app and its data (the log table apart). */
   async function state(url: string) {
@@ -145,14 +132,16 @@ describe.runIf(native)('failures mid-migration on native PostgreSQL (real concur
     ).rows[0].n
   }
 
-  it('the stage passes on the plain set with a real CREATE INDEX CONCURRENTLY: the index stays after the failure, the re-run recovers to a clean run', async () => {
+  it('the stage passes on the plain set with a real CREATE INDEX CONCURRENTLY: the index stays after the failure, the re-run recovers to a clean run', async (ctx) => {
+    needs(ctx, engine, 'nonTransactionalIndexBuilds', 'fault injection around a real CREATE INDEX CONCURRENTLY')
     const r = await runVerify(engine, { dir: PLAIN }, stages)
     const fi = stage(r, 'fault-injection')
     expect(fi.verdict, `${fi.summary}\n${fi.details.join('\n')}`).toBe('passed')
     expect(fi.details.join('\n')).toMatch(/003_orders_placed_idx\.sql: non-transactional, 1 fault point with recovery checked against a clean run:\n {4}after statement 1: statements 1…1 stay applied \(1 schema difference: \+ index app\.orders_placed_idx: CREATE INDEX orders_placed_idx ON app\.orders USING btree \(placed_at\)\); re-run recovers/)
   })
 
-  it('connection loss: a second session terminates the runner mid-statement → CONNECTION_FAILED, schema unchanged, and a new runner applies it', async () => {
+  it('connection loss: a second session terminates the runner mid-statement → CONNECTION_FAILED, schema unchanged, and a new runner applies it', async (ctx) => {
+    needs(ctx, engine, 'concurrentConnections', 'terminating the runner from a second session')
     const db = await engine.createDatabase('killed')
     const dir = copyDir(PLAIN)
     edit(dir, '002_orders.sql', (s) => s.replace('pg_sleep(0.2)', 'pg_sleep(5)'))
@@ -192,7 +181,8 @@ describe.runIf(native)('failures mid-migration on native PostgreSQL (real concur
     }
   })
 
-  it('statement_timeout (SET LOCAL in the file) → SQLSTATE 57014 located, with a hint; nothing changed', async () => {
+  it('statement_timeout (SET LOCAL in the file) → SQLSTATE 57014 located, with a hint; nothing changed', async (ctx) => {
+    await needsTimeouts(ctx, engine, 'statement_timeout in a migration file')
     const db = await engine.createDatabase('stmt_timeout')
     const dir = copyDir(PLAIN, (f) => !f.startsWith('003'))
     edit(dir, '002_orders.sql', (s) => `SET LOCAL statement_timeout = '300ms';\n${s.replace('pg_sleep(0.2)', 'pg_sleep(3)')}`)
@@ -218,7 +208,8 @@ describe.runIf(native)('failures mid-migration on native PostgreSQL (real concur
     }
   })
 
-  it('statement_timeout as a runner option (statementTimeoutMs) → 57014; the session setting is put back; without it the file applies', async () => {
+  it('statement_timeout as a runner option (statementTimeoutMs) → 57014; the session setting is put back; without it the file applies', async (ctx) => {
+    await needsTimeouts(ctx, engine, 'the runner\'s statementTimeoutMs')
     const db = await engine.createDatabase('stmt_timeout_opt')
     const dir = copyDir(PLAIN, (f) => !f.startsWith('003'))
     edit(dir, '002_orders.sql', (s) => s.replace('pg_sleep(0.2)', 'pg_sleep(1)'))
@@ -241,7 +232,9 @@ describe.runIf(native)('failures mid-migration on native PostgreSQL (real concur
     }
   })
 
-  it('lock_timeout against a table another session holds → SQLSTATE 55P03 with a hint, nothing changed; applies once the lock is released', async () => {
+  it('lock_timeout against a table another session holds → SQLSTATE 55P03 with a hint, nothing changed; applies once the lock is released', async (ctx) => {
+    needs(ctx, engine, 'concurrentConnections', 'lock_timeout against a lock held by a second session')
+    await needsTimeouts(ctx, engine, 'lock_timeout')
     const db = await engine.createDatabase('lock_timeout')
     const dir = copyDir(PLAIN, (f) => !f.startsWith('003'))
     edit(dir, '002_orders.sql', (s) => `SET LOCAL lock_timeout = '500ms';\n${s}`)
@@ -274,6 +267,3 @@ describe.runIf(native)('failures mid-migration on native PostgreSQL (real concur
     }
   })
 })
-
-if (!embedded) console.warn(`[suites] fault injection on the embedded engine not exercised: ${cases.find((c) => c.name === 'embedded')?.reason}`)
-if (!native) console.warn(`[suites] connection loss, statement_timeout and lock_timeout not exercised: ${cases.find((c) => c.name === 'native')?.reason}`)

@@ -1,6 +1,6 @@
 /**
- * The MS5.0 migrations (migrations/001…009 and their down files) and manifest.json, on the
- * embedded engine (PostgreSQL 17 + TimescaleDB, WASM), with the runner simulated: bootstrap
+ * The MS5.0 migrations (migrations/001…009 and their down files) and manifest.json, on every
+ * engine present (support/engines.ts), with the runner simulated: bootstrap
  * (extension, schema, migration_log), then each file as one multi-statement query inside
  * BEGIN … COMMIT.
  *
@@ -14,10 +14,10 @@ import { readFileSync, readdirSync } from 'node:fs'
 import path from 'node:path'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { embeddedEngine } from '../harness/engines/embedded.ts'
 import type { StartedEngine } from '../harness/engines/types.ts'
 import { diffSnapshots, snapshot, type SchemaSnapshot } from '../harness/validation/fingerprint.ts'
 import { MigrationLog } from '../harness/runner/log-table.ts'
+import { availableEngines } from './support/engines.ts'
 
 const DIR = path.resolve(import.meta.dirname, '..', 'migrations')
 const SCHEMA = 'factory_telemetry'
@@ -159,48 +159,7 @@ describe('migration files (static rules)', () => {
   })
 })
 
-// ---- against the embedded engine ------------------------------------------------------------------
-
-let engine: StartedEngine
-let c: pg.Client
-/** fps[k]: the snapshot after up 1..k (fps[0]: bootstrap only). */
-const fps: SchemaSnapshot[] = []
-const timings: Record<string, number> = {}
-
-const snap = () => snapshot(c, [SCHEMA])
-const q = async <R extends pg.QueryResultRow = Record<string, unknown>>(sql: string, values?: unknown[]) => (await c.query<R>(sql, values)).rows
-
-/** As the runner does: the whole file in one transaction, plus its migration_log row. */
-async function apply(name: string, direction: 'up' | 'down' = 'up') {
-  const started = Date.now()
-  await c.query('BEGIN')
-  try {
-    await c.query(direction === 'up' ? up(name) : down(name))
-    if (direction === 'up')
-      await c.query(
-        `INSERT INTO factory_telemetry.migration_log (migration_name, migration_file, execution_time_ms) VALUES ($1, $2, $3)
-         ON CONFLICT (migration_name) DO NOTHING`,
-        [name, `${name}.sql`, Date.now() - started],
-      )
-    else await c.query(`DELETE FROM factory_telemetry.migration_log WHERE migration_name = $1`, [name])
-    await c.query('COMMIT')
-  } catch (e) {
-    await c.query('ROLLBACK').catch(() => {})
-    throw new Error(`${name} (${direction}) failed: ${(e as Error).message}`, { cause: e })
-  }
-  timings[`${name}${direction === 'down' ? '.down' : ''}`] = Date.now() - started
-}
-
-/** Row count and md5 of every manifest table's contents (migration_log aside): "changes nothing" for data. */
-async function dataDigest(): Promise<Record<string, string>> {
-  const out: Record<string, string> = {}
-  for (const t of manifest.tables) {
-    if (t.endsWith('.migration_log')) continue
-    const r = await q<{ n: number; h: string }>(`SELECT count(*)::int AS n, md5(COALESCE(string_agg(x::text, E'\\n' ORDER BY x::text), '')) AS h FROM ${t} x`)
-    out[t] = `${r[0]!.n} ${r[0]!.h}`
-  }
-  return out
-}
+// ---- against every engine present ------------------------------------------------------------------
 
 const names = (xs: { name: string }[]) => new Set(xs.map((x) => x.name))
 const fnName = (sig: string) => sig.replace(/\(.*$/, '')
@@ -224,24 +183,67 @@ function normaliseOrderBy(s: string): string[] {
   })
 }
 
-beforeAll(async () => {
-  engine = await embeddedEngine.start({ log: () => {} })
-  const db = await engine.createDatabase('migrations_sql')
-  c = new pg.Client({ connectionString: db.url })
-  await c.connect()
-  // Created once, committed, before anything else (a rolled-back CREATE EXTENSION poisons the embedded session).
-  await c.query('CREATE EXTENSION IF NOT EXISTS timescaledb')
-  await c.query(BOOTSTRAP)
-  fps[0] = await snap()
-}, 120_000)
+const cases = await availableEngines()
 
-afterAll(async () => {
-  if (Object.keys(timings).length) console.log(`migration timings (ms): ${JSON.stringify(timings)}`)
-  await c?.end().catch(() => {})
-  await engine?.stop()
-})
+describe.sequential.each(cases)('migrations on the $name engine', (ec) => {
+  let engine: StartedEngine
+  let c: pg.Client
+  /** fps[k]: the snapshot after up 1..k (fps[0]: bootstrap only). */
+  const fps: SchemaSnapshot[] = []
+  const timings: Record<string, number> = {}
 
-describe.sequential('migrations on the embedded engine', () => {
+  const snap = () => snapshot(c, [SCHEMA])
+  const q = async <R extends pg.QueryResultRow = Record<string, unknown>>(sql: string, values?: unknown[]) => (await c.query<R>(sql, values)).rows
+
+  /** As the runner does: the whole file in one transaction, plus its migration_log row. */
+  async function apply(name: string, direction: 'up' | 'down' = 'up') {
+    const started = Date.now()
+    await c.query('BEGIN')
+    try {
+      await c.query(direction === 'up' ? up(name) : down(name))
+      if (direction === 'up')
+        await c.query(
+          `INSERT INTO factory_telemetry.migration_log (migration_name, migration_file, execution_time_ms) VALUES ($1, $2, $3)
+           ON CONFLICT (migration_name) DO NOTHING`,
+          [name, `${name}.sql`, Date.now() - started],
+        )
+      else await c.query(`DELETE FROM factory_telemetry.migration_log WHERE migration_name = $1`, [name])
+      await c.query('COMMIT')
+    } catch (e) {
+      await c.query('ROLLBACK').catch(() => {})
+      throw new Error(`${name} (${direction}) failed: ${(e as Error).message}`, { cause: e })
+    }
+    timings[`${name}${direction === 'down' ? '.down' : ''}`] = Date.now() - started
+  }
+
+  /** Row count and md5 of every manifest table's contents (migration_log aside): "changes nothing" for data. */
+  async function dataDigest(): Promise<Record<string, string>> {
+    const out: Record<string, string> = {}
+    for (const t of manifest.tables) {
+      if (t.endsWith('.migration_log')) continue
+      const r = await q<{ n: number; h: string }>(`SELECT count(*)::int AS n, md5(COALESCE(string_agg(x::text, E'\\n' ORDER BY x::text), '')) AS h FROM ${t} x`)
+      out[t] = `${r[0]!.n} ${r[0]!.h}`
+    }
+    return out
+  }
+
+  beforeAll(async () => {
+    engine = await ec.provider.start({ log: () => {} })
+    const db = await engine.createDatabase('migrations_sql')
+    c = new pg.Client({ connectionString: db.url })
+    await c.connect()
+    // Created once, committed, before anything else (a rolled-back CREATE EXTENSION poisons the embedded session).
+    await c.query('CREATE EXTENSION IF NOT EXISTS timescaledb')
+    await c.query(BOOTSTRAP)
+    fps[0] = await snap()
+  }, 120_000)
+
+  afterAll(async () => {
+    if (Object.keys(timings).length) console.log(`migration timings on ${ec.name} (ms): ${JSON.stringify(timings)}`)
+    await c?.end().catch(() => {})
+    await engine?.stop()
+  })
+
   it('apply 001..009 in order, one transaction each', async () => {
     for (const [k, name] of NAMES.entries()) {
       await apply(name)

@@ -214,7 +214,7 @@ describe('index.html (static)', () => {
 })
 
 const chromium = chromiumPath()
-if (!chromium) console.log('index.html not rendered: chromium is not installed (apt-get install -y chromium, or set CHROMIUM_PATH)')
+if (!chromium) console.warn('[suites] index.html not rendered: chromium is not installed (apt-get install -y chromium, or set CHROMIUM_PATH)')
 
 describe.skipIf(!chromium)('index.html in headless Chromium', () => {
   const pages: Record<'pass' | 'fail', { file: string; dom: string; ms: number }> = {} as never

@@ -1,17 +1,17 @@
 /**
  * What ships is what was verified: `pnpm build:runner` emits one bundled file plus the
  * migrations; the emitted file (not the sources) is copied to an empty directory with no
- * node_modules anywhere above it and run with plain `node` against a disposable engine's URL.
+ * node_modules anywhere above it and run with plain `node` against the URL of a disposable
+ * database on every engine present (support/engines.ts).
  */
 import { spawn } from 'node:child_process'
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { embeddedEngine } from '../harness/engines/embedded.ts'
-import { nativeEngine } from '../harness/engines/native.ts'
 import type { StartedEngine } from '../harness/engines/types.ts'
 import { copyDir, PLAIN, ROOT } from './support/dirs.ts'
+import { availableEngines, needsLocalDumpTools, useEngine } from './support/engines.ts'
 
 interface Run {
   code: number | null
@@ -45,8 +45,7 @@ afterAll(() => {
   for (const d of temp) rmSync(d, { recursive: true, force: true })
 })
 
-const native = await nativeEngine.probe()
-if (!native.ok) console.warn(`[suites] the runner's backup/restore/execute with pg_dump not exercised: ${native.reason}`)
+const cases = await availableEngines()
 
 let artifactDir: string
 let bundle: string
@@ -92,16 +91,14 @@ describe('the emitted production runner', () => {
     expect(n.stderr).toMatch(/DATABASE_URL is not set/)
   })
 
-  describe('against an embedded database (MS5.0)', () => {
+  describe.each(cases)('against a database on the $name engine', (c) => {
+    const started = useEngine(c)
     let engine: StartedEngine
-    beforeAll(async () => {
-      engine = await embeddedEngine.start({ log: () => {} })
-    }, 300_000)
-    afterAll(async () => {
-      await engine?.stop()
+    beforeAll(() => {
+      engine = started()
     })
 
-    it('migrate up, status and validate work from an empty directory, with the bundled migrations', async () => {
+    it('migrate up, status and validate work from an empty directory, with the bundled migrations (MS5.0)', async () => {
       const db = await engine.createDatabase('artifact')
       const env = { DATABASE_URL: db.url }
       const empty = mkdtempSync(path.join(os.tmpdir(), 'pgverify-cwd-'))
@@ -123,18 +120,9 @@ describe('the emitted production runner', () => {
       expect(again.stdout).toMatch(/nothing to do: database at version 9/)
       await db.drop()
     }, 300_000)
-  })
 
-  describe.skipIf(!native.ok)('against a native database (plain set): backup, verify, restore, execute --dry-run', () => {
-    let engine: StartedEngine
-    beforeAll(async () => {
-      engine = await nativeEngine.start({ log: () => {} })
-    }, 300_000)
-    afterAll(async () => {
-      await engine?.stop()
-    })
-
-    it('the bundled backup/restore/execute run with plain node', async () => {
+    it('the bundled backup, backup verify, restore and execute --dry-run run with plain node (plain set)', async (ctx) => {
+      await needsLocalDumpTools(ctx, engine, "the runner's backup/restore/execute with pg_dump")
       const db = await engine.createDatabase('artifact')
       const env = { DATABASE_URL: db.url, PG_BIN: undefined }
       const cwd = mkdtempSync(path.join(os.tmpdir(), 'pgverify-cwd-'))

@@ -1,6 +1,9 @@
 /**
- * The production runner against real engines: the nine MS5.0 migrations where the engine has
- * TimescaleDB, the small plain set everywhere. No mocks: every assertion reads the database.
+ * The production runner against real engines: every engine present here (embedded, native,
+ * container), the nine MS5.0 migrations where the engine has TimescaleDB, the small plain set
+ * everywhere; tests that need real concurrent sessions or CREATE INDEX CONCURRENTLY skip an
+ * engine without them, saying why. PostgreSQL without TimescaleDB is made on purpose (see
+ * support/engines.ts) whatever this machine has. No mocks: every assertion reads the database.
  */
 import { rmSync } from 'node:fs'
 import path from 'node:path'
@@ -9,14 +12,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { DatabaseHandle, StartedEngine } from '../harness/engines/types.ts'
 import { connect } from '../harness/runner/connect.ts'
 import { FileMigrationProvider } from '../harness/runner/discover.ts'
+import { lockKey } from '../harness/runner/lock.ts'
 import { Migrator, type MigratorOptions } from '../harness/runner/migrator.ts'
 import { validateExpected } from '../harness/validation/expected.ts'
 import { diffSnapshots, snapshot } from '../harness/validation/fingerprint.ts'
 import { loadManifest, type Manifest } from '../harness/validation/manifest.ts'
 import { copyDir, edit, MIGRATIONS, PLAIN, write } from './support/dirs.ts'
-import { engineCases, lacksTimescale } from './support/engines.ts'
+import { availableEngines, needs, useEngine, withoutTimescale } from './support/engines.ts'
 
-const cases = (await engineCases(['embedded', 'native'])).filter((c) => c.available)
+const cases = await availableEngines()
 
 interface Session {
   db: DatabaseHandle
@@ -24,17 +28,15 @@ interface Session {
   close(): Promise<void>
 }
 
-describe.each(cases)('runner on the $name engine', ({ provider }) => {
+describe.each(cases)('runner on the $name engine', (c) => {
+  const started = useEngine(c)
   let engine: StartedEngine
   let manifest: Manifest
   let plainManifest: Manifest
   beforeAll(async () => {
-    engine = await provider.start({ log: () => {} })
+    engine = started()
     manifest = (await loadManifest(MIGRATIONS))!
     plainManifest = (await loadManifest(PLAIN))!
-  })
-  afterAll(async () => {
-    await engine?.stop()
   })
 
   async function fresh(): Promise<Session> {
@@ -57,7 +59,7 @@ describe.each(cases)('runner on the $name engine', ({ provider }) => {
     (await client.query<{ t: string }>(`SELECT schemaname || '.' || tablename AS t FROM pg_tables WHERE schemaname = $1 ORDER BY 1`, [schema])).rows.map((r) => r.t)
 
   it('up creates exactly the manifest tables and hypertables; a second up applies nothing; status shows nine applied with checksums', async (ctx) => {
-    if (lacksTimescale(engine, 'the nine MS5.0 migrations')) return ctx.skip()
+    needs(ctx, engine, 'timescaledb', 'the nine MS5.0 migrations')
     const s = await fresh()
     try {
       const m = migrator(s.client, MIGRATIONS, manifest)
@@ -258,47 +260,9 @@ describe.each(cases)('runner on the $name engine', ({ provider }) => {
       await s.close()
     }
   })
-})
 
-describe.runIf(cases.some((c) => c.name === 'native'))('runner on native PostgreSQL (real concurrent sessions)', () => {
-  let engine: StartedEngine
-  beforeAll(async () => {
-    engine = await cases.find((c) => c.name === 'native')!.provider.start({ log: () => {} })
-  })
-  afterAll(async () => {
-    await engine?.stop()
-  })
-
-  it('missing TimescaleDB is reported before any change; the database is untouched', async (ctx) => {
-    if (engine.capabilities.timescaledb) {
-      console.warn('[suites] this native PostgreSQL has TimescaleDB: the "missing TimescaleDB" case needs one without')
-      return ctx.skip()
-    }
-    const db = await engine.createDatabase('nots')
-    const client = await connect(db.url)
-    try {
-      const objects = async () => (await client.query(`SELECT count(*)::int AS n FROM pg_class`)).rows[0].n + ':' + (await client.query(`SELECT string_agg(nspname, ',' ORDER BY nspname) AS s FROM pg_namespace`)).rows[0].s
-      const before = await objects()
-      const manifest = (await loadManifest(MIGRATIONS))!
-      const r = await new Migrator({ client, provider: new FileMigrationProvider(MIGRATIONS), logSchema: 'factory_telemetry', requirements: manifest.requirements, lockWaitMs: 0 }).up()
-      expect(r.error?.code).toBe('TIMESCALEDB_MISSING')
-      expect(r.error?.message).toMatch(/extension "timescaledb" is not available on this server \(PostgreSQL 15/)
-      expect(r.error?.message).toMatch(/nothing was changed/)
-      expect(r.error?.hint).toMatch(/shared_preload_libraries/)
-      expect(r.results).toEqual([])
-      expect(await objects()).toBe(before)
-      // Without a manifest the requirement is inferred from the SQL (create_hypertable …).
-      const dir = copyDir(MIGRATIONS, (f) => f !== 'manifest.json')
-      const r2 = await new Migrator({ client, provider: new FileMigrationProvider(dir), lockWaitMs: 0 }).up()
-      expect(r2.error?.code).toBe('TIMESCALEDB_MISSING')
-      expect(await objects()).toBe(before)
-    } finally {
-      await client.end()
-      await db.drop()
-    }
-  })
-
-  it('a crowd of 16 concurrent runners applies each migration exactly once', async () => {
+  it('a crowd of 16 concurrent runners applies each migration exactly once', async (ctx) => {
+    needs(ctx, engine, 'concurrentConnections', 'a crowd of 16 concurrent runners')
     const db = await engine.createDatabase('crowd')
     const manifest = (await loadManifest(PLAIN))!
     try {
@@ -329,13 +293,14 @@ describe.runIf(cases.some((c) => c.name === 'native'))('runner on native Postgre
     }
   })
 
-  it('fails fast with LOCK_TIMEOUT naming the holder when asked not to wait; the lock dies with a killed session', async () => {
+  it('fails fast with LOCK_TIMEOUT naming the holder when asked not to wait; the lock dies with a killed session', async (ctx) => {
+    needs(ctx, engine, 'concurrentConnections', 'LOCK_TIMEOUT against a second session holding the lock')
     const db = await engine.createDatabase('lock')
     const holder = await connect(db.url, { applicationName: 'other-runner' })
     const runner = await connect(db.url)
     try {
       const m = new Migrator({ client: runner, provider: new FileMigrationProvider(PLAIN), logSchema: 'app', lockWaitMs: 0 })
-      const key = (await import('../harness/runner/lock.ts')).lockKey(m.log.qualified)
+      const key = lockKey(m.log.qualified)
       await holder.query(`SELECT pg_advisory_lock($1::bigint)`, [key])
       const r = await m.up()
       expect(r.error?.code).toBe('LOCK_TIMEOUT')
@@ -355,7 +320,8 @@ describe.runIf(cases.some((c) => c.name === 'native'))('runner on native Postgre
     }
   })
 
-  it('a non-transactional migration that failed halfway leaves an INVALID index, which the retry drops and rebuilds', async () => {
+  it('a non-transactional migration that failed halfway leaves an INVALID index, which the retry drops and rebuilds', async (ctx) => {
+    needs(ctx, engine, 'nonTransactionalIndexBuilds', 'an INVALID index left by a failed CREATE UNIQUE INDEX CONCURRENTLY')
     const db = await engine.createDatabase('invalid')
     const client = await connect(db.url)
     try {
@@ -378,6 +344,53 @@ describe.runIf(cases.some((c) => c.name === 'native'))('runner on native Postgre
       expect(await invalid()).toEqual([{ v: true }])
     } finally {
       await client.end()
+      await db.drop()
+    }
+  })
+})
+
+// PostgreSQL without a usable TimescaleDB, made on purpose: not available (embedded without the
+// bundle) and installed but not preloaded (native), whatever this machine has installed.
+describe.each(await withoutTimescale())('runner on $label', (s) => {
+  let engine: StartedEngine
+  beforeAll(async () => {
+    engine = await s.start()
+    expect(engine.capabilities.timescaledb).toBe(false)
+  })
+  afterAll(async () => {
+    await engine?.stop()
+  })
+
+  it('missing TimescaleDB is reported before any change; the database is untouched', async () => {
+    const db = await engine.createDatabase('nots')
+    // Each look and each run on a connection of its own: TimescaleDB refuses a CREATE EXTENSION
+    // without its preload with FATAL, which ends the runner's session (nothing was committed).
+    const withClient = async <T>(fn: (c: pg.Client) => Promise<T>): Promise<T> => {
+      const c = await connect(db.url)
+      try {
+        return await fn(c)
+      } finally {
+        await c.end().catch(() => {})
+      }
+    }
+    const objects = () => withClient(async (c) => (await c.query(`SELECT count(*)::int AS n FROM pg_class`)).rows[0].n + ':' + (await c.query(`SELECT string_agg(nspname, ',' ORDER BY nspname) AS s FROM pg_namespace`)).rows[0].s)
+    try {
+      const before = await objects()
+      const manifest = (await loadManifest(MIGRATIONS))!
+      const r = await withClient((client) => new Migrator({ client, provider: new FileMigrationProvider(MIGRATIONS), logSchema: 'factory_telemetry', requirements: manifest.requirements, lockWaitMs: 0 }).up())
+      expect(r.error?.code).toBe(s.code)
+      expect(r.error?.message).toMatch(s.message)
+      expect(r.error?.message).toMatch(/nothing was changed/)
+      expect(r.error?.hint).toMatch(/shared_preload_libraries/)
+      expect(r.error?.hint).toMatch(s.fix)
+      expect(r.results).toEqual([])
+      expect(await objects()).toBe(before)
+      // Without a manifest the requirement is inferred from the SQL (create_hypertable …).
+      const dir = copyDir(MIGRATIONS, (f) => f !== 'manifest.json')
+      const r2 = await withClient((client) => new Migrator({ client, provider: new FileMigrationProvider(dir), lockWaitMs: 0 }).up())
+      expect(r2.error?.code).toBe(s.code)
+      expect(await objects()).toBe(before)
+    } finally {
       await db.drop()
     }
   })

@@ -1,28 +1,29 @@
 /**
  * `pnpm verify` passes on the nine migrations, and each deliberately broken copy makes exactly
- * the expected stage fail with a precise message (the gate can fail, and says why).
+ * the expected stage fail with a precise message (the gate can fail, and says why): on every
+ * engine present here (support/engines.ts), in-process and through the command line.
  */
 import { existsSync, readFileSync, rmSync } from 'node:fs'
 import path from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { embeddedEngine } from '../harness/engines/embedded.ts'
+import { beforeAll, describe, expect, it } from 'vitest'
 import type { StartedEngine } from '../harness/engines/types.ts'
 import { runVerify, STAGES, type VerifyReport } from '../harness/verify/pipeline.ts'
 import { cli } from './support/cli.ts'
 import { copyDir, edit, emptyDir, MIGRATIONS, write } from './support/dirs.ts'
+import { availableEngines, useEngine } from './support/engines.ts'
 
 // The broken copies target schema stages; the slow data and fault stages have suites of their own.
 const SCHEMA_STAGES = STAGES.filter((s) => !['fault-injection', 'data-properties', 'backup-round-trip'].includes(s.id))
 const verdicts = (r: VerifyReport) => Object.fromEntries(r.stages.map((s) => [s.id, s.verdict]))
 const stage = (r: VerifyReport, id: string) => r.stages.find((s) => s.id === id)!
 
-describe('pnpm verify on the embedded engine', () => {
+const cases = await availableEngines()
+
+describe.each(cases)('pnpm verify on the $name engine', (c) => {
+  const started = useEngine(c)
   let engine: StartedEngine
-  beforeAll(async () => {
-    engine = await embeddedEngine.start({ log: () => {} })
-  })
-  afterAll(async () => {
-    await engine?.stop()
+  beforeAll(() => {
+    engine = started()
   })
 
   it('passes every stage on the nine MS5.0 migrations', { timeout: 400_000 }, async () => {
@@ -91,14 +92,13 @@ describe('pnpm verify on the embedded engine', () => {
     expect(r.stages.filter((s) => !['files', 'lint'].includes(s.id)).every((s) => s.verdict === 'skipped')).toBe(true)
     expect(stage(r, 'lint').verdict).toBe('passed')
   })
-})
 
-describe('pnpm verify, the command', () => {
-  it('exits 1 on a failing set, 0 on ours, and writes reports/verify.json either way', async () => {
+  // The command line, as CI runs it: its own engine of the same kind, in a child process.
+  it('exits 1 on a failing set, 0 on ours, and writes reports/verify.json either way', { timeout: 600_000 }, async () => {
     const reports = emptyDir()
     const bad = copyDir(MIGRATIONS, (f) => f !== 'released.json')
     edit(bad, '003_production_management.sql', (s) => s.replace(/;\s*$/, ';\nSELECT no_such_function();\n'))
-    const fail = await cli(['verify', '--engine', 'embedded', '--dir', bad, '--reports', reports])
+    const fail = await cli(['verify', '--engine', c.name, '--dir', bad, '--reports', reports], {}, 300_000)
     expect(fail.code).toBe(1)
     expect(fail.stdout).toMatch(/FAIL {2}Replay all migrations from an empty database/)
     expect(fail.stdout).toMatch(/003_production_management\.sql:\d+:\d+: ERROR 42883: function no_such_function\(\) does not exist/)
@@ -109,14 +109,15 @@ describe('pnpm verify, the command', () => {
     expect(readFileSync(path.join(reports, 'index.html'), 'utf8')).toMatch(/FAILED/)
     for (const f of ['verify.json', 'junit.xml', 'index.html']) rmSync(path.join(reports, f))
 
-    const ok = await cli(['verify', '--engine', 'embedded', '--reports', reports, '--skip', 'fault-injection,data-properties,backup-round-trip'])
+    const ok = await cli(['verify', '--engine', c.name, '--reports', reports, '--skip', 'fault-injection,data-properties,backup-round-trip'], {}, 300_000)
     expect(ok.code, ok.stdout + ok.stderr).toBe(0)
-    expect(ok.stderr).toMatch(/engine: embedded \(chosen by --engine/)
+    expect(ok.stderr).toContain(`engine: ${c.name} (chosen by --engine`)
     expect(ok.stdout).toMatch(/verify passed: \d+ passed, 0 failed, 3 skipped/)
     expect(ok.stdout).toMatch(/SKIP {2}Fault injection.*\n\s+skipped: --skip fault-injection was given/)
     const passed = JSON.parse(readFileSync(path.join(reports, 'verify.json'), 'utf8'))
     expect(passed.ok).toBe(true)
-    expect(passed.engine.postgres).toMatch(/^17\./)
+    expect(passed.engine.postgres).toBe(engine.versions.postgres)
+    expect(passed.engine.timescaledb).toBe(engine.versions.timescaledb)
     expect(readFileSync(path.join(reports, 'junit.xml'), 'utf8')).toMatch(/failures="0"/)
     expect(readFileSync(path.join(reports, 'index.html'), 'utf8')).toMatch(/passed/)
   })

@@ -133,7 +133,7 @@ export async function restoreBackup(dir: string, target: DbTarget, options: Rest
   let tools: DumpTools | undefined
   if (m.tool.format === 'custom' && kind !== 'data') tools = await target.dumpTools()
 
-  const client = await connect(target.url, { applicationName: `pgverify-restore ${kind}` })
+  let client = await connect(target.url, { applicationName: `pgverify-restore ${kind}` })
   let replaced: string[] = []
   let leftAlone: string[] = []
   try {
@@ -176,8 +176,14 @@ export async function restoreBackup(dir: string, target: DbTarget, options: Rest
     const tLoad = performance.now()
 
     if (kind === 'data') await restoreData(client, dir, rel, m, log, notes)
-    else if (tools) await restoreWithPsql(client, tools, dir, rel, m, kind, target, options.mode, log, notes)
-    else await restorePlain(client, dir, rel, m, kind, options.mode, log, notes)
+    else if (tools) {
+      await restoreWithPsql(client, tools, dir, rel, m, kind, target, options.mode, log, notes)
+      // psql's session may have dropped or re-created TimescaleDB under this one, whose loaded
+      // extension then reads stale catalog OIDs ("could not open relation with OID …"): read
+      // the result through a new session.
+      await client.end().catch(() => {})
+      client = await connect(target.url, { applicationName: `pgverify-restore ${kind}` })
+    } else await restorePlain(client, dir, rel, m, kind, options.mode, log, notes)
 
     const loadMs = performance.now() - tLoad
     const tCompare = performance.now()
@@ -213,6 +219,11 @@ async function prologue(client: pg.ClientBase, m: BackupManifest, kind: RestoreK
   const out: string[] = [`SET LOCAL client_min_messages = warning`]
   if (mode === 'in-place') {
     for (const s of await userSchemas(client)) if (m.coveredSchemas.includes(s)) out.push(`DROP SCHEMA ${quoteIdent(s)} CASCADE`)
+    // TimescaleDB (seen with 2.28) drops a compressed hypertable's catalog rows but leaves its
+    // compressed chunk tables in _timescaledb_internal; the dump creates them again ("already
+    // exists"). Drop what no catalog row refers to any more: no hypertable survives outside the
+    // covered schemas (checked before), so these are the dropped hypertables' leftovers only.
+    if (await hasTimescale(client)) out.push(ORPHANED_CHUNKS)
     const installed = (await client.query<{ e: string }>(`SELECT extname AS e FROM pg_extension WHERE extname <> 'plpgsql'`)).rows.map((r) => r.e)
     for (const e of installed) {
       if (e in m.state.extensions) continue
@@ -224,6 +235,16 @@ async function prologue(client: pg.ClientBase, m: BackupManifest, kind: RestoreK
   return out
 }
 
+
+/** Drops the tables in _timescaledb_internal that belong neither to the extension nor to its catalog (see prologue). */
+const ORPHANED_CHUNKS = `DO $pgverify$ DECLARE r record; BEGIN
+  FOR r IN SELECT c.oid::regclass AS rel FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = '_timescaledb_internal' AND c.relkind = 'r'
+              AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+              AND NOT EXISTS (SELECT 1 FROM _timescaledb_catalog.chunk k WHERE k.schema_name = n.nspname AND k.table_name = c.relname)
+              AND NOT EXISTS (SELECT 1 FROM _timescaledb_catalog.hypertable h WHERE h.schema_name = n.nspname AND h.table_name = c.relname)
+  LOOP EXECUTE format('DROP TABLE IF EXISTS %s CASCADE', r.rel); END LOOP;
+END $pgverify$`
 
 /** Plain-SQL backups (the WASM pg_dump's) through one pg connection, one transaction. */
 async function restorePlain(client: pg.ClientBase, dir: string, rel: string, m: BackupManifest, kind: 'full' | 'schema', mode: RestoreMode, log: (l: string) => void, notes: string[]): Promise<void> {

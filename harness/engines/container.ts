@@ -109,7 +109,8 @@ async function reapStaleContainers(log: (line: string) => void): Promise<void> {
     const pid = Number(info.Labels?.[LABEL_OWNER])
     if (!pid || info.Labels?.[LABEL_HOST] !== host || alive(pid)) continue
     try {
-      await client.container.remove(client.container.getById(info.Id), { removeVolumes: true })
+      // A dead run's container is still running (nobody stopped it): removal needs force.
+      await client.container.getById(info.Id).remove({ force: true, v: true })
       log(`container: reaped ${info.Id.slice(0, 12)} (${info.Image}), left by process ${pid} which is gone`)
     } catch (e) {
       log(`container: could not reap ${info.Id.slice(0, 12)}: ${(e as Error).message}`)

@@ -81,6 +81,18 @@ async function loadExtensionLibraries(db: PGliteType): Promise<void> {
   if (has.rows.length) await db.exec(`LOAD 'timescaledb'`)
 }
 
+export interface EmbeddedStartOptions extends EngineStartOptions {
+  /**
+   * Give the instances TimescaleDB (the default). `false` boots PGlite without the extension
+   * bundle: a PostgreSQL on which `timescaledb` is not available at all, made on purpose
+   * whatever the machine has installed (the pre-flight's "TimescaleDB missing" case).
+   */
+  timescale?: boolean
+}
+
+/** Starts the embedded engine; `embeddedEngine.start` with the embedded-only options. */
+export const startEmbedded = (options: EmbeddedStartOptions = {}): Promise<StartedEngine> => embeddedEngine.start(options)
+
 export const embeddedEngine: EngineProvider = {
   name: 'embedded',
 
@@ -93,14 +105,16 @@ export const embeddedEngine: EngineProvider = {
     }
   },
 
-  async start(options: EngineStartOptions = {}): Promise<StartedEngine> {
+  async start(options: EmbeddedStartOptions = {}): Promise<StartedEngine> {
     const log = options.log ?? ((l: string) => process.stderr.write(l + '\n'))
     const started = Date.now()
     let m: Modules
     let base: PGliteType
+    let extensions: Record<string, never>
     try {
       m = await load()
-      base = await m.PGlite.create({ extensions: { timescaledb: m.timescaledb as never } })
+      extensions = options.timescale === false ? {} : { timescaledb: m.timescaledb as never }
+      base = await m.PGlite.create({ extensions })
     } catch (e) {
       throw new HarnessError('ENGINE_START_FAILED', `embedded engine failed to boot: ${(e as Error).message}`, {
         hint: 'Run `pnpm install` and check that Node is 20.19 or newer; the WASM heap needs about 300 MB free memory.',
@@ -114,7 +128,8 @@ export const embeddedEngine: EngineProvider = {
     const databases = new Set<Served>()
     let counter = 0
     let stopped = false
-    log(`embedded: PostgreSQL ${versions.postgres} (WASM) + TimescaleDB ${versions.timescaledb} ready in ${Date.now() - started} ms`)
+    const ts = versions.timescaledb === 'none' ? 'without TimescaleDB' : `+ TimescaleDB ${versions.timescaledb} (${versions.timescaledbLicense} license)`
+    log(`embedded: PostgreSQL ${versions.postgres} (WASM) ${ts} ready in ${Date.now() - started} ms`)
 
     const engine: StartedEngine = {
       name: 'embedded',
@@ -130,14 +145,13 @@ export const embeddedEngine: EngineProvider = {
         physicalSnapshot: true,
         disposable: true,
       },
-      describe: () =>
-        `embedded: PostgreSQL ${versions.postgres} (WASM, single connection) + TimescaleDB ${versions.timescaledb} (${versions.timescaledbLicense} license)`,
+      describe: () => `embedded: PostgreSQL ${versions.postgres} (WASM, single connection, no background workers) ${ts}`,
 
       async createDatabase(label = 'db', options: CreateDatabaseOptions = {}): Promise<DatabaseHandle> {
         if (stopped) throw new HarnessError('ENGINE_UNAVAILABLE', 'embedded engine is stopped')
         let db: PGliteType
         try {
-          db = await m.PGlite.create({ loadDataDir: options.from ?? template, extensions: { timescaledb: m.timescaledb as never } })
+          db = await m.PGlite.create({ loadDataDir: options.from ?? template, extensions })
         } catch (e) {
           if (!options.from) throw e
           throw new HarnessError('ENGINE_START_FAILED', `embedded engine: cannot boot a database from the given data directory snapshot: ${(e as Error).message}`, {

@@ -109,7 +109,7 @@ export interface StartedEngine {
   readonly url: string
   readonly versions: EngineVersions
   readonly capabilities: EngineCapabilities
-  /** Human-readable one-liner: "embedded: PostgreSQL 17.5 (WASM) + TimescaleDB 2.23.0-dev". */
+  /** Human-readable one-liner: "embedded: PostgreSQL 17.5 (WASM, single connection, no background workers) + TimescaleDB 2.23.0-dev (timescale license)". */
   describe(): string
   /** A new, empty database (no extensions created), cheap enough to make per test; or a copy of a physical snapshot (`options.from`). */
   createDatabase(label?: string, options?: CreateDatabaseOptions): Promise<DatabaseHandle>
