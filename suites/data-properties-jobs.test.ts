@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { StartedEngine } from '../harness/engines/types.ts'
 import { runVerify, STAGES, type StageResult, type VerifyOptions } from '../harness/verify/pipeline.ts'
 import { emptyDir, write } from './support/dirs.ts'
-import { engineCases, lacksTimescale } from './support/engines.ts'
+import { engineCases, needs } from './support/engines.ts'
 
 const LONG = 600_000
 const STAGES_USED = STAGES.filter((s) => s.id === 'replay' || s.id === 'data-properties')
@@ -74,8 +74,8 @@ describe.each(cases)('data properties with the registered jobs run, on the $name
     return r.stages.find((s) => s.id === 'data-properties')!
   }
 
-  it('rows a retention policy explains are declared effects, counted per policy in the summary', async () => {
-    if (lacksTimescale(engine, 'data properties with jobs')) return
+  it('rows a retention policy explains are declared effects, counted per policy in the summary', async (ctx) => {
+    needs(ctx, engine, 'timescaledb', 'data properties with jobs')
     // The generator's hypertable rows lie around 2024-01-15: all older than now() - 30 days.
     const s = await stageOf(migrationSet({ ...BASE, ...retention('30 days') }), { seed: 11, runs: 4 })
     console.log(`[data-properties+jobs on ${engine.name}] ${s.summary}`)
@@ -91,8 +91,8 @@ describe.each(cases)('data properties with the registered jobs run, on the $name
     expect(again.summary.replace(/\([\d.]+ s\)/, '')).toBe(s.summary.replace(/\([\d.]+ s\)/, ''))
   }, LONG)
 
-  it('a job deleting rows of a table without a retention policy is still a loss, with the reason', async () => {
-    if (lacksTimescale(engine, 'data properties with jobs')) return
+  it('a job deleting rows of a table without a retention policy is still a loss, with the reason', async (ctx) => {
+    needs(ctx, engine, 'timescaledb', 'data properties with jobs')
     const s = await stageOf(migrationSet({ ...BASE, ...retention('30 days'), ...purge('app.sensors') }), { seed: 11, runs: 4 })
     console.log(`[data-properties+jobs on ${engine.name}, purge of app.sensors] ${s.summary}`)
     expect(s.verdict).toBe('failed')
@@ -104,8 +104,8 @@ describe.each(cases)('data properties with the registered jobs run, on the $name
     expect(readFileSync(file, 'utf8')).toMatch(/3b\. the registered jobs, in id order: {2}SELECT format\('CALL run_job\(%s\);', job_id\)/)
   }, LONG)
 
-  it('a job deleting hypertable rows newer than now() - drop_after is still a loss, naming the cutoff', async () => {
-    if (lacksTimescale(engine, 'data properties with jobs')) return
+  it('a job deleting hypertable rows newer than now() - drop_after is still a loss, naming the cutoff', async (ctx) => {
+    needs(ctx, engine, 'timescaledb', 'data properties with jobs')
     // The policy keeps ten years; the custom job deletes every reading anyway.
     const s = await stageOf(migrationSet({ ...BASE, ...retention('3650 days'), ...purge('app.readings') }), { seed: 11, runs: 4 })
     console.log(`[data-properties+jobs on ${engine.name}, purge of app.readings] ${s.summary}`)

@@ -23,7 +23,7 @@ import { FileMigrationProvider } from '../harness/runner/discover.ts'
 import { Migrator } from '../harness/runner/migrator.ts'
 import { cli } from './support/cli.ts'
 import { emptyDir, MIGRATIONS } from './support/dirs.ts'
-import { engineCases, lacksTimescale } from './support/engines.ts'
+import { engineCases, needs } from './support/engines.ts'
 
 const LONG = 900_000
 const DAY_US = 86_400_000_000
@@ -96,8 +96,8 @@ describe.each(cases)('execute with a pending retention policy, on the $name engi
     expect(diff.differences, formatComparison(diff).join('\n')).toEqual([])
   }
 
-  it('refuses before any change, naming the table, rows, chunks and cutoff; --dry-run shows the same counts', async () => {
-    if (lacksTimescale(engine, 'execute with retention')) return
+  it('refuses before any change, naming the table, rows, chunks and cutoff; --dry-run shows the same counts', async (ctx) => {
+    needs(ctx, engine, 'timescaledb', 'execute with retention')
     const { db, midnightUs, before } = await atVersion8('refused')
     const backupRoot = emptyDir('pgverify-backups-')
     const logDir = emptyDir('pgverify-reports-')
@@ -136,8 +136,8 @@ describe.each(cases)('execute with a pending retention policy, on the $name engi
     await db.drop()
   }, LONG)
 
-  it('with --accept-retention-deletes: migrates, records the acknowledgement and the counts, and the first run deletes exactly them', async () => {
-    if (lacksTimescale(engine, 'execute with retention')) return
+  it('with --accept-retention-deletes: migrates, records the acknowledgement and the counts, and the first run deletes exactly them', async (ctx) => {
+    needs(ctx, engine, 'timescaledb', 'execute with retention')
     const { db, midnightUs, total } = await atVersion8('accepted')
     const r = await execute({ target: handleTarget(engine, db), dir: MIGRATIONS, backupRoot: emptyDir('pgverify-backups-'), logDir: emptyDir('pgverify-reports-'), lockWaitMs: 0, acceptRetentionDeletes: true })
     const want = expectedDeletion(midnightUs, Date.now() * 1000)
@@ -179,8 +179,8 @@ describe.runIf(server)('pnpm execute --accept-retention-deletes, the command', (
     await engine?.stop()
   })
 
-  it('exits 1 naming what would be deleted (also with --dry-run), 0 with the flag, which the help lists', async () => {
-    if (lacksTimescale(engine, 'execute with retention')) return
+  it('exits 1 naming what would be deleted (also with --dry-run), 0 with the flag, which the help lists', async (ctx) => {
+    needs(ctx, engine, 'timescaledb', 'execute with retention')
     const db = await engine.createDatabase('cli')
     await withClient(db.url, async (c) => {
       expect((await new Migrator({ client: c, provider: new FileMigrationProvider(MIGRATIONS), logSchema: 'factory_telemetry', lockWaitMs: 0 }).up({ to: 8 })).error).toBeUndefined()

@@ -17,7 +17,7 @@ import { listJobs, registerStepwise, runJobsMeasured, spreadOverWindows } from '
 import { declaredRetention, retentionImpact } from '../harness/validation/retention.ts'
 import { runVerify, STAGES, type VerifyReport } from '../harness/verify/pipeline.ts'
 import { copyDir, MIGRATIONS, write } from './support/dirs.ts'
-import { engineCases, lacksTimescale } from './support/engines.ts'
+import { engineCases, needs } from './support/engines.ts'
 
 const LONG = 600_000
 const STAGES_USED = STAGES.filter((s) => s.id === 'replay' || s.id === 'jobs')
@@ -59,8 +59,8 @@ describe.each(cases)('jobs stage on the $name engine', ({ provider }) => {
     await engine?.stop()
   })
 
-  it('reports 009\'s retention and compression policies with what each did: rows and chunks deleted, chunks compressed', async () => {
-    if (lacksTimescale(engine, 'the jobs stage')) return
+  it('reports 009\'s retention and compression policies with what each did: rows and chunks deleted, chunks compressed', async (ctx) => {
+    needs(ctx, engine, 'timescaledb', 'the jobs stage')
     const r = await runVerify(engine, { dir: MIGRATIONS, seed: 1 }, STAGES_USED)
     const s = stage(r, 'jobs')
     console.log(`[jobs on ${engine.name}] ${(s.durationMs / 1000).toFixed(1)} s\n${s.summary}\n  ${s.details.join('\n  ')}`)
@@ -103,8 +103,8 @@ describe.each(cases)('jobs stage on the $name engine', ({ provider }) => {
     expect(details).toMatch(/^data: factory_telemetry\.metric_hist: 48 template row\(s\), \d+ copies spread over the windows 7 days, 90 days/m)
   }, LONG)
 
-  it('the same data built by hand: each policy deletes exactly the rows of the chunks entirely before now() - drop_after, as execute\'s read-only count predicted', async () => {
-    if (lacksTimescale(engine, 'the jobs stage')) return
+  it('the same data built by hand: each policy deletes exactly the rows of the chunks entirely before now() - drop_after, as execute\'s read-only count predicted', async (ctx) => {
+    needs(ctx, engine, 'timescaledb', 'the jobs stage')
     const db = await engine.createDatabase('jobs_by_hand')
     try {
       await withClient(db.url, async (c) => {
@@ -154,8 +154,8 @@ describe.each(cases)('jobs stage on the $name engine', ({ provider }) => {
     }
   }, LONG)
 
-  it('a migration registering a job whose procedure raises fails the stage, naming the job, the migration and the error', async () => {
-    if (lacksTimescale(engine, 'the jobs stage')) return
+  it('a migration registering a job whose procedure raises fails the stage, naming the job, the migration and the error', async (ctx) => {
+    needs(ctx, engine, 'timescaledb', 'the jobs stage')
     const dir = copyDir(MIGRATIONS)
     write(dir, '010_broken_job.sql', BROKEN_010)
     write(dir, '010_broken_job.down.sql', BROKEN_010_DOWN)
