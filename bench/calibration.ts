@@ -3,10 +3,10 @@
  * measured at the start of each engine's run. Not a figure of the database: the regression
  * comparison uses it to tell "the machine is slower tonight" from "the code got slower".
  */
-import { makeFigure, type Figure } from '../harness/bench/figures.ts'
-import { CALIBRATION_ID } from '../harness/bench/regression.ts'
-import { measure } from '../harness/bench/tiny.ts'
-import { metricHistRows, planTelemetry } from '../fixtures/telemetry.ts'
+import { makeFigure, type Figure } from '../harness/measure/figures.ts'
+import { CALIBRATION_ID } from '../harness/measure/regression.ts'
+import { measure } from '../harness/measure/tiny.ts'
+import { metricHistRows, planTelemetry } from '../harness/data/telemetry.ts'
 import type { BenchContext } from './context.ts'
 
 const PLAN = planTelemetry({ seed: 1, days: 1, hz: 1, end: new Date('2026-01-01T00:00:00Z') })

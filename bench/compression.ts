@@ -14,8 +14,8 @@
  * 100,000 rows a day (gated) and at this dataset's own rate (information).
  */
 import type pg from 'pg'
-import { makeFigure, type Figure } from '../harness/bench/figures.ts'
-import { SEED_TYPICAL_ROWS_PER_DAY } from '../fixtures/telemetry.ts'
+import { makeFigure, type Figure } from '../harness/measure/figures.ts'
+import { SEED_TYPICAL_ROWS_PER_DAY } from '../harness/data/telemetry.ts'
 import { SCHEMA, type BenchContext } from './context.ts'
 import { compressChunks, type Dataset } from './dataset.ts'
 

@@ -3,8 +3,8 @@
  * test pays for isolation). Neither needs TimescaleDB, so these run on every engine.
  */
 import pg from 'pg'
-import { makeFigure, type Figure } from '../harness/bench/figures.ts'
-import { measure } from '../harness/bench/tiny.ts'
+import { makeFigure, type Figure } from '../harness/measure/figures.ts'
+import { measure } from '../harness/measure/tiny.ts'
 import type { BenchContext } from './context.ts'
 
 /** Time from opening a socket until the server is ready for a query (SELECT 1 answered), then close (not timed). */

@@ -9,7 +9,7 @@ import type { StartedEngine } from '../harness/engines/types.ts'
 import { connect } from '../harness/runner/connect.ts'
 import { FileMigrationProvider } from '../harness/runner/discover.ts'
 import { Migrator } from '../harness/runner/migrator.ts'
-import type { Requirements } from '../harness/validation/manifest.ts'
+import type { Requirements } from '../harness/manifest/manifest.ts'
 
 export const REPO = path.resolve(import.meta.dirname, '..')
 export const MIGRATIONS_DIR = path.join(REPO, 'migrations')

@@ -3,9 +3,9 @@
  * Dashboard queries are checked against "< 100 ms" (seeds, at p95), every query against
  * "< 1000 ms" (seed 000, at p99: the slowest of them is the figure).
  */
-import { makeFigure, type Figure } from '../harness/bench/figures.ts'
-import { summarize } from '../harness/bench/stats.ts'
-import { measure } from '../harness/bench/tiny.ts'
+import { makeFigure, type Figure } from '../harness/measure/figures.ts'
+import { summarize } from '../harness/measure/stats.ts'
+import { measure } from '../harness/measure/tiny.ts'
 import type { BenchContext } from './context.ts'
 import type { Dataset } from './dataset.ts'
 import { QUERIES } from './queries.ts'

@@ -1,13 +1,13 @@
 /**
- * The benchmark dataset: a migrated database loaded with fixtures/telemetry.ts at the run's
+ * The benchmark dataset: a migrated database loaded with harness/data/telemetry.ts at the run's
  * scale (7 × scale days plus two, so that whole chunks are older than the 7-day compression
  * policy), analysed (what autovacuum would do on a server: the embedded engine has no
  * background workers), its hypertables measured before compression, then the policy applied by
  * hand (`compress_chunk` on `show_chunks(…, older_than => 7 days)`: no background workers needed).
  */
 import type pg from 'pg'
-import { makeFigure, type Figure } from '../harness/bench/figures.ts'
-import { DAYS_PER_SCALE, loadTelemetry, planTelemetry, type LoadResult, type Plan } from '../fixtures/telemetry.ts'
+import { makeFigure, type Figure } from '../harness/measure/figures.ts'
+import { DAYS_PER_SCALE, loadTelemetry, planTelemetry, type LoadResult, type Plan } from '../harness/data/telemetry.ts'
 import { migratedDatabase, SCHEMA, type BenchContext } from './context.ts'
 import type { QueryParams } from './queries.ts'
 
@@ -125,7 +125,7 @@ export async function prepareDataset(ctx: BenchContext): Promise<Dataset> {
         better: 'higher',
         samples: batchRates,
         value: (total * 1000) / load.durationMs,
-        note: `fixtures/telemetry.ts loadTelemetry(): ${days} days at scale ${ctx.scale}`,
+        note: `harness/data/telemetry.ts loadTelemetry(): ${days} days at scale ${ctx.scale}`,
       }),
       makeFigure({ id: 'compression.policy_run', label: `Compression policy run (${compressed} chunks older than ${ctx.sizes.compressAfter})`, group: 'compression', unit: 'ms', better: 'lower', value: policyMs }),
     ]

@@ -11,16 +11,16 @@
  *   reference                the engine's own bulk path: `psql \copy` of a CSV file with the same
  *                            number of rows where COPY works and psql is installed, else
  *                            `INSERT … SELECT … generate_series` generated inside the engine
- * Rows come from fixtures/telemetry.ts at the seed's 1 Hz rate; every path gets its own slice
+ * Rows come from harness/data/telemetry.ts at the seed's 1 Hz rate; every path gets its own slice
  * (distinct keys, same shape and count). Our best path is reported as a ratio of the reference.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
-import { copyFrom, csvChunks, findPsql, probeCopy, psqlCopy } from '../harness/bench/copy.ts'
-import { makeFigure, type Figure } from '../harness/bench/figures.ts'
-import { measure } from '../harness/bench/tiny.ts'
-import { insertRows, insertSql, METRIC_HIST_COLUMNS, metricHistRows, planTelemetry, referenceTables, type MetricHistRow } from '../fixtures/telemetry.ts'
+import { copyFrom, csvChunks, findPsql, probeCopy, psqlCopy } from '../harness/measure/copy.ts'
+import { makeFigure, type Figure } from '../harness/measure/figures.ts'
+import { measure } from '../harness/measure/tiny.ts'
+import { insertRows, insertSql, METRIC_HIST_COLUMNS, metricHistRows, planTelemetry, referenceTables, type MetricHistRow } from '../harness/data/telemetry.ts'
 import { migratedDatabase, SCHEMA, type BenchContext } from './context.ts'
 
 const TABLE = `${SCHEMA}.metric_hist`

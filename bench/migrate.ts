@@ -2,8 +2,8 @@
  * Migration replay: all nine migrations, from an empty database, through the production
  * runner (bootstrap, checksums, one transaction per file). Needs TimescaleDB.
  */
-import { makeFigure, type Figure } from '../harness/bench/figures.ts'
-import { measure } from '../harness/bench/tiny.ts'
+import { makeFigure, type Figure } from '../harness/measure/figures.ts'
+import { measure } from '../harness/measure/tiny.ts'
 import { connect } from '../harness/runner/connect.ts'
 import { migrate, type BenchContext } from './context.ts'
 

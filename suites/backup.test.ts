@@ -34,8 +34,8 @@ import { HarnessError } from '../harness/errors.ts'
 import { connect } from '../harness/runner/connect.ts'
 import { FileMigrationProvider } from '../harness/runner/discover.ts'
 import { Migrator } from '../harness/runner/migrator.ts'
-import { loadManifest, type Manifest } from '../harness/validation/manifest.ts'
-import { loadBackupData, type LoadedData } from '../fixtures/backup-data.ts'
+import { loadManifest, type Manifest } from '../harness/manifest/manifest.ts'
+import { loadBackupData, type LoadedData } from '../harness/data/backup-data.ts'
 import { cli } from './support/cli.ts'
 import { MIGRATIONS, PLAIN, ROOT, emptyDir } from './support/dirs.ts'
 import { availableEngines, lacking, needs, needsLocalDumpTools, useEngine } from './support/engines.ts'
@@ -50,7 +50,7 @@ const tmpDir = (prefix: string) => emptyDir(prefix)
 // runs the same checks on a smaller slice with compressed chunks; BACKUP_DATA=default for figures.
 const FULL = process.env.BACKUP_DATA === 'default'
 const DATA = FULL ? {} : { days: 4, hz: 0.01, uncompressedDays: 1 }
-const DATA_LABEL = FULL ? 'fixtures/telemetry.ts defaults (scale 1, 7 days, 1 sample / 20 s per metric)' : 'a reduced slice (4 days, 1 sample / 100 s per metric, last day uncompressed)'
+const DATA_LABEL = FULL ? 'harness/data/telemetry.ts defaults (scale 1, 7 days, 1 sample / 20 s per metric)' : 'a reduced slice (4 days, 1 sample / 100 s per metric, last day uncompressed)'
 
 // ---- figures ------------------------------------------------------------------------------------
 const figures: Record<string, Record<string, unknown>> = {}

@@ -8,7 +8,7 @@
  */
 import type pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { loadJobTemplates } from '../fixtures/job-data.ts'
+import { loadJobTemplates } from '../harness/data/job-data.ts'
 import type { StartedEngine } from '../harness/engines/types.ts'
 import { connect } from '../harness/runner/connect.ts'
 import { FileMigrationProvider } from '../harness/runner/discover.ts'

@@ -16,7 +16,7 @@ import { lockKey } from '../harness/runner/lock.ts'
 import { Migrator, type MigratorOptions } from '../harness/runner/migrator.ts'
 import { validateExpected } from '../harness/validation/expected.ts'
 import { diffSnapshots, snapshot } from '../harness/validation/fingerprint.ts'
-import { loadManifest, type Manifest } from '../harness/validation/manifest.ts'
+import { loadManifest, type Manifest } from '../harness/manifest/manifest.ts'
 import { copyDir, edit, MIGRATIONS, PLAIN, write } from './support/dirs.ts'
 import { availableEngines, needs, useEngine, withoutTimescale } from './support/engines.ts'
 

@@ -60,11 +60,11 @@ export function handleTarget(engine: StartedEngine, db: DatabaseHandle): DbTarge
 
 /**
  * `--engine NAME` → a fresh disposable database on that engine (dropped by close());
- * otherwise DATABASE_URL. The decision is cli/target.ts's openTarget, shared with `pnpm migrate`;
+ * otherwise DATABASE_URL. The decision is engines/target.ts's openTarget, shared with `pnpm migrate`;
  * it is loaded lazily, so the production runner never loads the engines.
  */
 export async function openDbTarget(options: { engine?: string; label?: string }): Promise<OpenedTarget> {
-  const { openTarget } = await import('../cli/target.ts')
+  const { openTarget } = await import('../engines/target.ts')
   const t = await openTarget(options)
   try {
     if (t.engine && t.db) return { ...handleTarget(t.engine, t.db), close: t.close }

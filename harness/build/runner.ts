@@ -36,7 +36,10 @@ const FORBIDDEN = /^(@electric-sql\/|@unni-craftsman\/|testcontainers$|testconta
 const productionOnly: Plugin = {
   name: 'pgverify-production-runner',
   setup(b) {
-    b.onResolve({ filter: /engines\/select\.ts$/ }, () => ({ path: 'engines/select.ts', namespace: 'runner-stub' }))
+    // Matched on the resolved file, whatever the importer calls it ('./select.ts' from engines/target.ts).
+    b.onResolve({ filter: /(^|\/)select\.ts$/ }, (args) =>
+      path.resolve(args.resolveDir, args.path) === path.join(ROOT, 'harness/engines/select.ts') ? { path: 'engines/select.ts', namespace: 'runner-stub' } : undefined,
+    )
     b.onLoad({ filter: /.*/, namespace: 'runner-stub' }, () => ({ contents: SELECT_STUB, loader: 'ts', resolveDir: path.join(ROOT, 'harness/engines') }))
     b.onResolve({ filter: FORBIDDEN }, (args) => ({ errors: [{ text: `${args.path} must not be bundled into the production runner (imported by ${path.relative(ROOT, args.importer)})` }] }))
   },

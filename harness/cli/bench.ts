@@ -3,9 +3,9 @@
  * regression detection. The suite itself lives in bench/ and is imported lazily.
  */
 import { resolve } from 'node:path'
-import { formatValue, type BenchRun } from '../bench/figures.ts'
-import { formatComparison } from '../bench/regression.ts'
-import { appendHistory, readBaseline, writeBenchReports } from '../bench/report.ts'
+import { formatValue, type BenchRun } from '../measure/figures.ts'
+import { formatComparison } from '../measure/regression.ts'
+import { appendHistory, readBaseline, writeBenchReports } from '../measure/report.ts'
 import { HarnessError } from '../errors.ts'
 import { EXIT } from './exit-codes.ts'
 import type { Verb } from './index.ts'
@@ -13,7 +13,7 @@ import { bold, dim, green, info, json, red, yellow } from './output.ts'
 
 export const BENCH_HELP = `Usage: pnpm bench [options]
 
-Benchmarks MS5.0 telemetry (fixtures/telemetry.ts) on each engine against the seeds' thresholds:
+Benchmarks MS5.0 telemetry (harness/data/telemetry.ts) on each engine against the seeds' thresholds:
 insert < 500 ms, any query < 1000 ms, dashboard < 100 ms, connect < 100 ms, ingest > 1000 rows/s,
 compression > 70 %, storage < 1 GB/month. Writes reports/bench.json and reports/bench.html.
 

@@ -3,7 +3,7 @@
  * `DATABASE_URL=postgres://…`, so `eval "$(pnpm -s db)"`-style scripts and people can use it.
  */
 import { HarnessError } from '../errors.ts'
-import { startEngine } from './target.ts'
+import { startEngine } from '../engines/target.ts'
 import { info } from './output.ts'
 import type { Verb } from './index.ts'
 

@@ -8,7 +8,7 @@ import { writeReports } from '../reports/write.ts'
 import { HarnessError } from '../errors.ts'
 import { EXIT } from './exit-codes.ts'
 import { bold, dim, green, info, json, out, red, yellow } from './output.ts'
-import { startEngine } from './target.ts'
+import { startEngine } from '../engines/target.ts'
 import type { Verb } from './index.ts'
 
 export const VERIFY_HELP = `Usage: pnpm verify [options]

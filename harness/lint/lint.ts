@@ -13,8 +13,8 @@
 import { readdir, readFile } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { HarnessError } from '../errors.ts'
-import type { Migration, MigrationScript } from '../runner/migration.ts'
-import { lineColumnAt, splitStatements, type Statement } from '../runner/sql-split.ts'
+import type { Migration, MigrationScript } from '../sql/migration.ts'
+import { lineColumnAt, splitStatements, type Statement } from '../sql/split.ts'
 import { ALLOW_FILE, applyAllowList, loadAllowList, type AllowEntry } from './allow.ts'
 import { collectHypertables, lintFile, RULE_BY_ID, sameTable, type LintFinding, type LintInput, type TableRef } from './rules.ts'
 

@@ -13,7 +13,7 @@
  * Not seen (by design of a text lint): SQL run by EXECUTE inside DO blocks or functions, tables
  * created or made hypertables there, and anything decided by data.
  */
-import { lineColumnAt, splitStatements, type Statement } from '../runner/sql-split.ts'
+import { lineColumnAt, splitStatements, type Statement } from '../sql/split.ts'
 
 export type Severity = 'error' | 'warning'
 

@@ -7,9 +7,9 @@
 import { readdir, readFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { HarnessError } from '../errors.ts'
-import { sha256 } from './checksum.ts'
-import type { Migration, MigrationProvider, MigrationScript } from './migration.ts'
-import { lineColumnAt, splitStatements, type Statement } from './sql-split.ts'
+import { sha256 } from '../util/checksum.ts'
+import type { Migration, MigrationProvider, MigrationScript } from '../sql/migration.ts'
+import { lineColumnAt, splitStatements, type Statement } from '../sql/split.ts'
 
 const FILE_RE = /^(\d{3,})_([A-Za-z0-9][A-Za-z0-9_-]*?)(\.down)?\.sql$/
 const KNOWN_DIRECTIVES = new Set(['no-transaction'])

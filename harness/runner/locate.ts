@@ -2,8 +2,8 @@
  * Turns a server error raised by one statement of a migration into file:line:column, a
  * snippet with a caret, the SQLSTATE and a hint: what a person needs to fix the file.
  */
-import type { MigrationScript } from './migration.ts'
-import { lineColumnAt, positionToOffset, type Statement } from './sql-split.ts'
+import type { MigrationScript } from '../sql/migration.ts'
+import { lineColumnAt, positionToOffset, type Statement } from '../sql/split.ts'
 
 /** The fields of a pg DatabaseError we use; other errors (lost connection) have only a message. */
 export interface ServerError {

@@ -8,14 +8,14 @@
 import { quoteIdent } from '../util/sql.ts'
 import type pg from 'pg'
 import { HarnessError, isHarnessError } from '../errors.ts'
-import type { Requirements } from '../validation/manifest.ts'
+import type { Requirements } from '../manifest/manifest.ts'
 import { acquireLock, lockKey } from './lock.ts'
 import { LOG_STATUSES, MigrationLog, type LogRow } from './log-table.ts'
 import { formatLocated, locateError, type LocatedError } from './locate.ts'
-import type { Migration, MigrationProvider, MigrationScript } from './migration.ts'
+import type { Migration, MigrationProvider, MigrationScript } from '../sql/migration.ts'
 import { checkLicense, inferRequirements, preflight, type PreflightReport } from './requirements.ts'
 import { restoreSessionSettings, sessionSettings } from './session-settings.ts'
-import type { Statement } from './sql-split.ts'
+import type { Statement } from '../sql/split.ts'
 
 export type MigrationState = 'applied' | 'pending' | 'drifted' | 'unverified' | 'failed' | 'partial' | 'missing-file'
 

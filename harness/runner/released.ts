@@ -6,8 +6,8 @@
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { HarnessError } from '../errors.ts'
-import { readOptionalFile } from '../validation/manifest.ts'
-import type { Migration } from './migration.ts'
+import { readOptionalFile } from '../manifest/manifest.ts'
+import type { Migration } from '../sql/migration.ts'
 
 export const RELEASED_FILE = 'released.json'
 

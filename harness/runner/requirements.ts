@@ -4,8 +4,8 @@
  */
 import type pg from 'pg'
 import { HarnessError } from '../errors.ts'
-import type { Requirements } from '../validation/manifest.ts'
-import type { Migration } from './migration.ts'
+import type { Requirements } from '../manifest/manifest.ts'
+import type { Migration } from '../sql/migration.ts'
 
 export const DEFAULT_TIMESCALEDB_MIN = '2.11'
 

@@ -5,8 +5,8 @@
  * Read-only; returns one result per check so reports can list them.
  */
 import type pg from 'pg'
-import type { Migration } from '../runner/migration.ts'
-import type { Manifest } from './manifest.ts'
+import type { Migration } from '../sql/migration.ts'
+import type { Manifest } from '../manifest/manifest.ts'
 
 export interface CheckResult {
   id: string

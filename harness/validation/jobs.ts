@@ -24,7 +24,7 @@
  */
 import { quoteIdent, quoteQualified } from '../util/sql.ts'
 import type pg from 'pg'
-import type { Migration } from '../runner/migration.ts'
+import type { Migration } from '../sql/migration.ts'
 import type { Migrator } from '../runner/migrator.ts'
 import { dataDigests, diffDigests, type TableDigest } from './data-digest.ts'
 import { canonicalJson, type SchemaSnapshot } from './fingerprint.ts'

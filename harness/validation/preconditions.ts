@@ -5,7 +5,7 @@
  * so `pnpm execute` refuses up front with the offending table and row count.
  */
 import type pg from 'pg'
-import type { Manifest } from './manifest.ts'
+import type { Manifest } from '../manifest/manifest.ts'
 
 interface Requires {
   kind: 'requires'

@@ -16,9 +16,9 @@
  */
 import { quoteIdent, quoteQualified } from '../util/sql.ts'
 import type pg from 'pg'
-import type { Migration } from '../runner/migration.ts'
-import { lineColumnAt } from '../runner/sql-split.ts'
-import type { Manifest } from './manifest.ts'
+import type { Migration } from '../sql/migration.ts'
+import { lineColumnAt } from '../sql/split.ts'
+import type { Manifest } from '../manifest/manifest.ts'
 
 export interface DeclaredRetention {
   migration: string

@@ -4,7 +4,7 @@
  * (full, schema-only, data-only, and the data-directory copy where the engine has one) and
  * show zero differences by comparison.
  */
-import { loadBackupData } from '../../../fixtures/backup-data.ts'
+import { loadBackupData } from '../../data/backup-data.ts'
 import { backupRoundTrip } from '../../backup/round-trip.ts'
 import type { StageFn } from '../stage.ts'
 

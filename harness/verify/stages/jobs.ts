@@ -10,7 +10,7 @@
  */
 import fc from 'fast-check'
 import type pg from 'pg'
-import { loadJobTemplates } from '../../../fixtures/job-data.ts'
+import { loadJobTemplates } from '../../data/job-data.ts'
 import { buildPlan } from '../../data/arbitraries.ts'
 import { readCatalog } from '../../data/catalog.ts'
 import { insertDataset } from '../../data/dataset.ts'
@@ -29,7 +29,7 @@ const isMs5 = (ctx: VerifyContext) => ctx.manifest?.schema === 'factory_telemetr
 async function loadTemplates(ctx: VerifyContext, client: pg.ClientBase, seed: number, logName: string): Promise<string> {
   if (isMs5(ctx)) {
     const t = await loadJobTemplates(client, { seed })
-    return `${t.total} template rows of generated MS5.0 telemetry (fixtures/telemetry.ts, seed ${seed}): the reference data and the first rows of each time series, from the last two days`
+    return `${t.total} template rows of generated MS5.0 telemetry (harness/data/telemetry.ts, seed ${seed}): the reference data and the first rows of each time series, from the last two days`
   }
   const cat = await readCatalog(client, ctx.schemas, { exclude: [logName] })
   const { plan, arbitrary } = buildPlan(cat, { anchor: new Date(), maxHypertableRows: 12 })

@@ -4,7 +4,7 @@
  */
 import type pg from 'pg'
 import { formatLocated, locateError } from '../../runner/locate.ts'
-import type { Migration } from '../../runner/migration.ts'
+import type { Migration } from '../../sql/migration.ts'
 import { dataDigests, diffDigests } from '../../validation/data-digest.ts'
 import { validateExpected } from '../../validation/expected.ts'
 import { fingerprintHash } from '../../validation/fingerprint.ts'

@@ -2,12 +2,12 @@
  * Where a command runs: DATABASE_URL (the production case), or a disposable database on an
  * engine chosen by --engine / VERIFY_ENGINE. The choice is printed with its reason.
  */
-import { chooseEngine } from '../engines/select.ts'
-import type { DatabaseHandle, StartedEngine } from '../engines/types.ts'
-import { installSignalHandlers, registerCleanup } from '../engines/cleanup.ts'
+import { chooseEngine } from './select.ts'
+import type { DatabaseHandle, StartedEngine } from './types.ts'
+import { installSignalHandlers, registerCleanup } from './cleanup.ts'
 import { HarnessError } from '../errors.ts'
 import { redactUrl } from '../util/redact.ts'
-import { info } from './output.ts'
+import { info } from '../cli/output.ts'
 
 export interface Target {
   url: string

@@ -1,5 +1,5 @@
 /** What the runner knows about one migration file, once read and checked. */
-import type { Statement } from './sql-split.ts'
+import type { Statement } from './split.ts'
 
 export interface MigrationScript {
   /** Absolute path. */
