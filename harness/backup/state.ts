@@ -12,7 +12,7 @@
 import { qualify, quoteIdent } from '../util/sql.ts'
 import { createHash } from 'node:crypto'
 import type pg from 'pg'
-import { fingerprintHash, snapshot, type SchemaSnapshot } from '../validation/fingerprint.ts'
+import { fingerprintHash, snapshot, type SchemaSnapshot } from '../validation/fingerprint/index.ts'
 
 export interface TableState {
   rows: number

@@ -17,8 +17,8 @@
  * boundaries and one microsecond on either side.
  */
 import fc from 'fast-check'
-import type { Catalog, CheckInfo, ColumnInfo, ForeignKeyInfo, HypertableInfo, TableInfo, UniqueInfo } from './catalog.ts'
-import { topologicalOrder } from './catalog.ts'
+import type { Catalog, CheckInfo, ColumnInfo, ForeignKeyInfo, HypertableInfo, TableInfo, UniqueInfo } from '../catalog/tables.ts'
+import { topologicalOrder } from '../catalog/tables.ts'
 
 /** A cell: text input form, NULL, or DEFAULT (undefined). */
 export type Cell = string | null | undefined

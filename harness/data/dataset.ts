@@ -8,7 +8,7 @@
 import { quoteIdent, quoteQualified } from '../util/sql.ts'
 import type pg from 'pg'
 import { keyForm, orderValue, wordIn, type Cell, type GenerationPlan, type RawDataset, type TablePlan } from './arbitraries.ts'
-import { type ColumnInfo, type TableInfo } from './catalog.ts'
+import { type ColumnInfo, type TableInfo } from '../catalog/tables.ts'
 
 export interface TableInsert {
   table: TableInfo

@@ -27,7 +27,7 @@ import type pg from 'pg'
 import type { Migration } from '../sql/migration.ts'
 import type { Migrator } from '../runner/migrator.ts'
 import { dataDigests, diffDigests, type TableDigest } from './data-digest.ts'
-import { canonicalJson, type SchemaSnapshot } from './fingerprint.ts'
+import { canonicalJson, type SchemaSnapshot } from './fingerprint/index.ts'
 
 // ---- registered jobs -------------------------------------------------------------------------------
 

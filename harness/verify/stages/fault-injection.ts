@@ -37,7 +37,7 @@ import { lockKey } from '../../runner/lock.ts'
 import type { Migration } from '../../sql/migration.ts'
 import { Migrator, type MigratorHooks } from '../../runner/migrator.ts'
 import { dataDigests, diffDigests, type TableDigest } from '../../validation/data-digest.ts'
-import { fingerprintHash, type SchemaSnapshot } from '../../validation/fingerprint.ts'
+import { fingerprintHash, type SchemaSnapshot } from '../../validation/fingerprint/index.ts'
 import { diffLines, failed, migratorFor, passed, take, type StageFn, type VerifyContext } from '../stage.ts'
 
 /** The error the hook throws; its message is what migration_log must show. */
