@@ -7,9 +7,9 @@
  * `search_path` itself before calling them.
  */
 import type pg from 'pg'
+import { cmp } from '../util/canonical.ts'
 
-/** Code-unit order: the same on every machine, whatever the database's or Node's collation. */
-export const cmp = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0)
+export { cmp }
 
 export async function rows<T>(client: pg.ClientBase, text: string, values: unknown[] = []): Promise<T[]> {
   return (await client.query(text, values)).rows as T[]
