@@ -37,7 +37,7 @@ import { readCatalog, type Catalog, type TableInfo } from '../../catalog/tables.
 import { insertDataset, readBack, toSql, type Dataset, type ReadColumn } from '../../data/dataset.ts'
 import { HarnessError } from '../../errors.ts'
 import type { Migration } from '../../sql/migration.ts'
-import { attributeJobs, describeConfig, formatJobError, jobLabel, jobWindow, listJobs, registeredLabel, runJob, unscheduleJobs, type RegisteredJob } from '../../validation/jobs.ts'
+import { attributeJobs, describeConfig, formatJobError, jobLabel, jobWindow, listJobs, registeredLabel, runJob, unscheduleJobs, type RegisteredJob } from '../../validation/jobs/index.ts'
 import { foreignKeyOrphans } from '../../validation/orphans.ts'
 import { failed, migratorFor, passed, type StageFn, type VerifyContext } from '../stage.ts'
 

@@ -15,7 +15,9 @@ import { buildPlan } from '../../data/arbitraries.ts'
 import { readCatalog } from '../../catalog/tables.ts'
 import { insertDataset } from '../../data/dataset.ts'
 import { connect } from '../../runner/connect.ts'
-import { formatJobError, formatRun, isoUs, jobLabel, registeredLabel, registerStepwise, runJobsMeasured, spreadOverWindows, totals, unscheduleJobs, type JobRun } from '../../validation/jobs.ts'
+import { registerStepwise } from '../../data/job-register.ts'
+import { spreadOverWindows } from '../../data/job-spread.ts'
+import { formatJobError, formatRun, isoUs, jobLabel, registeredLabel, runJobsMeasured, totals, unscheduleJobs, type JobRun } from '../../validation/jobs/index.ts'
 import { failed, migratorFor, passed, type StageFn, type VerifyContext } from '../stage.ts'
 
 /** Seed of the generated data when --seed is not given (the stage is deterministic either way). */
