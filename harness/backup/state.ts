@@ -11,6 +11,7 @@
  */
 import { createHash } from 'node:crypto'
 import type pg from 'pg'
+import { withLocalSettings } from '../catalog/common.ts'
 import { readColumns } from '../catalog/columns.ts'
 import { configWithoutIds, readJobs } from '../catalog/jobs.ts'
 import { readRelations } from '../catalog/relations.ts'
@@ -100,24 +101,8 @@ export interface CaptureOptions {
  * backup's state and its dumps see the same data); otherwise it opens a read-only one.
  */
 export async function captureState(client: pg.ClientBase, options: CaptureOptions): Promise<DatabaseState> {
-  let own = false
-  try {
-    await client.query('SAVEPOINT capture_state')
-  } catch (e) {
-    if ((e as { code?: string }).code !== '25P01') throw e
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
-    own = true
-  }
-  try {
-    for (const s of CANONICAL_SETTINGS) await client.query(s)
-    return await capture(client, options)
-  } finally {
-    if (own) await client.query('ROLLBACK')
-    else {
-      await client.query('ROLLBACK TO SAVEPOINT capture_state')
-      await client.query('RELEASE SAVEPOINT capture_state')
-    }
-  }
+  const how = { savepoint: 'capture_state', begin: 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY', settings: CANONICAL_SETTINGS }
+  return withLocalSettings(client, how, () => capture(client, options))
 }
 
 async function capture(client: pg.ClientBase, options: CaptureOptions): Promise<DatabaseState> {

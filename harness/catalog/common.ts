@@ -36,3 +36,34 @@ export async function hasTimescaleInformation(client: pg.ClientBase, view: 'jobs
 
 /** `schema.name` */
 export const qualifiedName = (schema: string, name: string): string => `${schema}.${name}`
+
+/**
+ * Runs `read` with session settings that last only for it (SET LOCAL): inside the caller's
+ * transaction in a savepoint (the caller's snapshot; its transaction must not be aborted),
+ * otherwise in a transaction of its own opened with `begin`; rolled back either way, so the
+ * session is left exactly as it was.
+ */
+export async function withLocalSettings<T>(
+  client: pg.ClientBase,
+  options: { savepoint: string; begin: string; settings: string[] },
+  read: () => Promise<T>,
+): Promise<T> {
+  let own = false
+  try {
+    await client.query(`SAVEPOINT ${options.savepoint}`)
+  } catch (e) {
+    if ((e as { code?: string }).code !== '25P01') throw e // 25P01: not in a transaction block
+    await client.query(options.begin)
+    own = true
+  }
+  try {
+    for (const s of options.settings) await client.query(s)
+    return await read()
+  } finally {
+    if (own) await client.query('ROLLBACK')
+    else {
+      await client.query(`ROLLBACK TO SAVEPOINT ${options.savepoint}`)
+      await client.query(`RELEASE SAVEPOINT ${options.savepoint}`)
+    }
+  }
+}

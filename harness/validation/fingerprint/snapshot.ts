@@ -16,7 +16,7 @@
  * and the session is left as it was.
  */
 import type pg from 'pg'
-import { hasTimescale } from '../../catalog/common.ts'
+import { hasTimescale, withLocalSettings } from '../../catalog/common.ts'
 import { cmp } from './canonical.ts'
 import { extensionSnapshots, functionSnapshots, sequenceSnapshots, typeSnapshots } from './objects.ts'
 import { relationSnapshots } from './relations.ts'
@@ -32,24 +32,8 @@ export async function snapshot(client: pg.ClientBase, schemas: string[]): Promis
   const wanted = [...new Set(schemas)].filter((s) => !s.startsWith('_timescaledb')).sort(cmp)
   // search_path is set with SET LOCAL inside a transaction of our own, or inside a savepoint of
   // the caller's transaction, and rolled back afterwards: the session is left exactly as it was.
-  let own = false
-  try {
-    await client.query('SAVEPOINT fingerprint_snapshot')
-  } catch (e) {
-    if ((e as { code?: string }).code !== '25P01') throw e // 25P01: not in a transaction block
-    await client.query('BEGIN READ ONLY')
-    own = true
-  }
-  try {
-    await client.query('SET LOCAL search_path = pg_catalog')
-    return await take(client, wanted)
-  } finally {
-    if (own) await client.query('ROLLBACK')
-    else {
-      await client.query('ROLLBACK TO SAVEPOINT fingerprint_snapshot')
-      await client.query('RELEASE SAVEPOINT fingerprint_snapshot')
-    }
-  }
+  const how = { savepoint: 'fingerprint_snapshot', begin: 'BEGIN READ ONLY', settings: ['SET LOCAL search_path = pg_catalog'] }
+  return withLocalSettings(client, how, () => take(client, wanted))
 }
 
 /** Every object kind, each read by the catalog readers and put in snapshot form by its module. */

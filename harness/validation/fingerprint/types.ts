@@ -1,19 +1,11 @@
 /** The shape of a schema snapshot: one entry per object kind, every list sorted by name. */
+import type { ColumnRow } from '../../catalog/columns.ts'
+import type { SequenceRow } from '../../catalog/sequences.ts'
 
 export const SNAPSHOT_FORMAT = 1
 
-export interface ColumnSnapshot {
-  name: string
-  type: string
-  notNull: boolean
-  default: string | null
-  /** '' | 'a' (ALWAYS) | 'd' (BY DEFAULT) */
-  identity: string
-  /** '' | 's' (stored generated column) */
-  generated: string
-  collation: string | null
-  comment: string | null
-}
+/** A column as the catalog reads it, without what differs between identical databases or only feeds generators. */
+export type ColumnSnapshot = Pick<ColumnRow, 'name' | 'type' | 'notNull' | 'default' | 'identity' | 'generated' | 'collation' | 'comment'>
 
 export interface TableSnapshot {
   name: string
@@ -74,17 +66,8 @@ export interface TriggerSnapshot {
   definition: string
 }
 
-export interface SequenceSnapshot {
-  name: string
-  type: string
-  start: string
-  increment: string
-  min: string
-  max: string
-  cache: string
-  cycle: boolean
-  ownedBy: string | null
-}
+/** A sequence's definition as the catalog reads it; `name` is `schema.sequence`. */
+export type SequenceSnapshot = Omit<SequenceRow, 'schema'>
 
 export interface TypeSnapshot {
   name: string
