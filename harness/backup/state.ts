@@ -161,7 +161,7 @@ async function capture(client: pg.ClientBase, options: CaptureOptions): Promise<
     const q = qualify(schema, table)
     const exists = (await client.query<{ t: string | null }>(`SELECT to_regclass($1) AS t`, [q])).rows[0]?.t
     if (exists) {
-      const cols = (await readColumns(client, [schema], ['r', 'p'])).filter((c) => c.rel === table).map((c) => c.name)
+      const cols = (await readColumns(client, [schema], ['r', 'p'], { base: false, notes: false })).filter((c) => c.rel === table).map((c) => c.name)
       const order = cols.includes('id') ? 'ORDER BY id' : ''
       const select = cols.map((c) => `${quoteIdent(c)}::text AS ${quoteIdent(c)}`).join(', ')
       const rows = (await client.query<Record<string, string | null>>(`SELECT ${select} FROM ${q} ${order}`)).rows

@@ -53,8 +53,63 @@ interface Raw extends Omit<ColumnRow, 'base'> {
   labels: string[] | null
 }
 
-/** The columns of the relations of `schemas` of the given kinds, dropped ones left out, by relation and attnum. */
-export async function readColumns(client: pg.ClientBase, schemas: string[], kinds: RelKind[]): Promise<ColumnRow[]> {
+export interface ColumnOptions {
+  /** `base` (default true); without it, `base` holds the column's own type name and nothing else. */
+  base?: boolean
+  /** `collation` and `comment` (default true). */
+  notes?: boolean
+  /** Only these relations (pg_class oids, as readRelations gives them): much cheaper than a whole schema. */
+  relOids?: number[]
+}
+
+/**
+ * The columns of the relations of `schemas` of the given kinds, dropped ones left out, by
+ * relation and attnum. What is not asked for is not computed (null).
+ */
+export async function readColumns(client: pg.ClientBase, schemas: string[], kinds: RelKind[], options: ColumnOptions = {}): Promise<ColumnRow[]> {
+  const where = {
+    sql: `n.nspname = ANY($1::text[]) AND c.relkind::text = ANY($2::text[]) AND a.attnum > 0 AND NOT a.attisdropped${options.relOids ? ' AND a.attrelid = ANY($3::oid[])' : ''}`,
+    values: options.relOids ? [schemas, kinds, options.relOids] : [schemas, kinds],
+  }
+  return (options.base ?? true) ? withBase(client, where, options.notes ?? true) : plain(client, where, options.notes ?? true)
+}
+
+interface Where {
+  sql: string
+  values: unknown[]
+}
+
+const collationSql = (a: string, t: string) => `CASE WHEN ${a}.attcollation <> 0 AND ${a}.attcollation <> ${t}.typcollation
+                 THEN (SELECT cn.nspname || '.' || co.collname FROM pg_catalog.pg_collation co
+                         JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = ${a}.attcollation) END`
+
+async function plain(client: pg.ClientBase, where: Where, notes: boolean): Promise<ColumnRow[]> {
+  const found = await rows<Omit<ColumnRow, 'base'>>(
+    client,
+    `SELECT a.attrelid::int AS "relOid", n.nspname AS schema, c.relname AS rel, a.attnum::int AS attnum, a.attname AS name,
+            pg_catalog.format_type(a.atttypid, a.atttypmod) AS type, a.attnotnull AS "notNull",
+            pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) AS default,
+            a.attidentity::text AS identity, a.attgenerated::text AS generated,
+            ${notes ? collationSql('a', 't') : 'NULL'} AS collation,
+            ${notes ? 'pg_catalog.col_description(c.oid, a.attnum)' : 'NULL'} AS comment
+       FROM pg_catalog.pg_attribute a
+       JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+       JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+       LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+      WHERE ${where.sql}
+      ORDER BY n.nspname, c.relname, a.attnum`,
+    where.values,
+  )
+  return found.map((c) => ({
+    ...c,
+    identity: c.identity ?? '',
+    generated: c.generated ?? '',
+    base: { name: c.type, typtype: '', category: '', array: false, domain: null, typmod: -1, labels: null },
+  }))
+}
+
+async function withBase(client: pg.ClientBase, where: Where, notes: boolean): Promise<ColumnRow[]> {
   const found = await rows<Raw>(
     client,
     `WITH a AS (
@@ -66,7 +121,7 @@ export async function readColumns(client: pg.ClientBase, schemas: string[], kind
          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
          JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
          LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
-        WHERE n.nspname = ANY($1::text[]) AND c.relkind::text = ANY($2::text[]) AND a.attnum > 0 AND NOT a.attisdropped
+        WHERE ${where.sql}
      ), b AS (
        -- resolve a domain to its base type, then an array to its element type
        SELECT a.*, CASE WHEN a.typtype = 'd' THEN a.typbasetype ELSE a.atttypid END AS t1,
@@ -81,16 +136,14 @@ export async function readColumns(client: pg.ClientBase, schemas: string[], kind
      SELECT c.attrelid::int AS "relOid", c.nspname AS schema, c.relname AS rel, c.attnum::int AS attnum, c.attname AS name,
             pg_catalog.format_type(c.atttypid, c.atttypmod) AS type, c.attnotnull AS "notNull", c.def AS default,
             c.attidentity::text AS identity, c.attgenerated::text AS generated,
-            CASE WHEN c.attcollation <> 0 AND c.attcollation <> c.typcollation
-                 THEN (SELECT cn.nspname || '.' || co.collname FROM pg_catalog.pg_collation co
-                         JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = c.attcollation) END AS collation,
-            pg_catalog.col_description(c.attrelid, c.attnum) AS comment,
+            ${notes ? collationSql('c', 'c') : 'NULL'} AS collation,
+            ${notes ? 'pg_catalog.col_description(c.attrelid, c.attnum)' : 'NULL'} AS comment,
             t2.typtype::text AS typtype, t2.typcategory::text AS category, pg_catalog.format_type(c.t2, NULL) AS basename,
             c.elem, c.domain, c.mod1::int AS typmod,
             CASE WHEN t2.typtype = 'e' THEN ARRAY(SELECT e.enumlabel::text FROM pg_catalog.pg_enum e WHERE e.enumtypid = t2.oid ORDER BY e.enumsortorder) END AS labels
        FROM c JOIN pg_catalog.pg_type t2 ON t2.oid = c.t2
       ORDER BY c.nspname, c.relname, c.attnum`,
-    [schemas, kinds],
+    where.values,
   )
   return found.map(({ basename, typtype, category, elem, domain, typmod, labels, ...c }) => ({
     ...c,

@@ -19,9 +19,9 @@ export interface JobRow {
 /** Whether the job catalog is there (TimescaleDB installed). */
 export const hasJobCatalog = (client: pg.ClientBase): Promise<boolean> => hasTimescaleInformation(client, 'jobs')
 
-/** Every job, TimescaleDB's own (ids below 1000) included, by id. Empty without TimescaleDB. */
-export async function readJobs(client: pg.ClientBase): Promise<JobRow[]> {
-  if (!(await hasJobCatalog(client))) return []
+/** Every job, TimescaleDB's own (ids below 1000) included, by id. Empty without TimescaleDB (`checked`: the caller knows it is there). */
+export async function readJobs(client: pg.ClientBase, checked = false): Promise<JobRow[]> {
+  if (!checked && !(await hasJobCatalog(client))) return []
   const found = await rows<JobRow>(
     client,
     `SELECT job_id AS id, proc_schema::text AS "procSchema", proc_name::text AS "procName",

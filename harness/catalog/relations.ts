@@ -31,9 +31,12 @@ export interface RelationRow {
   internal: boolean
 }
 
-/** The relations of `schemas` of the given kinds, ordered by schema and name. */
-export async function readRelations(client: pg.ClientBase, schemas: string[], kinds: RelKind[]): Promise<RelationRow[]> {
-  const tsdb = await hasTimescale(client)
+/**
+ * The relations of `schemas` of the given kinds, ordered by schema and name. `timescale` says
+ * whether TimescaleDB is installed when the caller knows (else it is asked).
+ */
+export async function readRelations(client: pg.ClientBase, schemas: string[], kinds: RelKind[], timescale?: boolean): Promise<RelationRow[]> {
+  const tsdb = timescale ?? (await hasTimescale(client))
   const chunk = tsdb
     ? `EXISTS (SELECT 1 FROM _timescaledb_catalog.chunk ch WHERE ch.schema_name = n.nspname AND ch.table_name = c.relname)`
     : 'false'

@@ -126,13 +126,13 @@ export interface Catalog {
 export async function readCatalog(client: pg.ClientBase, schemas: string[], options: { exclude?: string[] } = {}): Promise<Catalog> {
   const exclude = new Set(options.exclude ?? [])
   const tsdb = await hasTimescale(client)
-  const rels = (await readRelations(client, schemas, ['r', 'p'])).filter(
+  const rels = (await readRelations(client, schemas, ['r', 'p'], tsdb)).filter(
     (r) => !r.partition && !r.chunk && !r.internal && !exclude.has(`${r.schema}.${r.name}`),
   )
   const oids = new Set(rels.map((r) => r.oid))
-  const cols = columnsByRelation((await readColumns(client, schemas, ['r', 'p'])).filter((c) => oids.has(c.relOid)))
-  const cons = (await readConstraints(client, schemas)).filter((c) => oids.has(c.relOid) && (c.type === 'c' || c.type === 'f'))
-  const idx = (await readIndexes(client, schemas))
+  const cols = columnsByRelation((await readColumns(client, schemas, ['r', 'p'], { notes: false, relOids: [...oids] })))
+  const cons = (await readConstraints(client, schemas, { types: ['c', 'f'], definitions: false, relOids: [...oids] })).filter((c) => oids.has(c.relOid) && (c.type === 'c' || c.type === 'f'))
+  const idx = (await readIndexes(client, schemas, { uniqueValid: true, definitions: false, relOids: [...oids] }))
     .filter((i) => oids.has(i.relOid) && i.unique && i.valid)
     .map((i) => ({ ...i, name: i.constraint ?? i.name }))
     .sort((a, b) => Number(b.primary) - Number(a.primary) || cmp(a.name, b.name))

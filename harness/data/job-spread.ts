@@ -56,7 +56,7 @@ export async function spreadOverWindows(client: pg.ClientBase, jobs: RegisteredJ
       const newest = cuts[cuts.length - 1]!
       starts.add(Math.floor((newest + nowUs) / 2))
       const [schema, name] = [d.table.slice(0, d.table.indexOf('.')), d.table.slice(d.table.indexOf('.') + 1)]
-      const cols = (await readColumns(client, [schema], ['r', 'p'])).filter((c) => c.rel === name && c.generated === '' && c.identity !== 'a')
+      const cols = (await readColumns(client, [schema], ['r', 'p'], { base: false, notes: false })).filter((c) => c.rel === name && c.generated === '' && c.identity !== 'a')
       await client.query(`CREATE TEMP TABLE pgverify_job_templates ON COMMIT DROP AS SELECT * FROM ${ht}`)
       const list = cols.map((c) => quoteIdent(c.name)).join(', ')
       // Every time-like column moves with the time column, so a row stays consistent (ts_off >= ts_on).

@@ -44,11 +44,11 @@ export interface RelationSnapshots {
 }
 
 /** Chunks, TimescaleDB's internally named relations and extension members are left out. */
-export async function relationSnapshots(client: pg.ClientBase, schemas: string[]): Promise<RelationSnapshots> {
-  const all = (await readRelations(client, schemas, ['r', 'p', 'f', 'v', 'm'])).filter((r) => !r.internal)
+export async function relationSnapshots(client: pg.ClientBase, schemas: string[], timescale: boolean): Promise<RelationSnapshots> {
+  const all = (await readRelations(client, schemas, ['r', 'p', 'f', 'v', 'm'], timescale)).filter((r) => !r.internal)
   const rels = all.filter((r) => (r.relkind === 'r' || r.relkind === 'p' || r.relkind === 'f') && !r.chunk)
   const relKey = new Set(rels.map((r) => q(r.schema, r.name)))
-  const cols = columnsByRelation(await readColumns(client, schemas, ['r', 'p', 'f']))
+  const cols = columnsByRelation(await readColumns(client, schemas, ['r', 'p', 'f'], { base: false }))
 
   const tables: TableSnapshot[] = byName(
     rels.map((r) => {
@@ -70,20 +70,20 @@ export async function relationSnapshots(client: pg.ClientBase, schemas: string[]
 
   // Constraints on tables; domain constraints are part of the domain.
   const constraints: ConstraintSnapshot[] = byName(
-    (await readConstraints(client, schemas))
+    (await readConstraints(client, schemas, { keys: false }))
       .filter((r) => relKey.has(q(r.schema, r.rel)))
       .map((r) => ({
         name: `${r.schema}.${r.rel}.${r.name}`,
         table: q(r.schema, r.rel),
         type: CONSTRAINT_TYPES[r.type] ?? r.type,
-        definition: r.definition,
+        definition: r.definition!,
       })),
   )
 
   const indexes: IndexSnapshot[] = byName(
-    (await readIndexes(client, schemas))
+    (await readIndexes(client, schemas, { keys: false }))
       .filter((r) => !isTimescaleInternal(r.rel) && !isTimescaleInternal(r.name))
-      .map((r) => ({ name: q(r.schema, r.name), table: q(r.schema, r.rel), definition: r.definition })),
+      .map((r) => ({ name: q(r.schema, r.name), table: q(r.schema, r.rel), definition: r.definition! })),
   )
 
   // View columns are implied by the definition; materialized views' too.

@@ -40,7 +40,7 @@ export async function snapshot(client: pg.ClientBase, schemas: string[]): Promis
 async function take(client: pg.ClientBase, schemas: string[]): Promise<SchemaSnapshot> {
   const tsdb = await hasTimescale(client)
   const extensions = await extensionSnapshots(client, schemas)
-  const { tables, constraints, indexes, views, triggers } = await relationSnapshots(client, schemas)
+  const { tables, constraints, indexes, views, triggers } = await relationSnapshots(client, schemas, tsdb)
   const functions = await functionSnapshots(client, schemas)
   const sequences = await sequenceSnapshots(client, schemas)
   const types = await typeSnapshots(client, schemas)
