@@ -79,6 +79,14 @@ interface Where {
   values: unknown[]
 }
 
+/** Columns (a) of relations (c) in namespaces (n), with their type (t) and default (ad). */
+const fromAttributes = (where: Where) => `FROM pg_catalog.pg_attribute a
+       JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
+       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+       JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+       LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
+      WHERE ${where.sql}`
+
 const collationSql = (a: string, t: string) => `CASE WHEN ${a}.attcollation <> 0 AND ${a}.attcollation <> ${t}.typcollation
                  THEN (SELECT cn.nspname || '.' || co.collname FROM pg_catalog.pg_collation co
                          JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace WHERE co.oid = ${a}.attcollation) END`
@@ -92,12 +100,7 @@ async function plain(client: pg.ClientBase, where: Where, notes: boolean): Promi
             a.attidentity::text AS identity, a.attgenerated::text AS generated,
             ${notes ? collationSql('a', 't') : 'NULL'} AS collation,
             ${notes ? 'pg_catalog.col_description(c.oid, a.attnum)' : 'NULL'} AS comment
-       FROM pg_catalog.pg_attribute a
-       JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
-       JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-       JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
-       LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
-      WHERE ${where.sql}
+       ${fromAttributes(where)}
       ORDER BY n.nspname, c.relname, a.attnum`,
     where.values,
   )
@@ -116,12 +119,7 @@ async function withBase(client: pg.ClientBase, where: Where, notes: boolean): Pr
        SELECT a.attrelid, a.attnum, a.attname, a.atttypid, a.atttypmod, a.attnotnull, a.attidentity, a.attgenerated, a.attcollation,
               pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) AS def,
               t.typtype, t.typbasetype, t.typtypmod, t.typcollation, n.nspname, c.relname
-         FROM pg_catalog.pg_attribute a
-         JOIN pg_catalog.pg_class c ON c.oid = a.attrelid
-         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-         JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
-         LEFT JOIN pg_catalog.pg_attrdef ad ON ad.adrelid = a.attrelid AND ad.adnum = a.attnum
-        WHERE ${where.sql}
+         ${fromAttributes(where)}
      ), b AS (
        -- resolve a domain to its base type, then an array to its element type
        SELECT a.*, CASE WHEN a.typtype = 'd' THEN a.typbasetype ELSE a.atttypid END AS t1,
