@@ -42,7 +42,7 @@ interface Rel {
 
 /** Tables of `schemas` (not partitions, not extension members) in foreign-key order. */
 export async function tablesInLoadOrder(client: pg.ClientBase, schemas: string[]): Promise<{ order: Rel[]; cycles: string[] }> {
-  const rels = (await readRelations(client, schemas, ['r', 'p'])).filter((r) => !r.partition)
+  const rels = (await readRelations(client, schemas, ['r', 'p'], { details: false })).filter((r) => !r.partition)
   const byOid = new Map(rels.map((r) => [r.oid, { schema: r.schema, name: r.name, q: `${r.schema}.${r.name}` }]))
   const oidOf = new Map(rels.map((r) => [`${r.schema}.${r.name}`, r.oid]))
   const fks = (await readConstraints(client, schemas, { types: ['f'], definitions: false }))

@@ -114,7 +114,7 @@ async function capture(client: pg.ClientBase, options: CaptureOptions): Promise<
 
   // ---- tables: every ordinary and partitioned table that is not itself a partition ----------
   const tables: Record<string, TableState> = {}
-  for (const t of (await readRelations(client, schemas, ['r', 'p'])).filter((r) => !r.partition))
+  for (const t of (await readRelations(client, schemas, ['r', 'p'], { details: false })).filter((r) => !r.partition))
     tables[`${t.schema}.${t.name}`] = await tableState(client, qualify(t.schema, t.name))
 
   // ---- TimescaleDB: chunks and jobs -----------------------------------------------------------

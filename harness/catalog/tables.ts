@@ -126,7 +126,7 @@ export interface Catalog {
 export async function readCatalog(client: pg.ClientBase, schemas: string[], options: { exclude?: string[] } = {}): Promise<Catalog> {
   const exclude = new Set(options.exclude ?? [])
   const tsdb = await hasTimescale(client)
-  const rels = (await readRelations(client, schemas, ['r', 'p'], tsdb)).filter(
+  const rels = (await readRelations(client, schemas, ['r', 'p'], { timescale: tsdb, details: false })).filter(
     (r) => !r.partition && !r.chunk && !r.internal && !exclude.has(`${r.schema}.${r.name}`),
   )
   const oids = new Set(rels.map((r) => r.oid))

@@ -15,7 +15,7 @@ export interface TableDigest {
 }
 
 export async function dataDigests(client: pg.ClientBase, schemas: string[], exclude: string[] = []): Promise<Map<string, TableDigest>> {
-  const tables = (await readRelations(client, schemas, ['r', 'p']))
+  const tables = (await readRelations(client, schemas, ['r', 'p'], { details: false }))
     .filter((r) => !r.partition)
     .map((r) => ({ q: qualify(r.schema, r.name), name: `${r.schema}.${r.name}` }))
     .filter((t) => !exclude.includes(t.name))

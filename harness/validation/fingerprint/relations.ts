@@ -45,7 +45,7 @@ export interface RelationSnapshots {
 
 /** Chunks, TimescaleDB's internally named relations and extension members are left out. */
 export async function relationSnapshots(client: pg.ClientBase, schemas: string[], timescale: boolean): Promise<RelationSnapshots> {
-  const all = (await readRelations(client, schemas, ['r', 'p', 'f', 'v', 'm'], timescale)).filter((r) => !r.internal)
+  const all = (await readRelations(client, schemas, ['r', 'p', 'f', 'v', 'm'], { timescale })).filter((r) => !r.internal)
   const rels = all.filter((r) => (r.relkind === 'r' || r.relkind === 'p' || r.relkind === 'f') && !r.chunk)
   const relKey = new Set(rels.map((r) => q(r.schema, r.name)))
   const cols = columnsByRelation(await readColumns(client, schemas, ['r', 'p', 'f'], { base: false }))
