@@ -6,7 +6,7 @@
 import { makeFigure, type Figure } from '../harness/measure/figures.ts'
 import { CALIBRATION_ID } from '../harness/measure/regression.ts'
 import { measure } from '../harness/measure/tiny.ts'
-import { metricHistRows, planTelemetry } from '../harness/data/telemetry.ts'
+import { metricHistRows, planTelemetry } from '../harness/data/telemetry/index.ts'
 import type { BenchContext } from './context.ts'
 
 const PLAN = planTelemetry({ seed: 1, days: 1, hz: 1, end: new Date('2026-01-01T00:00:00Z') })

@@ -15,7 +15,7 @@
  */
 import type pg from 'pg'
 import { makeFigure, type Figure } from '../harness/measure/figures.ts'
-import { SEED_TYPICAL_ROWS_PER_DAY } from '../harness/data/telemetry.ts'
+import { SEED_TYPICAL_ROWS_PER_DAY } from '../harness/data/telemetry/index.ts'
 import { SCHEMA, type BenchContext } from './context.ts'
 import { compressChunks, type Dataset } from './dataset.ts'
 

@@ -7,7 +7,7 @@
  */
 import type pg from 'pg'
 import { makeFigure, type Figure } from '../harness/measure/figures.ts'
-import { DAYS_PER_SCALE, loadTelemetry, planTelemetry, type LoadResult, type Plan } from '../harness/data/telemetry.ts'
+import { DAYS_PER_SCALE, loadTelemetry, planTelemetry, type LoadResult, type Plan } from '../harness/data/telemetry/index.ts'
 import { migratedDatabase, SCHEMA, type BenchContext } from './context.ts'
 import type { QueryParams } from './queries.ts'
 

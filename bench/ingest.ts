@@ -20,7 +20,7 @@ import path from 'node:path'
 import { copyFrom, csvChunks, findPsql, probeCopy, psqlCopy } from '../harness/measure/copy.ts'
 import { makeFigure, type Figure } from '../harness/measure/figures.ts'
 import { measure } from '../harness/measure/tiny.ts'
-import { insertRows, insertSql, METRIC_HIST_COLUMNS, metricHistRows, planTelemetry, referenceTables, type MetricHistRow } from '../harness/data/telemetry.ts'
+import { insertRows, insertSql, METRIC_HIST_COLUMNS, metricHistRows, planTelemetry, referenceTables, type MetricHistRow } from '../harness/data/telemetry/index.ts'
 import { migratedDatabase, SCHEMA, type BenchContext } from './context.ts'
 
 const TABLE = `${SCHEMA}.metric_hist`

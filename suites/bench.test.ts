@@ -26,7 +26,7 @@ import { measure } from '../harness/measure/tiny.ts'
 import { bench, parseBenchArgs } from '../harness/cli/bench.ts'
 import type { StartedEngine } from '../harness/engines/types.ts'
 import { connect } from '../harness/runner/connect.ts'
-import { expectedRowCounts, loadTelemetry, metricHistCount, metricHistRows, planTelemetry, telemetryTables } from '../harness/data/telemetry.ts'
+import { expectedRowCounts, loadTelemetry, metricHistCount, metricHistRows, planTelemetry, telemetryTables } from '../harness/data/telemetry/index.ts'
 import { availableEngines, skipWith, useEngine } from './support/engines.ts'
 
 const cases = await availableEngines()

@@ -16,7 +16,8 @@ import { runVerify, STAGES, type StageResult, type VerifyOptions } from '../harn
 import type { HarnessError } from '../harness/errors.ts'
 import { loadManifest } from '../harness/manifest/manifest.ts'
 import type { VerifyContext } from '../harness/verify/stage.ts'
-import { dataProperties, DEFAULT_RUNS } from '../harness/verify/stages/data-properties.ts'
+import { DEFAULT_RUNS } from '../harness/data/properties/model.ts'
+import { dataProperties } from '../harness/verify/stages/data-properties.ts'
 import { emptyDir, MIGRATIONS, write } from './support/dirs.ts'
 import { availableEngines, useEngine } from './support/engines.ts'
 

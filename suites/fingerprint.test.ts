@@ -7,7 +7,7 @@
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { StartedEngine } from '../harness/engines/types.ts'
-import { diffSnapshots, fingerprintHash, snapshot, type SchemaSnapshot } from '../harness/validation/fingerprint.ts'
+import { diffSnapshots, fingerprintHash, snapshot, type SchemaSnapshot } from '../harness/validation/fingerprint/index.ts'
 import { availableEngines } from './support/engines.ts'
 
 const S = ['fp', 'fp_other']

@@ -15,7 +15,7 @@ import path from 'node:path'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { StartedEngine } from '../harness/engines/types.ts'
-import { diffSnapshots, snapshot, type SchemaSnapshot } from '../harness/validation/fingerprint.ts'
+import { diffSnapshots, snapshot, type SchemaSnapshot } from '../harness/validation/fingerprint/index.ts'
 import { MigrationLog } from '../harness/runner/log-table.ts'
 import { availableEngines } from './support/engines.ts'
 

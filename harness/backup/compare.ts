@@ -14,7 +14,7 @@
  *
  * A restore of one kind only promises some of these: `scopeFor(kind)` says which.
  */
-import { diffSnapshots } from '../validation/fingerprint.ts'
+import { diffSnapshots } from '../validation/fingerprint/index.ts'
 import type { DatabaseState } from './state.ts'
 
 export type Area = 'schemas' | 'schema' | 'tables' | 'chunks' | 'jobs' | 'sequences' | 'log' | 'extensions'

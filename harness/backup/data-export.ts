@@ -15,6 +15,9 @@ import { literal, qualify, quoteIdent } from '../util/sql.ts'
 import { createWriteStream } from 'node:fs'
 import { once } from 'node:events'
 import type pg from 'pg'
+import { columnsByRelation, readColumns } from '../catalog/columns.ts'
+import { readConstraints } from '../catalog/constraints.ts'
+import { readRelations } from '../catalog/relations.ts'
 
 export interface ExportedTable {
   name: string
@@ -39,17 +42,12 @@ interface Rel {
 
 /** Tables of `schemas` (not partitions, not extension members) in foreign-key order. */
 export async function tablesInLoadOrder(client: pg.ClientBase, schemas: string[]): Promise<{ order: Rel[]; cycles: string[] }> {
-  const rels = (
-    await client.query<{ schema: string; name: string; oid: number }>(
-      `SELECT n.nspname AS schema, c.relname AS name, c.oid::int AS oid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind IN ('r', 'p') AND NOT c.relispartition AND n.nspname = ANY($1::text[])
-          AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
-        ORDER BY 1, 2`,
-      [schemas],
-    )
-  ).rows
+  const rels = (await readRelations(client, schemas, ['r', 'p'], { details: false })).filter((r) => !r.partition)
   const byOid = new Map(rels.map((r) => [r.oid, { schema: r.schema, name: r.name, q: `${r.schema}.${r.name}` }]))
-  const fks = (await client.query<{ child: number; parent: number }>(`SELECT conrelid::int AS child, confrelid::int AS parent FROM pg_constraint WHERE contype = 'f'`)).rows
+  const oidOf = new Map(rels.map((r) => [`${r.schema}.${r.name}`, r.oid]))
+  const fks = (await readConstraints(client, schemas, { types: ['f'], definitions: false }))
+    .filter((c) => c.type === 'f')
+    .map((c) => ({ child: c.relOid, parent: oidOf.get(`${c.refSchema}.${c.refTable}`) ?? -1 }))
   const deps = new Map<number, Set<number>>(rels.map((r) => [r.oid, new Set<number>()]))
   for (const fk of fks) if (fk.child !== fk.parent && byOid.has(fk.child) && byOid.has(fk.parent)) deps.get(fk.child)!.add(fk.parent)
   const order: Rel[] = []
@@ -108,14 +106,9 @@ export async function exportData(client: pg.ClientBase, schemas: string[], file:
         .filter((l, i, a) => l !== '' || i === a.length - 1)
         .join('\n') + '\n',
     )
+    const columns = columnsByRelation(await readColumns(client, schemas, ['r', 'p'], { base: false, notes: false }))
     for (const rel of order) {
-      const cols = (
-        await client.query<{ name: string; identity: string }>(
-          `SELECT attname AS name, attidentity::text AS identity FROM pg_attribute
-            WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped AND attgenerated = '' ORDER BY attnum`,
-          [qualify(rel.schema, rel.name)],
-        )
-      ).rows
+      const cols = (columns.get(rel.q) ?? []).filter((c) => c.generated === '')
       const q = qualify(rel.schema, rel.name)
       const colList = cols.map((c) => quoteIdent(c.name)).join(', ')
       const overriding = cols.some((c) => c.identity === 'a') ? ' OVERRIDING SYSTEM VALUE' : ''

@@ -16,7 +16,7 @@
  */
 import { literal as lit, quoteIdent } from '../util/sql.ts'
 import type pg from 'pg'
-import type { SchemaSnapshot } from '../validation/fingerprint.ts'
+import type { SchemaSnapshot } from '../validation/fingerprint/index.ts'
 import type { JobState } from './state.ts'
 
 const simpleIdent = (s: string) => (/^[a-z_][a-z0-9_$]*$/.test(s) ? s : quoteIdent(s))

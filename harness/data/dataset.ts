@@ -5,10 +5,11 @@
  * key dropped), inserted with parameterised multi-row INSERTs in one transaction, and read back.
  * `toSql()` renders exactly the statements that ran, with literals, for a replayable file.
  */
-import { quoteIdent, quoteQualified } from '../util/sql.ts'
+import { literal, quoteIdent, quoteQualified } from '../util/sql.ts'
 import type pg from 'pg'
-import { keyForm, orderValue, wordIn, type Cell, type GenerationPlan, type RawDataset, type TablePlan } from './arbitraries.ts'
-import { type ColumnInfo, type TableInfo } from './catalog.ts'
+import { keyForm, orderValue, wordIn } from './arbitraries.ts'
+import type { Cell, GenerationPlan, RawDataset, TablePlan } from './plan-types.ts'
+import { type ColumnInfo, type TableInfo } from '../catalog/tables.ts'
 
 export interface TableInsert {
   table: TableInfo
@@ -297,8 +298,6 @@ export function insertStatement(ins: TableInsert): { text: string; values: (stri
   }
 }
 
-export const sqlLiteral = (v: string) => `'${v.replace(/'/g, "''")}'`
-
 /**
  * The INSERTs with literals, replayable with psql on a database at the same version: as they
  * ran (DEFAULT where the generator left a column to its default), or with `stored` the values
@@ -311,7 +310,7 @@ export function toSql(dataset: Dataset | TableInsert[], options: { stored?: bool
   for (const ins of inserts) {
     const stored = options.stored && ins.stored?.length === ins.rows.length ? ins.stored : undefined
     const cells: Cell[][] = stored ?? ins.rows
-    const rows = cells.map((row) => `  (${row.map((cell) => (cell === undefined ? 'DEFAULT' : cell === null ? 'NULL' : sqlLiteral(cell))).join(', ')})`)
+    const rows = cells.map((row) => `  (${row.map((cell) => (cell === undefined ? 'DEFAULT' : cell === null ? 'NULL' : literal(cell))).join(', ')})`)
     const overriding = stored && ins.columns.some((c) => c.identity === 'a') ? ' OVERRIDING SYSTEM VALUE' : ''
     out.push(`INSERT INTO ${ins.table.sql} (${ins.columns.map((c) => quoteIdent(c.name)).join(', ')})${overriding} VALUES\n${rows.join(',\n')};`)
   }

@@ -4,6 +4,9 @@
  * layout; used to prove "nothing changed" and "nothing was lost".
  */
 import type pg from 'pg'
+import { cmp } from '../catalog/common.ts'
+import { readRelations } from '../catalog/relations.ts'
+import { qualify } from '../util/sql.ts'
 
 export interface TableDigest {
   rows: number
@@ -12,15 +15,11 @@ export interface TableDigest {
 }
 
 export async function dataDigests(client: pg.ClientBase, schemas: string[], exclude: string[] = []): Promise<Map<string, TableDigest>> {
-  const tables = (
-    await client.query<{ q: string; name: string }>(
-      `SELECT format('%I.%I', n.nspname, c.relname) AS q, n.nspname || '.' || c.relname AS name
-         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind IN ('r', 'p') AND n.nspname = ANY($1::text[]) AND NOT c.relispartition
-        ORDER BY 2`,
-      [schemas],
-    )
-  ).rows.filter((t) => !exclude.includes(t.name))
+  const tables = (await readRelations(client, schemas, ['r', 'p'], { details: false }))
+    .filter((r) => !r.partition)
+    .map((r) => ({ q: qualify(r.schema, r.name), name: `${r.schema}.${r.name}` }))
+    .filter((t) => !exclude.includes(t.name))
+    .sort((a, b) => cmp(a.name, b.name))
   const out = new Map<string, TableDigest>()
   for (const t of tables) {
     const r = await client.query<{ n: string; h: string | null }>(`SELECT count(*)::text AS n, md5(string_agg(x.t, E'\\n' ORDER BY x.t)) AS h FROM (SELECT r::text AS t FROM ${t.q} r) x`)

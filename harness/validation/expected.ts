@@ -5,6 +5,7 @@
  * Read-only; returns one result per check so reports can list them.
  */
 import type pg from 'pg'
+import { qualify } from '../util/sql.ts'
 import type { Migration } from '../sql/migration.ts'
 import type { Manifest } from '../manifest/manifest.ts'
 
@@ -148,7 +149,7 @@ export async function validateExpected(
 
 /** One completed row with the file's checksum per applied migration; nothing else completed. */
 export async function validateLog(client: pg.ClientBase, log: { schema: string; table: string }, migrations: Migration[], upTo?: number): Promise<CheckResult> {
-  const q = `"${log.schema.replace(/"/g, '""')}"."${log.table.replace(/"/g, '""')}"`
+  const q = qualify(log.schema, log.table)
   const rows = (await client.query<{ name: string; status: string; checksum: string | null }>(`SELECT migration_name AS name, status, checksum FROM ${q}`)).rows
   const completed = new Map(rows.filter((r) => r.status === 'completed').map((r) => [r.name, r.checksum]))
   const problems: string[] = []

@@ -16,6 +16,8 @@
  */
 import { quoteIdent, quoteQualified } from '../util/sql.ts'
 import type pg from 'pg'
+import { hasTimescaleInformation } from '../catalog/common.ts'
+import { readDimensions } from '../catalog/timescale.ts'
 import type { Migration } from '../sql/migration.ts'
 import { lineColumnAt } from '../sql/split.ts'
 import type { Manifest } from '../manifest/manifest.ts'
@@ -223,14 +225,8 @@ async function impactOf(client: pg.ClientBase, d: DeclaredRetention, who: string
   const base = { ...d, interval, cutoff }
   if (!rel?.s) return { ...base, status: 'missing', message: `${who}: ${d.table} does not exist yet (a pending migration creates it, empty): nothing to delete` }
   const resolved = `${rel.s}.${rel.t}`
-  const hasTs = (await client.query<{ t: string | null }>(`SELECT to_regclass('timescaledb_information.dimensions')::text AS t`)).rows[0]?.t != null
-  const dim = hasTs
-    ? (await client.query<{ col: string; type: string; integer: boolean }>(
-        `SELECT column_name::text AS col, column_type::text AS type, time_interval IS NULL AS integer FROM timescaledb_information.dimensions
-          WHERE hypertable_schema = $1 AND hypertable_name = $2 AND dimension_number = 1`,
-        [rel.s, rel.t],
-      )).rows[0]
-    : undefined
+  const first = (await hasTimescaleInformation(client, 'dimensions')) ? (await readDimensions(client, [rel.s])).find((x) => x.name === rel.t && x.num === 1) : undefined
+  const dim = first && { col: first.column, integer: first.timeInterval === null }
   if (dim) {
     if (dim.integer) return { ...base, resolved, hypertable: true, timeColumn: dim.col, timeColumnFrom: 'hypertable dimension', status: 'unknown', message: `${who}: ${resolved} has an integer time dimension: not counted` }
     const ch = (await client.query<{ n: number; z: number; b: string | null }>(

@@ -7,7 +7,7 @@ import type { StartedEngine } from '../engines/types.ts'
 import type { LocatedError } from '../runner/locate.ts'
 import type { Migration } from '../sql/migration.ts'
 import { Migrator, type MigratorEvent, type MigratorHooks } from '../runner/migrator.ts'
-import { diffSnapshots, snapshot, type SchemaSnapshot } from '../validation/fingerprint.ts'
+import { diffSnapshots, snapshot, type SchemaSnapshot } from '../validation/fingerprint/index.ts'
 import type { Manifest } from '../manifest/manifest.ts'
 import type { LintResult } from '../lint/lint.ts'
 

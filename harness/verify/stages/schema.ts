@@ -7,7 +7,7 @@ import { formatLocated, locateError } from '../../runner/locate.ts'
 import type { Migration } from '../../sql/migration.ts'
 import { dataDigests, diffDigests } from '../../validation/data-digest.ts'
 import { validateExpected } from '../../validation/expected.ts'
-import { fingerprintHash } from '../../validation/fingerprint.ts'
+import { fingerprintHash } from '../../validation/fingerprint/index.ts'
 import { foreignKeyOrphans } from '../../validation/orphans.ts'
 import { diffLines, failed, migratorFor, passed, take, type StageFn, type VerifyContext } from '../stage.ts'
 

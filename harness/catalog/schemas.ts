@@ -1,0 +1,48 @@
+/** Schemas and extensions: which schemas are the user's, what `public` holds, what is installed. */
+import type pg from 'pg'
+import { rows } from './common.ts'
+
+/** Schemas PostgreSQL or an extension owns: never part of a backup's coverage, never dropped. */
+const SYSTEM_SCHEMAS_SQL = `
+  n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname NOT LIKE 'pg\\_%'
+  AND n.nspname NOT LIKE '\\_timescaledb%'
+  AND n.nspname NOT IN ('timescaledb_information', 'timescaledb_experimental', 'toolkit_experimental')
+  AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_namespace'::regclass AND d.objid = n.oid AND d.deptype = 'e')`
+
+/** User schemas other than `public` (public always exists and hosts extensions). */
+export async function userSchemas(client: pg.ClientBase): Promise<string[]> {
+  const r = await rows<{ s: string }>(client, `SELECT n.nspname AS s FROM pg_namespace n WHERE ${SYSTEM_SCHEMAS_SQL} AND n.nspname <> 'public' ORDER BY 1`)
+  return r.map((x) => x.s)
+}
+
+/** Objects in `public` that no extension owns (tables, views, sequences, functions, types). */
+export async function publicObjects(client: pg.ClientBase): Promise<string[]> {
+  const r = await rows<{ o: string }>(
+    client,
+    `SELECT c.relname || ' (' || c.relkind::text || ')' AS o FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = 'public' AND c.relkind IN ('r','p','v','m','S','f')
+        AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype IN ('e','i','a'))
+     UNION ALL
+     SELECT p.proname::text || '()' FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+      WHERE n.nspname = 'public' AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+     ORDER BY 1`,
+  )
+  return r.map((x) => x.o)
+}
+
+export interface ExtensionRow {
+  name: string
+  version: string
+  /** The schema its objects are in. */
+  schema: string
+}
+
+/** Every installed extension, by name. */
+export async function readExtensions(client: pg.ClientBase): Promise<ExtensionRow[]> {
+  return rows<ExtensionRow>(
+    client,
+    `SELECT e.extname AS name, e.extversion AS version, n.nspname AS schema
+       FROM pg_catalog.pg_extension e JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace ORDER BY 1`,
+  )
+}

@@ -1,0 +1,72 @@
+/** The data property's shared vocabulary: what it is given, what it returns, what a failure holds. */
+import type pg from 'pg'
+import type { Manifest } from '../../manifest/manifest.ts'
+import type { Migrator } from '../../runner/migrator.ts'
+import type { Migration } from '../../sql/migration.ts'
+import type { SchemaSnapshot } from '../../validation/fingerprint/index.ts'
+import type { Dataset } from '../dataset.ts'
+import type { Violation } from './preservation.ts'
+
+/** Datasets per starting version when --runs is not given: sized for `pnpm verify` on the embedded engine. */
+export const DEFAULT_RUNS = 3
+/** Time spent shrinking one failure before the smallest example so far is reported. */
+export const SHRINK_BUDGET_MS = 90_000
+
+/** Everything the property needs from its caller (the verify stage wires it from its context). */
+export interface PropertyContext {
+  client: pg.ClientBase
+  /** The runner on `client`, with the migrations, log table and requirements of the run. */
+  migrator: Migrator
+  migrations: Migration[]
+  schemas: string[]
+  dir: string
+  manifest?: Manifest
+  /** The fingerprint after each version, recorded by replay (attributes the jobs). */
+  fingerprints: Map<number, SchemaSnapshot>
+  /** As given; a fresh seed and DEFAULT_RUNS when not. */
+  seed?: number
+  runs?: number
+  reportsDir?: string
+  /** The server runs background workers: every registered job is unscheduled after migrating. */
+  backgroundWorkers: boolean
+  progress: (line: string) => void
+}
+
+/** The verdict, as a verify stage reports it. */
+export interface PropertyResult {
+  verdict: 'passed' | 'failed' | 'skipped'
+  summary: string
+  details: string[]
+  error?: { code: string; message: string }
+}
+
+export const passed = (summary: string, details: string[] = []): PropertyResult => ({ verdict: 'passed', summary, details })
+export const failed = (summary: string, details: string[] = [], error?: PropertyResult['error']): PropertyResult => ({ verdict: 'failed', summary, details, error })
+
+export class PropertyFailed extends Error {
+  constructor(readonly violations: Violation[]) {
+    super(violations.map((v) => v.message).join('; '))
+  }
+}
+
+export interface Failure {
+  k: number
+  dataset: Dataset
+  violations: Violation[]
+}
+
+export interface KStats {
+  k: number
+  label: string
+  datasets: number
+  rows: number
+  tables: number
+  rejected: number
+  droppedByCheck: number
+  droppedDuplicate: number
+  droppedNoParent: number
+  repaired: number
+  ms: number
+}
+
+export const versionLabel = (ms: Migration[], k: number) => (k === 0 ? 'bootstrap only' : (ms.find((m) => m.version === k)?.name ?? `version ${k}`))

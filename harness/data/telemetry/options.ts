@@ -1,0 +1,41 @@
+/** Options, results and the constants of the telemetry generator. */
+
+export interface TelemetryOptions {
+  /** Seed of every random choice (default 1). */
+  seed?: number
+  /** Multiplies equipment and days (default 1). */
+  scale?: number
+  /** Days of data (default 7 × scale). */
+  days?: number
+  /** Data ends here (exclusive); default: now rounded down to the hour. */
+  end?: Date
+  /** metric_hist samples per second per metric (default 0.05: one sample per 20 s, see the header). */
+  hz?: number
+}
+
+export interface LoadOptions {
+  /** Rows per INSERT statement (default: as many as fit in ~24,000 parameters, at most 4,000). */
+  batchRows?: number
+  /** Called after each metric_hist batch with the rows inserted so far. */
+  onProgress?: (inserted: number, total: number) => void
+}
+
+export interface LoadResult {
+  /** Rows inserted per qualified table. */
+  rows: Record<string, number>
+  durationMs: number
+  range: { start: Date; end: Date }
+}
+
+export const SCHEMA = 'factory_telemetry'
+export const DEFAULT_HZ = 0.05
+export const LINES_PER_SCALE = 2
+export const EQUIPMENT_PER_SCALE = 4
+export const DAYS_PER_SCALE = 7
+export const FAULTS_PER_EQUIPMENT_DAY = 50
+/** Seed 001's "typical setup" volume, the reference for per-day and per-month figures. */
+export const SEED_TYPICAL_ROWS_PER_DAY = 100_000
+
+export const DAY_MS = 86_400_000
+export const MINUTE_MS = 60_000
+export const HOUR_MS = 3_600_000
