@@ -25,7 +25,7 @@
 import { quoteIdent, quoteQualified } from '../util/sql.ts'
 import type pg from 'pg'
 import type { Migration } from '../sql/migration.ts'
-import type { Migrator } from '../runner/migrator.ts'
+import { isConnectionLoss } from '../sqlstate.ts'
 import { dataDigests, diffDigests, type TableDigest } from './data-digest.ts'
 import { canonicalJson, type SchemaSnapshot } from './fingerprint.ts'
 
@@ -136,7 +136,8 @@ export const registeredLabel = (j: RegisteredJob): string => (j.registeredBy ? j
  */
 export async function registerStepwise(
   client: pg.ClientBase,
-  migrator: Migrator,
+  // What it needs of runner/migrator.ts's Migrator, stated here: validation sits below the runner.
+  migrator: { up(options: { to: number }): Promise<{ error?: { message: string; code: string } }> },
   migrations: Migration[],
 ): Promise<{ jobs: RegisteredJob[]; error?: { message: string; code: string; migration: string } }> {
   let previous = await listJobs(client)
@@ -240,7 +241,7 @@ export async function runJob(client: pg.ClientBase, id: number): Promise<{ ok: b
     return { ok: true, durationMs: performance.now() - t0, warnings }
   } catch (e) {
     const x = e as { message: string; code?: string; detail?: string; hint?: string }
-    if (/Connection terminated|ECONNRESET|not queryable/i.test(x.message)) throw e
+    if (isConnectionLoss(x)) throw e
     return {
       ok: false,
       durationMs: performance.now() - t0,
