@@ -36,6 +36,7 @@ import { buildPlan, wordIn, type GenerationPlan, type RawDataset } from '../../d
 import { readCatalog, type Catalog, type TableInfo } from '../../data/catalog.ts'
 import { insertDataset, readBack, toSql, type Dataset, type ReadColumn } from '../../data/dataset.ts'
 import { HarnessError } from '../../errors.ts'
+import { isConnectionLoss } from '../../sqlstate.ts'
 import type { Migration } from '../../sql/migration.ts'
 import { attributeJobs, describeConfig, formatJobError, jobLabel, jobWindow, listJobs, registeredLabel, runJob, unscheduleJobs, type RegisteredJob } from '../../validation/jobs.ts'
 import { foreignKeyOrphans } from '../../validation/orphans.ts'
@@ -466,9 +467,7 @@ async function retentionExplainer(client: pg.ClientBase, jobs: RegisteredJob[], 
 function connectionLost(e: { code?: string; message?: string; details?: Record<string, unknown> }): boolean {
   if (e.code === 'CONNECTION_FAILED') return true
   const sqlstate = (e.details?.error as { sqlstate?: string } | undefined)?.sqlstate ?? (e.details?.sqlstate as string | undefined)
-  if (sqlstate && !/^[0-9A-Z]{5}$/.test(sqlstate)) return true
-  if (sqlstate && /^(08|57P)/.test(sqlstate)) return true
-  return /ECONNRESET|ECONNREFUSED|EPIPE|Connection terminated|not queryable|connection .*(closed|ended)|Client has encountered a connection error/i.test(e.message ?? '')
+  return isConnectionLoss({ code: sqlstate, message: e.message })
 }
 
 class PropertyFailed extends Error {
