@@ -2,9 +2,9 @@
  * The manifest next to the migrations (`manifest.json`): what the migrations must produce,
  * and what the server must offer before any of them runs. Optional for foreign directories.
  */
-import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { HarnessError } from '../errors.ts'
+import { readOptionalFile } from '../util/files.ts'
 
 export interface ExtensionRequirement {
   minVersion?: string
@@ -38,19 +38,6 @@ export interface Manifest {
 }
 
 export const MANIFEST_FILE = 'manifest.json'
-
-/**
- * The text of an optional file beside the migrations (manifest.json, released.json,
- * lint-allow.json): undefined when it does not exist, MANIFEST_INVALID when it cannot be read.
- */
-export async function readOptionalFile(path: string): Promise<string | undefined> {
-  try {
-    return await readFile(path, 'utf8')
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined
-    throw new HarnessError('MANIFEST_INVALID', `${path}: cannot be read: ${(e as Error).message}`, { hint: 'Check its permissions.', details: { file: path } })
-  }
-}
 
 export async function loadManifest(dir: string): Promise<Manifest | undefined> {
   const path = join(dir, MANIFEST_FILE)
