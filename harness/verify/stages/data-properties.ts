@@ -36,6 +36,7 @@ import { buildPlan, wordIn, type GenerationPlan, type RawDataset } from '../../d
 import { readCatalog, type Catalog, type TableInfo } from '../../data/catalog.ts'
 import { insertDataset, readBack, toSql, type Dataset, type ReadColumn } from '../../data/dataset.ts'
 import { HarnessError } from '../../errors.ts'
+import { declaredDataChanges, type DataChange, type DeclaredDataChange } from '../../manifest/manifest.ts'
 import { isConnectionLoss } from '../../sqlstate.ts'
 import type { Migration } from '../../sql/migration.ts'
 import { attributeJobs, describeConfig, formatJobError, jobLabel, jobWindow, listJobs, registeredLabel, runJob, unscheduleJobs, type RegisteredJob } from '../../validation/jobs.ts'
@@ -49,66 +50,8 @@ export const SHRINK_BUDGET_MS = 90_000
 
 // ---- declarations --------------------------------------------------------------------------------
 
-export type DataChange =
-  | { kind: 'backfill'; table: string; columns: string[]; onlyWhereNull?: boolean; note?: string }
-  | { kind: 'insert'; table: string; note?: string }
-  | { kind: 'delete'; table: string; note?: string }
-  | { kind: 'drop'; table: string; columns?: string[]; note?: string }
-  | { kind: 'move'; from: string; to: string; key: string[]; note?: string }
-  | {
-      kind: 'requires'
-      table: string
-      check?: string
-      unique?: string[]
-      foreignKey?: { columns: string[]; references: string; refColumns: string[] }
-      note?: string
-    }
-
-export interface Declared {
-  migration: string
-  version: number
-  change: DataChange
-}
-
-const KINDS = ['backfill', 'insert', 'delete', 'drop', 'move', 'requires']
-
-export function dataChanges(ctx: Pick<VerifyContext, 'manifest' | 'migrations' | 'dir'>): Declared[] {
-  const out: Declared[] = []
-  const entries = (ctx.manifest?.migrations ?? {}) as Record<string, { dataChanges?: unknown }>
-  for (const [name, entry] of Object.entries(entries)) {
-    const list = entry?.dataChanges
-    if (list === undefined) continue
-    const where = `${path.join(ctx.dir, 'manifest.json')}: migrations["${name}"].dataChanges`
-    const bad = (msg: string, i?: number) =>
-      new HarnessError('MANIFEST_INVALID', `${where}${i === undefined ? '' : `[${i}]`}: ${msg}`, {
-        hint: 'Each entry is e.g. {"kind": "backfill", "table": "schema.table", "columns": ["col"]}; kinds: ' + KINDS.join(', ') + ' (see harness/verify/stages/data-properties.ts).',
-      })
-    const m = ctx.migrations.find((x) => x.name === name)
-    if (!m) throw bad(`no migration file ${name}.sql`)
-    if (!Array.isArray(list)) throw bad('must be an array')
-    list.forEach((c: Record<string, unknown>, i) => {
-      const qualified = (v: unknown) => typeof v === 'string' && /^[^.\s]+\.[^.\s]+$/.test(v)
-      const strings = (v: unknown) => Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string')
-      if (typeof c !== 'object' || c === null || !KINDS.includes(c.kind as string)) throw bad(`unknown kind ${JSON.stringify(c?.kind)} (expected ${KINDS.join(', ')})`, i)
-      if (c.kind === 'move') {
-        if (!qualified(c.from) || !qualified(c.to)) throw bad('"from" and "to" must be qualified table names (schema.table)', i)
-        if (!strings(c.key)) throw bad('"key" must list the key columns', i)
-      } else if (!qualified(c.table)) throw bad('"table" must be a qualified table name (schema.table)', i)
-      if (c.kind === 'backfill' && !strings(c.columns)) throw bad('"columns" must list the backfilled columns', i)
-      if (c.kind === 'drop' && c.columns !== undefined && !strings(c.columns)) throw bad('"columns" must list the dropped columns', i)
-      if (c.kind === 'requires') {
-        const fk = c.foreignKey as Record<string, unknown> | undefined
-        const n = [c.check, c.unique, fk].filter((x) => x !== undefined).length
-        if (n !== 1) throw bad('a "requires" entry has exactly one of "check", "unique", "foreignKey"', i)
-        if (c.check !== undefined && typeof c.check !== 'string') throw bad('"check" must be an SQL boolean expression', i)
-        if (c.unique !== undefined && !strings(c.unique)) throw bad('"unique" must list key columns or expressions', i)
-        if (fk !== undefined && (!strings(fk.columns) || !qualified(fk.references) || !strings(fk.refColumns))) throw bad('"foreignKey" needs "columns", "references" (schema.table) and "refColumns"', i)
-      }
-      out.push({ migration: name, version: m.version, change: c as unknown as DataChange })
-    })
-  }
-  return out.sort((a, b) => a.version - b.version)
-}
+// The declarations are typed and validated by the manifest module, once, in loadManifest.
+type Declared = DeclaredDataChange
 
 const describeChange = (d: Declared): string => {
   const c = d.change
@@ -505,7 +448,7 @@ export const dataProperties: StageFn = async (ctx, client) => {
   const seed = ctx.options.seed ?? (Date.now() ^ Math.floor(Math.random() * 0x7fffffff)) >>> 1
   const runs = ctx.options.runs ?? DEFAULT_RUNS
   if (ctx.migrations.length === 0) return { verdict: 'skipped', summary: `no migrations: nothing to carry data through (seed ${seed})`, details: [] }
-  const declared = dataChanges(ctx)
+  const declared = declaredDataChanges(ctx.manifest)
   const migrator = migratorFor(ctx, client)
   const logName = `${migrator.log.schema}.${migrator.log.table}`
   const last = ctx.migrations[ctx.migrations.length - 1]!.version
