@@ -102,7 +102,7 @@ function internal(e: unknown): HarnessError {
   const err = e as { name?: string; message?: string; stack?: string } | null
   const message = err?.message !== undefined ? `${err.name ?? 'Error'}: ${err.message}` : String(e)
   return new HarnessError('INTERNAL', message, {
-    hint: 'This is a bug in the harness; please report it with the output above.',
+    hint: 'This is a bug in the harness; please report it with this output (--json adds the stack trace).',
     details: err?.stack ? { stack: err.stack } : undefined,
     cause: e,
   })
