@@ -45,6 +45,8 @@ export type ErrorCode =
   | 'BACKUP_VERSION_MISMATCH'
   | 'BACKUP_TOOL_MISMATCH'
   | 'RESTORE_FAILED'
+  /** Not something a user can cause: a bug in the harness (exit 70). Public methods that return results report it instead of throwing. */
+  | 'INTERNAL'
 
 export class HarnessError extends Error {
   readonly code: ErrorCode

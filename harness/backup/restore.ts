@@ -30,6 +30,7 @@ import os from 'node:os'
 import path from 'node:path'
 import type pg from 'pg'
 import { HarnessError, isHarnessError } from '../errors.ts'
+import { errorCodeFor } from '../sqlstate.ts'
 import { connect } from '../runner/connect.ts'
 import { redact, redactUrl } from '../util/redact.ts'
 import { compareStates, scopeFor, type Comparison } from './compare.ts'
@@ -200,7 +201,7 @@ export async function restoreBackup(dir: string, target: DbTarget, options: Rest
     if (isHarnessError(e)) throw e
     const err = e as { code?: string; message?: string }
     throw new HarnessError('RESTORE_FAILED', `restore of ${m.name} into ${redactUrl(target.url)} failed: ${err.message ?? String(e)}${err.code ? ` [SQLSTATE ${err.code}]` : ''}; it ran in one transaction, so nothing of it was kept`, {
-      hint: err.code === '42501' ? 'Restore as the owner of the backed-up objects or a superuser.' : 'Fix the cause and run the restore again; the backup is unchanged.',
+      hint: errorCodeFor(err, 'session') === 'PERMISSION_DENIED' ? 'Restore as the owner of the backed-up objects or a superuser.' : 'Fix the cause and run the restore again; the backup is unchanged.',
       details: { sqlstate: err.code },
       cause: e,
     })
@@ -330,7 +331,7 @@ async function restoreWithPsql(
       // The toolbox may have run psql on copies (inside a container): match by file name.
       const where = e ? `${path.basename(e[1]!).endsWith(path.basename(script)) ? `${rel} (as pg_restore's script)` : path.basename(e[1]!).replace(/^\d+-/, '')}:${e[2]}` : rel
       throw new HarnessError('RESTORE_FAILED', `${where}: ${e?.[3] ? `[SQLSTATE ${e[3]}] ` : ''}${e?.[4] ?? redact(r.stderr.trim().split('\n').slice(-6).join('\n'))}; the restore ran in one transaction, so nothing of it was kept`, {
-        hint: e?.[3] === '42501' ? 'Restore as the owner of the backed-up objects or a superuser.' : 'Fix the cause above and run the restore again; the backup is unchanged.',
+        hint: errorCodeFor({ code: e?.[3] }, 'session') === 'PERMISSION_DENIED' ? 'Restore as the owner of the backed-up objects or a superuser.' : 'Fix the cause above and run the restore again; the backup is unchanged.',
         details: { file: rel, sqlstate: e?.[3], psql: redact(r.stderr.slice(-2000)) },
       })
     }

@@ -11,7 +11,7 @@
 import { join } from 'node:path'
 import { HarnessError } from '../errors.ts'
 import { RULE_BY_ID, RULES, type LintFinding } from './rules.ts'
-import { readOptionalFile } from '../manifest/manifest.ts'
+import { readOptionalFile } from '../util/files.ts'
 
 export const ALLOW_FILE = 'lint-allow.json'
 

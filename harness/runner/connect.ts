@@ -1,6 +1,7 @@
 /** Opening a connection, with the failure turned into a HarnessError that says what to do. */
 import pg from 'pg'
 import { HarnessError } from '../errors.ts'
+import { errorCodeFor } from '../sqlstate.ts'
 import { addSecretsFromUrl, redactUrl } from '../util/redact.ts'
 
 export interface ConnectOptions {
@@ -29,25 +30,25 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
   }
 }
 
+/** Why a session could not be opened; the code comes from the one mapping in harness/sqlstate.ts. */
 export function connectionError(url: string, e: unknown): HarnessError {
   const err = e as { code?: string; message?: string }
   const where = redactUrl(url)
   const msg = err.message ?? String(e)
-  switch (err.code) {
-    case '28P01':
-    case '28000':
+  switch (errorCodeFor(e, 'connect')) {
+    case 'AUTH_FAILED':
       return new HarnessError('AUTH_FAILED', `authentication failed for ${where}: ${msg}`, {
         hint: 'Check the user and password in DATABASE_URL (the password is not shown here).',
         details: { sqlstate: err.code },
         cause: e,
       })
-    case '3D000':
+    case 'DATABASE_NOT_FOUND':
       return new HarnessError('DATABASE_NOT_FOUND', `${where}: ${msg}`, {
         hint: 'Create the database first (e.g. `createdb NAME`), or fix the database name in DATABASE_URL.',
         details: { sqlstate: err.code },
         cause: e,
       })
-    case '42501':
+    case 'PERMISSION_DENIED':
       return new HarnessError('PERMISSION_DENIED', `${where}: ${msg}`, { hint: 'Grant CONNECT on the database to this role.', details: { sqlstate: err.code }, cause: e })
     default:
       return new HarnessError('CONNECTION_FAILED', `cannot connect to ${where}: ${msg || err.code}`, {

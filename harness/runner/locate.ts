@@ -3,6 +3,7 @@
  * snippet with a caret, the SQLSTATE and a hint: what a person needs to fix the file.
  */
 import type { MigrationScript } from '../sql/migration.ts'
+import { sqlstateOf } from '../sqlstate.ts'
 import { lineColumnAt, positionToOffset, type Statement } from '../sql/split.ts'
 
 /** The fields of a pg DatabaseError we use; other errors (lost connection) have only a message. */
@@ -73,7 +74,8 @@ export function locateError(script: MigrationScript, stmt: Statement, err: Serve
     line,
     column,
     statement: stmt.index + 1,
-    sqlstate: err.code,
+    // A Node errno (ECONNRESET, EPIPE) is not a SQLSTATE: the message names it.
+    sqlstate: sqlstateOf(err),
     message: err.message,
     detail: err.detail,
     hint: err.hint ?? (err.code ? HINTS[err.code] : undefined),

@@ -6,7 +6,7 @@
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { HarnessError } from '../errors.ts'
-import { readOptionalFile } from '../manifest/manifest.ts'
+import { readOptionalFile } from '../util/files.ts'
 import type { Migration } from '../sql/migration.ts'
 
 export const RELEASED_FILE = 'released.json'

@@ -5,16 +5,7 @@
  * so `pnpm execute` refuses up front with the offending table and row count.
  */
 import type pg from 'pg'
-import type { Manifest } from '../manifest/manifest.ts'
-
-interface Requires {
-  kind: 'requires'
-  table: string
-  check?: string
-  unique?: string[]
-  foreignKey?: { columns: string[]; references: string; refColumns: string[] }
-  note?: string
-}
+import { declaredDataChanges, type Manifest, type RequiresChange } from '../manifest/manifest.ts'
 
 export interface PreconditionResult {
   migration: string
@@ -23,12 +14,16 @@ export interface PreconditionResult {
   violations: number
 }
 
-/** Checks the preconditions of the given (pending) migrations whose table exists now. */
+/**
+ * Checks the preconditions of the given (pending) migrations whose table exists now. A manifest
+ * whose declarations loadManifest found invalid is refused (MANIFEST_INVALID naming the entry).
+ */
 export async function checkPreconditions(client: pg.ClientBase, manifest: Manifest | undefined, pending: string[]): Promise<PreconditionResult[]> {
   const out: PreconditionResult[] = []
+  const declared = declaredDataChanges(manifest)
   for (const name of pending) {
-    const changes = ((manifest?.migrations?.[name] as { dataChanges?: unknown[] } | undefined)?.dataChanges ?? []) as Requires[]
-    for (const r of changes.filter((c) => c?.kind === 'requires')) {
+    const changes = declared.filter((d) => d.migration === name).map((d) => d.change)
+    for (const r of changes.filter((c): c is RequiresChange => c.kind === 'requires')) {
       const exists = (await client.query<{ t: string | null }>(`SELECT to_regclass($1) AS t`, [r.table])).rows[0]?.t
       if (!exists) continue // created by an earlier pending migration: it starts empty
       let sql: string

@@ -9,74 +9,18 @@
  *                                                                                   a precondition: the migration refuses (fails, rolled back) data that violates it;
  *                                                                                   generated data at earlier versions satisfies it, and the stage lists it.
  */
-import path from 'node:path'
 import type { Catalog } from '../../catalog/tables.ts'
-import { HarnessError } from '../../errors.ts'
-import type { Manifest } from '../../manifest/manifest.ts'
-import type { Migration } from '../../sql/migration.ts'
+import { declaredDataChanges, type Manifest } from '../../manifest/manifest.ts'
+import type { DataChange, DeclaredDataChange } from '../../manifest/data-changes.ts'
 import { quoteIdent } from '../../util/sql.ts'
 import { wordIn } from '../arbitraries.ts'
 
-export type DataChange =
-  | { kind: 'backfill'; table: string; columns: string[]; onlyWhereNull?: boolean; note?: string }
-  | { kind: 'insert'; table: string; note?: string }
-  | { kind: 'delete'; table: string; note?: string }
-  | { kind: 'drop'; table: string; columns?: string[]; note?: string }
-  | { kind: 'move'; from: string; to: string; key: string[]; note?: string }
-  | {
-      kind: 'requires'
-      table: string
-      check?: string
-      unique?: string[]
-      foreignKey?: { columns: string[]; references: string; refColumns: string[] }
-      note?: string
-    }
+export type { DataChange }
+export type Declared = DeclaredDataChange
 
-export interface Declared {
-  migration: string
-  version: number
-  change: DataChange
-}
-
-const KINDS = ['backfill', 'insert', 'delete', 'drop', 'move', 'requires']
-
-/** The data changes and preconditions manifest.json declares, validated against the migrations, by version. */
-export function dataChanges(ctx: { manifest?: Manifest; migrations: Migration[]; dir: string }): Declared[] {
-  const out: Declared[] = []
-  const entries = (ctx.manifest?.migrations ?? {}) as Record<string, { dataChanges?: unknown }>
-  for (const [name, entry] of Object.entries(entries)) {
-    const list = entry?.dataChanges
-    if (list === undefined) continue
-    const where = `${path.join(ctx.dir, 'manifest.json')}: migrations["${name}"].dataChanges`
-    const bad = (msg: string, i?: number) =>
-      new HarnessError('MANIFEST_INVALID', `${where}${i === undefined ? '' : `[${i}]`}: ${msg}`, {
-        hint: 'Each entry is e.g. {"kind": "backfill", "table": "schema.table", "columns": ["col"]}; kinds: ' + KINDS.join(', ') + ' (see harness/data/properties/declared.ts).',
-      })
-    const m = ctx.migrations.find((x) => x.name === name)
-    if (!m) throw bad(`no migration file ${name}.sql`)
-    if (!Array.isArray(list)) throw bad('must be an array')
-    list.forEach((c: Record<string, unknown>, i) => {
-      const qualified = (v: unknown) => typeof v === 'string' && /^[^.\s]+\.[^.\s]+$/.test(v)
-      const strings = (v: unknown) => Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'string')
-      if (typeof c !== 'object' || c === null || !KINDS.includes(c.kind as string)) throw bad(`unknown kind ${JSON.stringify(c?.kind)} (expected ${KINDS.join(', ')})`, i)
-      if (c.kind === 'move') {
-        if (!qualified(c.from) || !qualified(c.to)) throw bad('"from" and "to" must be qualified table names (schema.table)', i)
-        if (!strings(c.key)) throw bad('"key" must list the key columns', i)
-      } else if (!qualified(c.table)) throw bad('"table" must be a qualified table name (schema.table)', i)
-      if (c.kind === 'backfill' && !strings(c.columns)) throw bad('"columns" must list the backfilled columns', i)
-      if (c.kind === 'drop' && c.columns !== undefined && !strings(c.columns)) throw bad('"columns" must list the dropped columns', i)
-      if (c.kind === 'requires') {
-        const fk = c.foreignKey as Record<string, unknown> | undefined
-        const n = [c.check, c.unique, fk].filter((x) => x !== undefined).length
-        if (n !== 1) throw bad('a "requires" entry has exactly one of "check", "unique", "foreignKey"', i)
-        if (c.check !== undefined && typeof c.check !== 'string') throw bad('"check" must be an SQL boolean expression', i)
-        if (c.unique !== undefined && !strings(c.unique)) throw bad('"unique" must list key columns or expressions', i)
-        if (fk !== undefined && (!strings(fk.columns) || !qualified(fk.references) || !strings(fk.refColumns))) throw bad('"foreignKey" needs "columns", "references" (schema.table) and "refColumns"', i)
-      }
-      out.push({ migration: name, version: m.version, change: c as unknown as DataChange })
-    })
-  }
-  return out.sort((a, b) => a.version - b.version)
+/** The data changes and preconditions manifest.json declares (validated once by loadManifest), by version. */
+export function dataChanges(ctx: { manifest?: Manifest }): Declared[] {
+  return declaredDataChanges(ctx.manifest)
 }
 
 export const describeChange = (d: Declared): string => {

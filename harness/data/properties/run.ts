@@ -25,6 +25,7 @@ import path from 'node:path'
 import fc from 'fast-check'
 import { readCatalog } from '../../catalog/tables.ts'
 import { HarnessError } from '../../errors.ts'
+import { isConnectionLoss } from '../../sqlstate.ts'
 import { jobLabel, listJobs, registeredLabel, unscheduleJobs } from '../../validation/jobs/index.ts'
 import { buildPlan } from '../arbitraries.ts'
 import type { GenerationPlan, RawDataset } from '../plan-types.ts'
@@ -233,7 +234,5 @@ export async function runDataProperties(ctx: PropertyContext): Promise<PropertyR
 function connectionLost(e: { code?: string; message?: string; details?: Record<string, unknown> }): boolean {
   if (e.code === 'CONNECTION_FAILED') return true
   const sqlstate = (e.details?.error as { sqlstate?: string } | undefined)?.sqlstate ?? (e.details?.sqlstate as string | undefined)
-  if (sqlstate && !/^[0-9A-Z]{5}$/.test(sqlstate)) return true
-  if (sqlstate && /^(08|57P)/.test(sqlstate)) return true
-  return /ECONNRESET|ECONNREFUSED|EPIPE|Connection terminated|not queryable|connection .*(closed|ended)|Client has encountered a connection error/i.test(e.message ?? '')
+  return isConnectionLoss({ code: sqlstate, message: e.message })
 }

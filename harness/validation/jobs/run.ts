@@ -1,5 +1,6 @@
 /** `CALL run_job(id)`: the same on every engine (background workers are off for proofs, and the embedded engine has none). */
 import type pg from 'pg'
+import { isConnectionLoss } from '../../sqlstate.ts'
 
 export interface JobError {
   message: string
@@ -23,7 +24,7 @@ export async function runJob(client: pg.ClientBase, id: number): Promise<{ ok: b
     return { ok: true, durationMs: performance.now() - t0, warnings }
   } catch (e) {
     const x = e as { message: string; code?: string; detail?: string; hint?: string }
-    if (/Connection terminated|ECONNRESET|not queryable/i.test(x.message)) throw e
+    if (isConnectionLoss(x)) throw e
     return {
       ok: false,
       durationMs: performance.now() - t0,
