@@ -13,9 +13,11 @@ import os from 'node:os'
 import { promisify } from 'node:util'
 import { startEngine } from '../harness/engines/target.ts'
 import { ENGINES } from '../harness/engines/select.ts'
-import type { EngineName, StartedEngine } from '../harness/engines/types.ts'
-import { BENCH_SCHEMA, failuresOf, makeFigure, type BenchRun, type EngineRun, type Figure } from '../harness/measure/figures.ts'
+import type { EngineName, EngineSettings, StartedEngine } from '../harness/engines/types.ts'
+import { BENCH_SCHEMA, failuresOf, makeFigure, withLimits, type BenchRun, type EngineRun, type Figure } from '../harness/measure/figures.ts'
+import type { ThresholdId } from '../harness/measure/thresholds.ts'
 import { compareRuns, suspectsOf, type Comparable, type Comparison } from '../harness/measure/regression.ts'
+import { readEnvironment } from '../harness/config/environment.ts'
 import { redact } from '../harness/util/redact.ts'
 import { HarnessError } from '../harness/errors.ts'
 import { calibration } from './calibration.ts'
@@ -38,6 +40,10 @@ export interface BenchOptions {
   quick: boolean
   /** A previous run to compare with (same engine's figures). */
   baseline?: BenchRun
+  /** Limits replacing the seeds' thresholds (pgverify.config.json "thresholds"). */
+  thresholds?: Partial<Record<ThresholdId, number>>
+  /** DATABASE_URL, the container image, PG_BIN: as configured. */
+  settings?: EngineSettings
   log: (line: string) => void
 }
 
@@ -51,7 +57,7 @@ export async function gitCommit(cwd: string): Promise<string | null> {
     const { stdout } = await promisify(execFile)('git', ['rev-parse', 'HEAD'], { cwd, timeout: 5000 })
     return stdout.trim() || null
   } catch {
-    return process.env.GITHUB_SHA ?? null
+    return readEnvironment().githubSha ?? null
   }
 }
 
@@ -84,14 +90,14 @@ async function runEngine(name: EngineName, options: BenchOptions, sink: { compar
   const log = options.log
   const t0 = performance.now()
   const provider = ENGINES[name]
-  const probe = await provider.probe()
+  const probe = await provider.probe(options.settings)
   if (!probe.ok) {
     log(`${name}: skipped: ${probe.reason}`)
     return { engine: name, describe: `${name} (not available)`, versions: { postgres: 'none', timescaledb: 'none', timescaledbLicense: 'none' }, capabilities: {}, durationMs: 0, figures: [], skipped: [], error: `not available here: ${probe.reason}` }
   }
   let engine: StartedEngine
   try {
-    engine = await startEngine(name)
+    engine = await startEngine({ request: { name, source: '--engine' }, settings: options.settings, log })
   } catch (e) {
     log(`${name}: could not start: ${errorText(e)}`)
     return { engine: name, describe: name, versions: { postgres: 'none', timescaledb: 'none', timescaledbLicense: 'none' }, capabilities: {}, durationMs: performance.now() - t0, figures: [], skipped: [], error: `could not start: ${errorText(e)}` }
@@ -136,14 +142,14 @@ async function runEngine(name: EngineName, options: BenchOptions, sink: { compar
             compressedChunks: Object.values(dataset.compressedByPolicy).reduce((a, b) => a + b, 0),
             totalChunks: dataset.before.reduce((a, h) => a + h.chunks, 0),
           }
-          run.figures.push(...dataset.figures)
+          run.figures.push(...dataset.figures.map((f) => withLimits(f, options.thresholds)))
         }
         log(`${name}: ${phase.label}`)
         const t = performance.now()
         const figures = await phase.run(ctx, dataset)
         sampleRss()
         for (const f of figures) phaseOf.set(f.id, phase)
-        run.figures.push(...figures)
+        run.figures.push(...figures.map((f) => withLimits(f, options.thresholds)))
         log(`${name}: ${phase.label}: ${figures.length} figures in ${((performance.now() - t) / 1000).toFixed(1)} s`)
       } catch (e) {
         log(`${name}: ${phase.label}: FAILED: ${errorText(e)}`)

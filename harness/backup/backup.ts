@@ -23,8 +23,9 @@ import { FILES, freshName, partialName } from './layout.ts'
 import { describeFile, writeManifest, type BackupKind, type BackupManifest, type ManifestFile } from './manifest.ts'
 import { captureState, publicObjects, userSchemas } from './state.ts'
 import { timescaleSchema, timescaleSchemaSql } from './timescale.ts'
-import type { DbTarget } from './target.ts'
-import { toolError, type DumpTools } from './tools.ts'
+import type { Target } from '../engines/target.ts'
+import { toolError } from '../engines/client-tools.ts'
+import type { DumpTools } from '../engines/types.ts'
 
 export interface BackupOptions {
   /** Where backups live (default `backups/`). */
@@ -66,7 +67,7 @@ export function logLocation(manifest: Manifest | undefined, log?: { schema: stri
   return undefined
 }
 
-export async function createBackup(target: DbTarget, options: BackupOptions): Promise<BackupResult> {
+export async function createBackup(target: Target, options: BackupOptions): Promise<BackupResult> {
   const t0 = performance.now()
   const createdAt = options.now ?? new Date()
   const kinds: BackupKind[] = options.kinds?.length ? [...new Set(options.kinds)] : ['full', 'schema', 'data']

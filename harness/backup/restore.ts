@@ -37,10 +37,9 @@ import { dataFileTables } from './data-export.ts'
 import { requireVerified, type BackupManifest, type FileRole } from './manifest.ts'
 import { restoreSessionSettings, runScript, sessionSettings } from './sql-script.ts'
 import { captureState, publicObjects, userSchemas } from './state.ts'
-import type { DbTarget } from './target.ts'
-import { handleTarget } from './target.ts'
+import { handleTarget, type Target } from '../engines/target.ts'
 import { canSetReplicaRole, postRestoreSql, preRestoreSql, timescaleSchema } from './timescale.ts'
-import type { DumpTools } from './tools.ts'
+import type { DumpTools } from '../engines/types.ts'
 
 export type RestoreKind = 'full' | 'schema' | 'data' | 'volume'
 export type RestoreMode = 'fresh' | 'in-place'
@@ -57,7 +56,7 @@ export interface RestoreResult {
   mode: RestoreMode
   manifest: BackupManifest
   /** Where the data now is (for `volume`: a new database on the engine; the caller drops it). */
-  target: DbTarget & { drop?: () => Promise<void> }
+  target: Target & { drop?: () => Promise<void> }
   durationMs: number
   /** Where the time went: checking the backup, loading it, capturing and comparing the result. */
   timings: { verifyMs: number; loadMs: number; compareMs: number }
@@ -84,7 +83,7 @@ function fileFor(m: BackupManifest, kind: RestoreKind): string {
 const major = (v: string) => Number(/^(\d+)/.exec(v)?.[1] ?? 0)
 
 /** Same TimescaleDB version (TimescaleDB requires it), PostgreSQL not older than the source. */
-async function checkVersions(client: pg.ClientBase, m: BackupManifest, kind: RestoreKind, target: DbTarget): Promise<void> {
+async function checkVersions(client: pg.ClientBase, m: BackupManifest, kind: RestoreKind, target: Target): Promise<void> {
   const r = (
     await client.query<{ pg: string; avail: string | null; inst: string | null }>(
       `SELECT current_setting('server_version') AS pg,
@@ -112,7 +111,7 @@ async function checkVersions(client: pg.ClientBase, m: BackupManifest, kind: Res
   }
 }
 
-export async function restoreBackup(dir: string, target: DbTarget, options: RestoreOptions): Promise<RestoreResult> {
+export async function restoreBackup(dir: string, target: Target, options: RestoreOptions): Promise<RestoreResult> {
   const t0 = performance.now()
   const kind = options.kind ?? 'full'
   const log = (l: string) => options.onLog?.(redact(l))
@@ -291,7 +290,7 @@ async function restoreWithPsql(
   rel: string,
   m: BackupManifest,
   kind: 'full' | 'schema',
-  target: DbTarget,
+  target: Target,
   mode: RestoreMode,
   log: (l: string) => void,
   notes: string[],
@@ -397,7 +396,7 @@ async function restoreData(client: pg.ClientBase, dir: string, rel: string, m: B
 }
 
 /** The embedded engine's physical copy, booted as a new database of the target's engine. */
-async function restoreVolume(dir: string, rel: string, m: BackupManifest, target: DbTarget, t0: number, verifyMs: number, log: (l: string) => void): Promise<RestoreResult> {
+async function restoreVolume(dir: string, rel: string, m: BackupManifest, target: Target, t0: number, verifyMs: number, log: (l: string) => void): Promise<RestoreResult> {
   const engine = target.engine
   if (!engine || !engine.capabilities.physicalSnapshot) {
     throw new HarnessError('BACKUP_VERSION_MISMATCH', `backup ${m.name}'s volume copy can only be booted by an engine with physical snapshots (the embedded engine); ${target.describe} has none; nothing was restored`, {

@@ -8,8 +8,8 @@ import { writeReports } from '../reports/write.ts'
 import { HarnessError } from '../errors.ts'
 import { EXIT } from './exit-codes.ts'
 import { bold, dim, green, info, json, out, red, yellow } from './output.ts'
-import { startEngine } from '../engines/target.ts'
-import type { Verb } from './index.ts'
+import { engineRequest, startCommandEngine } from './settings.ts'
+import { flag, type Args, type Verb, type VerbContext } from './verb.ts'
 
 export const VERIFY_HELP = `Usage: pnpm verify [options]
 
@@ -29,16 +29,18 @@ Options:
   --json              print the report as JSON on stdout
   -h, --help          this help`
 
-export async function verify(argv: Record<string, unknown>): Promise<number> {
-  const dir = resolve(String(argv.dir ?? 'migrations'))
-  const reportsDir = resolve(String(argv.reports ?? 'reports'))
-  const engine = await startEngine(argv.engine === undefined ? undefined : String(argv.engine))
+export async function verify(argv: Args, { config }: VerbContext): Promise<number> {
+  const dir = resolve(flag(argv, 'dir') ?? config.dir)
+  const reportsDir = resolve(flag(argv, 'reports') ?? config.reports)
+  const engine = await startCommandEngine(engineRequest(argv, config), config)
   let report: VerifyReport
   try {
     info(bold(`verify ${dir} on ${engine.describe()}`))
     report = await runVerify(engine, {
       dir,
-      logSchema: argv['log-schema'] === undefined ? undefined : String(argv['log-schema']),
+      logSchema: flag(argv, 'log-schema') ?? config.logSchema,
+      logTable: config.logTable,
+      lintAllowFile: config.lint.allowFile,
       onProgress: (l) => info(dim(l)),
       seed: argv.seed === undefined ? undefined : intArg('seed', argv.seed),
       runs: argv.runs === undefined ? undefined : intArg('runs', argv.runs),

@@ -23,7 +23,7 @@ import { createBackup, type BackupResult } from '../backup/backup.ts'
 import { formatComparison, type Comparison } from '../backup/compare.ts'
 import { verifyBackup } from '../backup/manifest.ts'
 import { restoreBackup } from '../backup/restore.ts'
-import type { DbTarget } from '../backup/target.ts'
+import type { Target } from '../engines/target.ts'
 import { userSchemas } from '../backup/state.ts'
 import type { ErrorCode } from '../errors.ts'
 import { HarnessError, isHarnessError } from '../errors.ts'
@@ -98,7 +98,7 @@ export interface ExecutionReport {
 }
 
 export interface ExecuteOptions {
-  target: DbTarget
+  target: Target
   dir: string
   backupRoot: string
   logDir: string

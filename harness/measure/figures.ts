@@ -98,6 +98,19 @@ function checkLimit(id: string, limit: Limit, stats: Omit<Summary, 'mad'> | unde
   return { ...limit, id, checked, verdict: meets(limit.op, checked, limit.limit) ? 'pass' : 'fail', text: describeLimit(limit) }
 }
 
+/**
+ * The figure checked against a configured limit instead of the seed's (pgverify.config.json
+ * "thresholds"); the source names both. Unchanged when no limit is configured for its threshold.
+ */
+export function withLimits(f: Figure, limits: Partial<Record<ThresholdId, number>> = {}): Figure {
+  const t = f.threshold
+  const limit = t ? limits[t.id as ThresholdId] : undefined
+  if (!t || limit === undefined || limit === t.limit) return f
+  const seed = THRESHOLDS[t.id as ThresholdId]
+  const threshold = checkLimit(t.id, { ...seed, limit, source: `pgverify.config.json thresholds.${t.id} (instead of ${seed.source})` }, f.stats, f.value)
+  return { ...f, threshold, verdict: threshold.verdict }
+}
+
 export interface FigureInput {
   id: string
   label: string

@@ -38,6 +38,8 @@ export interface VerifyOptions {
   reportsDir?: string
   /** Stage ids not to run; each is reported as skipped with that reason, never as passed. */
   skip?: string[]
+  /** The lint allow-list to use instead of `<dir>/lint-allow.json` (pgverify.config.json "lint.allowFile"). */
+  lintAllowFile?: string
 }
 
 export interface VerifyContext {
