@@ -45,6 +45,9 @@ export type ErrorCode =
   | 'BACKUP_VERSION_MISMATCH'
   | 'BACKUP_TOOL_MISMATCH'
   | 'RESTORE_FAILED'
+  // the harness itself
+  /** A bug: something that is not a HarnessError escaped a stage, phase or benchmark group. */
+  | 'INTERNAL'
 
 export class HarnessError extends Error {
   readonly code: ErrorCode

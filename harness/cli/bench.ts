@@ -10,6 +10,7 @@ import type { Config } from '../config/index.ts'
 import type { EngineSettings } from '../engines/types.ts'
 import { HarnessError } from '../errors.ts'
 import type { ThresholdId } from '../measure/thresholds.ts'
+import { isInternal } from '../steps/step.ts'
 import { EXIT } from './exit-codes.ts'
 import { bold, dim, green, info, json, red, yellow } from './output.ts'
 import { engineSettings } from './settings.ts'
@@ -34,7 +35,8 @@ Options:
   -h, --help          this help
 
 Exit codes: 0 every threshold met and no confirmed regression · 1 a threshold failed, a benchmark
-failed or a regression was confirmed · 2 usage · 8 no engine could run`
+failed or a regression was confirmed · 2 usage · 8 no engine could run · 70 a benchmark hit a bug
+in pgverify (INTERNAL)`
 
 export interface BenchArgs {
   engines?: string[]
@@ -125,6 +127,7 @@ export async function bench(args: BenchArgs): Promise<number> {
     )
   }
   if (!measured) return EXIT.ENGINE
+  if (run.engines.some((e) => e.steps?.some(isInternal))) return EXIT.INTERNAL
   return run.verdict === 'pass' ? EXIT.OK : EXIT.FAILED
 }
 

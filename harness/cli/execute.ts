@@ -110,7 +110,7 @@ export async function executeCommand(argv: Args, { config }: VerbContext): Promi
   else {
     out('')
     for (const p of report.phases) {
-      const mark = p.status === 'passed' ? green('PASS') : p.status === 'failed' ? red('FAIL') : p.status === 'planned' ? yellow('PLAN') : dim('SKIP')
+      const mark = p.verdict === 'passed' ? green('PASS') : p.verdict === 'failed' ? red('FAIL') : p.verdict === 'planned' ? yellow('PLAN') : dim('SKIP')
       out(`${mark}  ${p.title}${p.durationMs ? dim(` (${p.durationMs} ms)`) : ''}`)
       if (p.summary) out(`      ${p.summary}`)
     }

@@ -66,6 +66,7 @@ const BY_CODE: Record<ErrorCode, number> = {
   BACKUP_CORRUPT: EXIT.BACKUP,
   BACKUP_VERSION_MISMATCH: EXIT.BACKUP,
   RESTORE_FAILED: EXIT.RESTORE,
+  INTERNAL: EXIT.INTERNAL,
 }
 
 export const exitCodeFor = (code: ErrorCode): number => BY_CODE[code] ?? EXIT.INTERNAL

@@ -6,6 +6,7 @@ import { join, resolve } from 'node:path'
 import { runVerify, STAGES, type VerifyReport } from '../verify/pipeline.ts'
 import { writeReports } from '../reports/write.ts'
 import { HarnessError } from '../errors.ts'
+import { isInternal } from '../steps/step.ts'
 import { EXIT } from './exit-codes.ts'
 import { bold, dim, green, info, json, out, red, yellow } from './output.ts'
 import { engineRequest, startCommandEngine } from './settings.ts'
@@ -14,7 +15,8 @@ import { flag, type Args, type Verb, type VerbContext } from './verb.ts'
 export const VERIFY_HELP = `Usage: pnpm verify [options]
 
 Replays the migrations on a disposable engine and proves the result: every stage prints a
-verdict; the run fails (exit 1) when any stage fails. Reports go to reports/.
+verdict; the run fails (exit 1) when any stage fails (exit 70 when a stage hit a bug in
+pgverify itself: reported as INTERNAL). Reports go to reports/.
 
 Options:
   --engine NAME       embedded | native | container | url (default: VERIFY_ENGINE, else
@@ -53,7 +55,8 @@ export async function verify(argv: Args, { config }: VerbContext): Promise<numbe
   await writeReports(report, reportsDir)
   if (argv.json) json(report)
   else render(report, reportsDir)
-  return report.ok ? EXIT.OK : EXIT.FAILED
+  // A stage that hit a bug is no verdict on the migrations: the run says so with exit 70.
+  return report.stages.some(isInternal) ? EXIT.INTERNAL : report.ok ? EXIT.OK : EXIT.FAILED
 }
 
 function checkSkip(list: string): string[] {

@@ -2,6 +2,7 @@
  * The shape of a benchmark run: figures per engine, the run's context, and the verdicts.
  * reports/bench.json is exactly a `BenchRun`; the history file holds `HistoryEntry` lines.
  */
+import type { StepResult } from '../steps/step.ts'
 import { summarize, thin, type Summary } from './stats.ts'
 import { describeLimit, meets, TARGETS, THRESHOLDS, type Limit, type TargetId, type ThresholdId, type Unit, type Verdict } from './thresholds.ts'
 
@@ -66,6 +67,8 @@ export interface EngineRun {
   }
   figures: Figure[]
   skipped: SkippedBenchmark[]
+  /** Every benchmark group as a step (steps/step.ts): verdict, duration, summary, a line per figure. Absent in reports older than steps. */
+  steps?: StepResult[]
   /** Set when the engine could not run at all. */
   error?: string
 }

@@ -30,7 +30,7 @@ const formatDate = (iso: string): string => {
 
 const slug = (id: string): string => `stage-${id.replace(/[^A-Za-z0-9_-]/g, '-')}`
 
-const VERDICT_LABEL: Record<StageResult['verdict'], string> = { passed: 'passed', failed: 'FAILED', skipped: 'skipped' }
+const VERDICT_LABEL: Record<StageResult['verdict'], string> = { passed: 'passed', failed: 'FAILED', skipped: 'skipped', planned: 'planned' }
 const badge = (kind: string, label: string): string => `<span class="badge ${kind}">${esc(label)}</span>`
 
 const CSS = `
