@@ -22,7 +22,7 @@
 import path from 'node:path'
 import type { BackupResult } from '../backup/backup.ts'
 import { HarnessError, type ErrorCode } from '../errors.ts'
-import { writeExecutionReport } from '../reports/execute.ts'
+import { writeExecutionReport } from '../reports/write.ts'
 import { asHarness } from '../steps/step.ts'
 import { redact } from '../util/redact.ts'
 import { ExecutionLog, runFiles } from './log.ts'

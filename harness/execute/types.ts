@@ -6,6 +6,7 @@
 import type { Comparison } from '../backup/compare.ts'
 import type { Target } from '../engines/target.ts'
 import type { ErrorCode } from '../errors.ts'
+import type { LocatedError } from '../runner/locate.ts'
 import type { MigrationResult, PlanStep } from '../runner/migrator.ts'
 import type { StepResult } from '../steps/step.ts'
 import type { CheckResult } from '../validation/expected.ts'
@@ -31,8 +32,8 @@ export type Outcome =
 
 export type PhaseId = 'environment' | 'pre-validation' | 'backup' | 'migrate' | 'post-validation' | 'rollback'
 
-/** One phase of the execution: a step whose verdict may also be `planned` (dry run). */
-export interface PhaseResult extends StepResult {
+/** One phase of the execution: a step whose verdict may also be `planned` (dry run); migrate's error points into the file. */
+export interface PhaseResult extends StepResult<LocatedError> {
   id: PhaseId
 }
 

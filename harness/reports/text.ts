@@ -2,7 +2,7 @@
  * What every renderer of the reports core shares: text made safe for XML and HTML, escaping,
  * durations and dates for people, and the redaction of a whole report before it is rendered.
  */
-import { redact } from '../util/redact.ts'
+export { redactDeep } from '../util/redact.ts'
 
 /**
  * Text made safe for XML 1.0 and HTML: terminal colour codes removed, characters XML 1.0
@@ -38,16 +38,6 @@ export function formatDuration(ms: number): string {
 export const formatDate = (iso: string): string => {
   const d = new Date(iso)
   return Number.isNaN(d.getTime()) ? iso : d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC')
-}
-
-/** A deep copy of `value` with every string passed through redact(). */
-export function redactDeep<T>(value: T): T {
-  if (typeof value === 'string') return redact(value) as T
-  if (Array.isArray(value)) return value.map(redactDeep) as T
-  if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactDeep(v)])) as T
-  }
-  return value
 }
 
 /** A report as JSON, the way every report file is written: indented, one trailing newline. */
