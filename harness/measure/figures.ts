@@ -3,6 +3,7 @@
  * reports/bench.json is exactly a `BenchRun`; the history file holds `HistoryEntry` lines.
  */
 import type { StepResult } from '../steps/step.ts'
+import type { Comparison, RunOptions } from './regression.ts'
 import { summarize, thin, type Summary } from './stats.ts'
 import { describeLimit, meets, TARGETS, THRESHOLDS, type Limit, type TargetId, type ThresholdId, type Unit, type Verdict } from './thresholds.ts'
 
@@ -77,13 +78,13 @@ export interface BenchRun {
   schema: typeof BENCH_SCHEMA
   startedAt: string
   durationMs: number
-  options: { engines: string[]; scale: number; seed: number; quick: boolean }
+  options: RunOptions
   machine: { cores: number; memoryBytes: number; cpu: string; platform: string; node: string }
   git: { commit: string | null }
   engines: EngineRun[]
   /** Failed seed thresholds ("engine figure: text"); empty when all passed. */
   failures: string[]
-  comparison?: import('./regression.ts').Comparison
+  comparison?: Comparison
   verdict: 'pass' | 'fail'
 }
 
