@@ -15,9 +15,6 @@ export interface RunFiles {
   log: string
   report: string
   json: string
-  /** The same report as a page (reports/execute.ts) and as JUnit XML for CI. */
-  html: string
-  junit: string
 }
 
 /** Seed 000's names, made unique when two runs start in the same second. */
@@ -31,8 +28,6 @@ export function runFiles(logDir: string, at: Date): RunFiles {
       log: path.join(logDir, `phase3-execution-${id}.log`),
       report: path.join(logDir, `phase3-execution-report-${id}.txt`),
       json: path.join(logDir, `phase3-execution-report-${id}.json`),
-      html: path.join(logDir, `phase3-execution-report-${id}.html`),
-      junit: path.join(logDir, `phase3-execution-report-${id}.junit.xml`),
     }
     if (!existsSync(files.log) && !existsSync(files.report)) return files
   }

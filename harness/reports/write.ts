@@ -9,7 +9,7 @@
  *
  *   verify    verify.json, junit.xml, index.html
  *   bench     bench.json, bench-junit.xml, bench.html
- *   execute   phase3-execution-report-ID.txt, .json, .junit.xml, .html (next to the execution log)
+ *   execute   phase3-execution-report-ID.txt and .json (next to the execution log, as seed 000 names them)
  */
 import { join, resolve } from 'node:path'
 import type { ExecutionReport } from '../execute/types.ts'
@@ -19,7 +19,7 @@ import { writeAtomic } from '../util/write-atomic.ts'
 import type { VerifyReport } from '../verify/stage.ts'
 import { renderBenchHtml } from './bench-html.ts'
 import { renderBenchJunit } from './bench-junit.ts'
-import { renderExecutionHtml, renderExecutionJunit, renderReport } from './execute.ts'
+import { renderReport } from './execute.ts'
 import { renderJson } from './text.ts'
 import { renderHtml } from './verify-html.ts'
 import { renderJunit } from './verify-junit.ts'
@@ -67,13 +67,10 @@ export async function writeBenchReports(run: BenchRun, dir: string, history: His
   return paths
 }
 
-/** The text report and its JSON, JUnit and page, at the paths in `r.files`. */
+/** The text report and its JSON, at the paths in `r.files`. */
 export async function writeExecutionReport(r: ExecutionReport): Promise<void> {
-  const safe = redactDeep(r)
   await writeReportFiles([
     [r.files.report, renderReport(r)],
     [r.files.json, redact(JSON.stringify(r, null, 2)) + '\n'],
-    [r.files.junit, renderExecutionJunit(safe)],
-    [r.files.html, renderExecutionHtml(safe)],
   ])
 }
