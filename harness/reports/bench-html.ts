@@ -9,8 +9,6 @@ import { formatValue, type BenchRun, type EngineRun, type Figure, type HistoryEn
 import { headroom } from '../measure/thresholds.ts'
 import { esc, formatDate as fmtDate } from './text.ts'
 
-export { esc } from './text.ts'
-
 const CSS = `
 :root{--fg:#1f2328;--muted:#57606a;--line:#d0d7de;--pass:#116329;--pass-bg:#dafbe1;--fail:#a40e26;--fail-bg:#ffebe9;--info:#424a53;--info-bg:#eaeef2;--skip:#7d4e00;--skip-bg:#fff8c5}
 *{box-sizing:border-box}body{margin:0;color:var(--fg);font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;background:#fff}

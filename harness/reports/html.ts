@@ -9,8 +9,6 @@ import { formatLocated, type LocatedError } from '../runner/locate.ts'
 import type { StepResult, Verdict } from '../steps/step.ts'
 import { esc, formatDuration } from './text.ts'
 
-export { esc, formatDate, formatDuration } from './text.ts'
-
 /** A step whose error may point into a migration file (a verify stage, execute's migrate phase). */
 export type ReportStep = StepResult<LocatedError>
 

@@ -10,8 +10,6 @@ import { formatLocated, type LocatedError } from '../runner/locate.ts'
 import type { Location, StepResult } from '../steps/step.ts'
 import { xmlAttr, xmlText } from './text.ts'
 
-export { cleanText, xmlText } from './text.ts'
-
 /** XML attributes, each escaped; undefined ones left out. */
 export const attrs = (a: Record<string, string | number | undefined>): string =>
   Object.entries(a)

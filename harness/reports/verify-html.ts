@@ -8,8 +8,6 @@ import { badge, banner, evidenceSection, failuresSection, htmlDocument, isDiffLi
 import { esc, formatDate, formatDuration } from './text.ts'
 import { isBlocking, lintOf, type LintFinding, type LintSummary } from './verify-junit.ts'
 
-export { esc, formatDuration, isDiffLine } from './html.ts'
-
 function diffSection(stages: StageResult[]): string {
   const withDiff = stages.filter((s) => s.details.some(isDiffLine))
   if (!withDiff.length) return ''

@@ -48,7 +48,6 @@ export type StepOutcome<L extends Location = Location> = Omit<StepResult<L>, 'id
 
 export const passed = (summary: string, details: string[] = []) => ({ verdict: 'passed' as const, summary, details })
 export const failed = <L extends Location = Location>(summary: string, details: string[] = [], error?: StepError<L>) => ({ verdict: 'failed' as const, summary, details, error })
-export const skipped = (summary: string, details: string[] = []) => ({ verdict: 'skipped' as const, summary, details })
 
 /** A step that did not run, with the reason (its summary). */
 export const notRun = <L extends Location = Location>(step: { id: string; title: string }, summary: string, verdict: 'skipped' | 'planned' = 'skipped'): StepResult<L> => ({ id: step.id, title: step.title, verdict, durationMs: 0, summary, details: [] })
@@ -95,11 +94,4 @@ export async function runStep<L extends Location = Location>(
     outcome = isHarnessError(e) ? onError(e) : internalOutcome<L>(e)
   }
   return { id: step.id, title: step.title, durationMs: Math.round(performance.now() - t0), ...outcome }
-}
-
-/** How many steps have each verdict. */
-export function countVerdicts(steps: readonly Pick<StepResult, 'verdict'>[]): Record<Verdict, number> {
-  const n: Record<Verdict, number> = { passed: 0, failed: 0, skipped: 0, planned: 0 }
-  for (const s of steps) n[s.verdict]++
-  return n
 }
