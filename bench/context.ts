@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import type pg from 'pg'
 import type { StartedEngine } from '../harness/engines/types.ts'
+import { HarnessError } from '../harness/errors.ts'
 import { connect } from '../harness/runner/connect.ts'
 import { FileMigrationProvider } from '../harness/runner/discover.ts'
 import { Migrator } from '../harness/runner/migrator.ts'
@@ -75,7 +76,7 @@ export async function migrate(client: pg.ClientBase): Promise<number> {
   const ms = performance.now() - t0
   if (result.error) throw result.error
   const failed = result.results.find((r) => r.status === 'Error')
-  if (failed) throw new Error(`migration ${failed.name} failed: ${failed.error?.message ?? 'unknown error'}`)
+  if (failed) throw new HarnessError('MIGRATION_FAILED', `migration ${failed.name} failed: ${failed.error?.message ?? 'unknown error'}`)
   return ms
 }
 

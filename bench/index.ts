@@ -7,15 +7,22 @@
  * ingest (own throw-away database, dropped before the dataset is loaded), then the dataset
  * (load, compression policy, dashboard queries, compression and storage). The embedded engine
  * holds one WASM heap per database, so at most two databases are alive at any time.
+ *
+ * Each group is a step (harness/steps/step.ts): its result, with a line per figure, is in
+ * `EngineRun.steps`. A group that throws something other than a HarnessError hit a bug: its
+ * step says INTERNAL and `pnpm bench` exits 70.
  */
 import { execFile } from 'node:child_process'
 import os from 'node:os'
 import { promisify } from 'node:util'
 import { startEngine } from '../harness/engines/target.ts'
 import { ENGINES } from '../harness/engines/select.ts'
-import type { EngineName, StartedEngine } from '../harness/engines/types.ts'
-import { BENCH_SCHEMA, failuresOf, makeFigure, type BenchRun, type EngineRun, type Figure } from '../harness/measure/figures.ts'
+import type { EngineName, EngineSettings, StartedEngine } from '../harness/engines/types.ts'
+import { BENCH_SCHEMA, failuresOf, formatValue, makeFigure, withLimits, type BenchRun, type EngineRun, type Figure } from '../harness/measure/figures.ts'
+import type { ThresholdId } from '../harness/measure/thresholds.ts'
 import { compareRuns, suspectsOf, type Comparable, type Comparison } from '../harness/measure/regression.ts'
+import { readEnvironment } from '../harness/config/environment.ts'
+import { failed, notRun, passed, runStep } from '../harness/steps/step.ts'
 import { redact } from '../harness/util/redact.ts'
 import { HarnessError } from '../harness/errors.ts'
 import { calibration } from './calibration.ts'
@@ -38,6 +45,10 @@ export interface BenchOptions {
   quick: boolean
   /** A previous run to compare with (same engine's figures). */
   baseline?: BenchRun
+  /** Limits replacing the seeds' thresholds (pgverify.config.json "thresholds"). */
+  thresholds?: Partial<Record<ThresholdId, number>>
+  /** DATABASE_URL, the container image, PG_BIN: as configured. */
+  settings?: EngineSettings
   log: (line: string) => void
 }
 
@@ -51,11 +62,12 @@ export async function gitCommit(cwd: string): Promise<string | null> {
     const { stdout } = await promisify(execFile)('git', ['rev-parse', 'HEAD'], { cwd, timeout: 5000 })
     return stdout.trim() || null
   } catch {
-    return process.env.GITHUB_SHA ?? null
+    return readEnvironment().githubSha ?? null
   }
 }
 
-interface Phase {
+/** A benchmark group: a step (steps/step.ts) whose body measures figures. */
+interface Group {
   id: string
   label: string
   /** Why it cannot run on this engine (capability), or undefined. */
@@ -65,7 +77,7 @@ interface Phase {
   dataset?: boolean
 }
 
-const PHASES: Phase[] = [
+const GROUPS: Group[] = [
   { id: 'calibration', label: 'CPU calibration', run: calibration },
   { id: 'connect', label: 'connection time', run: connectionTime },
   { id: 'fresh_db', label: 'fresh database', run: freshDatabaseTime },
@@ -75,26 +87,28 @@ const PHASES: Phase[] = [
   { id: 'compression', label: 'compression and storage', unavailable: needsCompression, dataset: true, run: (ctx, ds) => compressionAndStorage(ctx, ds!) },
 ]
 
-/** Phases whose figures may be measured again to confirm a suspected regression. */
+/** Groups whose figures may be measured again to confirm a suspected regression. */
 const REPEATABLE = new Set(['connect', 'fresh_db', 'migrate', 'ingest', 'dashboard'])
 
 const errorText = (e: unknown) => redact(e instanceof Error ? e.message : String(e))
+
+const figureLine = (f: Figure) => `${f.threshold ? f.threshold.verdict : 'info'} ${f.id}: ${formatValue(f.value, f.unit)}${f.threshold ? ` (${f.threshold.text})` : ''}`
 
 async function runEngine(name: EngineName, options: BenchOptions, sink: { comparisons: Comparison[] }): Promise<EngineRun> {
   const log = options.log
   const t0 = performance.now()
   const provider = ENGINES[name]
-  const probe = await provider.probe()
+  const probe = await provider.probe(options.settings)
   if (!probe.ok) {
     log(`${name}: skipped: ${probe.reason}`)
-    return { engine: name, describe: `${name} (not available)`, versions: { postgres: 'none', timescaledb: 'none', timescaledbLicense: 'none' }, capabilities: {}, durationMs: 0, figures: [], skipped: [], error: `not available here: ${probe.reason}` }
+    return { engine: name, describe: `${name} (not available)`, versions: { postgres: 'none', timescaledb: 'none', timescaledbLicense: 'none' }, capabilities: {}, durationMs: 0, figures: [], skipped: [], steps: [], error: `not available here: ${probe.reason}` }
   }
   let engine: StartedEngine
   try {
-    engine = await startEngine(name)
+    engine = await startEngine({ request: { name, source: '--engine' }, settings: options.settings, log })
   } catch (e) {
     log(`${name}: could not start: ${errorText(e)}`)
-    return { engine: name, describe: name, versions: { postgres: 'none', timescaledb: 'none', timescaledbLicense: 'none' }, capabilities: {}, durationMs: performance.now() - t0, figures: [], skipped: [], error: `could not start: ${errorText(e)}` }
+    return { engine: name, describe: name, versions: { postgres: 'none', timescaledb: 'none', timescaledbLicense: 'none' }, capabilities: {}, durationMs: performance.now() - t0, figures: [], skipped: [], steps: [], error: `could not start: ${errorText(e)}` }
   }
   const ctx: BenchContext = { engine, scale: options.scale, seed: options.seed, quick: options.quick, sizes: sizesFor(options.quick), log }
   const run: EngineRun = {
@@ -105,21 +119,23 @@ async function runEngine(name: EngineName, options: BenchOptions, sink: { compar
     durationMs: 0,
     figures: [],
     skipped: [],
+    steps: [],
   }
-  const phaseOf = new Map<string, Phase>()
+  const groupOf = new Map<string, Group>()
   let dataset: Dataset | undefined
   let peakRss = process.memoryUsage().rss
   const sampleRss = () => (peakRss = Math.max(peakRss, process.memoryUsage().rss))
   try {
-    for (const phase of PHASES) {
-      const why = phase.unavailable?.(engine)
+    for (const group of GROUPS) {
+      const why = group.unavailable?.(engine)
       if (why) {
-        log(`${name}: ${phase.label}: skipped: ${why}`)
-        run.skipped.push({ id: phase.id, reason: why })
+        log(`${name}: ${group.label}: skipped: ${why}`)
+        run.skipped.push({ id: group.id, reason: why })
+        run.steps!.push(notRun({ id: group.id, title: group.label }, `skipped: ${why}`))
         continue
       }
-      try {
-        if (phase.dataset && !dataset) {
+      const step = await runStep({ id: group.id, title: group.label }, async () => {
+        if (group.dataset && !dataset) {
           log(`${name}: dataset`)
           dataset = await prepareDataset(ctx)
           sampleRss()
@@ -136,23 +152,29 @@ async function runEngine(name: EngineName, options: BenchOptions, sink: { compar
             compressedChunks: Object.values(dataset.compressedByPolicy).reduce((a, b) => a + b, 0),
             totalChunks: dataset.before.reduce((a, h) => a + h.chunks, 0),
           }
-          run.figures.push(...dataset.figures)
+          run.figures.push(...dataset.figures.map((f) => withLimits(f, options.thresholds)))
         }
-        log(`${name}: ${phase.label}`)
+        log(`${name}: ${group.label}`)
         const t = performance.now()
-        const figures = await phase.run(ctx, dataset)
+        const figures = (await group.run(ctx, dataset)).map((f) => withLimits(f, options.thresholds))
         sampleRss()
-        for (const f of figures) phaseOf.set(f.id, phase)
+        for (const f of figures) groupOf.set(f.id, group)
         run.figures.push(...figures)
-        log(`${name}: ${phase.label}: ${figures.length} figures in ${((performance.now() - t) / 1000).toFixed(1)} s`)
-      } catch (e) {
-        log(`${name}: ${phase.label}: FAILED: ${errorText(e)}`)
-        run.skipped.push({ id: phase.id, reason: `failed: ${errorText(e)}` })
-        if (phase.dataset && !dataset) break
+        const summary = `${figures.length} figures in ${((performance.now() - t) / 1000).toFixed(1)} s`
+        log(`${name}: ${group.label}: ${summary}`)
+        const over = figures.filter((f) => f.threshold?.verdict === 'fail')
+        return over.length ? failed(`${summary}; ${over.length} over the threshold: ${over.map((f) => f.id).join(', ')}`, figures.map(figureLine)) : passed(summary, figures.map(figureLine))
+      })
+      run.steps!.push(step)
+      if (step.error) {
+        const message = redact(step.error.message)
+        log(`${name}: ${group.label}: FAILED: ${message}`)
+        run.skipped.push({ id: group.id, reason: `failed: ${message}` })
+        if (group.dataset && !dataset) break
       }
     }
 
-    if (options.baseline) sink.comparisons.push(await compareWithRepeats(ctx, run, options, phaseOf, dataset))
+    if (options.baseline) sink.comparisons.push(await compareWithRepeats(ctx, run, options, groupOf, dataset))
   } finally {
     await dataset?.close().catch(() => {})
     await engine.stop().catch(() => {})
@@ -174,20 +196,20 @@ async function runEngine(name: EngineName, options: BenchOptions, sink: { compar
 }
 
 /** First pass, then every suspect's phase measured again, then the final comparison. */
-async function compareWithRepeats(ctx: BenchContext, run: EngineRun, options: BenchOptions, phaseOf: Map<string, Phase>, dataset: Dataset | undefined): Promise<Comparison> {
+async function compareWithRepeats(ctx: BenchContext, run: EngineRun, options: BenchOptions, groupOf: Map<string, Group>, dataset: Dataset | undefined): Promise<Comparison> {
   const baseline = options.baseline!
   const current = { options: runOptions(options), engines: [run] }
   const first = compareRuns(baseline, current)
   const suspects = suspectsOf(first)
   if (!suspects.length) return first
   const repeats = new Map<string, Comparable>()
-  const phases = new Set(suspects.map((s) => phaseOf.get(s.id)).filter((p): p is Phase => !!p && REPEATABLE.has(p.id)))
-  for (const phase of phases) {
-    ctx.log(`${run.engine}: ${phase.label}: measuring again to confirm ${suspects.filter((s) => phaseOf.get(s.id) === phase).map((s) => s.id).join(', ')}`)
+  const groups = new Set(suspects.map((s) => groupOf.get(s.id)).filter((g): g is Group => !!g && REPEATABLE.has(g.id)))
+  for (const group of groups) {
+    ctx.log(`${run.engine}: ${group.label}: measuring again to confirm ${suspects.filter((s) => groupOf.get(s.id) === group).map((s) => s.id).join(', ')}`)
     try {
-      for (const f of await phase.run(ctx, dataset)) repeats.set(`${run.engine}/${f.id}`, f)
+      for (const f of await group.run(ctx, dataset)) repeats.set(`${run.engine}/${f.id}`, f)
     } catch (e) {
-      ctx.log(`${run.engine}: ${phase.label}: repeat failed: ${errorText(e)}`)
+      ctx.log(`${run.engine}: ${group.label}: repeat failed: ${errorText(e)}`)
     }
   }
   return compareRuns(baseline, current, {}, repeats)

@@ -14,7 +14,7 @@ import type pg from 'pg'
 import { beforeAll, describe, expect, it } from 'vitest'
 import { compareStates, formatComparison } from '../harness/backup/compare.ts'
 import { captureState, type DatabaseState } from '../harness/backup/state.ts'
-import { handleTarget } from '../harness/backup/target.ts'
+import { handleTarget } from '../harness/engines/target.ts'
 import type { DatabaseHandle, StartedEngine } from '../harness/engines/types.ts'
 import { execute } from '../harness/execute/execute.ts'
 import { connect } from '../harness/runner/connect.ts'
@@ -95,7 +95,7 @@ describe.each(cases)('execute on the $name engine', (c) => {
       const logDir = tmpDir('pgverify-reports-')
       const r = await execute({ target: handleTarget(engine, db), dir, backupRoot: tmpDir('pgverify-backups-'), logDir, lockWaitMs: 0 })
       expect(r.outcome).toBe('restored')
-      expect(r.phases.map((p) => [p.id, p.status])).toEqual([
+      expect(r.phases.map((p) => [p.id, p.verdict])).toEqual([
         ['environment', 'passed'],
         ['pre-validation', 'passed'],
         ['backup', 'passed'],
@@ -129,8 +129,8 @@ describe.each(cases)('execute on the $name engine', (c) => {
       const dir = copyDir(MIGRATIONS)
       write(dir, '010_stray_table.sql', STRAY_010)
       const r = await execute({ target: handleTarget(engine, db), dir, backupRoot: tmpDir('pgverify-backups-'), logDir: tmpDir('pgverify-reports-'), lockWaitMs: 0 })
-      expect(r.phases.find((p) => p.id === 'migrate')?.status).toBe('passed')
-      expect(r.phases.find((p) => p.id === 'post-validation')).toMatchObject({ status: 'failed', summary: expect.stringMatching(/tables-unexpected/) })
+      expect(r.phases.find((p) => p.id === 'migrate')?.verdict).toBe('passed')
+      expect(r.phases.find((p) => p.id === 'post-validation')).toMatchObject({ verdict: 'failed', summary: expect.stringMatching(/tables-unexpected/) })
       expect(r.outcome).toBe('restored')
       expect(r.state).toMatch(/post-migration validation failed; the database was restored/)
       expectSameState(before, await capture(db.url, ['factory_telemetry'], log))
@@ -159,7 +159,7 @@ describe.each(cases)('execute on the $name engine', (c) => {
       expect(r.plan.map((s) => s.file)).toEqual(['010_add_shift_notes.sql'])
       expect(r.checks.filter((c) => c.status === 'fail')).toEqual([])
       expect(r.checks.map((c) => c.id)).toEqual(expect.arrayContaining(['memory', 'cpu', 'disk-space', 'connectivity', 'versions', 'migration-files', 'migration-log', 'dump-tool', 'backup-dir']))
-      expect(r.phases.filter((p) => p.status === 'planned').map((p) => p.id)).toEqual(['backup', 'migrate', 'post-validation', 'rollback'])
+      expect(r.phases.filter((p) => p.verdict === 'planned').map((p) => p.id)).toEqual(['backup', 'migrate', 'post-validation', 'rollback'])
       expect(existsSync(backupRoot)).toBe(false)
       expectSameState(before, await capture(db.url, ['factory_telemetry'], log))
       await db.drop()

@@ -8,6 +8,7 @@ import path from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import type { StartedEngine } from '../harness/engines/types.ts'
 import { runVerify, STAGES, type VerifyReport } from '../harness/verify/pipeline.ts'
+import { passed, type Stage } from '../harness/verify/stage.ts'
 import { cli } from './support/cli.ts'
 import { copyDir, edit, emptyDir, MIGRATIONS, write } from './support/dirs.ts'
 import { availableEngines, useEngine } from './support/engines.ts'
@@ -91,6 +92,19 @@ describe.each(cases)('pnpm verify on the $name engine', (c) => {
     expect(files.summary).toMatch(/004_advanced_production_features\.sql was released with checksum [0-9a-f]{64}, the file now has [0-9a-f]{64}/)
     expect(r.stages.filter((s) => !['files', 'lint'].includes(s.id)).every((s) => s.verdict === 'skipped')).toBe(true)
     expect(stage(r, 'lint').verdict).toBe('passed')
+  })
+
+  it('a stage that throws something other than a HarnessError is INTERNAL (a bug), and the other stages still run', async () => {
+    const missing = undefined as unknown as { summary: string }
+    const boom: Stage = { id: 'boom', title: 'A stage with a bug', needs: [], run: async () => passed(missing.summary) }
+    const r = await runVerify(engine, { dir: MIGRATIONS }, [boom, STAGES.find((s) => s.id === 'replay')!])
+    const b = stage(r, 'boom')
+    expect(b.verdict).toBe('failed')
+    expect(b.error?.code).toBe('INTERNAL')
+    expect(b.summary).toMatch(/^internal error \(a bug in pgverify, please report it\): Cannot read properties of undefined/)
+    expect(b.details.join('\n')).toMatch(/TypeError/)
+    expect(stage(r, 'replay').verdict).toBe('passed')
+    expect(r.ok).toBe(false)
   })
 
   // The command line, as CI runs it: its own engine of the same kind, in a child process.

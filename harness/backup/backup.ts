@@ -24,8 +24,9 @@ import { describeFile, writeManifest, type BackupKind, type BackupManifest, type
 import { publicObjects, userSchemas } from '../catalog/schemas.ts'
 import { captureState } from './state.ts'
 import { timescaleSchema, timescaleSchemaSql } from './timescale.ts'
-import type { DbTarget } from './target.ts'
-import { toolError, type DumpTools } from './tools.ts'
+import type { Target } from '../engines/target.ts'
+import { toolError } from '../engines/client-tools.ts'
+import type { DumpTools } from '../engines/types.ts'
 
 export interface BackupOptions {
   /** Where backups live (default `backups/`). */
@@ -67,7 +68,7 @@ export function logLocation(manifest: Manifest | undefined, log?: { schema: stri
   return undefined
 }
 
-export async function createBackup(target: DbTarget, options: BackupOptions): Promise<BackupResult> {
+export async function createBackup(target: Target, options: BackupOptions): Promise<BackupResult> {
   const t0 = performance.now()
   const createdAt = options.now ?? new Date()
   const kinds: BackupKind[] = options.kinds?.length ? [...new Set(options.kinds)] : ['full', 'schema', 'data']

@@ -30,7 +30,6 @@ import os from 'node:os'
 import path from 'node:path'
 import type pg from 'pg'
 import { HarnessError, isHarnessError } from '../errors.ts'
-import { errorCodeFor } from '../sqlstate.ts'
 import { connect } from '../runner/connect.ts'
 import { redact, redactUrl } from '../util/redact.ts'
 import { compareStates, scopeFor, type Comparison } from './compare.ts'
@@ -39,10 +38,9 @@ import { requireVerified, type BackupManifest, type FileRole } from './manifest.
 import { restoreSessionSettings, runScript, sessionSettings } from './sql-script.ts'
 import { publicObjects, userSchemas } from '../catalog/schemas.ts'
 import { captureState } from './state.ts'
-import type { DbTarget } from './target.ts'
-import { handleTarget } from './target.ts'
+import { handleTarget, type Target } from '../engines/target.ts'
 import { canSetReplicaRole, postRestoreSql, preRestoreSql, timescaleSchema } from './timescale.ts'
-import type { DumpTools } from './tools.ts'
+import type { DumpTools } from '../engines/types.ts'
 
 export type RestoreKind = 'full' | 'schema' | 'data' | 'volume'
 export type RestoreMode = 'fresh' | 'in-place'
@@ -59,7 +57,7 @@ export interface RestoreResult {
   mode: RestoreMode
   manifest: BackupManifest
   /** Where the data now is (for `volume`: a new database on the engine; the caller drops it). */
-  target: DbTarget & { drop?: () => Promise<void> }
+  target: Target & { drop?: () => Promise<void> }
   durationMs: number
   /** Where the time went: checking the backup, loading it, capturing and comparing the result. */
   timings: { verifyMs: number; loadMs: number; compareMs: number }
@@ -86,7 +84,7 @@ function fileFor(m: BackupManifest, kind: RestoreKind): string {
 const major = (v: string) => Number(/^(\d+)/.exec(v)?.[1] ?? 0)
 
 /** Same TimescaleDB version (TimescaleDB requires it), PostgreSQL not older than the source. */
-async function checkVersions(client: pg.ClientBase, m: BackupManifest, kind: RestoreKind, target: DbTarget): Promise<void> {
+async function checkVersions(client: pg.ClientBase, m: BackupManifest, kind: RestoreKind, target: Target): Promise<void> {
   const r = (
     await client.query<{ pg: string; avail: string | null; inst: string | null }>(
       `SELECT current_setting('server_version') AS pg,
@@ -114,7 +112,7 @@ async function checkVersions(client: pg.ClientBase, m: BackupManifest, kind: Res
   }
 }
 
-export async function restoreBackup(dir: string, target: DbTarget, options: RestoreOptions): Promise<RestoreResult> {
+export async function restoreBackup(dir: string, target: Target, options: RestoreOptions): Promise<RestoreResult> {
   const t0 = performance.now()
   const kind = options.kind ?? 'full'
   const log = (l: string) => options.onLog?.(redact(l))
@@ -201,7 +199,7 @@ export async function restoreBackup(dir: string, target: DbTarget, options: Rest
     if (isHarnessError(e)) throw e
     const err = e as { code?: string; message?: string }
     throw new HarnessError('RESTORE_FAILED', `restore of ${m.name} into ${redactUrl(target.url)} failed: ${err.message ?? String(e)}${err.code ? ` [SQLSTATE ${err.code}]` : ''}; it ran in one transaction, so nothing of it was kept`, {
-      hint: errorCodeFor(err, 'session') === 'PERMISSION_DENIED' ? 'Restore as the owner of the backed-up objects or a superuser.' : 'Fix the cause and run the restore again; the backup is unchanged.',
+      hint: err.code === '42501' ? 'Restore as the owner of the backed-up objects or a superuser.' : 'Fix the cause and run the restore again; the backup is unchanged.',
       details: { sqlstate: err.code },
       cause: e,
     })
@@ -293,7 +291,7 @@ async function restoreWithPsql(
   rel: string,
   m: BackupManifest,
   kind: 'full' | 'schema',
-  target: DbTarget,
+  target: Target,
   mode: RestoreMode,
   log: (l: string) => void,
   notes: string[],
@@ -331,7 +329,7 @@ async function restoreWithPsql(
       // The toolbox may have run psql on copies (inside a container): match by file name.
       const where = e ? `${path.basename(e[1]!).endsWith(path.basename(script)) ? `${rel} (as pg_restore's script)` : path.basename(e[1]!).replace(/^\d+-/, '')}:${e[2]}` : rel
       throw new HarnessError('RESTORE_FAILED', `${where}: ${e?.[3] ? `[SQLSTATE ${e[3]}] ` : ''}${e?.[4] ?? redact(r.stderr.trim().split('\n').slice(-6).join('\n'))}; the restore ran in one transaction, so nothing of it was kept`, {
-        hint: errorCodeFor({ code: e?.[3] }, 'session') === 'PERMISSION_DENIED' ? 'Restore as the owner of the backed-up objects or a superuser.' : 'Fix the cause above and run the restore again; the backup is unchanged.',
+        hint: e?.[3] === '42501' ? 'Restore as the owner of the backed-up objects or a superuser.' : 'Fix the cause above and run the restore again; the backup is unchanged.',
         details: { file: rel, sqlstate: e?.[3], psql: redact(r.stderr.slice(-2000)) },
       })
     }
@@ -399,7 +397,7 @@ async function restoreData(client: pg.ClientBase, dir: string, rel: string, m: B
 }
 
 /** The embedded engine's physical copy, booted as a new database of the target's engine. */
-async function restoreVolume(dir: string, rel: string, m: BackupManifest, target: DbTarget, t0: number, verifyMs: number, log: (l: string) => void): Promise<RestoreResult> {
+async function restoreVolume(dir: string, rel: string, m: BackupManifest, target: Target, t0: number, verifyMs: number, log: (l: string) => void): Promise<RestoreResult> {
   const engine = target.engine
   if (!engine || !engine.capabilities.physicalSnapshot) {
     throw new HarnessError('BACKUP_VERSION_MISMATCH', `backup ${m.name}'s volume copy can only be booted by an engine with physical snapshots (the embedded engine); ${target.describe} has none; nothing was restored`, {

@@ -17,7 +17,7 @@ import type { Manifest } from '../manifest/manifest.ts'
 import { createBackup } from './backup.ts'
 import { formatComparison } from './compare.ts'
 import { restoreBackup, type RestoreKind } from './restore.ts'
-import { handleTarget } from './target.ts'
+import { handleTarget } from '../engines/target.ts'
 
 export interface RoundTripOptions {
   dir: string

@@ -23,8 +23,8 @@ const SELECT_STUB = `
 import { HarnessError } from '../errors.ts'
 export const ENGINES = {}
 export const ENGINE_NAMES = []
-export async function chooseEngine(requested) {
-  const name = requested ?? process.env.VERIFY_ENGINE
+export async function chooseEngine(request) {
+  const name = request?.name
   throw new HarnessError('ENGINE_UNAVAILABLE', \`engine "\${name}": the production runner works against DATABASE_URL only\`, {
     hint: 'Set DATABASE_URL (and unset VERIFY_ENGINE). Disposable engines (embedded, native, container) belong to the development tool: pnpm migrate --engine NAME.',
   })

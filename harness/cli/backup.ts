@@ -3,16 +3,15 @@
  */
 import path from 'node:path'
 import { createBackup, logLocation } from '../backup/backup.ts'
-import { DEFAULT_BACKUP_ROOT } from '../backup/layout.ts'
 import { humanBytes, verifyBackup } from '../backup/manifest.ts'
 import { pruneBackups } from '../backup/retention.ts'
-import { openDbTarget } from '../backup/target.ts'
 import type { BackupKind } from '../backup/manifest.ts'
 import { HarnessError } from '../errors.ts'
 import { loadManifest } from '../manifest/manifest.ts'
 import { EXIT } from './exit-codes.ts'
-import type { Verb } from './index.ts'
 import { bold, dim, green, info, json, out, red, yellow } from './output.ts'
+import { openCommandTarget } from './settings.ts'
+import { flag, type Args, type Verb, type VerbContext } from './verb.ts'
 
 export const BACKUP_HELP = `Usage: pnpm backup [options]                 back up the database (full, schema-only, data-only)
        pnpm backup verify DIR                 recheck a backup: every file's size and SHA-256, and the manifest
@@ -60,17 +59,17 @@ function kindsArg(v: unknown): BackupKind[] {
   throw new HarnessError('USAGE', `--kind ${k}: unknown kind`, { hint: 'Use all, full, schema or data.' })
 }
 
-function keepDaysArg(v: unknown): number {
-  if (v === undefined) return 7
+function keepDaysArg(v: unknown, byDefault: number): number {
+  if (v === undefined) return byDefault
   const n = Number(v)
   if (typeof v === 'boolean' || !Number.isFinite(n) || n < 0) throw new HarnessError('USAGE', `--keep-days needs a number of days, got "${String(v)}"`, { hint: 'e.g. --keep-days 14' })
   return n
 }
 
-export async function backup(argv: Record<string, unknown> & { _: string[] }): Promise<number> {
+export async function backup(argv: Args, { config }: VerbContext): Promise<number> {
   const sub = argv._[0]
   const asJson = Boolean(argv.json)
-  const root = path.resolve(String(argv['backup-root'] ?? DEFAULT_BACKUP_ROOT))
+  const root = path.resolve(flag(argv, 'backup-root') ?? config.backupRoot)
   if (sub === 'verify') {
     const dir = argv._[1]
     if (!dir) throw new HarnessError('USAGE', '`backup verify` needs the backup directory', { hint: 'e.g. pnpm backup verify backups/pre-migration-20261123-181500' })
@@ -85,7 +84,7 @@ export async function backup(argv: Record<string, unknown> & { _: string[] }): P
     return v.ok ? EXIT.OK : EXIT.BACKUP
   }
   if (sub === 'prune') {
-    const r = await pruneBackups(root, { keepDays: keepDaysArg(argv['keep-days']), dryRun: Boolean(argv['dry-run']) })
+    const r = await pruneBackups(root, { keepDays: keepDaysArg(argv['keep-days'], config.keepDays), dryRun: Boolean(argv['dry-run']) })
     if (asJson) json({ ok: true, ...r })
     else {
       const verb = r.dryRun ? 'would remove' : 'removed'
@@ -99,13 +98,13 @@ export async function backup(argv: Record<string, unknown> & { _: string[] }): P
   if (sub !== undefined) throw new HarnessError('USAGE', `unknown backup command "${sub}"`, { hint: 'pnpm backup [options] | pnpm backup verify DIR | pnpm backup prune' })
 
   const kinds = kindsArg(argv.kind)
-  const dir = path.resolve(String(argv.dir ?? 'migrations'))
+  const dir = path.resolve(flag(argv, 'dir') ?? config.dir)
   const manifest = await loadManifest(dir).catch(() => undefined)
-  const logSchema = argv['log-schema'] === undefined ? undefined : String(argv['log-schema'])
-  const target = await openDbTarget({ engine: argv.engine === undefined ? undefined : String(argv.engine), label: 'backup' })
+  const logSchema = flag(argv, 'log-schema') ?? config.logSchema
+  const target = await openCommandTarget(flag(argv, 'engine'), config, 'backup')
   try {
     if (target.capabilities.disposable) info(yellow('note: a fresh disposable database is empty: this rehearses the backup itself'))
-    const r = await createBackup(target, { root, kinds, manifest, log: logLocation(manifest, logSchema ? { schema: logSchema, table: 'migration_log' } : undefined), onLog: asJson ? undefined : (l) => info(dim(l)) })
+    const r = await createBackup(target, { root, kinds, manifest, log: logLocation(manifest, logSchema ? { schema: logSchema, table: config.logTable ?? 'migration_log' } : config.logTable && manifest?.schema ? { schema: manifest.schema, table: config.logTable } : undefined), onLog: asJson ? undefined : (l) => info(dim(l)) })
     if (asJson) json({ ok: true, dir: r.dir, name: r.name, bytes: r.bytes, durationMs: Math.round(r.durationMs), files: r.manifest.files, kinds: r.manifest.kinds })
     else {
       for (const f of r.manifest.files) out(`  ${f.path.padEnd(36)} ${humanBytes(f.bytes).padStart(10)}  ${dim(f.sha256)}`)

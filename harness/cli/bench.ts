@@ -5,11 +5,17 @@
 import { resolve } from 'node:path'
 import { formatValue, type BenchRun } from '../measure/figures.ts'
 import { formatComparison } from '../measure/regression.ts'
-import { appendHistory, readBaseline, writeBenchReports } from '../measure/report.ts'
+import { appendHistory, readBaseline } from '../measure/report.ts'
+import { writeBenchReports } from '../reports/write.ts'
+import type { Config } from '../config/index.ts'
+import type { EngineSettings } from '../engines/types.ts'
 import { HarnessError } from '../errors.ts'
+import type { ThresholdId } from '../measure/thresholds.ts'
+import { isInternal } from '../steps/step.ts'
 import { EXIT } from './exit-codes.ts'
-import type { Verb } from './index.ts'
 import { bold, dim, green, info, json, red, yellow } from './output.ts'
+import { engineSettings } from './settings.ts'
+import type { Args, Verb } from './verb.ts'
 
 export const BENCH_HELP = `Usage: pnpm bench [options]
 
@@ -30,7 +36,8 @@ Options:
   -h, --help          this help
 
 Exit codes: 0 every threshold met and no confirmed regression · 1 a threshold failed, a benchmark
-failed or a regression was confirmed · 2 usage · 8 no engine could run`
+failed or a regression was confirmed · 2 usage · 8 no engine could run · 70 a benchmark hit a bug
+in pgverify (INTERNAL)`
 
 export interface BenchArgs {
   engines?: string[]
@@ -41,9 +48,13 @@ export interface BenchArgs {
   history?: string
   reports: string
   json: boolean
+  /** Limits replacing the seeds' (pgverify.config.json "thresholds"). */
+  thresholds?: Partial<Record<ThresholdId, number>>
+  settings?: EngineSettings
 }
 
-export function parseBenchArgs(argv: Record<string, unknown> & { _: string[] }): BenchArgs {
+/** The command line over the configuration (environment, pgverify.config.json, defaults). */
+export function parseBenchArgs(argv: Args, config?: Config): BenchArgs {
   if (argv._.length) throw new HarnessError('USAGE', `unexpected argument${argv._.length > 1 ? 's' : ''}: ${argv._.join(' ')}`, { hint: BENCH_HELP })
   const num = (name: string, v: unknown, def: number, integer: boolean): number => {
     if (v === undefined) return def
@@ -67,8 +78,9 @@ export function parseBenchArgs(argv: Record<string, unknown> & { _: string[] }):
     quick: Boolean(argv.quick),
     compare: str('compare'),
     history: str('history'),
-    reports: str('reports') ?? 'reports',
+    reports: str('reports') ?? config?.reports ?? 'reports',
     json: Boolean(argv.json),
+    ...(config ? { thresholds: config.thresholds, settings: engineSettings(config) } : {}),
   }
 }
 
@@ -97,7 +109,7 @@ function printSummary(run: BenchRun): void {
 export async function bench(args: BenchArgs): Promise<number> {
   const baseline = args.compare ? await readBaseline(resolve(args.compare)) : undefined
   const { runBench } = await import('../../bench/index.ts')
-  const run = await runBench({ engines: args.engines, scale: args.scale, seed: args.seed, quick: args.quick, baseline, log: (l) => info(l) })
+  const run = await runBench({ engines: args.engines, scale: args.scale, seed: args.seed, quick: args.quick, baseline, thresholds: args.thresholds, settings: args.settings, log: (l) => info(l) })
   const history = args.history ? await appendHistory(resolve(args.history), run) : []
   const written = await writeBenchReports(run, args.reports, history)
   const measured = run.engines.some((e) => !e.error)
@@ -116,11 +128,12 @@ export async function bench(args: BenchArgs): Promise<number> {
     )
   }
   if (!measured) return EXIT.ENGINE
+  if (run.engines.some((e) => e.steps?.some(isInternal))) return EXIT.INTERNAL
   return run.verdict === 'pass' ? EXIT.OK : EXIT.FAILED
 }
 
 export const verb: Verb = {
   help: BENCH_HELP,
   options: { string: ['engine', 'scale', 'seed', 'compare', 'history', 'reports'], boolean: ['quick', 'json'] },
-  run: async (argv) => bench(parseBenchArgs(argv)),
+  run: async (argv, { config }) => bench(parseBenchArgs(argv, config)),
 }

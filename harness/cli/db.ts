@@ -3,9 +3,9 @@
  * `DATABASE_URL=postgres://…`, so `eval "$(pnpm -s db)"`-style scripts and people can use it.
  */
 import { HarnessError } from '../errors.ts'
-import { startEngine } from '../engines/target.ts'
 import { info } from './output.ts'
-import type { Verb } from './index.ts'
+import { startCommandEngine } from './settings.ts'
+import { flag, type Args, type Verb, type VerbContext } from './verb.ts'
 
 export const DB_HELP = `Usage: pnpm db [--engine embedded|native|container]
 
@@ -19,10 +19,10 @@ everything it made. Point psql or \`pnpm migrate\` at it:
 
 The embedded engine serves one client connection at a time: close psql before running the runner.`
 
-export async function db(argv: Record<string, unknown>): Promise<number> {
-  const requested = argv.engine === undefined ? 'embedded' : String(argv.engine)
+export async function db(argv: Args, { config }: VerbContext): Promise<number> {
+  const requested = flag(argv, 'engine') ?? 'embedded'
   if (requested === 'url') throw new HarnessError('USAGE', '`pnpm db` starts a disposable server; `url` is an existing one', { hint: 'Use --engine embedded, native or container.' })
-  const engine = await startEngine(requested)
+  const engine = await startCommandEngine(requested ? { name: requested, source: '--engine' } : undefined, config)
   // Printed raw on purpose: this line is the product of the command (a disposable server's URL).
   process.stdout.write(`DATABASE_URL=${engine.url}\n`)
   info(`${engine.describe()} — up until Ctrl-C`)

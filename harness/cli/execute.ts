@@ -2,13 +2,12 @@
  * `pnpm execute`: the orchestrated production migration with automatic rollback (seed 000).
  */
 import path from 'node:path'
-import { DEFAULT_BACKUP_ROOT } from '../backup/layout.ts'
-import { openDbTarget } from '../backup/target.ts'
 import { execute, type ExecutionReport } from '../execute/execute.ts'
 import { HarnessError } from '../errors.ts'
 import { EXIT, exitCodeFor } from './exit-codes.ts'
-import type { Verb } from './index.ts'
 import { bold, dim, green, info, json, out, red, yellow } from './output.ts'
+import { openCommandTarget } from './settings.ts'
+import { flag, type Args, type Verb, type VerbContext } from './verb.ts'
 
 export const EXECUTE_HELP = `Usage: pnpm execute [options]
 
@@ -76,28 +75,29 @@ export function exitCodeOf(r: ExecutionReport): number {
   }
 }
 
-function lockWait(v: unknown): number {
-  if (v === undefined) return 60_000
+function lockWait(v: unknown, byDefault: number): number {
+  if (v === undefined) return byDefault
   const n = Number(v)
   if (typeof v === 'boolean' || !Number.isInteger(n) || n < 0) throw new HarnessError('USAGE', `--lock-wait needs milliseconds, got "${String(v)}"`, { hint: 'e.g. --lock-wait 0' })
   return n
 }
 
-export async function executeCommand(argv: Record<string, unknown> & { _: string[] }): Promise<number> {
+export async function executeCommand(argv: Args, { config }: VerbContext): Promise<number> {
   if (argv._.length) throw new HarnessError('USAGE', `unexpected argument "${argv._[0]}"`, { hint: 'See `pnpm execute --help`.' })
   const asJson = Boolean(argv.json)
-  const lockWaitMs = lockWait(argv['lock-wait'])
-  const target = await openDbTarget({ engine: argv.engine === undefined ? undefined : String(argv.engine), label: 'execute' })
+  const lockWaitMs = lockWait(argv['lock-wait'], config.lockWaitMs)
+  const target = await openCommandTarget(flag(argv, 'engine'), config, 'execute')
   let report: ExecutionReport
   try {
     if (target.capabilities.disposable) info(yellow('rehearsal on a fresh disposable database (dropped afterwards)'))
     report = await execute({
       target,
-      dir: path.resolve(String(argv.dir ?? 'migrations')),
-      backupRoot: path.resolve(String(argv['backup-root'] ?? DEFAULT_BACKUP_ROOT)),
-      logDir: path.resolve(String(argv['log-dir'] ?? 'reports')),
+      dir: path.resolve(flag(argv, 'dir') ?? config.dir),
+      backupRoot: path.resolve(flag(argv, 'backup-root') ?? config.backupRoot),
+      logDir: path.resolve(flag(argv, 'log-dir') ?? config.reports),
       dryRun: Boolean(argv['dry-run']),
-      logSchema: argv['log-schema'] === undefined ? undefined : String(argv['log-schema']),
+      logSchema: flag(argv, 'log-schema') ?? config.logSchema,
+      logTable: config.logTable,
       lockWaitMs,
       acceptRetentionDeletes: Boolean(argv['accept-retention-deletes']),
       echo: asJson ? undefined : (level, line) => info(level === 'ERROR' ? red(line) : level === 'WARN' ? yellow(line) : level === 'STEP' ? bold(line) : dim(line)),
@@ -110,7 +110,7 @@ export async function executeCommand(argv: Record<string, unknown> & { _: string
   else {
     out('')
     for (const p of report.phases) {
-      const mark = p.status === 'passed' ? green('PASS') : p.status === 'failed' ? red('FAIL') : p.status === 'planned' ? yellow('PLAN') : dim('SKIP')
+      const mark = p.verdict === 'passed' ? green('PASS') : p.verdict === 'failed' ? red('FAIL') : p.verdict === 'planned' ? yellow('PLAN') : dim('SKIP')
       out(`${mark}  ${p.title}${p.durationMs ? dim(` (${p.durationMs} ms)`) : ''}`)
       if (p.summary) out(`      ${p.summary}`)
     }

@@ -14,8 +14,10 @@ import { expectedAt, validateExpected, type CheckResult } from '../validation/ex
 import { loadManifest, type Manifest } from '../manifest/manifest.ts'
 import { EXIT, exitCodeFor } from './exit-codes.ts'
 import { bold, dim, green, info, json, out, red, reportError, yellow } from './output.ts'
-import type { Verb } from './index.ts'
-import { openTarget } from '../engines/target.ts'
+import { openCommandTarget } from './settings.ts'
+import { flag, type Args, type Verb, type VerbContext } from './verb.ts'
+import type { Config } from '../config/index.ts'
+import { redactUrl } from '../util/redact.ts'
 
 export const MIGRATE_HELP = `Usage: pnpm migrate <command> [options]
 
@@ -64,7 +66,8 @@ export interface MigrateArgs {
   yes: boolean
 }
 
-export function parseMigrateArgs(argv: Record<string, unknown> & { _: string[] }): MigrateArgs {
+/** The command line over the configuration (`config`: environment, pgverify.config.json, defaults). */
+export function parseMigrateArgs(argv: Args, config?: Config): MigrateArgs {
   const command = argv._[0]
   if (!command) throw new HarnessError('USAGE', 'missing command', { hint: MIGRATE_HELP })
   if (!['status', 'up', 'down', 'validate', 'plan', 'release'].includes(command)) {
@@ -81,33 +84,35 @@ export function parseMigrateArgs(argv: Record<string, unknown> & { _: string[] }
   const drift = argv['accept-drift']
   return {
     command,
-    dir: String(argv.dir ?? 'migrations'),
-    engine: argv.engine === undefined ? undefined : String(argv.engine),
+    dir: flag(argv, 'dir') ?? config?.dir ?? 'migrations',
+    engine: flag(argv, 'engine'),
     json: Boolean(argv.json),
     to,
     dryRun: Boolean(argv['dry-run']),
-    logSchema: argv['log-schema'] === undefined ? undefined : String(argv['log-schema']),
-    logTable: argv['log-table'] === undefined ? undefined : String(argv['log-table']),
-    lockWaitMs: num('lock-wait', argv['lock-wait']) ?? 60_000,
+    logSchema: flag(argv, 'log-schema') ?? config?.logSchema,
+    logTable: flag(argv, 'log-table') ?? config?.logTable,
+    lockWaitMs: num('lock-wait', argv['lock-wait']) ?? config?.lockWaitMs ?? 60_000,
     acceptDrift: drift === undefined || drift === false ? undefined : drift === 'all' ? 'all' : String(drift).split(',').map((s) => s.trim()).filter(Boolean),
     yes: Boolean(argv.yes),
   }
 }
 
 /** The log lives in the manifest's schema for MS5.0; foreign directories default to public. */
-export const logSchemaFor = (args: { logSchema?: string }, manifest?: Manifest) => args.logSchema ?? process.env.MIGRATION_LOG_SCHEMA ?? manifest?.schema ?? 'public'
+export const logSchemaFor = (args: { logSchema?: string }, manifest?: Manifest) => args.logSchema ?? manifest?.schema ?? 'public'
 
-export async function migrate(args: MigrateArgs): Promise<number> {
+export async function migrate(args: MigrateArgs, config: Config): Promise<number> {
   const dir = resolve(args.dir)
   const manifest = await loadManifest(dir)
   const provider = new FileMigrationProvider(dir)
   // Files are read and checked before any connection: bad input never touches the database.
   const migrations = await provider.getMigrations()
   if (args.command === 'release') return release(dir, migrations, args)
-  const target = await openTarget({ engine: args.engine })
+  const target = await openCommandTarget(args.engine, config, 'migrate')
+  // DATABASE_URL is named by its (redacted) URL; a database the harness made, by its engine.
+  const where = target.engine ? target.describe : redactUrl(target.url)
   try {
-    if (args.command === 'down' && !target.disposable && !args.yes && !args.dryRun) {
-      throw new HarnessError('USAGE', `\`down --to ${args.to}\` drops what the reverted migrations created, with its data, on ${target.describe}`, {
+    if (args.command === 'down' && !target.capabilities.disposable && !args.yes && !args.dryRun) {
+      throw new HarnessError('USAGE', `\`down --to ${args.to}\` drops what the reverted migrations created, with its data, on ${where}`, {
         hint: 'Take a backup first, then confirm with --yes (or rehearse with --dry-run).',
       })
     }
@@ -123,7 +128,7 @@ export async function migrate(args: MigrateArgs): Promise<number> {
         acceptDrift: args.acceptDrift,
         onEvent: args.json ? undefined : progress,
       })
-      if (!args.json) info(dim(`migrations: ${dir} (${migrations.length} files) · database: ${target.describe} · log: ${migrator.log.schema}.${migrator.log.table}`))
+      if (!args.json) info(dim(`migrations: ${dir} (${migrations.length} files) · database: ${where} · log: ${migrator.log.schema}.${migrator.log.table}`))
       switch (args.command) {
         case 'status':
           return renderStatus(await migrator.status(), args.json)
@@ -271,5 +276,5 @@ function renderValidate(st: StatusResult, checks: CheckResult[], asJson: boolean
 export const verb: Verb = {
   help: MIGRATE_HELP,
   options: { string: ['dir', 'engine', 'to', 'log-schema', 'log-table', 'lock-wait', 'accept-drift'], boolean: ['json', 'dry-run', 'yes'] },
-  run: (argv) => migrate(parseMigrateArgs(argv)),
+  run: (argv, { config }) => migrate(parseMigrateArgs(argv, config), config),
 }

@@ -2,6 +2,7 @@
  * Everything the CLI prints goes through here: human text to stderr/stdout, JSON to stdout,
  * and every line through redact(), so a password in DATABASE_URL can never be printed.
  */
+import { readEnvironment } from '../config/environment.ts'
 import { HarnessError } from '../errors.ts'
 import { redact } from '../util/redact.ts'
 import { exitCodeFor, EXIT } from './exit-codes.ts'
@@ -9,7 +10,7 @@ import { exitCodeFor, EXIT } from './exit-codes.ts'
 export const out = (line = '') => process.stdout.write(redact(line) + '\n')
 export const info = (line = '') => process.stderr.write(redact(line) + '\n')
 
-const useColor = process.stderr.isTTY && !process.env.NO_COLOR
+const useColor = process.stderr.isTTY && !readEnvironment().noColor
 const paint = (code: number) => (s: string) => (useColor ? `\x1b[${code}m${s}\x1b[0m` : s)
 export const red = paint(31)
 export const green = paint(32)

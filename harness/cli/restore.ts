@@ -4,11 +4,11 @@
 import path from 'node:path'
 import { formatComparison } from '../backup/compare.ts'
 import { restoreBackup, type RestoreKind } from '../backup/restore.ts'
-import { openDbTarget } from '../backup/target.ts'
 import { HarnessError } from '../errors.ts'
 import { EXIT } from './exit-codes.ts'
-import type { Verb } from './index.ts'
 import { bold, dim, green, info, json, out, red, yellow } from './output.ts'
+import { openCommandTarget } from './settings.ts'
+import { flag, type Args, type Verb, type VerbContext } from './verb.ts'
 
 export const RESTORE_HELP = `Usage: pnpm restore DIR [options]
 
@@ -48,20 +48,20 @@ pg_restore · 6 connection · 9 backup corrupt or versions do not match (nothing
 
 const KINDS = ['full', 'schema', 'data', 'volume']
 
-export async function restore(argv: Record<string, unknown> & { _: string[] }): Promise<number> {
+export async function restore(argv: Args, { config }: VerbContext): Promise<number> {
   const dirArg = argv._[0]
   if (!dirArg) throw new HarnessError('USAGE', 'missing the backup directory', { hint: 'e.g. pnpm restore backups/pre-migration-20261123-181500 --yes' })
   const dir = path.resolve(dirArg)
   const kind = String(argv.kind ?? 'full')
   if (!KINDS.includes(kind)) throw new HarnessError('USAGE', `--kind ${kind}: unknown kind`, { hint: `Use ${KINDS.join(', ')}.` })
-  const engine = argv.engine === undefined ? undefined : String(argv.engine)
+  const engine = flag(argv, 'engine')
   const asJson = Boolean(argv.json)
-  if (!engine && process.env.DATABASE_URL && !argv.yes) {
+  if (!engine && config.databaseUrl && !argv.yes) {
     throw new HarnessError('USAGE', 'an in-place restore replaces the backed-up schemas of DATABASE_URL with the backup', {
       hint: 'Confirm with --yes, or rehearse into a disposable database with --engine embedded|native|container.',
     })
   }
-  const target = await openDbTarget({ engine, label: 'restore' })
+  const target = await openCommandTarget(flag(argv, 'engine'), config, 'restore')
   try {
     const mode = target.capabilities.disposable ? 'fresh' : 'in-place'
     const r = await restoreBackup(dir, target, { kind: kind as RestoreKind, mode, onLog: asJson ? undefined : (l) => info(dim(l)) })

@@ -6,15 +6,17 @@ import { join, resolve } from 'node:path'
 import { runVerify, STAGES, type VerifyReport } from '../verify/pipeline.ts'
 import { writeReports } from '../reports/write.ts'
 import { HarnessError } from '../errors.ts'
+import { isInternal } from '../steps/step.ts'
 import { EXIT } from './exit-codes.ts'
 import { bold, dim, green, info, json, out, red, yellow } from './output.ts'
-import { startEngine } from '../engines/target.ts'
-import type { Verb } from './index.ts'
+import { engineRequest, startCommandEngine } from './settings.ts'
+import { flag, type Args, type Verb, type VerbContext } from './verb.ts'
 
 export const VERIFY_HELP = `Usage: pnpm verify [options]
 
 Replays the migrations on a disposable engine and proves the result: every stage prints a
-verdict; the run fails (exit 1) when any stage fails. Reports go to reports/.
+verdict; the run fails (exit 1) when any stage fails (exit 70 when a stage hit a bug in
+pgverify itself: reported as INTERNAL). Reports go to reports/.
 
 Options:
   --engine NAME       embedded | native | container | url (default: VERIFY_ENGINE, else
@@ -29,16 +31,18 @@ Options:
   --json              print the report as JSON on stdout
   -h, --help          this help`
 
-export async function verify(argv: Record<string, unknown>): Promise<number> {
-  const dir = resolve(String(argv.dir ?? 'migrations'))
-  const reportsDir = resolve(String(argv.reports ?? 'reports'))
-  const engine = await startEngine(argv.engine === undefined ? undefined : String(argv.engine))
+export async function verify(argv: Args, { config }: VerbContext): Promise<number> {
+  const dir = resolve(flag(argv, 'dir') ?? config.dir)
+  const reportsDir = resolve(flag(argv, 'reports') ?? config.reports)
+  const engine = await startCommandEngine(engineRequest(argv, config), config)
   let report: VerifyReport
   try {
     info(bold(`verify ${dir} on ${engine.describe()}`))
     report = await runVerify(engine, {
       dir,
-      logSchema: argv['log-schema'] === undefined ? undefined : String(argv['log-schema']),
+      logSchema: flag(argv, 'log-schema') ?? config.logSchema,
+      logTable: config.logTable,
+      lintAllowFile: config.lint.allowFile,
       onProgress: (l) => info(dim(l)),
       seed: argv.seed === undefined ? undefined : intArg('seed', argv.seed),
       runs: argv.runs === undefined ? undefined : intArg('runs', argv.runs),
@@ -51,7 +55,8 @@ export async function verify(argv: Record<string, unknown>): Promise<number> {
   await writeReports(report, reportsDir)
   if (argv.json) json(report)
   else render(report, reportsDir)
-  return report.ok ? EXIT.OK : EXIT.FAILED
+  // A stage that hit a bug is no verdict on the migrations: the run says so with exit 70.
+  return report.stages.some(isInternal) ? EXIT.INTERNAL : report.ok ? EXIT.OK : EXIT.FAILED
 }
 
 function checkSkip(list: string): string[] {

@@ -15,6 +15,7 @@ import { spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import os from 'node:os'
 import pg from 'pg'
+import { readEnvironment } from '../config/environment.ts'
 import { HarnessError } from '../errors.ts'
 import { addSecret } from '../util/redact.ts'
 import { AdminConnection, databaseFactory, readVersions, serverCapabilities } from './admin.ts'
@@ -22,7 +23,7 @@ import { registerCleanup } from './cleanup.ts'
 import { containerDumpTools } from './container-tools.ts'
 import { dockerRuntime } from './docker.ts'
 import { alive } from './reaper.ts'
-import type { EngineProvider, EngineStartOptions, StartedEngine } from './types.ts'
+import type { EngineProvider, EngineSettings, EngineStartOptions, StartedEngine } from './types.ts'
 
 /**
  * The one pinned default image: PostgreSQL 15 (production's major) with TimescaleDB 2.28.3
@@ -33,8 +34,8 @@ export const TIMESCALEDB_IMAGE = 'timescale/timescaledb:2.28.3-pg15'
 export const CONTAINER_IMAGE_ENV = 'PGVERIFY_CONTAINER_IMAGE'
 
 /** The image to run and where that choice came from. */
-export function containerImage(env: NodeJS.ProcessEnv = process.env): { image: string; source: string } {
-  const fromEnv = env[CONTAINER_IMAGE_ENV]?.trim()
+export function containerImage(env?: NodeJS.ProcessEnv): { image: string; source: string } {
+  const fromEnv = readEnvironment(env).containerImage
   if (fromEnv) return { image: fromEnv, source: CONTAINER_IMAGE_ENV }
   return { image: TIMESCALEDB_IMAGE, source: 'pinned default' }
 }
@@ -121,12 +122,13 @@ async function reapStaleContainers(log: (line: string) => void): Promise<void> {
 async function startContainer(options: EngineStartOptions = {}): Promise<StartedEngine> {
   const log = options.log ?? stderrLog
   const t0 = Date.now()
-  const { image, source } = containerImage()
+  const { image, source } = options.containerImage ?? containerImage()
   const backgroundJobs = options.backgroundJobs === true
   const runtime = await dockerRuntime()
   if (!runtime.ok) throw new HarnessError('ENGINE_UNAVAILABLE', `container: ${runtime.reason}`, { hint: 'Start Docker (or Podman\'s API service and point DOCKER_HOST at its socket), or choose --engine native|embedded.' })
   if (runtime.podman && process.env.TESTCONTAINERS_RYUK_DISABLED === undefined) {
     // Ryuk needs the runtime's socket mounted into a container; the harness reaps instead.
+    // testcontainers takes its settings from process.env only: this is setting one for it.
     process.env.TESTCONTAINERS_RYUK_DISABLED = 'true'
     log('container: Podman API: Ryuk disabled, the harness reaps containers of dead runs itself')
   }
@@ -227,9 +229,9 @@ async function startContainer(options: EngineStartOptions = {}): Promise<Started
 
 export const containerEngine: EngineProvider = {
   name: 'container',
-  async probe() {
+  async probe(settings: EngineSettings = {}) {
     const docker = await dockerRuntime()
-    const { image, source } = containerImage()
+    const { image, source } = settings.containerImage ?? containerImage()
     return docker.ok ? { ok: true, reason: `container: ${docker.reason}; image ${image} (${source})` } : { ok: false, reason: `container: ${docker.reason}` }
   },
   start: startContainer,

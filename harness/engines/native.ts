@@ -21,7 +21,7 @@ import { AdminConnection, databaseFactory, readVersions, serverCapabilities } fr
 import { registerCleanup } from './cleanup.ts'
 import { asServerUser, isRoot, locatePostgres, run, SERVER_USER, serverUserIds, type PgInstall } from './pg-bin.ts'
 import { NATIVE_DIR_PREFIX, reapStaleClusters, writeOwner } from './reaper.ts'
-import type { EngineProvider, EngineStartOptions, StartedEngine } from './types.ts'
+import type { EngineProvider, EngineSettings, EngineStartOptions, StartedEngine } from './types.ts'
 
 // ---- the native engine ----------------------------------------------------------------------
 
@@ -107,7 +107,7 @@ function serverOptions(port: number, socketDir: string, timescale: boolean, back
 export async function startNative(options: NativeStartOptions = {}): Promise<NativeStartedEngine> {
   const log = options.log ?? stderrLog
   const t0 = Date.now()
-  const install = await locatePostgres()
+  const install = await locatePostgres(options.pgBin)
   const ids = isRoot() ? serverUserIds() : undefined
   if (isRoot() && !ids) {
     throw new HarnessError('ENGINE_UNAVAILABLE', `native: running as root, but there is no '${SERVER_USER}' OS user to run the server as (initdb and postgres refuse root)`, {
@@ -223,9 +223,9 @@ export async function startNative(options: NativeStartOptions = {}): Promise<Nat
 
 export const nativeEngine: EngineProvider = {
   name: 'native',
-  async probe() {
+  async probe(settings: EngineSettings = {}) {
     try {
-      const i = await locatePostgres()
+      const i = await locatePostgres(settings.pgBin)
       if (isRoot() && !serverUserIds()) {
         return { ok: false, reason: `native: PostgreSQL ${i.version} at ${i.binDir}, but running as root without a '${SERVER_USER}' OS user to run it as` }
       }

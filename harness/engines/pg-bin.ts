@@ -13,6 +13,7 @@ import { execFile, spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { readdir } from 'node:fs/promises'
 import path from 'node:path'
+import { readEnvironment } from '../config/environment.ts'
 import { HarnessError } from '../errors.ts'
 
 export interface PgInstall {
@@ -50,8 +51,8 @@ async function pgConfig(pgConfigPath: string, flag: string): Promise<string | un
   return r.code === 0 ? r.stdout.trim() || undefined : undefined
 }
 
-async function candidateBinDir(): Promise<{ binDir: string; source: string }> {
-  const fromEnv = process.env.PG_BIN
+async function candidateBinDir(pgBin: string | undefined): Promise<{ binDir: string; source: string }> {
+  const fromEnv = pgBin
   if (fromEnv) {
     const missing = missingTools(fromEnv)
     if (missing.length > 0) {
@@ -84,9 +85,9 @@ async function timescaleInstalled(binDir: string): Promise<boolean> {
   return existsSync(path.join(sharedir, 'extension', 'timescaledb.control'))
 }
 
-/** Throws ENGINE_UNAVAILABLE with a fix when no usable server install is found. */
-export async function locatePostgres(): Promise<PgInstall> {
-  const { binDir, source } = await candidateBinDir()
+/** Throws ENGINE_UNAVAILABLE with a fix when no usable server install is found. `pgBin`: PG_BIN. */
+export async function locatePostgres(pgBin: string | undefined = readEnvironment().pgBin): Promise<PgInstall> {
+  const { binDir, source } = await candidateBinDir(pgBin)
   const r = await run(path.join(binDir, 'postgres'), ['--version'], { timeoutMs: 5_000 })
   const m = /\(PostgreSQL\)\s+(\d+(?:\.\d+)?)/.exec(r.stdout)
   if (r.code !== 0 || !m?.[1]) {
@@ -100,7 +101,7 @@ export async function locatePostgres(): Promise<PgInstall> {
 export const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0
 
 function onPath(name: string): string | undefined {
-  const dirs = [...(process.env.PATH ?? '').split(path.delimiter), '/usr/sbin', '/sbin', '/usr/bin', '/bin']
+  const dirs = [...readEnvironment().path, '/usr/sbin', '/sbin', '/usr/bin', '/bin']
   for (const d of dirs) if (d && existsSync(path.join(d, name))) return path.join(d, name)
   return undefined
 }

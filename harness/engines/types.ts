@@ -124,7 +124,20 @@ export interface StartedEngine {
 
 export type EngineName = 'embedded' | 'native' | 'container' | 'url'
 
-export interface EngineStartOptions {
+/**
+ * The configured values engines need, read by config/ and handed in (flags, environment,
+ * pgverify.config.json). Anything left out falls back to config's reading of the environment.
+ */
+export interface EngineSettings {
+  /** DATABASE_URL: the url engine's server. */
+  databaseUrl?: string
+  /** The container engine's image and where that choice came from (default: the pinned image). */
+  containerImage?: { image: string; source: string }
+  /** PG_BIN: the bin directory of the PostgreSQL install the native engine runs. */
+  pgBin?: string
+}
+
+export interface EngineStartOptions extends EngineSettings {
   /** Where log lines about starting/stopping go. Defaults to stderr. */
   log?: (line: string) => void
   /**
@@ -138,6 +151,6 @@ export interface EngineStartOptions {
 export interface EngineProvider {
   readonly name: EngineName
   /** Whether this engine can start here; the reason is printed when it is chosen or skipped. */
-  probe(): Promise<{ ok: boolean; reason: string }>
+  probe(settings?: EngineSettings): Promise<{ ok: boolean; reason: string }>
   start(options?: EngineStartOptions): Promise<StartedEngine>
 }

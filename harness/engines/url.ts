@@ -3,12 +3,13 @@
  * The harness never drops, resets or migrates-by-surprise that database: `createDatabase()`
  * makes scratch databases next to it (needs CREATEDB) and drops only those on stop().
  */
+import { readEnvironment } from '../config/environment.ts'
 import { quoteIdent } from '../util/sql.ts'
 import { HarnessError } from '../errors.ts'
 import { connect } from '../runner/connect.ts'
 import { redactUrl } from '../util/redact.ts'
 import { AdminConnection, sanitizeLabel, withDatabase } from './admin.ts'
-import type { DatabaseHandle, EngineProvider, EngineStartOptions, EngineVersions, StartedEngine } from './types.ts'
+import type { DatabaseHandle, EngineProvider, EngineSettings, EngineStartOptions, EngineVersions, StartedEngine } from './types.ts'
 
 
 /** Versions of the server behind a URL; the license is unknown until TimescaleDB's library is loaded. */
@@ -37,13 +38,13 @@ export async function readServer(url: string): Promise<EngineVersions> {
 export const urlEngine: EngineProvider = {
   name: 'url',
 
-  async probe() {
-    const url = process.env.DATABASE_URL
+  async probe(settings: EngineSettings = {}) {
+    const url = settings.databaseUrl ?? readEnvironment().databaseUrl
     return url ? { ok: true, reason: `DATABASE_URL is set (${redactUrl(url)})` } : { ok: false, reason: 'DATABASE_URL is not set' }
   },
 
   async start(options: EngineStartOptions = {}): Promise<StartedEngine> {
-    const url = process.env.DATABASE_URL
+    const url = options.databaseUrl ?? readEnvironment().databaseUrl
     if (!url) {
       throw new HarnessError('USAGE', 'the url engine needs DATABASE_URL', { hint: 'export DATABASE_URL=postgres://user@host:5432/dbname (the password is read from the URL or PGPASSWORD, never printed).' })
     }

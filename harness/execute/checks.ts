@@ -12,7 +12,7 @@ import { access, mkdir, rm, statfs, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
 import type pg from 'pg'
-import type { DbTarget } from '../backup/target.ts'
+import type { Target } from '../engines/target.ts'
 import { humanBytes } from '../backup/manifest.ts'
 import { HarnessError, isHarnessError } from '../errors.ts'
 import { connect } from '../runner/connect.ts'
@@ -70,7 +70,7 @@ async function nearestExisting(dir: string): Promise<string> {
 }
 
 export interface PreValidationInput {
-  target: DbTarget
+  target: Target
   dir: string
   migrations: Migration[]
   manifest?: Manifest

@@ -9,6 +9,7 @@ import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { promisify } from 'node:util'
 import type pg from 'pg'
+import { readEnvironment, type Environment } from '../config/environment.ts'
 import { connect } from '../runner/connect.ts'
 import { redact } from '../util/redact.ts'
 
@@ -141,10 +142,10 @@ export async function probeCopy(url: string): Promise<CopySupport> {
 }
 
 /** psql 15+ on this machine: PSQL, else /usr/bin/psql, else the one on PATH. */
-export function findPsql(): string | undefined {
-  const candidates = [process.env.PSQL, '/usr/bin/psql', '/usr/lib/postgresql/17/bin/psql', '/usr/lib/postgresql/16/bin/psql', '/usr/lib/postgresql/15/bin/psql']
+export function findPsql(env: Environment = readEnvironment()): string | undefined {
+  const candidates = [env.psql, '/usr/bin/psql', '/usr/lib/postgresql/17/bin/psql', '/usr/lib/postgresql/16/bin/psql', '/usr/lib/postgresql/15/bin/psql']
   for (const c of candidates) if (c && existsSync(c)) return c
-  for (const dir of (process.env.PATH ?? '').split(':')) if (dir && existsSync(`${dir}/psql`)) return `${dir}/psql`
+  for (const dir of env.path) if (existsSync(`${dir}/psql`)) return `${dir}/psql`
   return undefined
 }
 

@@ -2,6 +2,8 @@
  * The shape of a benchmark run: figures per engine, the run's context, and the verdicts.
  * reports/bench.json is exactly a `BenchRun`; the history file holds `HistoryEntry` lines.
  */
+import type { StepResult } from '../steps/step.ts'
+import type { Comparison, RunOptions } from './regression.ts'
 import { summarize, thin, type Summary } from './stats.ts'
 import { describeLimit, meets, TARGETS, THRESHOLDS, type Limit, type TargetId, type ThresholdId, type Unit, type Verdict } from './thresholds.ts'
 
@@ -66,6 +68,8 @@ export interface EngineRun {
   }
   figures: Figure[]
   skipped: SkippedBenchmark[]
+  /** Every benchmark group as a step (steps/step.ts): verdict, duration, summary, a line per figure. Absent in reports older than steps. */
+  steps?: StepResult[]
   /** Set when the engine could not run at all. */
   error?: string
 }
@@ -74,13 +78,13 @@ export interface BenchRun {
   schema: typeof BENCH_SCHEMA
   startedAt: string
   durationMs: number
-  options: { engines: string[]; scale: number; seed: number; quick: boolean }
+  options: RunOptions
   machine: { cores: number; memoryBytes: number; cpu: string; platform: string; node: string }
   git: { commit: string | null }
   engines: EngineRun[]
   /** Failed seed thresholds ("engine figure: text"); empty when all passed. */
   failures: string[]
-  comparison?: import('./regression.ts').Comparison
+  comparison?: Comparison
   verdict: 'pass' | 'fail'
 }
 
@@ -96,6 +100,19 @@ export interface HistoryEntry {
 function checkLimit(id: string, limit: Limit, stats: Omit<Summary, 'mad'> | undefined, value: number): CheckedLimit {
   const checked = limit.statistic === 'value' ? value : (stats?.[limit.statistic] ?? value)
   return { ...limit, id, checked, verdict: meets(limit.op, checked, limit.limit) ? 'pass' : 'fail', text: describeLimit(limit) }
+}
+
+/**
+ * The figure checked against a configured limit instead of the seed's (pgverify.config.json
+ * "thresholds"); the source names both. Unchanged when no limit is configured for its threshold.
+ */
+export function withLimits(f: Figure, limits: Partial<Record<ThresholdId, number>> = {}): Figure {
+  const t = f.threshold
+  const limit = t ? limits[t.id as ThresholdId] : undefined
+  if (!t || limit === undefined || limit === t.limit) return f
+  const seed = THRESHOLDS[t.id as ThresholdId]
+  const threshold = checkLimit(t.id, { ...seed, limit, source: `pgverify.config.json thresholds.${t.id} (instead of ${seed.source})` }, f.stats, f.value)
+  return { ...f, threshold, verdict: threshold.verdict }
 }
 
 export interface FigureInput {

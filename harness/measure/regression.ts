@@ -10,8 +10,24 @@
  * otherwise it is reported as noise. Single derived values (sizes, ratios: no samples) cannot
  * be repeated meaningfully; a move beyond minEffect is a regression at once.
  */
-import type { BenchRun, Figure } from './figures.ts'
 import { mannWhitneyGreater } from './stats.ts'
+import type { Unit } from './thresholds.ts'
+
+/** What a benchmark run measured (figures.ts's RunOptions). */
+export interface RunOptions {
+  engines: string[]
+  scale: number
+  seed: number
+  quick: boolean
+}
+
+/** The part of a run the comparison reads (figures.ts's BenchRun is one). */
+export interface ComparableRun {
+  startedAt: string
+  git: { commit: string | null }
+  options: RunOptions
+  engines: { engine: string; figures: Comparable[] }[]
+}
 
 export interface RegressionOptions {
   /** Smallest relative change ever reported (default 0.10 = 10 %). */
@@ -27,7 +43,12 @@ export interface RegressionOptions {
 export const DEFAULT_REGRESSION_OPTIONS: RegressionOptions = { minEffect: 0.1, noiseK: 2, alpha: 0.01 }
 
 /** The part of a figure the comparison needs. */
-export type Comparable = Pick<Figure, 'id' | 'label' | 'unit' | 'better' | 'value'> & {
+export interface Comparable {
+  id: string
+  label: string
+  unit: Unit
+  better: 'lower' | 'higher'
+  value: number
   stats?: { n: number; p50: number; spread: number }
   samples?: number[]
 }
@@ -137,7 +158,7 @@ export interface FigureChange extends Assessment {
 }
 
 export interface Comparison {
-  baseline: { startedAt: string; commit: string | null; options: BenchRun['options'] }
+  baseline: { startedAt: string; commit: string | null; options: RunOptions }
   options: RegressionOptions
   changes: FigureChange[]
   regressions: number
@@ -148,7 +169,7 @@ export interface Comparison {
 }
 
 /** Whether two runs measured the same workload (engine aside). */
-export function comparableOptions(a: BenchRun['options'], b: BenchRun['options']): string | undefined {
+export function comparableOptions(a: RunOptions, b: RunOptions): string | undefined {
   const diffs: string[] = []
   if (a.scale !== b.scale) diffs.push(`scale ${a.scale} → ${b.scale}`)
   if (a.seed !== b.seed) diffs.push(`seed ${a.seed} → ${b.seed}`)
@@ -161,8 +182,8 @@ export function comparableOptions(a: BenchRun['options'], b: BenchRun['options']
  * holds repeated measurements of suspects ("engine/id" → figure), gathered by the caller.
  */
 export function compareRuns(
-  baseline: Pick<BenchRun, 'startedAt' | 'git' | 'options' | 'engines'>,
-  current: Pick<BenchRun, 'options' | 'engines'>,
+  baseline: ComparableRun,
+  current: Pick<ComparableRun, 'options' | 'engines'>,
   options: Partial<RegressionOptions> = {},
   repeats: ReadonlyMap<string, Comparable> = new Map(),
 ): Comparison {

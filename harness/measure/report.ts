@@ -1,27 +1,13 @@
 /**
- * Writes reports/bench.json and reports/bench.html, and appends a run to a history file (one
- * JSON object per line). Every string passes through redact() before it is rendered; files are
- * written under a temporary name and renamed, so a reader never sees half a report.
+ * The benchmark's own files: the history (one JSON object per line, appended per run) and a
+ * baseline to compare with. The reports themselves (bench.json, bench.html) are written by the
+ * reports core (reports/write.ts).
  */
 import { appendFile, mkdir, readFile } from 'node:fs/promises'
-import { dirname, join, resolve } from 'node:path'
+import { dirname, resolve } from 'node:path'
 import { HarnessError } from '../errors.ts'
-import { redact } from '../util/redact.ts'
+import { redactDeep } from '../util/redact.ts'
 import { BENCH_SCHEMA, toHistoryEntry, type BenchRun, type HistoryEntry } from './figures.ts'
-import { renderBenchHtml } from './html.ts'
-import { writeAtomic } from '../util/write-atomic.ts'
-export { writeAtomic }
-
-/** A deep copy of `value` with every string passed through redact(). */
-export function redactDeep<T>(value: T): T {
-  if (typeof value === 'string') return redact(value) as T
-  if (Array.isArray(value)) return value.map(redactDeep) as T
-  if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactDeep(v)])) as T
-  }
-  return value
-}
-
 
 /** Reads a history file; unreadable lines are skipped (a truncated last line must not lose the rest). */
 export async function readHistory(file: string): Promise<HistoryEntry[]> {
@@ -70,18 +56,4 @@ export async function readBaseline(file: string): Promise<BenchRun> {
     })
   }
   return run
-}
-
-export interface WrittenBenchReports {
-  json: string
-  html: string
-}
-
-export async function writeBenchReports(run: BenchRun, dir: string, history: HistoryEntry[] = []): Promise<WrittenBenchReports> {
-  const out = resolve(dir)
-  const safe = redactDeep(run)
-  const paths = { json: join(out, 'bench.json'), html: join(out, 'bench.html') }
-  await writeAtomic(paths.json, JSON.stringify(safe, null, 2) + '\n')
-  await writeAtomic(paths.html, renderBenchHtml(safe, redactDeep(history)))
-  return paths
 }

@@ -1,39 +1,26 @@
 /**
- * The verify report as one self-contained HTML page, the first thing a person reads: the
- * verdict, the engine, what failed and exactly where (file:line:column, SQLSTATE, snippet,
- * hint), fingerprint differences as a diff, lint findings. Inline CSS, no external assets;
- * readable and printable without JavaScript. Every value from the report is escaped.
+ * The HTML core of the reports: one self-contained page per report (inline CSS, no external
+ * assets, readable and printable without JavaScript), built from steps (steps/step.ts): the
+ * verdict banner with the facts, the table of steps, what failed and exactly where
+ * (file:line:column, SQLSTATE, snippet, hint), and the evidence of the others. The verify page
+ * and the execution page are made of these parts. Every value is escaped.
  */
 import { formatLocated, type LocatedError } from '../runner/locate.ts'
-import type { StageResult, VerifyReport } from '../verify/pipeline.ts'
-import { cleanText, isBlocking, lintOf, type LintFinding, type LintSummary } from './junit.ts'
+import type { StepResult, Verdict } from '../steps/step.ts'
+import { esc, formatDuration } from './text.ts'
 
-const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
-
-/** Escapes text for element content and quoted attribute values. */
-export const esc = (s: string | number | undefined): string => cleanText(String(s ?? '')).replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]!)
+/** A step whose error may point into a migration file (a verify stage, execute's migrate phase). */
+export type ReportStep = StepResult<LocatedError>
 
 /** A fingerprint diff line: `+ ` only after, `- ` only before, `~ ` changed. */
 export const isDiffLine = (l: string): boolean => /^[+\-~] /.test(l)
 
-export function formatDuration(ms: number): string {
-  if (ms < 1000) return `${Math.round(ms)} ms`
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`
-  const s = Math.round(ms / 1000)
-  return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`
-}
+export const slug = (id: string): string => `stage-${id.replace(/[^A-Za-z0-9_-]/g, '-')}`
 
-const formatDate = (iso: string): string => {
-  const d = new Date(iso)
-  return Number.isNaN(d.getTime()) ? iso : d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC')
-}
+export const VERDICT_LABEL: Record<Verdict, string> = { passed: 'passed', failed: 'FAILED', skipped: 'skipped', planned: 'planned' }
+export const badge = (kind: string, label: string): string => `<span class="badge ${kind}">${esc(label)}</span>`
 
-const slug = (id: string): string => `stage-${id.replace(/[^A-Za-z0-9_-]/g, '-')}`
-
-const VERDICT_LABEL: Record<StageResult['verdict'], string> = { passed: 'passed', failed: 'FAILED', skipped: 'skipped' }
-const badge = (kind: string, label: string): string => `<span class="badge ${kind}">${esc(label)}</span>`
-
-const CSS = `
+export const CSS = `
 :root{--fg:#1f2328;--muted:#57606a;--line:#d0d7de;--bg:#fff;--code:#f6f8fa;
 --pass:#116329;--pass-bg:#dafbe1;--fail:#a40e26;--fail-bg:#ffebe9;--skip:#7d4e00;--skip-bg:#fff8c5;--neutral:#424a53;--neutral-bg:#eaeef2}
 *{box-sizing:border-box}
@@ -97,9 +84,9 @@ footer{color:var(--muted);font-size:13px;margin-top:36px;padding-bottom:28px;bor
 `
 
 /** Lines of `details` already shown elsewhere (the located error block, diff lines) are left out of the evidence. */
-function evidence(stage: StageResult): string[] {
-  const shown = new Set(stage.error?.located ? formatLocated(stage.error.located).split('\n') : [])
-  return stage.details.filter((l) => !isDiffLine(l) && !shown.has(l))
+export function evidence(step: ReportStep): string[] {
+  const shown = new Set(step.error?.located ? formatLocated(step.error.located).split('\n') : [])
+  return step.details.filter((l) => !isDiffLine(l) && !shown.has(l))
 }
 
 function snippetPre(located: LocatedError): string {
@@ -110,12 +97,13 @@ function snippetPre(located: LocatedError): string {
   return `<pre class="snippet" aria-label="source around the error, the caret marks the column">${lines.join('')}</pre>`
 }
 
-function failureSection(stage: StageResult): string {
-  const e = stage.error
+/** One failed step: where (file:line:column, SQLSTATE), the server's message, the snippet, what to do, the evidence. */
+export function failureArticle(step: ReportStep): string {
+  const e = step.error
   const l = e?.located
-  const parts = [`<article class="failure" id="${esc(slug(stage.id))}" aria-labelledby="${esc(slug(stage.id))}-h">`]
-  parts.push(`<h3 id="${esc(slug(stage.id))}-h">${badge('failed', 'FAILED')} ${esc(stage.title)}</h3>`)
-  parts.push(`<p>${esc(stage.summary)}</p>`)
+  const parts = [`<article class="failure" id="${esc(slug(step.id))}" aria-labelledby="${esc(slug(step.id))}-h">`]
+  parts.push(`<h3 id="${esc(slug(step.id))}-h">${badge('failed', 'FAILED')} ${esc(step.title)}</h3>`)
+  parts.push(`<p>${esc(step.summary)}</p>`)
   if (l) {
     parts.push(
       `<p class="where"><span class="loc mono">${esc(`${l.file}:${l.line}:${l.column}`)}</span>` +
@@ -134,115 +122,63 @@ function failureSection(stage: StageResult): string {
   } else if (e) {
     parts.push(`<dl class="kv"><dt>Error code</dt><dd class="mono">${esc(e.code)}</dd><dt>Message</dt><dd>${esc(e.message)}</dd></dl>`)
   }
-  const rest = evidence(stage)
+  const rest = evidence(step)
   if (rest.length) parts.push(`<h4>Details</h4><pre class="details">${rest.map((x) => `<span>${esc(x)}</span>`).join('')}</pre>`)
-  const diffs = stage.details.filter(isDiffLine).length
-  if (diffs) parts.push(`<p><a href="#diff-${esc(slug(stage.id))}">${diffs} fingerprint difference${diffs === 1 ? '' : 's'}</a> (below).</p>`)
+  const diffs = step.details.filter(isDiffLine).length
+  if (diffs) parts.push(`<p><a href="#diff-${esc(slug(step.id))}">${diffs} fingerprint difference${diffs === 1 ? '' : 's'}</a> (below).</p>`)
   parts.push('</article>')
   return parts.join('\n')
 }
 
-function diffSection(stages: StageResult[]): string {
-  const withDiff = stages.filter((s) => s.details.some(isDiffLine))
-  if (!withDiff.length) return ''
-  const cls = (l: string) => (l.startsWith('+') ? 'add' : l.startsWith('-') ? 'del' : 'chg')
-  const blocks = withDiff.map((s) => {
-    const lines = s.details.filter(isDiffLine)
-    return (
-      `<h3 id="diff-${esc(slug(s.id))}">${esc(s.title)} <span class="legend">(${lines.length} difference${lines.length === 1 ? '' : 's'})</span></h3>\n` +
-      `<pre class="diff">${lines.map((l) => `<span class="${cls(l)}">${esc(l)}</span>`).join('')}</pre>`
-    )
-  })
+/** The verdict banner: headline, one line under it (HTML, already escaped), the facts. */
+export function banner(o: { ok: boolean; headline: string; sub: string; facts: [string, string][]; wide?: string }): string {
   return [
-    '<section aria-labelledby="diffs-h">',
-    '<h2 id="diffs-h">Fingerprint differences</h2>',
-    '<p class="legend">Schema fingerprint compared before → after: <code class="add">+ only after</code> <code class="del">- only before</code> <code class="chg">~ changed (before → after)</code></p>',
-    ...blocks,
-    '</section>',
+    `<header class="banner ${o.ok ? 'passed' : 'failed'}"><div class="banner-inner">`,
+    `<h1><span class="mark" aria-hidden="true">${o.ok ? '✔' : '✘'}</span>${esc(o.headline)}</h1>`,
+    `<p class="sub">${o.sub}</p>`,
+    `<dl class="facts">${o.facts.map(([k, v]) => `<div${k === o.wide ? ' class="wide"' : ''}><dt>${esc(k)}</dt><dd>${esc(v)}</dd></div>`).join('')}</dl>`,
+    '</div></header>',
   ].join('\n')
 }
 
-function lintSection(lint: LintSummary): string {
-  const rows = [...lint.findings].sort(
-    (a, b) => Number(isBlocking(b)) - Number(isBlocking(a)) || (a.file < b.file ? -1 : a.file > b.file ? 1 : 0) || a.line - b.line || a.column - b.column,
-  )
-  const row = (f: LintFinding) =>
-    `<tr class="${isBlocking(f) ? 'failed' : ''}">` +
-    `<td>${badge(f.allowed ? 'allowed' : f.severity, f.allowed ? `${f.severity}, allowed` : f.severity)}</td>` +
-    `<td class="mono">${esc(f.rule)}</td>` +
-    `<td class="mono">${esc(`${f.file}:${f.line}:${f.column}`)}</td>` +
-    `<td class="summary">${esc(f.message)}</td>` +
-    `<td class="summary">${esc(f.fix)}</td>` +
-    `<td class="summary">${f.allowed ? esc(f.allowed.reason) : ''}</td></tr>`
-  const blocking = lint.findings.filter(isBlocking).length
-  return [
-    '<section aria-labelledby="lint-h">',
-    '<h2 id="lint-h">Lint</h2>',
-    `<p>${blocking ? badge('failed', `${blocking} blocking`) : badge('passed', 'no blocking errors')} ${esc(`${lint.errors} errors, ${lint.warnings} warnings, ${lint.allowed} allowed`)}</p>`,
-    rows.length
-      ? `<div class="scroll" role="region" aria-labelledby="lint-h" tabindex="0"><table><caption>Lint findings, blocking errors first</caption><thead><tr><th scope="col">Severity</th><th scope="col">Rule</th><th scope="col">Location</th><th scope="col">Message</th><th scope="col">Fix</th><th scope="col">Allowed because</th></tr></thead><tbody>\n${rows.map(row).join('\n')}\n</tbody></table></div>`
-      : '<p class="ok-note">No findings.</p>',
-    '</section>',
-  ].join('\n')
-}
-
-export function renderHtml(report: VerifyReport): string {
-  const { engine, stages } = report
-  const failed = stages.filter((s) => s.verdict === 'failed')
-  const count = (v: StageResult['verdict']) => stages.filter((s) => s.verdict === v).length
-  const lint = lintOf(report)
-  const blockingLint = lint ? lint.findings.filter(isBlocking).length : 0
-  const ok = report.ok && failed.length === 0
-  const verdict = ok ? 'passed' : 'FAILED'
-  const counts = `${count('passed')} passed, ${count('failed')} failed, ${count('skipped')} skipped`
-
-  const facts: [string, string][] = [
-    ['Engine', engine.description || engine.name],
-    ['PostgreSQL', engine.postgres],
-    ['TimescaleDB', `${engine.timescaledb}${engine.license ? ` (${engine.license})` : ''}`],
-    ...(engine.differences?.length ? [['Unlike production', engine.differences.join('; ')] as [string, string]] : []),
-    ['Started', formatDate(report.startedAt)],
-    ['Duration', formatDuration(report.durationMs)],
-    ['Stages', counts],
-    ...(lint ? [['Lint', `${lint.errors} errors, ${lint.warnings} warnings, ${lint.allowed} allowed`] as [string, string]] : []),
-  ]
-
-  const stageRow = (s: StageResult, i: number) => {
+/** Every step in order, with verdict, duration and summary; a failed one links to its article. */
+export function stepsTable(steps: ReportStep[], o: { heading: string; noun: string; caption: string }): string {
+  const row = (s: ReportStep, i: number) => {
     const title = s.verdict === 'failed' ? `<a href="#${esc(slug(s.id))}">${esc(s.title)}</a>` : esc(s.title)
     return (
       `<tr class="${s.verdict}"><td class="num">${i + 1}</td><td>${title}</td><td>${badge(s.verdict, VERDICT_LABEL[s.verdict])}</td>` +
       `<td class="num">${s.verdict === 'skipped' ? '—' : esc(formatDuration(s.durationMs))}</td><td class="summary">${esc(s.summary)}</td></tr>`
     )
   }
-
-  const evidenceOf = stages.filter((s) => s.verdict !== 'failed' && evidence(s).length)
-  const body = [
-    `<header class="banner ${ok ? 'passed' : 'failed'}"><div class="banner-inner">`,
-    `<h1><span class="mark" aria-hidden="true">${ok ? '✔' : '✘'}</span>Migration verification ${verdict}</h1>`,
-    `<p class="sub">${esc(ok ? (count('skipped') ? `${count('passed')} of ${stages.length} stages passed, ${count('skipped')} skipped (reason in the table)` : `All ${stages.length} stages passed`) : `${failed.length} of ${stages.length} stages failed`)}${blockingLint ? esc(`; ${blockingLint} blocking lint error${blockingLint === 1 ? '' : 's'}`) : ''} · <span class="mono">${esc(report.dir)}</span></p>`,
-    `<dl class="facts">${facts.map(([k, v]) => `<div${k === 'Engine' ? ' class="wide"' : ''}><dt>${esc(k)}</dt><dd>${esc(v)}</dd></div>`).join('')}</dl>`,
-    '</div></header>',
-    '<main>',
+  return [
     '<section aria-labelledby="stages-h">',
-    '<h2 id="stages-h">Stages</h2>',
-    '<div class="scroll" role="region" aria-labelledby="stages-h" tabindex="0"><table><caption>Every stage of <code>pnpm verify</code>, in order; a skipped stage says why.</caption>',
-    '<thead><tr><th scope="col">#</th><th scope="col">Stage</th><th scope="col">Verdict</th><th scope="col">Duration</th><th scope="col">Summary</th></tr></thead>',
-    `<tbody>\n${stages.map(stageRow).join('\n')}\n</tbody></table></div>`,
+    `<h2 id="stages-h">${esc(o.heading)}</h2>`,
+    `<div class="scroll" role="region" aria-labelledby="stages-h" tabindex="0"><table><caption>${o.caption}</caption>`,
+    `<thead><tr><th scope="col">#</th><th scope="col">${esc(o.noun)}</th><th scope="col">Verdict</th><th scope="col">Duration</th><th scope="col">Summary</th></tr></thead>`,
+    `<tbody>\n${steps.map(row).join('\n')}\n</tbody></table></div>`,
     '</section>',
-    failed.length ? `<section aria-labelledby="fail-h">\n<h2 id="fail-h">What failed</h2>\n${failed.map(failureSection).join('\n')}\n</section>` : '',
-    diffSection(stages),
-    lint ? lintSection(lint) : '',
-    evidenceOf.length
-      ? `<section aria-labelledby="ev-h">\n<h2 id="ev-h">Evidence from the other stages</h2>\n` +
-        evidenceOf
-          .map((s) => `<details><summary>${badge(s.verdict, VERDICT_LABEL[s.verdict])} ${esc(s.title)} (${evidence(s).length} line${evidence(s).length === 1 ? '' : 's'})</summary><pre>${evidence(s).map((x) => `<span>${esc(x)}</span>`).join('')}</pre></details>`)
-          .join('\n') +
-        '\n</section>'
-      : '',
-    '</main>',
-    `<footer>Generated by pgverify from the report of ${esc(formatDate(report.startedAt))}. Machine-readable: <a href="verify.json">verify.json</a>, <a href="junit.xml">junit.xml</a>.</footer>`,
-  ]
+  ].join('\n')
+}
 
+/** "What failed": an article per failed step; empty when none failed. */
+export function failuresSection(steps: ReportStep[]): string {
+  const failed = steps.filter((s) => s.verdict === 'failed')
+  return failed.length ? `<section aria-labelledby="fail-h">\n<h2 id="fail-h">What failed</h2>\n${failed.map(failureArticle).join('\n')}\n</section>` : ''
+}
+
+/** The evidence of the steps that did not fail, collapsed; empty when there is none. */
+export function evidenceSection(steps: ReportStep[], heading: string): string {
+  const of = steps.filter((s) => s.verdict !== 'failed' && evidence(s).length)
+  if (!of.length) return ''
+  return (
+    `<section aria-labelledby="ev-h">\n<h2 id="ev-h">${esc(heading)}</h2>\n` +
+    of.map((s) => `<details><summary>${badge(s.verdict, VERDICT_LABEL[s.verdict])} ${esc(s.title)} (${evidence(s).length} line${evidence(s).length === 1 ? '' : 's'})</summary><pre>${evidence(s).map((x) => `<span>${esc(x)}</span>`).join('')}</pre></details>`).join('\n') +
+    '\n</section>'
+  )
+}
+
+/** The whole document around a body. */
+export function htmlDocument(title: string, body: string[]): string {
   return [
     '<!doctype html>',
     '<html lang="en">',
@@ -251,7 +187,7 @@ export function renderHtml(report: VerifyReport): string {
     '<meta name="viewport" content="width=device-width, initial-scale=1">',
     '<meta name="color-scheme" content="light">',
     '<meta name="generator" content="pgverify">',
-    `<title>${esc(`pgverify ${verdict}: ${ok ? counts : `${failed.length} of ${stages.length} stages failed`} (${engine.name})`)}</title>`,
+    `<title>${esc(title)}</title>`,
     `<style>${CSS}</style>`,
     '</head>',
     '<body>',

@@ -1,18 +1,35 @@
 /**
- * Writes the three reports of a verify run: verify.json (everything), junit.xml (CI),
- * index.html (people). Every string of the report goes through redact() before rendering, so
- * a secret is masked even where JSON, XML or HTML escaping would change its spelling (the
- * renderers add only fixed text). The rendered files are not redacted again: redact()'s URL
- * rule would run on into the markup after a URL (`…/db</span>`) and break it. Each file is
- * written under a temporary name and renamed, so a reader never sees half a report.
+ * Writes the reports of every job, the one way: each string of the report goes through
+ * redact() before rendering (redactDeep), so a secret is masked even where JSON, XML or HTML
+ * escaping would change its spelling (the renderers add only fixed text). Rendered markup is
+ * not redacted again: redact()'s URL rule would run on into the markup after a URL
+ * (`…/db</span>`) and break it. Each file is written under a temporary name and renamed, so a
+ * reader never sees half a report; the page people open is written last, once the files it
+ * links to are there.
+ *
+ *   verify    verify.json, junit.xml, index.html
+ *   bench     bench.json, bench-junit.xml, bench.html
+ *   execute   phase3-execution-report-ID.txt and .json (next to the execution log, as seed 000 names them)
  */
-import { mkdir } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
-import { redact } from '../util/redact.ts'
-import type { VerifyReport } from '../verify/pipeline.ts'
-import { renderHtml } from './html.ts'
-import { renderJunit } from './junit.ts'
+import type { ExecutionReport } from '../execute/types.ts'
+import type { BenchRun, HistoryEntry } from '../measure/figures.ts'
+import { redact, redactDeep } from '../util/redact.ts'
 import { writeAtomic } from '../util/write-atomic.ts'
+import type { VerifyReport } from '../verify/stage.ts'
+import { renderBenchHtml } from './bench-html.ts'
+import { renderBenchJunit } from './bench-junit.ts'
+import { renderReport } from './execute.ts'
+import { renderJson } from './text.ts'
+import { renderHtml } from './verify-html.ts'
+import { renderJunit } from './verify-junit.ts'
+
+export { redactDeep } from '../util/redact.ts'
+
+/** Writes the files in order, each atomically. */
+export async function writeReportFiles(files: [path: string, text: string][]): Promise<void> {
+  for (const [file, text] of files) await writeAtomic(file, text)
+}
 
 export interface WrittenReports {
   json: string
@@ -20,28 +37,40 @@ export interface WrittenReports {
   html: string
 }
 
-/** A deep copy of `value` with every string passed through redact(). */
-export function redactDeep<T>(value: T): T {
-  if (typeof value === 'string') return redact(value) as T
-  if (Array.isArray(value)) return value.map(redactDeep) as T
-  if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactDeep(v)])) as T
-  }
-  return value
-}
-
-
 export async function writeReports(report: VerifyReport, dir: string): Promise<WrittenReports> {
   const out = resolve(dir)
-  await mkdir(out, { recursive: true })
   const safe = redactDeep(report)
   const paths: WrittenReports = { json: join(out, 'verify.json'), junit: join(out, 'junit.xml'), html: join(out, 'index.html') }
-  const texts: [string, string][] = [
-    [paths.json, JSON.stringify(safe, null, 2) + '\n'],
+  await writeReportFiles([
+    [paths.json, renderJson(safe)],
     [paths.junit, renderJunit(safe)],
-    // Last: the page people open appears once the files it links to are there.
     [paths.html, renderHtml(safe)],
-  ]
-  for (const [file, text] of texts) await writeAtomic(file, text)
+  ])
   return paths
+}
+
+export interface WrittenBenchReports {
+  json: string
+  junit: string
+  html: string
+}
+
+export async function writeBenchReports(run: BenchRun, dir: string, history: HistoryEntry[] = []): Promise<WrittenBenchReports> {
+  const out = resolve(dir)
+  const safe = redactDeep(run)
+  const paths = { json: join(out, 'bench.json'), junit: join(out, 'bench-junit.xml'), html: join(out, 'bench.html') }
+  await writeReportFiles([
+    [paths.json, renderJson(safe)],
+    [paths.junit, renderBenchJunit(safe)],
+    [paths.html, renderBenchHtml(safe, redactDeep(history))],
+  ])
+  return paths
+}
+
+/** The text report and its JSON, at the paths in `r.files`. */
+export async function writeExecutionReport(r: ExecutionReport): Promise<void> {
+  await writeReportFiles([
+    [r.files.report, renderReport(r)],
+    [r.files.json, redact(JSON.stringify(r, null, 2)) + '\n'],
+  ])
 }

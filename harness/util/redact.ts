@@ -35,3 +35,13 @@ export function redact(text: string): string {
   for (const s of secrets) out = out.split(s).join('***')
   return out
 }
+
+/** A deep copy of `value` with every string passed through redact() (reports, history lines). */
+export function redactDeep<T>(value: T): T {
+  if (typeof value === 'string') return redact(value) as T
+  if (Array.isArray(value)) return value.map(redactDeep) as T
+  if (value && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redactDeep(v)])) as T
+  }
+  return value
+}

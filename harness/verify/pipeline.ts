@@ -1,19 +1,18 @@
 /**
- * `pnpm verify`'s stages, in order, on one disposable database. Each stage returns a verdict
- * with its evidence; a stage that cannot run says why (`skipped` with a reason), never passes
- * silently. The CLI renders these results and the reports are built from them.
+ * `pnpm verify`'s stages, in order: first those over the files (lint, files), then those on one
+ * disposable database. Each stage is a step (steps/step.ts) that returns a verdict with its
+ * evidence; a stage that cannot run says why (`skipped` with a reason), never passes silently;
+ * a stage that throws something other than a HarnessError is reported as INTERNAL (a bug, exit
+ * 70), the others still run. The CLI renders these results and the reports are built from them.
  */
 import type pg from 'pg'
 import { engineDifferences } from '../engines/differences.ts'
 import type { StartedEngine } from '../engines/types.ts'
-import { HarnessError, isHarnessError } from '../errors.ts'
 import { connect } from '../runner/connect.ts'
-import { FileMigrationProvider } from '../runner/discover.ts'
-import type { Migration } from '../sql/migration.ts'
-import { loadReleased, releasedDrift } from '../runner/released.ts'
-import { lintDirectory, formatFinding } from '../lint/lint.ts'
-import { loadManifest, type Manifest } from '../manifest/manifest.ts'
-import { failed, type Stage, type StageResult, type VerifyContext, type VerifyOptions, type VerifyReport } from './stage.ts'
+import { harnessOutcome, notRun, runStep } from '../steps/step.ts'
+import type { FilesContext, FilesStage, Stage, StageResult, VerifyContext, VerifyOptions, VerifyReport } from './stage.ts'
+import { filesStage } from './stages/files.ts'
+import { lintStage } from './stages/lint.ts'
 import { downUp, idempotency, postValidation, replay, secondUp } from './stages/schema.ts'
 import { faultInjection } from './stages/fault-injection.ts'
 import { dataProperties } from './stages/data-properties.ts'
@@ -22,6 +21,10 @@ import { jobsStage } from './stages/jobs.ts'
 
 export type { StageResult, VerifyReport, VerifyOptions, Verdict } from './stage.ts'
 
+/** Before any database: they read the directory themselves, and always run. */
+export const FILE_STAGES: FilesStage[] = [lintStage, filesStage]
+
+/** On the migrated database, in order; `--skip` and the `stages` argument of runVerify choose among these. */
 export const STAGES: Stage[] = [
   { id: 'replay', title: 'Replay all migrations from an empty database', needs: [], run: replay },
   { id: 'post-validation', title: 'Post-migration validation (manifest, hypertables, policies, log, orphans)', needs: ['replay'], run: postValidation },
@@ -53,44 +56,20 @@ export async function runVerify(engine: StartedEngine, options: VerifyOptions, s
     ok: false,
     stages: results,
   }
-  // Lint first and always: it reads every file on its own, so it reports on the rest even
-  // when the directory is refused or a migration fails later.
-  const l0 = Date.now()
-  try {
-    const lint = await lintDirectory(options.dir)
-    report.lint = lint
-    const details = lint.findings.map((f) => formatFinding(f))
-    const summary = `${lint.errors} error${lint.errors === 1 ? '' : 's'}, ${lint.warnings} warning${lint.warnings === 1 ? '' : 's'}, ${lint.allowed} allowed by lint-allow.json`
-    results.push({ id: 'lint', title: 'Lint the migration files (static, before any database work)', verdict: lint.errors > 0 ? 'failed' : 'passed', durationMs: Date.now() - l0, summary, details, ...(lint.errors > 0 ? { error: { code: 'LINT', message: summary } } : {}) })
-  } catch (e) {
-    if (!isHarnessError(e)) throw e
-    results.push({ id: 'lint', title: 'Lint the migration files (static, before any database work)', verdict: 'failed', durationMs: Date.now() - l0, summary: e.message, details: e.hint ? [e.hint] : [], error: { code: e.code, message: e.message } })
-  }
-  progress(`▸ lint: ${results[0]!.summary}`)
-
-  const fileStage = { id: 'files', title: 'Read and check the migration files' }
-  let manifest: Manifest | undefined
-  let migrations: Migration[]
-  const t0 = Date.now()
-  try {
-    manifest = await loadManifest(options.dir)
-    migrations = await new FileMigrationProvider(options.dir).getMigrations()
-    const released = await loadReleased(options.dir)
-    const drift = released ? releasedDrift(released, migrations) : []
-    if (drift.length) {
-      throw new HarnessError('MIGRATION_DRIFT', `released migration${drift.length > 1 ? 's were' : ' was'} edited (drift): ${drift.join('; ')}`, {
-        hint: 'Restore the released file(s) from the release and put the change in a new migration; production would refuse the edited file.',
-        details: { drift },
-      })
+  const files: FilesContext = { dir: options.dir, options, progress }
+  for (const stage of FILE_STAGES) {
+    results.push(await runStep(stage, () => stage.run(files)))
+    if (stage.id === 'lint') {
+      if (files.lint) report.lint = files.lint
+      progress(`▸ lint: ${results[results.length - 1]!.summary}`)
     }
-    results.push({ ...fileStage, verdict: 'passed', durationMs: Date.now() - t0, summary: `${migrations.length} migrations, ${migrations.filter((m) => m.down).length} with down files${manifest ? ', manifest found' : ', no manifest'}${released ? `, ${Object.keys(released.migrations).length} released unchanged` : ', no released.json'}`, details: migrations.map((m) => `${m.up.file} sha256 ${m.up.checksum}`) })
-  } catch (e) {
-    if (!isHarnessError(e)) throw e
-    results.push({ ...fileStage, verdict: 'failed', durationMs: Date.now() - t0, summary: e.message, details: e.hint ? [e.hint] : [], error: { code: e.code, message: e.message } })
-    for (const s of stages) results.push({ id: s.id, title: s.title, verdict: 'skipped', durationMs: 0, summary: 'skipped: the migration files were refused', details: [] })
+  }
+  if (!files.accepted) {
+    for (const s of stages) results.push(notRun(s, 'skipped: the migration files were refused'))
     report.durationMs = Date.now() - started
     return report
   }
+  const { manifest, migrations } = files.accepted
   const schemas = [...new Set([manifest?.schema, options.logSchema, ...(manifest?.tables ?? []).map((t) => t.split('.')[0])].filter((s): s is string => !!s))]
   const logSchema = options.logSchema ?? manifest?.schema ?? 'public'
   if (!schemas.includes(logSchema)) schemas.push(logSchema)
@@ -102,24 +81,17 @@ export async function runVerify(engine: StartedEngine, options: VerifyOptions, s
     client = await connect(db.url, { applicationName: 'pgverify verify' })
     for (const stage of stages) {
       if (options.skip?.includes(stage.id)) {
-        results.push({ id: stage.id, title: stage.title, verdict: 'skipped', durationMs: 0, summary: `skipped: --skip ${stage.id} was given (not verified in this run)`, details: [] })
+        results.push(notRun(stage, `skipped: --skip ${stage.id} was given (not verified in this run)`))
         continue
       }
       const blocked = stage.needs.find((n) => results.find((r) => r.id === n)?.verdict !== 'passed')
       if (blocked) {
-        results.push({ id: stage.id, title: stage.title, verdict: 'skipped', durationMs: 0, summary: `skipped: needs stage "${blocked}" to pass`, details: [] })
+        results.push(notRun(stage, `skipped: needs stage "${blocked}" to pass`))
         continue
       }
       progress(`▸ ${stage.title}`)
-      const s0 = Date.now()
-      let r: Omit<StageResult, 'id' | 'title' | 'durationMs'>
-      try {
-        r = await stage.run(ctx, client)
-      } catch (e) {
-        const he = isHarnessError(e) ? e : new HarnessError('VALIDATION_FAILED', (e as Error).message)
-        r = failed(`${stage.id} could not complete: ${he.message}`, he.hint ? [he.hint] : [], { code: he.code, message: he.message })
-      }
-      results.push({ id: stage.id, title: stage.title, durationMs: Date.now() - s0, ...r })
+      const c = client
+      results.push(await runStep(stage, () => stage.run(ctx, c), (e) => harnessOutcome(e, `${stage.id} could not complete: ${e.message}`)))
     }
   } finally {
     await client?.end().catch(() => {})

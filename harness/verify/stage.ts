@@ -1,6 +1,7 @@
 /**
- * What a verify stage is: a function over the context that returns a verdict with evidence.
- * Stages live in stages/; pipeline.ts orders and runs them.
+ * What a verify stage is: a step (steps/step.ts) whose body is a function over the context that
+ * returns a verdict with evidence. Stages live in stages/; pipeline.ts orders and runs them:
+ * first the stages that read the files (lint, files), then those on a disposable database.
  */
 import type pg from 'pg'
 import type { StartedEngine } from '../engines/types.ts'
@@ -10,20 +11,13 @@ import { Migrator, type MigratorEvent, type MigratorHooks } from '../runner/migr
 import { diffSnapshots, snapshot, type SchemaSnapshot } from '../validation/fingerprint/index.ts'
 import type { Manifest } from '../manifest/manifest.ts'
 import type { LintResult } from '../lint/lint.ts'
+import type { StepOutcome, StepResult } from '../steps/step.ts'
 
-export type Verdict = 'passed' | 'failed' | 'skipped'
+export type { Verdict } from '../steps/step.ts'
+export { failed, passed } from '../steps/step.ts'
 
-export interface StageResult {
-  id: string
-  title: string
-  verdict: Verdict
-  durationMs: number
-  /** One line for the terminal and the report. */
-  summary: string
-  /** Evidence: check lines, diff lines, the located error. */
-  details: string[]
-  error?: { code: string; message: string; located?: LocatedError }
-}
+/** A stage's result: a step result whose error points into a migration file. */
+export type StageResult = StepResult<LocatedError>
 
 export interface VerifyOptions {
   dir: string
@@ -38,6 +32,8 @@ export interface VerifyOptions {
   reportsDir?: string
   /** Stage ids not to run; each is reported as skipped with that reason, never as passed. */
   skip?: string[]
+  /** The lint allow-list to use instead of `<dir>/lint-allow.json` (pgverify.config.json "lint.allowFile"). */
+  lintAllowFile?: string
 }
 
 export interface VerifyContext {
@@ -73,7 +69,9 @@ export interface VerifyReport {
   lint?: LintResult
 }
 
-export type StageFn = (ctx: VerifyContext, client: pg.Client) => Promise<Omit<StageResult, 'id' | 'title' | 'durationMs'>>
+export type StageOutcome = StepOutcome<LocatedError>
+
+export type StageFn = (ctx: VerifyContext, client: pg.Client) => Promise<StageOutcome>
 
 export interface Stage {
   id: string
@@ -83,8 +81,23 @@ export interface Stage {
   run: StageFn
 }
 
-export const passed = (summary: string, details: string[] = []) => ({ verdict: 'passed' as const, summary, details })
-export const failed = (summary: string, details: string[] = [], error?: StageResult['error']) => ({ verdict: 'failed' as const, summary, details, error })
+/** What the stages before the database share: the directory, and what they found in it. */
+export interface FilesContext {
+  dir: string
+  options: VerifyOptions
+  progress: (line: string) => void
+  /** Set by the lint stage: every finding, allowed or not. */
+  lint?: LintResult
+  /** Set by the files stage once the directory is accepted. */
+  accepted?: { manifest?: Manifest; migrations: Migration[] }
+}
+
+/** A stage over the files alone, run before any database exists (lint, files). */
+export interface FilesStage {
+  id: string
+  title: string
+  run: (ctx: FilesContext) => Promise<StageOutcome>
+}
 
 export function migratorFor(ctx: VerifyContext, client: pg.ClientBase, extra: { onEvent?: (e: MigratorEvent) => void; hooks?: MigratorHooks } = {}): Migrator {
   return new Migrator({

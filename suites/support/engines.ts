@@ -208,7 +208,7 @@ export async function withoutTimescale(): Promise<WithoutTimescale[]> {
  */
 export async function needsLocalDumpTools(ctx: TestContext, engine: StartedEngine, what: string): Promise<void> {
   needs(ctx, engine, 'pg_dump', what)
-  const { locateClientTools } = await import('../../harness/backup/tools.ts')
+  const { locateClientTools } = await import('../../harness/engines/client-tools.ts')
   const missing = await locateClientTools(engine.versions.postgres).then(
     () => undefined,
     (e: Error) => e.message,

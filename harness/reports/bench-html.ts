@@ -2,14 +2,12 @@
  * reports/bench.html: one self-contained page (inline CSS and SVG, no script, no external
  * assets) that a person reads instead of the JSON: the verdict, the latest run against the
  * seeds' thresholds (headroom bars), a table per engine, the regression comparison, and one
- * line chart per figure across the stored history. Every value is escaped.
+ * line chart per figure across the stored history. Every value is escaped (text.ts, shared
+ * with the other reports).
  */
-import { formatValue, type BenchRun, type EngineRun, type Figure, type HistoryEntry } from './figures.ts'
-import { headroom } from './thresholds.ts'
-
-const ESC: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }
-// eslint-disable-next-line no-control-regex
-export const esc = (s: unknown): string => String(s ?? '').replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '').replace(/[&<>"']/g, (c) => ESC[c]!)
+import { formatValue, type BenchRun, type EngineRun, type Figure, type HistoryEntry } from '../measure/figures.ts'
+import { headroom } from '../measure/thresholds.ts'
+import { esc, formatDate as fmtDate } from './text.ts'
 
 const CSS = `
 :root{--fg:#1f2328;--muted:#57606a;--line:#d0d7de;--pass:#116329;--pass-bg:#dafbe1;--fail:#a40e26;--fail-bg:#ffebe9;--info:#424a53;--info-bg:#eaeef2;--skip:#7d4e00;--skip-bg:#fff8c5}
@@ -33,7 +31,6 @@ svg text{font:11px system-ui,sans-serif;fill:#57606a}ul{margin:6px 0}
 `
 
 const badge = (kind: string, label = kind) => `<span class="badge ${esc(kind)}">${esc(label)}</span>`
-const fmtDate = (iso: string) => iso.replace('T', ' ').replace(/\.\d+Z$/, ' UTC')
 const fmtBytes = (b: number) => (b >= 1e9 ? `${(b / 1e9).toFixed(1)} GB` : `${(b / 1e6).toFixed(0)} MB`)
 const PALETTE = ['#0969da', '#bf3989', '#1a7f37', '#9a6700', '#8250df', '#cf222e']
 

@@ -1,13 +1,14 @@
 /**
- * The execution report (seed 000: `phase3-execution-report-YYYYMMDD-HHMMSS.txt`) and its JSON
- * twin. The first lines say what happened and what state the database is in; then every
- * phase with its evidence. Written to a temporary name and renamed, and redacted throughout.
+ * The execution report (seed 000: `phase3-execution-report-YYYYMMDD-HHMMSS.txt`); its JSON twin
+ * is the report itself (reports/write.ts writes both). The first lines say what happened and
+ * what state the database is in; then every phase (a step) with its evidence. Redacted
+ * throughout. Seed 000 names exactly these files next to the execution log, so execute writes
+ * no page or JUnit of its own (the html.ts and junit.ts parts take its phases as they are).
  */
-import { rename, writeFile } from 'node:fs/promises'
 import { formatComparison } from '../backup/compare.ts'
 import { humanBytes } from '../backup/manifest.ts'
+import type { ExecutionReport } from '../execute/types.ts'
 import { redact } from '../util/redact.ts'
-import type { ExecutionReport } from './execute.ts'
 
 const HEADLINE: Record<ExecutionReport['outcome'], string> = {
   migrated: 'SUCCESS: migrated',
@@ -40,7 +41,7 @@ export function renderReport(r: ExecutionReport): string {
   w(`Execution log: ${r.files.log}`)
   w()
   w('PHASES')
-  for (const p of r.phases) w(`  [${p.status.toUpperCase().padEnd(7)}] ${p.title.padEnd(52)} ${p.durationMs ? `${p.durationMs} ms` : ''}${p.summary ? `\n             ${p.summary}` : ''}`)
+  for (const p of r.phases) w(`  [${p.verdict.toUpperCase().padEnd(7)}] ${p.title.padEnd(52)} ${p.durationMs ? `${p.durationMs} ms` : ''}${p.summary ? `\n             ${p.summary}` : ''}`)
   if (r.checks.length) {
     w()
     w('PRE-MIGRATION VALIDATION')
@@ -89,14 +90,4 @@ export function renderReport(r: ExecutionReport): string {
   w(`Report: ${r.files.report}`)
   w(`JSON:   ${r.files.json}`)
   return redact(out.join('\n')) + '\n'
-}
-
-export async function writeReportFiles(r: ExecutionReport, text: string): Promise<void> {
-  const write = async (file: string, content: string) => {
-    const tmp = `${file}.tmp-${process.pid}`
-    await writeFile(tmp, content)
-    await rename(tmp, file)
-  }
-  await write(r.files.report, text)
-  await write(r.files.json, redact(JSON.stringify(r, null, 2)) + '\n')
 }

@@ -1,5 +1,7 @@
 /**
- * The dump tools, chosen by the engine's `dumpTool` capability:
+ * The local install's client tools as a DumpTools (engines/types.ts): what a target without an
+ * engine of its own (DATABASE_URL, the native engine) dumps and restores with. The dump tools,
+ * chosen by the engine's `dumpTool` capability:
  *
  *   pg_dump       PostgreSQL's pg_dump / pg_restore / psql of the server's major version: the
  *                 engine's own (inside the container engine's container), else the local
@@ -14,8 +16,9 @@
 import { spawn } from 'node:child_process'
 import { existsSync, readdirSync } from 'node:fs'
 import path from 'node:path'
-import type { DumpTools, ToolArg, ToolName, ToolRun } from '../engines/types.ts'
+import { readEnvironment } from '../config/environment.ts'
 import { HarnessError } from '../errors.ts'
+import type { DumpTools, ToolArg, ToolName, ToolRun } from './types.ts'
 import { redact, redactUrl } from '../util/redact.ts'
 
 export type { DumpTools, ToolRun }
@@ -69,14 +72,14 @@ async function versionOf(binDir: string): Promise<{ version: string; major: numb
   return { version: `${m[1]}${m[2] ? `.${m[2]}` : ''}`, major: Number(m[1]) }
 }
 
-function candidates(major: number): { dir: string; source: string }[] {
+function candidates(major: number, pgBin: string | undefined): { dir: string; source: string }[] {
   const out: { dir: string; source: string }[] = []
-  if (process.env.PG_BIN) out.push({ dir: process.env.PG_BIN, source: 'PG_BIN' })
+  if (pgBin) out.push({ dir: pgBin, source: 'PG_BIN' })
   out.push({ dir: `/usr/lib/postgresql/${major}/bin`, source: 'Debian/Ubuntu layout' })
   out.push({ dir: `/usr/pgsql-${major}/bin`, source: 'RHEL layout' })
   out.push({ dir: `/opt/homebrew/opt/postgresql@${major}/bin`, source: 'Homebrew' })
   out.push({ dir: `/usr/local/opt/postgresql@${major}/bin`, source: 'Homebrew' })
-  for (const d of (process.env.PATH ?? '').split(path.delimiter)) if (d) out.push({ dir: d, source: 'PATH' })
+  for (const d of readEnvironment().path) out.push({ dir: d, source: 'PATH' })
   // Other installed majors, only to name them in the error.
   if (existsSync('/usr/lib/postgresql')) for (const m of readdirSync('/usr/lib/postgresql')) out.push({ dir: `/usr/lib/postgresql/${m}/bin`, source: 'Debian/Ubuntu layout' })
   return out
@@ -86,11 +89,11 @@ function candidates(major: number): { dir: string; source: string }[] {
  * pg_dump, pg_restore and psql of exactly the server's major version, or BACKUP_TOOL_MISMATCH
  * naming what was found and how to get the right one.
  */
-export async function locateClientTools(serverVersion: string): Promise<ClientTools> {
+export async function locateClientTools(serverVersion: string, pgBin: string | undefined = readEnvironment().pgBin): Promise<ClientTools> {
   const major = Number(/^(\d+)/.exec(serverVersion)?.[1] ?? NaN)
   const found: string[] = []
   const seen = new Set<string>()
-  for (const c of candidates(major)) {
+  for (const c of candidates(major, pgBin)) {
     const dir = path.resolve(c.dir)
     if (seen.has(dir)) continue
     seen.add(dir)
@@ -118,8 +121,8 @@ export function toolError(code: 'BACKUP_FAILED' | 'RESTORE_FAILED', what: string
 }
 
 /** The local install's tools of the server's major version, as a toolbox. */
-export async function localDumpTools(serverVersion: string): Promise<DumpTools> {
-  const t = await locateClientTools(serverVersion)
+export async function localDumpTools(serverVersion: string, pgBin?: string): Promise<DumpTools> {
+  const t = await locateClientTools(serverVersion, pgBin)
   const files: Record<ToolName, string> = { pg_dump: t.pgDump, pg_restore: t.pgRestore, psql: t.psql }
   return {
     version: t.version,

@@ -1,0 +1,58 @@
+/**
+ * The one place that reads environment variables. Everything else receives these values: the
+ * CLI reads them once per command (config/index.ts) and hands them down; library callers that
+ * pass nothing get `readEnvironment()` as the default, read at that moment.
+ *
+ * Not read here, on purpose: the Docker client's own variables (DOCKER_HOST, DOCKER_TLS_VERIFY,
+ * DOCKER_CERT_PATH, XDG_RUNTIME_DIR) stay in engines/docker.ts, because testcontainers reads the
+ * very same variables itself when it starts a container; the harness's probe must see what
+ * testcontainers will see at that moment, not a copy taken earlier. Building a child process's
+ * environment (`{ ...process.env, PGPASSWORD }`) is not reading it either.
+ */
+import path from 'node:path'
+
+export interface Environment {
+  /** DATABASE_URL: the database a command works on (the production case). */
+  databaseUrl?: string
+  /** VERIFY_ENGINE: the engine when no --engine is given. */
+  engine?: string
+  /** PGVERIFY_CONTAINER_IMAGE: the container engine's image instead of the pinned one. */
+  containerImage?: string
+  /** PG_BIN: the bin directory of the PostgreSQL install (server for the native engine, client tools for dumps). */
+  pgBin?: string
+  /** MIGRATION_LOG_SCHEMA: the schema of the migration log. */
+  logSchema?: string
+  /** PSQL: the psql the benchmarks' \copy reference uses. */
+  psql?: string
+  /** GITHUB_SHA: the commit of a CI run, when git cannot say. */
+  githubSha?: string
+  /** NO_COLOR set (to anything): no colour on the terminal. */
+  noColor: boolean
+  /** PATH, split: where programs are looked for. */
+  path: string[]
+}
+
+export const ENV = {
+  databaseUrl: 'DATABASE_URL',
+  engine: 'VERIFY_ENGINE',
+  containerImage: 'PGVERIFY_CONTAINER_IMAGE',
+  pgBin: 'PG_BIN',
+  logSchema: 'MIGRATION_LOG_SCHEMA',
+  psql: 'PSQL',
+  githubSha: 'GITHUB_SHA',
+} as const
+
+/** A set variable with something in it; blank counts as unset. */
+const value = (env: NodeJS.ProcessEnv, name: string): string | undefined => {
+  const v = env[name]
+  return v !== undefined && v.trim() !== '' ? v : undefined
+}
+
+export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environment {
+  const out: Environment = { noColor: Boolean(env.NO_COLOR), path: (env.PATH ?? '').split(path.delimiter).filter(Boolean) }
+  for (const [key, name] of Object.entries(ENV) as [keyof typeof ENV, string][]) {
+    const v = value(env, name)
+    if (v !== undefined) out[key] = key === 'containerImage' ? v.trim() : v
+  }
+  return out
+}
