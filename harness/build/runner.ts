@@ -3,6 +3,7 @@
  *
  *   dist/runner/pgverify-runner.mjs   one ESM file, platform node, target node20, with every
  *                                     dependency inside (pg, zx, …): runs with plain `node`
+ *   dist/runner/libpg-query.wasm      PostgreSQL's parser (libpg-query), loaded next to the bundle
  *   dist/runner/migrations/           the migrations, manifest.json and released.json
  *   dist/runner/README.txt            how to run it
  *
@@ -12,6 +13,7 @@
  */
 import { cp, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
+import { createRequire } from 'node:module'
 import { build, type Plugin } from 'esbuild'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
@@ -57,7 +59,10 @@ export async function buildRunner(): Promise<{ file: string; bytes: number; ms: 
     target: 'node20',
     format: 'esm',
     // CommonJS dependencies (pg) call require() for Node built-ins: give the ESM bundle one.
-    banner: { js: "import { createRequire as __pgvCreateRequire } from 'node:module';\nconst require = __pgvCreateRequire(import.meta.url);" },
+    // libpg-query's Emscripten loader finds its .wasm through __dirname: the one next to the bundle.
+    banner: {
+      js: "import { createRequire as __pgvCreateRequire } from 'node:module';\nimport { fileURLToPath as __pgvFileURLToPath } from 'node:url';\nconst require = __pgvCreateRequire(import.meta.url);\nconst __filename = __pgvFileURLToPath(import.meta.url);\nconst __dirname = __pgvFileURLToPath(new URL('.', import.meta.url));",
+    },
     // pg's optional native binding is only loaded when asked for (never by us).
     external: ['pg-native'],
     plugins: [productionOnly],
@@ -69,6 +74,8 @@ export async function buildRunner(): Promise<{ file: string; bytes: number; ms: 
   const leaked = inputs.filter((i) => /pglite|testcontainers|engines\/(embedded|container|native)\.ts/.test(i))
   if (leaked.length) throw new Error(`the production runner bundle contains engine code it must not: ${leaked.join(', ')}`)
   await cp(path.join(ROOT, 'migrations'), path.join(OUT_DIR, 'migrations'), { recursive: true })
+  const parserWasm = path.join(path.dirname(createRequire(import.meta.url).resolve('libpg-query')), 'libpg-query.wasm')
+  await cp(parserWasm, path.join(OUT_DIR, 'libpg-query.wasm'))
   const version = (JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version
   await writeFile(
     path.join(OUT_DIR, 'README.txt'),
