@@ -19,11 +19,13 @@ import { faultInjection } from './stages/fault-injection.ts'
 import { dataProperties } from './stages/data-properties.ts'
 import { backupRoundTripStage } from './stages/backup-round-trip.ts'
 import { jobsStage } from './stages/jobs.ts'
+import { DIAGNOSTIC_TITLE, diagnosticReplayStage, runDiagnosticReplay } from './stages/diagnostic-replay.ts'
 
 export type { StageResult, VerifyReport, VerifyOptions, Verdict } from './stage.ts'
 
 export const STAGES: Stage[] = [
   { id: 'replay', title: 'Replay all migrations from an empty database', needs: [], run: replay },
+  { id: 'diagnostic-replay', title: DIAGNOSTIC_TITLE, needs: [], run: diagnosticReplayStage },
   { id: 'post-validation', title: 'Post-migration validation (manifest, hypertables, policies, log, orphans)', needs: ['replay'], run: postValidation },
   { id: 'jobs', title: 'Registered jobs run explicitly (CALL run_job): effects per job match their config', needs: ['replay'], run: jobsStage },
   { id: 'second-up', title: 'A second up is a no-op', needs: ['replay'], run: secondUp },
@@ -87,7 +89,16 @@ export async function runVerify(engine: StartedEngine, options: VerifyOptions, s
   } catch (e) {
     if (!isHarnessError(e)) throw e
     results.push({ ...fileStage, verdict: 'failed', durationMs: Date.now() - t0, summary: e.message, details: e.hint ? [e.hint] : [], error: { code: e.code, message: e.message } })
-    for (const s of stages) results.push({ id: s.id, title: s.title, verdict: 'skipped', durationMs: 0, summary: 'skipped: the migration files were refused', details: [] })
+    for (const s of stages) {
+      // The diagnostic replay reads the files itself: it runs on refused files (not on drift or a bad manifest).
+      if (s.id === 'diagnostic-replay' && /^MIGRATION_(?!DRIFT$)/.test(e.code) && !options.skip?.includes(s.id)) {
+        const d0 = Date.now()
+        const r = await runDiagnosticReplay(engine, options.dir, manifest, progress, options.logSchema).catch((x: Error) => ({ verdict: 'failed' as const, summary: `diagnostic-replay could not complete: ${x.message}`, details: [] }))
+        results.push({ id: s.id, title: s.title, ...r, durationMs: Date.now() - d0 })
+        continue
+      }
+      results.push({ id: s.id, title: s.title, verdict: 'skipped', durationMs: 0, summary: 'skipped: the migration files were refused', details: [] })
+    }
     report.durationMs = Date.now() - started
     return report
   }
