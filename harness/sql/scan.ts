@@ -27,6 +27,8 @@ export interface Scan {
 const isIdentStart = (c: number) => (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95 || c >= 128
 const isIdentChar = (c: number) => isIdentStart(c) || (c >= 48 && c <= 57) || c === 36
 const isSpace = (c: number) => c === 32 || c === 10 || c === 9 || c === 13 || c === 12 || c === 11
+/** a, b, c, e: the first letters of ATOMIC, BEGIN, CASE, END (lower-cased char codes). */
+const ATOMIC_WORD_START = new Set([97, 98, 99, 101])
 const DOLLAR_TAG = /\$([A-Za-z_\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*)?\$/y
 
 export function scan(sql: string): Scan {
@@ -131,7 +133,9 @@ export function scan(sql: string): Scan {
       token(i)
       let k = i + 1
       while (k < n && isIdentChar(sql.charCodeAt(k))) k++
-      const word = k - i <= 6 ? sql.slice(i, k).toUpperCase() : ''
+      // Only BEGIN, ATOMIC, CASE and END matter: look at the letters only for words of that length.
+      const len = k - i
+      const word = len >= 3 && len <= 6 && ATOMIC_WORD_START.has(c | 0x20) ? sql.slice(i, k).toUpperCase() : ''
       if (word === 'ATOMIC' && lastWord === 'BEGIN') atomicDepth++
       else if (atomicDepth > 0 && (word === 'CASE' || word === 'BEGIN')) atomicDepth++
       else if (atomicDepth > 0 && word === 'END') atomicDepth--
@@ -154,7 +158,8 @@ function blank(sql: string, masked: Array<[number, number]>): string {
   let at = 0
   for (const [a, b] of masked) {
     if (b <= a) continue
-    parts.push(sql.slice(at, a), sql.slice(a, b).replace(/[^\n]/g, ' '))
+    const nl = sql.indexOf('\n', a)
+    parts.push(sql.slice(at, a), nl < 0 || nl >= b ? ' '.repeat(b - a) : sql.slice(a, b).replace(/[^\n]/g, ' '))
     at = b
   }
   parts.push(sql.slice(at))
