@@ -17,22 +17,12 @@ import type { Diagnostic, Migration, MigrationScript } from '../sql/migration.ts
 import { applyAllowList, loadAllowList, type AllowEntry } from './allow.ts'
 import { lintFile } from './file.ts'
 import { collectHypertables, SetKnowledge, type LintInput } from './knowledge.ts'
-import type { LintFinding } from './rules.ts'
+import type { LintFinding, LintResult } from './rules.ts'
 
 export type { AllowEntry } from './allow.ts'
 export { loadAllowList } from './allow.ts'
-export { RULES, type LintFinding, type Rule, type Severity } from './rules.ts'
+export { RULES, type LintFinding, type LintResult, type Rule, type Severity } from './rules.ts'
 export { formatFinding, formatLintResult, formatRules } from './render.ts'
-
-export interface LintResult {
-  findings: LintFinding[]
-  /** Errors not covered by the allow-list. */
-  errors: number
-  /** Warnings not covered by the allow-list (including unused allow entries). */
-  warnings: number
-  /** Findings covered by the allow-list. */
-  allowed: number
-}
 
 export interface LintOptions {
   allow?: AllowEntry[]

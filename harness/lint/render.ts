@@ -1,7 +1,6 @@
 /** Lint findings as text: for terminals, test output and the verify stage's details. */
 import { ALLOW_FILE } from './allow.ts'
-import { RULE_BY_ID, type LintFinding } from './rules.ts'
-import type { LintResult } from './lint.ts'
+import { RULE_BY_ID, type LintFinding, type LintResult } from './rules.ts'
 
 /** `file:line:column  severity  rule  message` plus the fix (or the allow reason). */
 export function formatFinding(f: LintFinding): string {

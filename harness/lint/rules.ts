@@ -27,6 +27,16 @@ export interface LintFinding {
   allowed?: { reason: string }
 }
 
+export interface LintResult {
+  findings: LintFinding[]
+  /** Errors not covered by the allow-list. */
+  errors: number
+  /** Warnings not covered by the allow-list (including unused allow entries). */
+  warnings: number
+  /** Findings covered by the allow-list. */
+  allowed: number
+}
+
 export interface Rule {
   /** Stable kebab-case id: used in allow-lists, reports and tests. */
   id: string
