@@ -169,18 +169,24 @@ export function refusal(diagnostics: Diagnostic[]): HarnessError | undefined {
   return new HarnessError(d.code, d.message, { hint: d.hint, details: d.details })
 }
 
-function firstInvalidUtf8(bytes: Buffer): number {
-  for (let i = 0; i < bytes.length; i++) {
-    try {
-      new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, i + 1))
-    } catch {
-      // A truncated multi-byte sequence at the end is not yet an error: look a little further.
-      try {
-        new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(0, Math.min(bytes.length, i + 4)))
-      } catch {
-        return i
-      }
+/** Offset of the first byte that is not part of a valid UTF-8 sequence (one pass). */
+export function firstInvalidUtf8(bytes: Uint8Array): number {
+  let i = 0
+  while (i < bytes.length) {
+    const b = bytes[i]!
+    if (b < 0x80) { i++; continue }
+    let n: number
+    let lo = 0x80
+    let hi = 0xbf
+    if (b >= 0xc2 && b <= 0xdf) n = 1
+    else if (b >= 0xe0 && b <= 0xef) { n = 2; if (b === 0xe0) lo = 0xa0; if (b === 0xed) hi = 0x9f }
+    else if (b >= 0xf0 && b <= 0xf4) { n = 3; if (b === 0xf0) lo = 0x90; if (b === 0xf4) hi = 0x8f }
+    else return i
+    for (let k = 1; k <= n; k++) {
+      const c = bytes[i + k]
+      if (c === undefined || c < (k === 1 ? lo : 0x80) || c > (k === 1 ? hi : 0xbf)) return i
     }
+    i += n + 1
   }
   return bytes.length
 }

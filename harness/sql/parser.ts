@@ -3,9 +3,10 @@
  * PostgreSQL 17 grammar). Loading is asynchronous and happens once per process (`loadParser`);
  * after that every parse is synchronous.
  *
- * The parser works on UTF-8 bytes: every location it returns (statement locations, node
- * `location` fields, the cursor of a syntax error) is a byte offset. `ByteMap` turns them into
- * the UTF-16 offsets JavaScript strings use.
+ * The parser works on UTF-8 bytes: the locations in its trees (statement locations, node
+ * `location` fields) are byte offsets, which `ByteMap` turns into the UTF-16 offsets JavaScript
+ * strings use; the cursor of a syntax error counts characters (code points), as PostgreSQL's
+ * error position does.
  */
 import { loadModule, parseSync } from 'libpg-query'
 
@@ -24,7 +25,7 @@ export interface RawStatement {
 
 export interface SyntaxProblem {
   message: string
-  /** 0-based byte offset of the error in the parsed text. */
+  /** 0-based offset of the error in the parsed text, in characters (code points: PostgreSQL's own count), not bytes. */
   cursor: number
 }
 

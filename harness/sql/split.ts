@@ -103,7 +103,8 @@ export function splitSql(sql: string, options: SplitOptions = {}): SplitResult {
         continue
       }
       const s = add(start, end, undefined)
-      const offset = start + new ByteMap(sql.slice(start, end)).toChar(one.error.cursor)
+      // The cursor of a syntax error counts characters (code points), unlike node locations (bytes).
+      const offset = start + positionToOffset(sql.slice(start, end), one.error.cursor + 1)
       const at = lines.at(offset)
       syntaxErrors.push({ statement: s.index, offset, line: at.line, column: at.column, message: one.error.message })
     }
