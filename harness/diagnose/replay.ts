@@ -12,6 +12,7 @@
  */
 import type pg from 'pg'
 import { locateError, type LocatedError } from '../runner/locate.ts'
+import { restoreSessionSettings, sessionSettings } from '../runner/session-settings.ts'
 import { quoteIdent } from '../util/sql.ts'
 import type { Migration } from '../sql/migration.ts'
 import { createdBy, isTransactionControl, matches, missingIn, treeOf, type Created } from './objects.ts'
@@ -58,6 +59,7 @@ export async function diagnosticReplay(client: pg.ClientBase, migrations: Migrat
     options.onFile?.(script.file)
     result.files++
     const tx = !script.noTransaction
+    const settings = await sessionSettings(client)
     if (tx) await client.query('BEGIN')
     for (const stmt of script.statements) {
       const tree = treeOf(stmt)
@@ -83,8 +85,8 @@ export async function diagnosticReplay(client: pg.ClientBase, migrations: Migrat
       }
     }
     if (tx) await client.query('COMMIT').catch(async () => client.query('ROLLBACK').catch(() => {}))
-    // Settings a file changed (search_path, timeouts) must not leak into the next one.
-    await client.query('RESET ALL').catch(() => {})
+    // Settings a file changed (search_path, timeouts) must not leak into the next one (as the runner does).
+    await restoreSessionSettings(client, settings).catch(() => {})
   }
   return result
 }
