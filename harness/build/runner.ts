@@ -3,9 +3,11 @@
  *
  *   dist/runner/pgverify-runner.mjs   one ESM file, platform node, target node20, with every
  *                                     dependency inside (pg, zx, …): runs with plain `node`
- *   dist/runner/libpg-query.wasm      PostgreSQL's parser (libpg-query), loaded next to the bundle
  *   dist/runner/migrations/           the migrations, manifest.json and released.json
  *   dist/runner/README.txt            how to run it
+ *
+ * PostgreSQL's parser (libpg-query's WebAssembly) is inside the file too: its loader is given the
+ * bytes instead of reading libpg-query.wasm from beside it.
  *
  * Built from harness/cli/runner-entry.ts: the same verb modules the suites test. The engine
  * selector is replaced by a stub (the runner works against DATABASE_URL only), and the build
@@ -13,7 +15,6 @@
  */
 import { cp, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { createRequire } from 'node:module'
 import { build, type Plugin } from 'esbuild'
 
 const ROOT = path.resolve(import.meta.dirname, '../..')
@@ -43,6 +44,14 @@ const productionOnly: Plugin = {
       path.resolve(args.resolveDir, args.path) === path.join(ROOT, 'harness/engines/select.ts') ? { path: 'engines/select.ts', namespace: 'runner-stub' } : undefined,
     )
     b.onLoad({ filter: /.*/, namespace: 'runner-stub' }, () => ({ contents: SELECT_STUB, loader: 'ts', resolveDir: path.join(ROOT, 'harness/engines') }))
+    // libpg-query's Emscripten loader reads libpg-query.wasm from its own directory: hand it the bytes.
+    b.onLoad({ filter: /libpg-query[\\/]wasm[\\/]libpg-query\.js$/ }, async (args) => {
+      const js = await readFile(args.path, 'utf8')
+      const hook = 'async function getWasmBinary(binaryFile){'
+      if (!js.includes(hook)) return { errors: [{ text: `${args.path}: the WebAssembly loader changed (no "${hook}"): update harness/build/runner.ts` }] }
+      const wasm = await readFile(path.join(path.dirname(args.path), 'libpg-query.wasm'))
+      return { contents: `const __pgvParserWasm = Buffer.from(${JSON.stringify(wasm.toString('base64'))}, 'base64');\n${js.replace(hook, `${hook}return new Uint8Array(__pgvParserWasm);`)}`, loader: 'js' }
+    })
     b.onResolve({ filter: FORBIDDEN }, (args) => ({ errors: [{ text: `${args.path} must not be bundled into the production runner (imported by ${path.relative(ROOT, args.importer)})` }] }))
   },
 }
@@ -59,7 +68,7 @@ export async function buildRunner(): Promise<{ file: string; bytes: number; ms: 
     target: 'node20',
     format: 'esm',
     // CommonJS dependencies (pg) call require() for Node built-ins: give the ESM bundle one.
-    // libpg-query's Emscripten loader finds its .wasm through __dirname: the one next to the bundle.
+    // libpg-query's Emscripten loader refers to __dirname and __filename (CommonJS): give the ESM bundle both.
     banner: {
       js: "import { createRequire as __pgvCreateRequire } from 'node:module';\nimport { fileURLToPath as __pgvFileURLToPath } from 'node:url';\nconst require = __pgvCreateRequire(import.meta.url);\nconst __filename = __pgvFileURLToPath(import.meta.url);\nconst __dirname = __pgvFileURLToPath(new URL('.', import.meta.url));",
     },
@@ -74,8 +83,6 @@ export async function buildRunner(): Promise<{ file: string; bytes: number; ms: 
   const leaked = inputs.filter((i) => /pglite|testcontainers|engines\/(embedded|container|native)\.ts/.test(i))
   if (leaked.length) throw new Error(`the production runner bundle contains engine code it must not: ${leaked.join(', ')}`)
   await cp(path.join(ROOT, 'migrations'), path.join(OUT_DIR, 'migrations'), { recursive: true })
-  const parserWasm = path.join(path.dirname(createRequire(import.meta.url).resolve('libpg-query')), 'libpg-query.wasm')
-  await cp(parserWasm, path.join(OUT_DIR, 'libpg-query.wasm'))
   const version = (JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version
   await writeFile(
     path.join(OUT_DIR, 'README.txt'),
