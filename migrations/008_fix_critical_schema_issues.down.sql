@@ -1,8 +1,10 @@
 -- 008_fix_critical_schema_issues (down): undoes 008's schema changes: drops the constraints,
 -- unique index and indexes it added, drops job_assignments.shift_id, and makes
 -- production_lines.created_at / updated_at and metric_binding.scale_factor nullable again
--- (scale_factor also loses its default). Backfilled values (line ids, catalog entries for
--- unknown fault bits, timestamps, scale factors) are data and stay.
+-- (scale_factor also loses its default). Backfilled and fixed values (line ids, catalog
+-- entries for unknown fault bits, timestamps, scale factors, cleared e-mails) are data and
+-- stay; rows 008 deleted (fault rows with bits outside 0-1023, duplicate PLC tags) are put back
+-- from migration_quarantine, which is then dropped.
 
 SET LOCAL lock_timeout = '10s';
 
@@ -28,3 +30,25 @@ ALTER TABLE IF EXISTS factory_telemetry.metric_binding ALTER COLUMN scale_factor
 ALTER TABLE IF EXISTS factory_telemetry.metric_binding ALTER COLUMN scale_factor DROP DEFAULT;
 ALTER TABLE IF EXISTS factory_telemetry.production_lines ALTER COLUMN updated_at DROP NOT NULL;
 ALTER TABLE IF EXISTS factory_telemetry.production_lines ALTER COLUMN created_at DROP NOT NULL;
+
+-- Rows 008 quarantined and deleted go back where they were (the constraints they broke are
+-- gone); then the quarantine table goes. Guarded, so the file can run again.
+DO $$
+DECLARE
+  t TEXT;
+BEGIN
+  IF to_regclass('factory_telemetry.migration_quarantine') IS NULL THEN
+    RETURN;
+  END IF;
+  FOREACH t IN ARRAY ARRAY['fault_event', 'fault_active', 'plc_tags'] LOOP
+    EXECUTE format(
+      'INSERT INTO factory_telemetry.%1$I SELECT (jsonb_populate_record(NULL::factory_telemetry.%1$I, q.row_data)).*
+         FROM factory_telemetry.migration_quarantine q
+        WHERE q.migration = %2$L AND q.action = %3$L AND q.source_table = %4$L
+       ON CONFLICT DO NOTHING',
+      t, '008_fix_critical_schema_issues', 'deleted', 'factory_telemetry.' || t);
+  END LOOP;
+END
+$$;
+
+DROP TABLE IF EXISTS factory_telemetry.migration_quarantine;

@@ -1,6 +1,15 @@
 -- 008_fix_critical_schema_issues: the integrity fixes the schema assessment asked for.
 --
 -- What:
+--   0. Existing rows that would break the new constraints are brought into line first, so the
+--      migration stands on its own on a production database with years of data: every such row
+--      is copied to factory_telemetry.migration_quarantine (table, reason, 'fixed' or 'deleted',
+--      the whole row as JSON), then fixed where a safe fix exists (a time that ends before it
+--      starts ends when it starts, good parts are capped at total parts, a zero scale factor
+--      becomes 1.0, a dangling reference becomes NULL, a duplicate user e-mail is cleared on the
+--      newer user, bindings of a duplicate PLC tag move to the kept tag) and deleted where none
+--      does (fault rows whose bit cannot have a catalog entry, duplicate PLC tags). Each step
+--      touches only rows that still break the rule, so a re-run changes nothing.
 --   1. Backfills (each touches only rows that still need it, so a re-run changes nothing):
 --      context.production_line_id and equipment_config.production_line_id from
 --      production_lines.equipment_codes, fault_catalog entries for fault bits seen in
@@ -16,9 +25,95 @@
 --      users' e-mail (case-insensitive) and on a PLC tag's address per connection.
 -- Why: these were missing in the original schema and let inconsistent rows in.
 -- ADD CONSTRAINT has no IF NOT EXISTS, so constraints are added from a guarded block that
--- checks pg_constraint first.
+-- checks pg_constraint first. The changes to existing rows are declared in manifest.json
+-- (migrations["008_fix_critical_schema_issues"].dataChanges) and checked by verify's
+-- data-properties stage; to see what a run quarantined:
+--   SELECT source_table, action, reason, count(*) FROM factory_telemetry.migration_quarantine
+--    WHERE migration = '008_fix_critical_schema_issues' GROUP BY 1, 2, 3;
 
 SET LOCAL lock_timeout = '10s';
+
+-- 0. Rows that would break the new constraints: quarantined, then fixed or deleted -------------
+
+CREATE TABLE IF NOT EXISTS factory_telemetry.migration_quarantine (
+  id             UUID PRIMARY KEY DEFAULT gen_random_uuid(),
+  migration      TEXT NOT NULL,
+  source_table   TEXT NOT NULL,
+  reason         TEXT NOT NULL,
+  action         TEXT NOT NULL CHECK (action IN ('fixed', 'deleted')),
+  row_data       JSONB NOT NULL,
+  quarantined_at TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+
+-- Each step below copies the rows it changes to the quarantine and changes them in one statement
+-- (all parts of a WITH see the rows as they were when the statement started).
+
+-- fk_fault_event_catalog / fk_fault_active_catalog: the catalog only holds bits 0-1023.
+WITH gone AS (DELETE FROM factory_telemetry.fault_event WHERE bit_index NOT BETWEEN 0 AND 1023 RETURNING *)
+INSERT INTO factory_telemetry.migration_quarantine (migration, source_table, reason, action, row_data)
+SELECT '008_fix_critical_schema_issues', 'factory_telemetry.fault_event', 'bit_index outside 0-1023: no fault_catalog entry can exist (fk_fault_event_catalog)', 'deleted', to_jsonb(gone) FROM gone;
+
+WITH gone AS (DELETE FROM factory_telemetry.fault_active WHERE bit_index NOT BETWEEN 0 AND 1023 RETURNING *)
+INSERT INTO factory_telemetry.migration_quarantine (migration, source_table, reason, action, row_data)
+SELECT '008_fix_critical_schema_issues', 'factory_telemetry.fault_active', 'bit_index outside 0-1023: no fault_catalog entry can exist (fk_fault_active_catalog)', 'deleted', to_jsonb(gone) FROM gone;
+
+-- chk_fault_event_off_after_on: a fault that ends before it starts ends when it starts.
+WITH old AS (SELECT * FROM factory_telemetry.fault_event WHERE ts_off < ts_on),
+     fix AS (UPDATE factory_telemetry.fault_event SET ts_off = ts_on WHERE ts_off < ts_on)
+INSERT INTO factory_telemetry.migration_quarantine (migration, source_table, reason, action, row_data)
+SELECT '008_fix_critical_schema_issues', 'factory_telemetry.fault_event', 'ts_off before ts_on (chk_fault_event_off_after_on): ts_off set to ts_on', 'fixed', to_jsonb(old) FROM old;
+
+-- chk_downtime_events_end_after_start
+WITH old AS (SELECT * FROM factory_telemetry.downtime_events WHERE end_time < start_time),
+     fix AS (UPDATE factory_telemetry.downtime_events SET end_time = start_time WHERE end_time < start_time)
+INSERT INTO factory_telemetry.migration_quarantine (migration, source_table, reason, action, row_data)
+SELECT '008_fix_critical_schema_issues', 'factory_telemetry.downtime_events', 'end_time before start_time (chk_downtime_events_end_after_start): end_time set to start_time', 'fixed', to_jsonb(old) FROM old;
+
+-- chk_oee_calculations_parts
+WITH old AS (SELECT * FROM factory_telemetry.oee_calculations WHERE good_parts > total_parts),
+     fix AS (UPDATE factory_telemetry.oee_calculations SET good_parts = total_parts WHERE good_parts > total_parts)
+INSERT INTO factory_telemetry.migration_quarantine (migration, source_table, reason, action, row_data)
+SELECT '008_fix_critical_schema_issues', 'factory_telemetry.oee_calculations', 'good_parts above total_parts (chk_oee_calculations_parts): good_parts set to total_parts', 'fixed', to_jsonb(old) FROM old;
+
+-- chk_job_assignments_completion
+WITH old AS (SELECT * FROM factory_telemetry.job_assignments WHERE completed_at < started_at),
+     fix AS (UPDATE factory_telemetry.job_assignments SET completed_at = started_at WHERE completed_at < started_at)
+INSERT INTO factory_telemetry.migration_quarantine (migration, source_table, reason, action, row_data)
+SELECT '008_fix_critical_schema_issues', 'factory_telemetry.job_assignments', 'completed_at before started_at (chk_job_assignments_completion): completed_at set to started_at', 'fixed', to_jsonb(old) FROM old;
+
+-- chk_metric_binding_scale_nonzero: a zero scale maps every value to 0; 1.0 passes values through.
+WITH old AS (SELECT * FROM factory_telemetry.metric_binding WHERE scale_factor = 0),
+     fix AS (UPDATE factory_telemetry.metric_binding SET scale_factor = 1.0 WHERE scale_factor = 0)
+INSERT INTO factory_telemetry.migration_quarantine (migration, source_table, reason, action, row_data)
+SELECT '008_fix_critical_schema_issues', 'factory_telemetry.metric_binding', 'scale_factor 0 (chk_metric_binding_scale_nonzero): set to 1.0', 'fixed', to_jsonb(old) FROM old;
+
+-- fk_context_production_line / fk_context_current_job: a dangling reference becomes NULL
+-- (what ON DELETE SET NULL would have done); the line is backfilled from equipment codes below.
+WITH old AS (SELECT * FROM factory_telemetry.context WHERE (production_line_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM factory_telemetry.production_lines pl WHERE pl.id = production_line_id)) OR (current_job_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM factory_telemetry.job_assignments ja WHERE ja.id = current_job_id))),
+     fix AS (
+       UPDATE factory_telemetry.context
+          SET production_line_id = CASE WHEN (production_line_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM factory_telemetry.production_lines pl WHERE pl.id = production_line_id)) THEN NULL ELSE production_line_id END,
+              current_job_id = CASE WHEN (current_job_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM factory_telemetry.job_assignments ja WHERE ja.id = current_job_id)) THEN NULL ELSE current_job_id END
+        WHERE (production_line_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM factory_telemetry.production_lines pl WHERE pl.id = production_line_id)) OR (current_job_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM factory_telemetry.job_assignments ja WHERE ja.id = current_job_id)))
+INSERT INTO factory_telemetry.migration_quarantine (migration, source_table, reason, action, row_data)
+SELECT '008_fix_critical_schema_issues', 'factory_telemetry.context', 'production_line_id or current_job_id refers to no row (fk_context_production_line, fk_context_current_job): set to NULL', 'fixed', to_jsonb(old) FROM old;
+
+-- uq_users_email_lower: the oldest user (smallest id) keeps a shared e-mail, the others lose it.
+WITH d AS (SELECT id, first_value(id) OVER (PARTITION BY lower(email) ORDER BY id) AS keep FROM factory_telemetry.users WHERE email IS NOT NULL),
+     old AS (SELECT u.*, d.keep FROM factory_telemetry.users u JOIN d ON d.id = u.id WHERE d.id <> d.keep),
+     fix AS (UPDATE factory_telemetry.users u SET email = NULL FROM d WHERE u.id = d.id AND d.id <> d.keep)
+INSERT INTO factory_telemetry.migration_quarantine (migration, source_table, reason, action, row_data)
+SELECT '008_fix_critical_schema_issues', 'factory_telemetry.users', 'e-mail already used by user ' || old.keep || ' (uq_users_email_lower): email set to NULL', 'fixed', to_jsonb(old) - 'keep' FROM old;
+
+-- uq_plc_tags_connection_address: the oldest tag (smallest id) of an address stays, the bindings
+-- of its duplicates move to it, then the duplicates are deleted.
+UPDATE factory_telemetry.metric_binding b SET plc_tag_id = d.keep
+  FROM (SELECT id, first_value(id) OVER (PARTITION BY connection_id, address ORDER BY id) AS keep FROM factory_telemetry.plc_tags) d
+ WHERE b.plc_tag_id = d.id AND d.id <> d.keep;
+WITH d AS (SELECT id, first_value(id) OVER (PARTITION BY connection_id, address ORDER BY id) AS keep FROM factory_telemetry.plc_tags),
+     gone AS (DELETE FROM factory_telemetry.plc_tags t USING d WHERE t.id = d.id AND d.id <> d.keep RETURNING t.*, d.keep)
+INSERT INTO factory_telemetry.migration_quarantine (migration, source_table, reason, action, row_data)
+SELECT '008_fix_critical_schema_issues', 'factory_telemetry.plc_tags', 'same connection and address as tag ' || gone.keep || ' (uq_plc_tags_connection_address): bindings moved to it, tag deleted', 'deleted', to_jsonb(gone) - 'keep' FROM gone;
 
 -- 1. Backfills --------------------------------------------------------------------------------
 

@@ -3,7 +3,7 @@ import { chmodSync, rmSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { HarnessError } from '../harness/errors.ts'
-import { FileMigrationProvider } from '../harness/runner/discover.ts'
+import { discover, FileMigrationProvider } from '../harness/runner/discover.ts'
 import { copyDir, edit, emptyDir, MIGRATIONS, PLAIN, write } from './support/dirs.ts'
 import { skipWith } from './support/skip.ts'
 
@@ -64,6 +64,48 @@ describe('migration discovery', () => {
       expect(e.hint).toBeTruthy()
     })
   }
+
+  it('reports every problem of a directory in one run, as diagnostics, and the provider refuses on the first error', async () => {
+    const dir = copyDir(PLAIN)
+    write(dir, 'add_users.sql', 'SELECT 1;')
+    write(dir, '002_other.sql', 'SELECT 1;')
+    write(dir, '004_tx.sql', 'SELECT 1;\nBEGIN;\nSELECT 2;\nCOMMIT;\n')
+    write(dir, '005_empty.sql', '-- nothing here\n')
+    write(dir, '006_latin1.sql', Buffer.from([0x53, 0x45, 0x4c, 0x45, 0x43, 0x54, 0x20, 0x27, 0xe9, 0x27, 0x3b]))
+    write(dir, '007_dir.sql', '--! no-transactoin\nSELECT 1;\n')
+    write(dir, '008_idx.sql', '\nCREATE INDEX CONCURRENTLY IF NOT EXISTS x ON app.orders (total);\n')
+    write(dir, '009_syntax.sql', 'SELECT 1;\nCREATE TABLE app.t (id int name text);\n')
+    write(dir, '011_after_gap.sql', 'SELECT 1;\n')
+    write(dir, '012_nothing.down.sql', 'SELECT 1;')
+    const d = await discover(dir)
+    expect(d.diagnostics.map((x) => `${x.severity} ${x.code} ${x.file ?? ''}${x.line ? `:${x.line}:${x.column}` : ''}`)).toEqual([
+      'error MIGRATION_DUPLICATE 002_other.sql',
+      'error MIGRATION_BAD_NAME add_users.sql',
+      'error MIGRATION_ORPHAN_DOWN 012_nothing.down.sql',
+      'error MIGRATION_GAP 011_after_gap.sql',
+      'error MIGRATION_TRANSACTION_CONTROL 004_tx.sql:2:1',
+      'error MIGRATION_TRANSACTION_CONTROL 004_tx.sql:4:1',
+      'error MIGRATION_EMPTY 005_empty.sql',
+      'error MIGRATION_NOT_UTF8 006_latin1.sql',
+      'error MIGRATION_DIRECTIVE 007_dir.sql:1:1',
+      'error MIGRATION_NEEDS_NO_TRANSACTION 008_idx.sql:2:1',
+      'warning MIGRATION_SYNTAX 009_syntax.sql:2:28',
+    ])
+    expect(d.diagnostics.find((x) => x.code === 'MIGRATION_SYNTAX')!.message).toBe('009_syntax.sql:2:28: syntax error: syntax error at or near "name"')
+    // Files that could be read are there for lint and the diagnostic replay, problems and all.
+    expect(d.migrations.map((m) => m.name)).toEqual(['001_accounts', '002_orders', '003_orders_placed_idx', '004_tx', '007_dir', '008_idx', '009_syntax', '011_after_gap'])
+    expect(d.files.filter((f) => !f.script).map((f) => f.file)).toEqual(['005_empty.sql', '006_latin1.sql'])
+    const e = await refused(dir)
+    expect([e.code, e.message]).toEqual(['MIGRATION_DUPLICATE', `${d.dir}: two migrations with number 002: 002_orders.sql and 002_other.sql`])
+  })
+
+  it('does not refuse a syntax error: the server reports it when the statement runs', async () => {
+    const dir = copyDir(PLAIN)
+    write(dir, '004_syntax.sql', 'SELECT 1;\nSELECT a b c FROM;\n')
+    const ms = await new FileMigrationProvider(dir).getMigrations()
+    expect(ms[3]!.up.statements.map((s) => [s.line, s.node])).toEqual([[1, 'SelectStmt'], [2, undefined]])
+    expect(ms[3]!.up.syntaxErrors).toEqual([{ statement: 1, offset: 21, line: 2, column: 12, message: 'syntax error at or near "c"' }])
+  })
 
   it('does not mistake CONCURRENTLY in a comment or string for a statement', async () => {
     const dir = copyDir(PLAIN)

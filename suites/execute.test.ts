@@ -22,7 +22,7 @@ import { FileMigrationProvider } from '../harness/runner/discover.ts'
 import { Migrator } from '../harness/runner/migrator.ts'
 import { loadBackupData } from '../harness/data/backup-data.ts'
 import { cli } from './support/cli.ts'
-import { copyDir, MIGRATIONS, PLAIN, write, emptyDir } from './support/dirs.ts'
+import { copyDir, edit, MIGRATIONS, PLAIN, write, emptyDir } from './support/dirs.ts'
 import { availableEngines, needsLocalDumpTools, useEngine } from './support/engines.ts'
 
 const LONG = 900_000
@@ -166,8 +166,16 @@ describe.each(cases)('execute on the $name engine', (c) => {
     }, LONG)
 
     it('refuses before any change when existing rows break a declared precondition of a pending migration', async () => {
+      // Our 008 fixes such rows itself (quarantine), so it declares no precondition: the
+      // mechanism is shown on a copy whose 008 still assumes one, as a set that needs it would.
+      const dir = copyDir(MIGRATIONS)
+      edit(dir, 'manifest.json', (s) => {
+        const m = JSON.parse(s)
+        m.migrations['008_fix_critical_schema_issues'].dataChanges.push({ kind: 'requires', table: 'factory_telemetry.metric_binding', check: 'scale_factor IS NULL OR scale_factor <> 0', note: 'chk_metric_binding_scale_nonzero' })
+        return JSON.stringify(m, null, 2)
+      })
       const db = await engine.createDatabase('precondition')
-      await migrate(db.url, MIGRATIONS, 'factory_telemetry', 7)
+      await migrate(db.url, dir, 'factory_telemetry', 7)
       // Valid at version 7; 008 adds CHECK (scale_factor <> 0), which this row would fail halfway.
       await withClient(db.url, async (c) => {
         const id = (await c.query(`INSERT INTO factory_telemetry.metric_def (equipment_code, metric_key, value_type, description) VALUES ('EQ1', 'speed', 'REAL', 'speed') RETURNING id`)).rows[0].id
@@ -175,7 +183,7 @@ describe.each(cases)('execute on the $name engine', (c) => {
       })
       const before = await capture(db.url, ['factory_telemetry'], log)
       const backupRoot = tmpDir('pgverify-backups-')
-      const r = await execute({ target: handleTarget(engine, db), dir: MIGRATIONS, backupRoot, logDir: tmpDir('pgverify-reports-'), lockWaitMs: 0 })
+      const r = await execute({ target: handleTarget(engine, db), dir, backupRoot, logDir: tmpDir('pgverify-reports-'), lockWaitMs: 0 })
       const check = r.checks.find((c) => c.id === 'data-preconditions')
       expect(check?.status).toBe('fail')
       expect(check?.message).toMatch(/008_fix_critical_schema_issues needs factory_telemetry\.metric_binding CHECK \(scale_factor IS NULL OR scale_factor <> 0\): 1 row violate/)

@@ -33,6 +33,8 @@ describe.each(cases)('pnpm verify on the $name engine', (c) => {
     expect(r.ok).toBe(true)
     expect(r.engine.timescaledb).not.toBe('none')
     expect(stage(r, 'replay').summary).toMatch(/^9 migrations applied from empty/)
+    // The diagnostic replay (statement by statement under savepoints) finds nothing either.
+    expect(stage(r, 'diagnostic-replay').summary).toMatch(/^every statement ran: \d+ statements of 9 files$/)
   })
 
   it('a non-idempotent file fails the idempotency stage, naming the file, line and SQLSTATE', async () => {

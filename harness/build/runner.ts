@@ -6,6 +6,9 @@
  *   dist/runner/migrations/           the migrations, manifest.json and released.json
  *   dist/runner/README.txt            how to run it
  *
+ * PostgreSQL's parser (libpg-query's WebAssembly) is inside the file too: its loader is given the
+ * bytes instead of reading libpg-query.wasm from beside it.
+ *
  * Built from harness/cli/runner-entry.ts: the same verb modules the suites test. The engine
  * selector is replaced by a stub (the runner works against DATABASE_URL only), and the build
  * fails if the WASM engine or testcontainers would end up in the bundle.
@@ -41,6 +44,14 @@ const productionOnly: Plugin = {
       path.resolve(args.resolveDir, args.path) === path.join(ROOT, 'harness/engines/select.ts') ? { path: 'engines/select.ts', namespace: 'runner-stub' } : undefined,
     )
     b.onLoad({ filter: /.*/, namespace: 'runner-stub' }, () => ({ contents: SELECT_STUB, loader: 'ts', resolveDir: path.join(ROOT, 'harness/engines') }))
+    // libpg-query's Emscripten loader reads libpg-query.wasm from its own directory: hand it the bytes.
+    b.onLoad({ filter: /libpg-query[\\/]wasm[\\/]libpg-query\.js$/ }, async (args) => {
+      const js = await readFile(args.path, 'utf8')
+      const hook = 'async function getWasmBinary(binaryFile){'
+      if (!js.includes(hook)) return { errors: [{ text: `${args.path}: the WebAssembly loader changed (no "${hook}"): update harness/build/runner.ts` }] }
+      const wasm = await readFile(path.join(path.dirname(args.path), 'libpg-query.wasm'))
+      return { contents: `const __pgvParserWasm = Buffer.from(${JSON.stringify(wasm.toString('base64'))}, 'base64');\n${js.replace(hook, `${hook}return new Uint8Array(__pgvParserWasm);`)}`, loader: 'js' }
+    })
     b.onResolve({ filter: FORBIDDEN }, (args) => ({ errors: [{ text: `${args.path} must not be bundled into the production runner (imported by ${path.relative(ROOT, args.importer)})` }] }))
   },
 }
@@ -57,7 +68,10 @@ export async function buildRunner(): Promise<{ file: string; bytes: number; ms: 
     target: 'node20',
     format: 'esm',
     // CommonJS dependencies (pg) call require() for Node built-ins: give the ESM bundle one.
-    banner: { js: "import { createRequire as __pgvCreateRequire } from 'node:module';\nconst require = __pgvCreateRequire(import.meta.url);" },
+    // libpg-query's Emscripten loader refers to __dirname and __filename (CommonJS): give the ESM bundle both.
+    banner: {
+      js: "import { createRequire as __pgvCreateRequire } from 'node:module';\nimport { fileURLToPath as __pgvFileURLToPath } from 'node:url';\nconst require = __pgvCreateRequire(import.meta.url);\nconst __filename = __pgvFileURLToPath(import.meta.url);\nconst __dirname = __pgvFileURLToPath(new URL('.', import.meta.url));",
+    },
     // pg's optional native binding is only loaded when asked for (never by us).
     external: ['pg-native'],
     plugins: [productionOnly],

@@ -79,7 +79,8 @@ function render(report: VerifyReport, reportsDir: string): void {
     const mark = s.verdict === 'passed' ? green('PASS') : s.verdict === 'failed' ? red('FAIL') : yellow('SKIP')
     out(`${mark}  ${s.title} ${dim(`(${s.durationMs} ms)`)}`)
     out(`      ${s.summary}`)
-    if (s.verdict === 'failed') for (const d of s.details.slice(0, 60)) out(`      ${d}`)
+    // The diagnostic replay never fails (the replay decides): its details are what it found.
+    if (s.verdict === 'failed' || (s.id === 'diagnostic-replay' && s.details.length)) for (const d of s.details.slice(0, 60)) out(`      ${d}`)
   }
   const failed = report.stages.filter((s) => s.verdict === 'failed').length
   const skipped = report.stages.filter((s) => s.verdict === 'skipped').length

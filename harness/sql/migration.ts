@@ -1,5 +1,7 @@
 /** What the runner knows about one migration file, once read and checked. */
-import type { Statement } from './split.ts'
+import type { ErrorCode } from '../errors.ts'
+import type { Position } from './lines.ts'
+import type { Statement, SyntaxError } from './split.ts'
 
 export interface MigrationScript {
   /** Absolute path. */
@@ -12,6 +14,10 @@ export interface MigrationScript {
   statements: Statement[]
   /** `--! no-transaction`: statements run one by one in autocommit mode. */
   noTransaction: boolean
+  /** Statements PostgreSQL's parser refuses (the server will too, when the statement runs). */
+  syntaxErrors?: SyntaxError[]
+  /** Where an unterminated literal, identifier, body or comment swallows the rest of the file. */
+  unterminated?: Position & { offset: number }
 }
 
 export interface Migration {
@@ -28,4 +34,24 @@ export interface MigrationProvider {
   /** Human-readable origin, e.g. the directory, for messages. */
   readonly source: string
   getMigrations(): Promise<Migration[]>
+}
+
+/**
+ * One problem with the files, found without a database. `error`: the runner refuses the
+ * directory (the code and message are those of the HarnessError it throws); `warning`: the
+ * runner runs the file and the server will decide (a syntax error: the server reports it too).
+ */
+export interface Diagnostic {
+  code: ErrorCode | 'MIGRATION_SYNTAX'
+  severity: 'error' | 'warning'
+  /** As the runner's error message says it (it starts with the file or directory). */
+  message: string
+  hint: string
+  /** The file it is about (a name in the directory), when it is about one. */
+  file?: string
+  line?: number
+  column?: number
+  /** The migration number it is about (gaps and duplicates), when known. */
+  version?: number
+  details?: Record<string, unknown>
 }

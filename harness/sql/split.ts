@@ -1,12 +1,20 @@
 /**
- * Splits a migration file into statements without a server, keeping each statement's offset
- * so a server error position maps back to file:line:column, and so statement boundaries are
- * known (fault injection, non-transactional execution).
+ * Splits a migration file into statements without a server, keeping each statement's offset so
+ * a server error position maps back to file:line:column, and so statement boundaries are exact
+ * (fault injection fails after each one; `--! no-transaction` files run one by one).
  *
- * It understands what can hide a semicolon in PostgreSQL: '…' strings ('' escapes, E'…'
- * backslash escapes), "…" identifiers, $tag$…$tag$ bodies, -- and nested /* *\/ comments,
- * and SQL-standard `BEGIN ATOMIC … END` function bodies.
+ * Boundaries come from PostgreSQL's own parser (parser.ts). The file is parsed in batches of
+ * whole statements, cut where the small scanner (scan.ts) sees a top-level `;`, so the cost is
+ * linear in the file size however many statements it has. A batch the parser refuses is parsed
+ * statement by statement: the statements it accepts keep its boundaries, and a statement it
+ * refuses is a syntax error (located) with the scanner's boundaries, exactly what the runner
+ * would send to the server.
  */
+import { lineIndex, lineColumnAt, type Position } from './lines.ts'
+import { ByteMap, loadParser, parse, type Node, type RawStatement } from './parser.ts'
+import { scan, skipTrivia } from './scan.ts'
+
+export { lineColumnAt, loadParser, type Position }
 
 export interface Statement {
   /** 0-based position in the file. */
@@ -20,141 +28,92 @@ export interface Statement {
   /** 1-based line and column of the first character of `text`. */
   line: number
   column: number
+  /** The parser's node type (`CreateStmt`, `IndexStmt`…); undefined when the statement has a syntax error. */
+  node?: string
 }
 
-export interface Position {
+export interface SyntaxError {
+  /** Index of the statement it is in. */
+  statement: number
+  /** UTF-16 offset in the file, and its line and column. */
+  offset: number
   line: number
   column: number
+  message: string
 }
 
-const isIdentChar = (c: string | undefined) => c !== undefined && /[A-Za-z0-9_$\u0080-\uffff]/.test(c)
-const isIdentStart = (c: string | undefined) => c !== undefined && /[A-Za-z_\u0080-\uffff]/.test(c)
+export interface SplitResult {
+  statements: Statement[]
+  syntaxErrors: SyntaxError[]
+  /** Where an unterminated string, quoted identifier, dollar-quoted body, block comment or BEGIN ATOMIC body starts. */
+  unterminated?: Position & { offset: number }
+}
 
-export function lineColumnAt(source: string, offset: number): Position {
-  let line = 1
-  let lastNewline = -1
-  for (let i = 0; i < offset && i < source.length; i++) {
-    if (source.charCodeAt(i) === 10) {
-      line++
-      lastNewline = i
+export interface SplitOptions {
+  /** Called once per statement while its parse tree is at hand (undefined for a syntax error); trees are not kept. */
+  visit?: (statement: Statement, tree: Node | undefined) => void
+}
+
+/** Characters per parser batch: large enough to amortise the call, small enough to keep the JSON small. */
+const BATCH_CHARS = 128 * 1024
+
+/** Splits `sql`; the parser must be loaded (`await loadParser()`). */
+export function splitSql(sql: string, options: SplitOptions = {}): SplitResult {
+  const { candidates, code, unterminated } = scan(sql)
+  const lines = lineIndex(sql)
+  const statements: Statement[] = []
+  const syntaxErrors: SyntaxError[] = []
+  const add = (start: number, end: number, tree: Node | undefined) => {
+    const text = sql.slice(start, end).trimEnd()
+    const { line, column } = lines.at(start)
+    const s: Statement = { index: statements.length, text, code: code.slice(start, start + text.length), start, line, column, node: tree ? Object.keys(tree)[0] : undefined }
+    statements.push(s)
+    options.visit?.(s, tree)
+    return s
+  }
+  /** Adds what the parser found in sql[from, to); its locations are bytes of that slice. */
+  const addParsed = (from: number, to: number, raw: RawStatement[]) => {
+    const map = new ByteMap(sql.slice(from, to))
+    for (const r of raw) {
+      const a = skipTrivia(sql, from + map.toChar(r.location), to)
+      const b = r.length === undefined ? to : from + map.toChar(r.location + r.length)
+      if (a < b) add(a, b, r.stmt)
     }
   }
-  return { line, column: offset - lastNewline }
+
+  let c = 0
+  while (c < candidates.length) {
+    // A batch: whole candidate statements, up to BATCH_CHARS (at least one).
+    const first = c
+    let last = c
+    while (last + 1 < candidates.length && candidates[last + 1]!.end - candidates[first]!.start <= BATCH_CHARS) last++
+    c = last + 1
+    const from = candidates[first]!.start
+    const to = candidates[last]!.end
+    const whole = parse(sql.slice(from, to))
+    if (whole.ok) {
+      addParsed(from, to, whole.statements)
+      continue
+    }
+    for (let k = first; k <= last; k++) {
+      const { start, end } = candidates[k]!
+      const one = parse(sql.slice(start, end))
+      if (one.ok) {
+        addParsed(start, end, one.statements)
+        continue
+      }
+      const s = add(start, end, undefined)
+      // The cursor of a syntax error counts characters (code points), unlike node locations (bytes).
+      const offset = start + positionToOffset(sql.slice(start, end), one.error.cursor + 1)
+      const at = lines.at(offset)
+      syntaxErrors.push({ statement: s.index, offset, line: at.line, column: at.column, message: one.error.message })
+    }
+  }
+  return { statements, syntaxErrors, unterminated: unterminated === undefined ? undefined : { offset: unterminated, ...lines.at(unterminated) } }
 }
 
 export function splitStatements(sql: string): Statement[] {
-  const statements: Statement[] = []
-  const blank = sql.split('') // mutated copy: masked characters become spaces
-  let i = 0
-  let stmtStart = -1 // offset of the current statement's first token, -1 when none yet
-  let atomicDepth = 0 // >0 inside BEGIN ATOMIC … END
-  let lastWord = ''
-
-  const mask = (from: number, to: number) => {
-    for (let k = from; k < to; k++) if (blank[k] !== '\n') blank[k] = ' '
-  }
-  const markToken = (at: number) => {
-    if (stmtStart < 0) stmtStart = at
-  }
-  const finish = (end: number) => {
-    if (stmtStart >= 0) {
-      const { line, column } = lineColumnAt(sql, stmtStart)
-      const text = sql.slice(stmtStart, end).trimEnd()
-      statements.push({ index: statements.length, text, code: blank.slice(stmtStart, stmtStart + text.length).join(''), start: stmtStart, line, column })
-    }
-    stmtStart = -1
-    atomicDepth = 0
-    lastWord = ''
-  }
-
-  while (i < sql.length) {
-    const c = sql[i]!
-    const next = sql[i + 1]
-
-    if (c === '-' && next === '-') {
-      const end = sql.indexOf('\n', i)
-      const stop = end < 0 ? sql.length : end
-      mask(i, stop)
-      i = stop
-      continue
-    }
-    if (c === '/' && next === '*') {
-      let depth = 1
-      let k = i + 2
-      while (k < sql.length && depth > 0) {
-        if (sql[k] === '/' && sql[k + 1] === '*') { depth++; k += 2 }
-        else if (sql[k] === '*' && sql[k + 1] === '/') { depth--; k += 2 }
-        else k++
-      }
-      mask(i, k)
-      i = k
-      continue
-    }
-    if (c === "'") {
-      markToken(i)
-      // E'…' strings treat backslash as an escape; standard strings do not.
-      const escapes = i > 0 && (sql[i - 1] === 'E' || sql[i - 1] === 'e') && !isIdentChar(sql[i - 2])
-      let k = i + 1
-      while (k < sql.length) {
-        if (escapes && sql[k] === '\\') { k += 2; continue }
-        if (sql[k] === "'") {
-          if (sql[k + 1] === "'") { k += 2; continue }
-          break
-        }
-        k++
-      }
-      mask(i + 1, k)
-      i = k + 1
-      continue
-    }
-    if (c === '"') {
-      markToken(i)
-      let k = i + 1
-      while (k < sql.length) {
-        if (sql[k] === '"') {
-          if (sql[k + 1] === '"') { k += 2; continue }
-          break
-        }
-        k++
-      }
-      i = k + 1
-      continue
-    }
-    if (c === '$' && !isIdentChar(sql[i - 1])) {
-      const m = /^\$([A-Za-z_\u0080-\uffff][A-Za-z0-9_\u0080-\uffff]*)?\$/.exec(sql.slice(i, i + 64))
-      if (m) {
-        markToken(i)
-        const tag = m[0]
-        const close = sql.indexOf(tag, i + tag.length)
-        const stop = close < 0 ? sql.length : close + tag.length
-        mask(i + tag.length, close < 0 ? sql.length : close)
-        i = stop
-        continue
-      }
-    }
-    if (c === ';') {
-      if (atomicDepth > 0) { i++; continue }
-      finish(i)
-      i++
-      continue
-    }
-    if (isIdentStart(c) && !isIdentChar(sql[i - 1])) {
-      markToken(i)
-      let k = i + 1
-      while (k < sql.length && isIdentChar(sql[k])) k++
-      const word = sql.slice(i, k).toUpperCase()
-      if (word === 'ATOMIC' && lastWord === 'BEGIN') atomicDepth++
-      else if (atomicDepth > 0 && (word === 'CASE' || word === 'BEGIN')) atomicDepth++
-      else if (atomicDepth > 0 && word === 'END') atomicDepth--
-      lastWord = word
-      i = k
-      continue
-    }
-    if (!/\s/.test(c)) markToken(i)
-    i++
-  }
-  finish(sql.length)
-  return statements
+  return splitSql(sql).statements
 }
 
 /**

@@ -18,6 +18,7 @@ import { faultInjection } from './stages/fault-injection.ts'
 import { dataProperties } from './stages/data-properties.ts'
 import { backupRoundTripStage } from './stages/backup-round-trip.ts'
 import { jobsStage } from './stages/jobs.ts'
+import { DIAGNOSTIC_TITLE, diagnosticReplayStage, runDiagnosticReplay } from './stages/diagnostic-replay.ts'
 
 export type { StageResult, VerifyReport, VerifyOptions, Verdict } from './stage.ts'
 
@@ -27,6 +28,7 @@ export const FILE_STAGES: FilesStage[] = [lintStage, filesStage]
 /** On the migrated database, in order; `--skip` and the `stages` argument of runVerify choose among these. */
 export const STAGES: Stage[] = [
   { id: 'replay', title: 'Replay all migrations from an empty database', needs: [], run: replay },
+  { id: 'diagnostic-replay', title: DIAGNOSTIC_TITLE, needs: [], run: diagnosticReplayStage },
   { id: 'post-validation', title: 'Post-migration validation (manifest, hypertables, policies, log, orphans)', needs: ['replay'], run: postValidation },
   { id: 'jobs', title: 'Registered jobs run explicitly (CALL run_job): effects per job match their config', needs: ['replay'], run: jobsStage },
   { id: 'second-up', title: 'A second up is a no-op', needs: ['replay'], run: secondUp },
@@ -65,7 +67,15 @@ export async function runVerify(engine: StartedEngine, options: VerifyOptions, s
     }
   }
   if (!files.accepted) {
-    for (const s of stages) results.push(notRun(s, 'skipped: the migration files were refused'))
+    const refusal = results.find((r) => r.id === 'files')?.error?.code ?? ''
+    for (const s of stages) {
+      // The diagnostic replay reads the files itself: it runs on refused files (not on drift or a bad manifest).
+      if (s.id === 'diagnostic-replay' && /^MIGRATION_(?!DRIFT$)/.test(refusal) && !options.skip?.includes(s.id)) {
+        results.push(await runStep(s, () => runDiagnosticReplay(engine, options.dir, files.manifest, progress, options.logSchema), (e) => harnessOutcome(e, `diagnostic-replay could not complete: ${e.message}`)))
+        continue
+      }
+      results.push(notRun(s, 'skipped: the migration files were refused'))
+    }
     report.durationMs = Date.now() - started
     return report
   }

@@ -88,6 +88,8 @@ export interface FilesContext {
   progress: (line: string) => void
   /** Set by the lint stage: every finding, allowed or not. */
   lint?: LintResult
+  /** Set by the files stage once manifest.json reads (also when the files are then refused). */
+  manifest?: Manifest
   /** Set by the files stage once the directory is accepted. */
   accepted?: { manifest?: Manifest; migrations: Migration[] }
 }

@@ -15,6 +15,7 @@ export const filesStage: FilesStage = {
   title: 'Read and check the migration files',
   async run(ctx) {
     const manifest = await loadManifest(ctx.dir)
+    ctx.manifest = manifest
     const migrations = await new FileMigrationProvider(ctx.dir).getMigrations()
     const released = await loadReleased(ctx.dir)
     const drift = released ? releasedDrift(released, migrations) : []
