@@ -22,10 +22,10 @@
 import path from 'node:path'
 import type { BackupResult } from '../backup/backup.ts'
 import { HarnessError, type ErrorCode } from '../errors.ts'
-import { writeExecutionReport } from '../reports/write.ts'
 import { asHarness } from '../steps/step.ts'
 import { redact } from '../util/redact.ts'
 import { ExecutionLog, runFiles } from './log.ts'
+import { writeExecutionReport } from './report.ts'
 import { backupPhase, environmentPhase, migratePhase, notRunPhase, postValidationPhase, preValidationPhase, rollbackPhase, type Run } from './phases.ts'
 import type { ExecuteOptions, ExecutionReport, Outcome } from './types.ts'
 

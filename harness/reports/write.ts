@@ -9,17 +9,16 @@
  *
  *   verify    verify.json, junit.xml, index.html
  *   bench     bench.json, bench-junit.xml, bench.html
- *   execute   phase3-execution-report-ID.txt and .json (next to the execution log, as seed 000 names them)
+ *
+ * execute writes its own text report and JSON (execute/report.ts), as seed 000 names them.
  */
 import { join, resolve } from 'node:path'
-import type { ExecutionReport } from '../execute/types.ts'
 import type { BenchRun, HistoryEntry } from '../measure/figures.ts'
-import { redact, redactDeep } from '../util/redact.ts'
+import { redactDeep } from '../util/redact.ts'
 import { writeAtomic } from '../util/write-atomic.ts'
 import type { VerifyReport } from '../verify/stage.ts'
 import { renderBenchHtml } from './bench-html.ts'
 import { renderBenchJunit } from './bench-junit.ts'
-import { renderReport } from './execute.ts'
 import { renderJson } from './text.ts'
 import { renderHtml } from './verify-html.ts'
 import { renderJunit } from './verify-junit.ts'
@@ -65,12 +64,4 @@ export async function writeBenchReports(run: BenchRun, dir: string, history: His
     [paths.html, renderBenchHtml(safe, redactDeep(history))],
   ])
   return paths
-}
-
-/** The text report and its JSON, at the paths in `r.files`. */
-export async function writeExecutionReport(r: ExecutionReport): Promise<void> {
-  await writeReportFiles([
-    [r.files.report, renderReport(r)],
-    [r.files.json, redact(JSON.stringify(r, null, 2)) + '\n'],
-  ])
 }

@@ -1,14 +1,15 @@
 /**
  * The execution report (seed 000: `phase3-execution-report-YYYYMMDD-HHMMSS.txt`); its JSON twin
- * is the report itself (reports/write.ts writes both). The first lines say what happened and
+ * is the report itself (writeExecutionReport below writes both, each atomically). The first lines say what happened and
  * what state the database is in; then every phase (a step) with its evidence. Redacted
  * throughout. Seed 000 names exactly these files next to the execution log, so execute writes
  * no page or JUnit of its own (the html.ts and junit.ts parts take its phases as they are).
  */
 import { formatComparison } from '../backup/compare.ts'
 import { humanBytes } from '../backup/manifest.ts'
-import type { ExecutionReport } from '../execute/types.ts'
 import { redact } from '../util/redact.ts'
+import { writeAtomic } from '../util/write-atomic.ts'
+import type { ExecutionReport } from './types.ts'
 
 const HEADLINE: Record<ExecutionReport['outcome'], string> = {
   migrated: 'SUCCESS: migrated',
@@ -90,4 +91,13 @@ export function renderReport(r: ExecutionReport): string {
   w(`Report: ${r.files.report}`)
   w(`JSON:   ${r.files.json}`)
   return redact(out.join('\n')) + '\n'
+}
+
+/**
+ * The text report and its JSON, at the paths in `r.files`. Execute writes them itself (not
+ * through reports/): the reports core renders steps for every job and must not depend on one.
+ */
+export async function writeExecutionReport(r: ExecutionReport): Promise<void> {
+  await writeAtomic(r.files.report, renderReport(r))
+  await writeAtomic(r.files.json, redact(JSON.stringify(r, null, 2)) + '\n')
 }
