@@ -24,7 +24,7 @@
  * exactly as it was before the restore began. TimescaleDB's procedure is followed
  * (timescale.ts); its version must be identical on both sides, and is checked first.
  */
-import { literal as lit, qualify, quoteIdent } from '../util/sql.ts'
+import { literal as lit, qualify, quoteIdent, splitQualified } from '../util/sql.ts'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import os from 'node:os'
 import path from 'node:path'
@@ -32,42 +32,19 @@ import type pg from 'pg'
 import { HarnessError, isHarnessError } from '../errors.ts'
 import { connect } from '../runner/connect.ts'
 import { redact, redactUrl } from '../util/redact.ts'
-import { compareStates, scopeFor, type Comparison } from './compare.ts'
+import { compareStates, scopeFor } from './compare.ts'
 import { dataFileTables } from './data-export.ts'
 import { requireVerified, type BackupManifest, type FileRole } from './manifest.ts'
 import { restoreSessionSettings, runScript, sessionSettings } from './sql-script.ts'
 import { publicObjects, userSchemas } from '../catalog/schemas.ts'
 import { captureState } from './state.ts'
-import { handleTarget, type Target } from '../engines/target.ts'
+import type { Target } from '../engines/target.ts'
+import type { RestoreKind, RestoreMode, RestoreOptions, RestoreResult } from './restore-types.ts'
+import { restoreVolume } from './restore-volume.ts'
 import { canSetReplicaRole, postRestoreSql, preRestoreSql, timescaleSchema } from './timescale.ts'
 import type { DumpTools } from '../engines/types.ts'
 
-export type RestoreKind = 'full' | 'schema' | 'data' | 'volume'
-export type RestoreMode = 'fresh' | 'in-place'
-
-export interface RestoreOptions {
-  kind?: RestoreKind
-  mode: RestoreMode
-  onLog?: (line: string) => void
-}
-
-export interface RestoreResult {
-  dir: string
-  kind: RestoreKind
-  mode: RestoreMode
-  manifest: BackupManifest
-  /** Where the data now is (for `volume`: a new database on the engine; the caller drops it). */
-  target: Target & { drop?: () => Promise<void> }
-  durationMs: number
-  /** Where the time went: checking the backup, loading it, capturing and comparing the result. */
-  timings: { verifyMs: number; loadMs: number; compareMs: number }
-  /** Schemas dropped and re-created (in-place). */
-  replaced: string[]
-  /** User schemas not covered by the backup: untouched. */
-  leftAlone: string[]
-  notes: string[]
-  comparison: Comparison
-}
+export type { RestoreKind, RestoreMode, RestoreOptions, RestoreResult } from './restore-types.ts'
 
 const ROLE_OF: Record<Exclude<RestoreKind, 'volume'>, FileRole> = { full: 'full', schema: 'schema', data: 'data' }
 
@@ -189,7 +166,7 @@ export async function restoreBackup(dir: string, target: Target, options: Restor
     const tCompare = performance.now()
     const after = await userSchemas(client)
     const schemas = options.mode === 'in-place' ? after.filter((s) => covered.includes(s)) : after
-    const actual = await captureState(client, { schemas, log: m.migrationLog.table ? splitQ(m.migrationLog.table) : undefined })
+    const actual = await captureState(client, { schemas, log: m.migrationLog.table ? splitQualified(m.migrationLog.table) : undefined })
     const comparison = compareStates(m.state, actual, scopeFor(kind))
     const durationMs = performance.now() - t0
     const timings = { verifyMs, loadMs, compareMs: performance.now() - tCompare }
@@ -207,8 +184,6 @@ export async function restoreBackup(dir: string, target: Target, options: Restor
     await client.end().catch(() => {})
   }
 }
-
-const splitQ = (q: string) => ({ schema: q.slice(0, q.indexOf('.')), table: q.slice(q.indexOf('.') + 1) })
 
 async function hasTimescale(client: pg.ClientBase): Promise<boolean> {
   return (await client.query(`SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'`)).rowCount === 1
@@ -345,7 +320,7 @@ async function restoreData(client: pg.ClientBase, dir: string, rel: string, m: B
   const tables = dataFileTables(sql)
   const missing: string[] = []
   for (const t of tables) {
-    const { schema, table } = splitQ(t)
+    const { schema, table } = splitQualified(t)
     if (!(await client.query<{ r: string | null }>(`SELECT to_regclass($1) AS r`, [qualify(schema, table)])).rows[0]?.r) missing.push(t)
   }
   if (missing.length) {
@@ -359,7 +334,7 @@ async function restoreData(client: pg.ClientBase, dir: string, rel: string, m: B
     const replica = await canSetReplicaRole(client)
     if (replica) await client.query('SET LOCAL session_replication_role = replica')
     else notes.push('this role may not set session_replication_role: rows were loaded in foreign-key order with triggers firing')
-    if (tables.length) await client.query(`TRUNCATE ${tables.map((t) => qualify(splitQ(t).schema, splitQ(t).table)).join(', ')}`)
+    if (tables.length) await client.query(`TRUNCATE ${tables.map((t) => qualify(splitQualified(t).schema, splitQualified(t).table)).join(', ')}`)
     let t = performance.now()
     const r = await runScript(client, sql, rel)
     log(`${rel}: ${tables.length} tables truncated and loaded, ${r.statements} statements (${Math.round(performance.now() - t)} ms)`)
@@ -395,35 +370,3 @@ async function restoreData(client: pg.ClientBase, dir: string, rel: string, m: B
     await restoreSessionSettings(client, settings)
   }
 }
-
-/** The embedded engine's physical copy, booted as a new database of the target's engine. */
-async function restoreVolume(dir: string, rel: string, m: BackupManifest, target: Target, t0: number, verifyMs: number, log: (l: string) => void): Promise<RestoreResult> {
-  const engine = target.engine
-  if (!engine || !engine.capabilities.physicalSnapshot) {
-    throw new HarnessError('BACKUP_VERSION_MISMATCH', `backup ${m.name}'s volume copy can only be booted by an engine with physical snapshots (the embedded engine); ${target.describe} has none; nothing was restored`, {
-      hint: 'Restore the logical backup (--kind full) instead, or use --engine embedded.',
-    })
-  }
-  const built = m.engine.versions
-  if (engine.name !== m.engine.name || engine.versions.postgres !== built.postgres || engine.versions.timescaledb !== built.timescaledb) {
-    throw new HarnessError('BACKUP_VERSION_MISMATCH', `backup ${m.name}'s volume copy was made by ${m.engine.name} PostgreSQL ${built.postgres} / TimescaleDB ${built.timescaledb}; this engine is ${engine.name} PostgreSQL ${engine.versions.postgres} / TimescaleDB ${engine.versions.timescaledb}; nothing was restored`, {
-      hint: 'A physical copy only loads into the same engine build; restore --kind full instead.',
-    })
-  }
-  const bytes = await readFile(path.join(dir, rel))
-  const t = performance.now()
-  const db = await engine.createDatabase('restored', { from: new Blob([new Uint8Array(bytes)]) })
-  log(`${rel}: booted as ${db.name} (${Math.round(performance.now() - t)} ms)`)
-  const loadMs = performance.now() - t
-  const fresh = { ...handleTarget(engine, db), drop: () => db.drop() }
-  const tCompare = performance.now()
-  const client = await connect(db.url, { applicationName: 'pgverify-restore volume' })
-  try {
-    const actual = await captureState(client, { schemas: await userSchemas(client), log: m.migrationLog.table ? splitQ(m.migrationLog.table) : undefined })
-    const comparison = compareStates(m.state, actual, scopeFor('volume'))
-    return { dir, kind: 'volume', mode: 'fresh', manifest: m, target: fresh, durationMs: performance.now() - t0, timings: { verifyMs, loadMs, compareMs: performance.now() - tCompare }, replaced: [], leftAlone: [], notes: [], comparison }
-  } finally {
-    await client.end().catch(() => {})
-  }
-}
-

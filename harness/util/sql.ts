@@ -17,3 +17,9 @@ export const literal = (s: string): string => `'${s.replaceAll("'", "''")}'`
 
 /** literal(), or NULL. */
 export const literalOrNull = (s: string | null): string => (s === null ? 'NULL' : literal(s))
+
+/** `schema.table` split at its first dot (names as the manifest and catalog spell them, unquoted). */
+export function splitQualified(name: string): { schema: string; table: string } {
+  const i = name.indexOf('.')
+  return { schema: name.slice(0, i), table: name.slice(i + 1) }
+}
