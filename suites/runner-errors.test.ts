@@ -100,12 +100,12 @@ describe('the manifest, validated once', () => {
     expect(e?.message.startsWith(path.join(os.tmpdir(), 'pgverify-manifest-'))).toBe(true)
   })
 
-  it('types the declared data changes of MS5.0 (008: backfills, an insert, requires) and lists them in version order', async () => {
+  it('types the declared data changes of MS5.0 (008: backfills, inserts, the quarantine deletes; no preconditions) and lists them in version order', async () => {
     const m = (await loadManifest(MIGRATIONS))!
     const declared = declaredDataChanges(m)
     expect(declared.length).toBeGreaterThan(0)
     expect(declared.every((d) => d.migration === '008_fix_critical_schema_issues' && d.version === 8)).toBe(true)
-    expect(new Set(declared.map((d) => d.change.kind))).toEqual(new Set(['backfill', 'insert', 'requires']))
+    expect(new Set(declared.map((d) => d.change.kind))).toEqual(new Set(['backfill', 'insert', 'delete']))
     expect(m.dataChangesError).toBeUndefined()
   })
 
