@@ -24,7 +24,7 @@ describe('pnpm migrate: usage and errors before any database', () => {
   it.each([
     [['migrate'], 2, /missing command/],
     [['migrate', 'sideways'], 2, /unknown command "sideways"/],
-    [['migrate', 'status', '--bogus'], 2, /unknown option: --bogus/],
+    [['migrate', 'status', '--bogus'], 2, /unknown option --bogus/],
     [['migrate', 'down'], 2, /`down` needs --to N/],
     [['migrate', 'up', '--to', 'abc'], 2, /--to needs a whole number/],
     [['migrate', 'status'], 2, /DATABASE_URL is not set and no --engine was given/],

@@ -15,6 +15,7 @@ import { loadManifest, type Manifest } from '../manifest/manifest.ts'
 import { EXIT, exitCodeFor } from './exit-codes.ts'
 import { bold, dim, green, info, json, out, red, reportError, yellow } from './output.ts'
 import { openCommandTarget } from './settings.ts'
+import { didYouMean } from './parse.ts'
 import { flag, type Args, type Verb, type VerbContext } from './verb.ts'
 import type { Config } from '../config/index.ts'
 import { redactUrl } from '../util/redact.ts'
@@ -66,18 +67,20 @@ export interface MigrateArgs {
   yes: boolean
 }
 
+const COMMANDS = ['status', 'up', 'down', 'validate', 'plan', 'release']
+
 /** The command line over the configuration (`config`: environment, pgverify.config.json, defaults). */
 export function parseMigrateArgs(argv: Args, config?: Config): MigrateArgs {
   const command = argv._[0]
   if (!command) throw new HarnessError('USAGE', 'missing command', { hint: MIGRATE_HELP })
-  if (!['status', 'up', 'down', 'validate', 'plan', 'release'].includes(command)) {
-    throw new HarnessError('USAGE', `unknown command "${command}"`, { hint: 'Commands: status, up, down, validate, plan, release (see `pnpm migrate --help`).' })
+  if (!COMMANDS.includes(command)) {
+    throw new HarnessError('USAGE', `unknown command "${command}"${didYouMean(command, COMMANDS, (s) => `"${s}"`)}`, { hint: `Commands: ${COMMANDS.join(', ')} (see \`pgverify migrate --help\`).` })
   }
+  // Digits only: Number('') and Number(' ') are 0, and `down --to 0` drops everything.
   const num = (name: string, v: unknown): number | undefined => {
     if (v === undefined) return undefined
-    const n = Number(v)
-    if (typeof v === 'boolean' || !Number.isInteger(n) || n < 0) throw new HarnessError('USAGE', `--${name} needs a whole number, got "${String(v)}"`, { hint: `e.g. --${name} 3` })
-    return n
+    if (typeof v !== 'string' || !/^\d+$/.test(v.trim())) throw new HarnessError('USAGE', `--${name} needs a whole number, got "${String(v)}"`, { hint: `e.g. --${name} 3` })
+    return Number(v)
   }
   const to = num('to', argv.to)
   if (command === 'down' && to === undefined) throw new HarnessError('USAGE', '`down` needs --to N (the version to return to; 0 = before the first migration)', { hint: 'e.g. pnpm migrate down --to 7 --yes' })
@@ -275,6 +278,6 @@ function renderValidate(st: StatusResult, checks: CheckResult[], asJson: boolean
 
 export const verb: Verb = {
   help: MIGRATE_HELP,
-  options: { string: ['dir', 'engine', 'to', 'log-schema', 'log-table', 'lock-wait', 'accept-drift'], boolean: ['json', 'dry-run', 'yes'] },
+  options: { string: ['dir', 'engine', 'to', 'log-schema', 'log-table', 'lock-wait', 'accept-drift'], boolean: ['json', 'dry-run', 'yes'], positionals: 1 },
   run: (argv, { config }) => migrate(parseMigrateArgs(argv, config), config),
 }

@@ -86,4 +86,4 @@ export async function restore(argv: Args, { config }: VerbContext): Promise<numb
   }
 }
 
-export const verb: Verb = { help: RESTORE_HELP, options: { string: ['engine', 'kind'], boolean: ['yes', 'json'] }, run: restore }
+export const verb: Verb = { help: RESTORE_HELP, options: { string: ['engine', 'kind'], boolean: ['yes', 'json'], positionals: 1 }, run: restore }

@@ -29,7 +29,11 @@ Options:
   --runs N            generated datasets per data property (default sized for CI)
   --skip A,B          do not run these stages (reported as skipped, and the run says so)
   --json              print the report as JSON on stdout
-  -h, --help          this help`
+  -h, --help          this help
+
+Exit codes: 0 every stage passed · 1 a stage failed · 2 usage (unknown stage, missing value) ·
+3 the migrations directory is missing or not a directory · 8 engine unavailable ·
+70 a stage hit a bug in pgverify (INTERNAL)`
 
 export async function verify(argv: Args, { config }: VerbContext): Promise<number> {
   const dir = resolve(flag(argv, 'dir') ?? config.dir)

@@ -1,0 +1,165 @@
+/**
+ * The command line refuses what it cannot understand before it touches anything: every verb
+ * (and every subcommand) with every option that takes a value, given none (`--to` last,
+ * `--to --yes`, `--to=`), exits 2 and the database stays at its version. The table is built
+ * from the verbs' own option lists, so a new option is covered the day it is added.
+ *
+ * The database is a real one (every engine present), at version 7 of MS5.0's nine migrations,
+ * so a forgotten `--to` value that became 0 (down) or "everything" (up) would show.
+ */
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { dispatch } from '../harness/cli/dispatch.ts'
+import { PROGRAM } from '../harness/cli/program.ts'
+import { suggest } from '../harness/cli/parse.ts'
+import type { StartedEngine } from '../harness/engines/types.ts'
+import { cli } from './support/cli.ts'
+import { availableEngines, useEngine } from './support/engines.ts'
+
+const cases = await availableEngines()
+
+/** Positional arguments to try each verb with: its subcommands, or a directory it needs. */
+const SUBCOMMANDS: Record<string, string[][]> = {
+  migrate: [['status'], ['up'], ['down'], ['validate'], ['plan'], ['release']],
+  backup: [[], ['verify', 'backups/none'], ['prune']],
+  restore: [['backups/none']],
+}
+
+interface Case {
+  verb: string
+  argv: string[]
+  option: string
+}
+
+async function table(): Promise<Case[]> {
+  const rows: Case[] = []
+  for (const [verb, load] of Object.entries(PROGRAM.verbs)) {
+    const spec = (await load()).options
+    // A flag the verb knows, so the only thing wrong is the missing value.
+    const follower = spec.boolean?.includes('yes') ? '--yes' : spec.boolean?.[0] ? `--${spec.boolean[0]}` : '-h'
+    for (const positionals of SUBCOMMANDS[verb] ?? [[]]) {
+      for (const option of spec.string ?? []) {
+        for (const form of [[`--${option}`], [`--${option}`, follower], [`--${option}=`, follower]]) rows.push({ verb, option, argv: [verb, ...positionals, ...form] })
+      }
+    }
+  }
+  return rows
+}
+
+const TABLE = await table()
+
+/** Runs the dispatcher in this process with the output captured. */
+async function run(argv: string[]): Promise<{ code: number; output: string }> {
+  let output = ''
+  const capture = (chunk: string | Uint8Array) => {
+    output += String(chunk)
+    return true
+  }
+  const outSpy = vi.spyOn(process.stdout, 'write').mockImplementation(capture)
+  const errSpy = vi.spyOn(process.stderr, 'write').mockImplementation(capture)
+  try {
+    return { code: await dispatch(PROGRAM, argv), output }
+  } finally {
+    outSpy.mockRestore()
+    errSpy.mockRestore()
+  }
+}
+
+describe('did you mean', () => {
+  it.each([
+    ['migarte', ['migrate', 'verify', 'db'], 'migrate'],
+    ['stauts', ['status', 'up', 'down'], 'status'],
+    ['--dryrun', ['--dry-run', '--dir'], '--dry-run'],
+    ['--dry', ['--dry-run', '--dir'], '--dry-run'],
+    ['--tu', ['--to', '--dir'], '--to'],
+    ['xyzzy', ['migrate', 'verify', 'db'], undefined],
+  ])('%s → %s', (word, choices, expected) => {
+    expect(suggest(word, choices)).toBe(expected)
+  })
+})
+
+describe('usage errors name the argument and exit 2 (no database)', () => {
+  it.each([
+    [['migrate', 'down', '--to', '--yes'], /--to needs a value \(the next argument, --yes, is an option\)/],
+    [['migrate', 'up', '--tu', '3'], /unknown option --tu \(did you mean --to\?\)/],
+    [['migarte', 'status'], /unknown verb "migarte" \(did you mean "migrate"\?\)/],
+    [['migrate', 'stauts'], /unknown command "stauts" \(did you mean "status"\?\)/],
+    [['migrate', 'status', 'extra'], /unexpected argument: "extra"/],
+    [['migrate', 'down', '--yes=1', '--to', '3'], /--yes takes no value/],
+    [['migrate', 'up', '--to', ' '], /--to needs a value, got an empty one/],
+    [['backup', 'prune', 'x'], /unexpected argument: "x"/],
+    [['--versoin'], /unknown option --versoin \(did you mean --version\?\)/],
+  ])('%j', async (argv, message) => {
+    const r = await run(argv)
+    expect(r.code).toBe(2)
+    expect(r.output).toMatch(message)
+  })
+
+  it('--version prints the package version', async () => {
+    const r = await cli(['--version'])
+    expect(r.code).toBe(0)
+    expect(r.stdout).toMatch(/^pgverify \d+\.\d+\.\d+\n$/)
+  })
+
+  it.each(Object.keys(PROGRAM.verbs))('`%s --help` lists its exit codes', async (verb) => {
+    const r = await run([verb, '--help'])
+    expect(r.code).toBe(0)
+    expect(r.output).toMatch(/Exit codes: .*2 usage/s)
+  })
+})
+
+describe.each(cases)('a missing value changes nothing on the $name engine', (c) => {
+  const started = useEngine(c)
+  let engine: StartedEngine
+  let url: string
+  let saved: Record<string, string | undefined>
+  beforeAll(async () => {
+    engine = started()
+    url = (await engine.createDatabase('cli_args')).url
+    const up = await cli(['migrate', 'up', '--to', '7'], { DATABASE_URL: url })
+    expect(up.code, up.stderr).toBe(0)
+    saved = { DATABASE_URL: process.env.DATABASE_URL, VERIFY_ENGINE: process.env.VERIFY_ENGINE, NO_COLOR: process.env.NO_COLOR }
+    Object.assign(process.env, { DATABASE_URL: url, NO_COLOR: '1' })
+    delete process.env.VERIFY_ENGINE
+  }, 300_000)
+  afterAll(() => {
+    for (const [k, v] of Object.entries(saved ?? {})) if (v === undefined) delete process.env[k]
+    else process.env[k] = v
+  })
+
+  /** Version and log rows: a change of either is a change. */
+  async function state(): Promise<string> {
+    const client = new pg.Client({ connectionString: url })
+    await client.connect()
+    try {
+      const r = await client.query(`SELECT count(*)::int AS rows, count(*) FILTER (WHERE status = 'completed')::int AS version FROM factory_telemetry.migration_log`)
+      return `version ${r.rows[0].version}, ${r.rows[0].rows} log rows`
+    } finally {
+      await client.end()
+    }
+  }
+
+  it('the database starts at version 7', async () => {
+    expect(await state()).toMatch(/^version 7, /)
+  })
+
+  it('`pgverify migrate down --to --yes` (a real process) exits 2 and reverts nothing', async () => {
+    const before = await state()
+    for (const argv of [['migrate', 'down', '--to', '--yes'], ['migrate', 'up', '--to', '--yes'], ['migrate', 'down', '--yes', '--to']]) {
+      const r = await cli(argv, { DATABASE_URL: url })
+      expect(r.code, `${argv.join(' ')}: ${r.stderr}`).toBe(2)
+      expect(r.stderr).toMatch(/\[USAGE\] --to needs a value/)
+      expect(await state()).toBe(before)
+    }
+  })
+
+  it.each([...new Set(TABLE.map((t) => t.verb))])(`every value-taking option of \`%s\`, given no value, exits 2 and changes nothing (${TABLE.length} cases in all)`, async (verb) => {
+    const before = await state()
+    for (const t of TABLE.filter((x) => x.verb === verb)) {
+      const r = await run(t.argv)
+      expect(r.code, `${t.argv.join(' ')}\n${r.output}`).toBe(2)
+      expect(r.output, t.argv.join(' ')).toMatch(new RegExp(`--${t.option} needs a value`))
+      expect(await state(), t.argv.join(' ')).toBe(before)
+    }
+  })
+})
