@@ -7,6 +7,7 @@
  * The database is a real one (every engine present), at version 7 of MS5.0's nine migrations,
  * so a forgotten `--to` value that became 0 (down) or "everything" (up) would show.
  */
+import { readdirSync } from 'node:fs'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { dispatch } from '../harness/cli/dispatch.ts'
@@ -14,6 +15,7 @@ import { PROGRAM } from '../harness/cli/program.ts'
 import { suggest } from '../harness/cli/parse.ts'
 import type { StartedEngine } from '../harness/engines/types.ts'
 import { cli } from './support/cli.ts'
+import { emptyDir } from './support/dirs.ts'
 import { availableEngines, useEngine } from './support/engines.ts'
 
 const cases = await availableEngines()
@@ -151,6 +153,23 @@ describe.each(cases)('a missing value changes nothing on the $name engine', (c) 
       expect(r.stderr).toMatch(/\[USAGE\] --to needs a value/)
       expect(await state()).toBe(before)
     }
+  })
+
+  it('destructive commands on DATABASE_URL say what they would do and, without --yes or a terminal, refuse with exit 2', async () => {
+    const before = await state()
+    const down = await cli(['migrate', 'down', '--to', '5'], { DATABASE_URL: url })
+    expect(down.code, down.stderr).toBe(2)
+    expect(down.stderr).toMatch(/about to change postgres:\/\/.*:\n {2}revert 2 migrations, version 7 → 5: 007_\w+\.down\.sql, 006_\w+\.down\.sql/)
+    expect(down.stderr).toMatch(/\[USAGE\] not confirmed \(no --yes, and no terminal to ask on\): nothing was changed/)
+    const backups = emptyDir('pgverify-backups-')
+    const execute = await cli(['execute', '--backup-root', backups, '--log-dir', emptyDir('pgverify-reports-')], { DATABASE_URL: url })
+    expect(execute.code, execute.stderr).toBe(2)
+    expect(execute.stderr).toMatch(/apply the pending migrations of .*migrations .*after a backup into/)
+    expect(readdirSync(backups)).toEqual([])
+    const restore = await cli(['restore', backups], { DATABASE_URL: url })
+    expect(restore.code, restore.stderr).toBe(2)
+    expect(restore.stderr).toMatch(/restore everything of pgverify-backups-\w+ IN PLACE/)
+    expect(await state()).toBe(before)
   })
 
   it.each([...new Set(TABLE.map((t) => t.verb))])(`every value-taking option of \`%s\`, given no value, exits 2 and changes nothing (${TABLE.length} cases in all)`, async (verb) => {

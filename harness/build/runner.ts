@@ -95,7 +95,7 @@ Needs Node 20 and nothing else (no npm install). Against DATABASE_URL:
   export DATABASE_URL=postgres://user@host:5432/factory_telemetry   # password: in the URL or PGPASSWORD
   node pgverify-runner.mjs migrate status
   node pgverify-runner.mjs execute --dry-run
-  node pgverify-runner.mjs execute          # checks, backup, up, validation, automatic rollback
+  node pgverify-runner.mjs execute --yes    # checks, backup, up, validation, automatic rollback
 
 migrations/ next to this file is used unless --dir is given. backup, restore and execute also
 need pg_dump, pg_restore and psql of the server's major version (postgresql-client-NN).

@@ -15,6 +15,7 @@ import { loadManifest, type Manifest } from '../manifest/manifest.ts'
 import { EXIT, exitCodeFor } from './exit-codes.ts'
 import { bold, dim, green, info, json, out, red, reportError, yellow } from './output.ts'
 import { openCommandTarget } from './settings.ts'
+import { confirmDestructive } from './confirm.ts'
 import { didYouMean } from './parse.ts'
 import { flag, type Args, type Verb, type VerbContext } from './verb.ts'
 import type { Config } from '../config/index.ts'
@@ -28,7 +29,8 @@ Commands:
   status              applied / pending / drifted migrations, with checksums and times
   up [--to N]         apply pending migrations in order, each in its own transaction
      [--dry-run]      print what would run, change nothing
-  down --to N         run down files in reverse until version N (destructive: needs --yes on DATABASE_URL)
+  down --to N         run down files in reverse until version N (destructive: on DATABASE_URL it
+                      lists what it reverts, then needs --yes or "yes" typed at a terminal)
   validate            checksums, log consistency and the manifest's expected objects; changes nothing
   plan [--to N]       what \`up\` would do, in order, non-transactional steps marked
   release             record the current files' checksums in released.json (no database):
@@ -46,7 +48,7 @@ Options:
   --lock-wait MS      wait this long for another runner's lock; 0 = fail at once (default: 60000)
   --accept-drift L    accept changed applied files (comma-separated names or numbers, or "all"):
                       re-records their checksums in the log, with a note
-  --yes               confirm a destructive command (down on DATABASE_URL)
+  --yes               confirm a destructive command (down on DATABASE_URL) without being asked
   -h, --help          this help
 
 Exit codes: 0 ok · 1 migration/validation failed · 2 usage · 3 bad migration files ·
@@ -114,11 +116,6 @@ export async function migrate(args: MigrateArgs, config: Config): Promise<number
   // DATABASE_URL is named by its (redacted) URL; a database the harness made, by its engine.
   const where = target.engine ? target.describe : redactUrl(target.url)
   try {
-    if (args.command === 'down' && !target.capabilities.disposable && !args.yes && !args.dryRun) {
-      throw new HarnessError('USAGE', `\`down --to ${args.to}\` drops what the reverted migrations created, with its data, on ${where}`, {
-        hint: 'Take a backup first, then confirm with --yes (or rehearse with --dry-run).',
-      })
-    }
     const client = await connect(target.url, { applicationName: `pgverify-migrate ${args.command}` })
     try {
       const migrator = new Migrator({
@@ -140,9 +137,19 @@ export async function migrate(args: MigrateArgs, config: Config): Promise<number
         case 'up':
           if (args.dryRun) return renderPlan(await migrator.plan({ to: args.to }), args.json, 'up --dry-run')
           return renderRun(await migrator.up({ to: args.to }), args.json)
-        case 'down':
-          if (args.dryRun) return renderPlan(await migrator.plan({ to: args.to, direction: 'down' }), args.json, 'down --dry-run')
+        case 'down': {
+          const plan = await migrator.plan({ to: args.to, direction: 'down' })
+          if (args.dryRun || plan.error) return renderPlan(plan, args.json, 'down --dry-run')
+          if (!target.capabilities.disposable && plan.steps.length) {
+            await confirmDestructive({
+              what: [`revert ${plan.steps.length} migration${plan.steps.length > 1 ? 's' : ''}, version ${plan.from} → ${plan.to}: ${plan.steps.map((s) => s.file).join(', ')}`, 'what they created is dropped, with its data'],
+              where,
+              yes: args.yes,
+              safer: `See the plan with \`pgverify migrate down --to ${args.to} --dry-run\`.`,
+            })
+          }
           return renderRun(await migrator.down({ to: args.to! }), args.json)
+        }
         case 'validate': {
           const st = await migrator.check()
           if (st.error) return renderError(st.error, args.json)
