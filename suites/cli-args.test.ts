@@ -97,6 +97,34 @@ describe('usage errors name the argument and exit 2 (no database)', () => {
     expect(r.output).toMatch(message)
   })
 
+  it.each([
+    ['not a url', /DATABASE_URL is not a URL \(it does not start with postgres:\/\/\)/],
+    ['postgres://ms5:Sup3r-s3cret@db.example:port/ms5', /DATABASE_URL is not a valid URL \(a port that is not a number/],
+    ['http://ms5:Sup3r-s3cret@db.example/ms5', /DATABASE_URL has the scheme "http:"/],
+    ['postgres:///ms5?password=Sup3r-s3cret', /DATABASE_URL names no host/],
+  ])('DATABASE_URL=%j is a usage error naming the problem, never the password', async (url, message) => {
+    const r = await cli(['migrate', 'status'], { DATABASE_URL: url })
+    expect(r.code).toBe(2)
+    expect(r.stderr).toMatch(message)
+    expect(r.stdout + r.stderr).not.toContain('Sup3r-s3cret')
+  })
+
+  // --engine url without DATABASE_URL exits 8 once an engine is asked for: exit 2/3 proves the check came first.
+  it.each([
+    [['verify', '--engine', 'url', '--skip', 'fault-injektion'], 2, /--skip fault-injektion: no such stage \(did you mean fault-injection\?\)/],
+    [['verify', '--engine', 'url', '--seed', 'x'], 2, /--seed needs a whole number, got "x"/],
+    [['verify', '--engine', 'url', '--dir', 'nope/missing'], 3, /migrations directory .*nope\/missing cannot be read: it does not exist/],
+    [['verify', '--engine', 'url', '--dir', 'package.json'], 3, /package\.json cannot be read: it is a file, not a directory/],
+    [['verify', '--engine', 'url', '--dir', 'EMPTY'], 3, /has no migration files \(NNN_name\.sql\)/],
+    [['execute', '--engine', 'url', '--dir', 'EMPTY'], 3, /has no migration files/],
+    [['migrate', 'status', '--engine', 'url', '--dir', 'EMPTY'], 3, /has no migration files/],
+  ])('%j is refused before any engine starts (exit %i)', async (argv, code, message) => {
+    const empty = emptyDir()
+    const r = await cli(argv.map((a) => (a === 'EMPTY' ? empty : a)))
+    expect(r.code, r.stderr).toBe(code)
+    expect(r.stderr).toMatch(message)
+  })
+
   it('--version prints the package version', async () => {
     const r = await cli(['--version'])
     expect(r.code).toBe(0)
@@ -143,6 +171,17 @@ describe.each(cases)('a missing value changes nothing on the $name engine', (c) 
 
   it('the database starts at version 7', async () => {
     expect(await state()).toMatch(/^version 7, /)
+  })
+
+  it('without DATABASE_URL, the PG* variables name the database (as for psql)', async () => {
+    const u = new URL(url)
+    const pgEnv = { PGHOST: u.hostname, PGPORT: u.port, PGUSER: decodeURIComponent(u.username), PGPASSWORD: decodeURIComponent(u.password), PGDATABASE: u.pathname.slice(1) }
+    const r = await cli(['migrate', 'status', '--json'], pgEnv)
+    expect(r.code, r.stderr).toBe(0)
+    expect(JSON.parse(r.stdout).current).toBe(7)
+    // DATABASE_URL wins over them.
+    const both = await cli(['migrate', 'status'], { ...pgEnv, DATABASE_URL: 'not a url' })
+    expect(both.code).toBe(2)
   })
 
   it('`pgverify migrate down --to --yes` (a real process) exits 2 and reverts nothing', async () => {

@@ -7,6 +7,7 @@ import { HarnessError } from '../errors.ts'
 import { EXIT, exitCodeFor } from './exit-codes.ts'
 import { bold, dim, green, info, json, out, red, yellow } from './output.ts'
 import { openCommandTarget } from './settings.ts'
+import { checkMigrationsDir } from './checks.ts'
 import { confirmDestructive } from './confirm.ts'
 import { redactUrl } from '../util/redact.ts'
 import { flag, type Args, type Verb, type VerbContext } from './verb.ts'
@@ -92,6 +93,7 @@ export async function executeCommand(argv: Args, { config }: VerbContext): Promi
   const lockWaitMs = lockWait(argv['lock-wait'], config.lockWaitMs)
   const dir = path.resolve(flag(argv, 'dir') ?? config.dir)
   const backupRoot = path.resolve(flag(argv, 'backup-root') ?? config.backupRoot)
+  await checkMigrationsDir(dir)
   const target = await openCommandTarget(flag(argv, 'engine'), config, 'execute')
   let report: ExecutionReport
   try {

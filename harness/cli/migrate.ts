@@ -15,6 +15,7 @@ import { loadManifest, type Manifest } from '../manifest/manifest.ts'
 import { EXIT, exitCodeFor } from './exit-codes.ts'
 import { bold, dim, green, info, json, out, red, reportError, yellow } from './output.ts'
 import { openCommandTarget } from './settings.ts'
+import { checkMigrationsDir, wholeNumber } from './checks.ts'
 import { confirmDestructive } from './confirm.ts'
 import { didYouMean } from './parse.ts'
 import { flag, type Args, type Verb, type VerbContext } from './verb.ts'
@@ -79,11 +80,7 @@ export function parseMigrateArgs(argv: Args, config?: Config): MigrateArgs {
     throw new HarnessError('USAGE', `unknown command "${command}"${didYouMean(command, COMMANDS, (s) => `"${s}"`)}`, { hint: `Commands: ${COMMANDS.join(', ')} (see \`pgverify migrate --help\`).` })
   }
   // Digits only: Number('') and Number(' ') are 0, and `down --to 0` drops everything.
-  const num = (name: string, v: unknown): number | undefined => {
-    if (v === undefined) return undefined
-    if (typeof v !== 'string' || !/^\d+$/.test(v.trim())) throw new HarnessError('USAGE', `--${name} needs a whole number, got "${String(v)}"`, { hint: `e.g. --${name} 3` })
-    return Number(v)
-  }
+  const num = wholeNumber
   const to = num('to', argv.to)
   if (command === 'down' && to === undefined) throw new HarnessError('USAGE', '`down` needs --to N (the version to return to; 0 = before the first migration)', { hint: 'e.g. pnpm migrate down --to 7 --yes' })
   const drift = argv['accept-drift']
@@ -107,6 +104,7 @@ export const logSchemaFor = (args: { logSchema?: string }, manifest?: Manifest) 
 
 export async function migrate(args: MigrateArgs, config: Config): Promise<number> {
   const dir = resolve(args.dir)
+  await checkMigrationsDir(dir)
   const manifest = await loadManifest(dir)
   const provider = new FileMigrationProvider(dir)
   // Files are read and checked before any connection: bad input never touches the database.
