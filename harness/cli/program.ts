@@ -13,6 +13,8 @@ export const PROGRAM: Program = {
   help: `Usage: pgverify <verb> [options]   (in this repository also: pnpm <verb> …)
 
   verify    replay and validate the migrations on a disposable engine (the CI gate)
+  lint      the static lint alone, no database (human, --json, --format sarif|github)
+  new       start the next migration: NNN_name.sql and NNN_name.down.sql
   migrate   the production migration runner (status, up, down, validate, plan, release)
   db        start a disposable engine and print its DATABASE_URL
   bench     benchmarks against the seeds' thresholds
@@ -27,6 +29,8 @@ Run \`pgverify <verb> --help\` for a verb's options and exit codes.`,
   verbs: {
     migrate: lazy(() => import('./migrate.ts')),
     verify: lazy(() => import('./verify.ts')),
+    lint: lazy(() => import('./lint.ts')),
+    new: lazy(() => import('./new.ts')),
     db: lazy(() => import('./db.ts')),
     bench: lazy(() => import('./bench.ts')),
     backup: lazy(() => import('./backup.ts')),
