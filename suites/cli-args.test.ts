@@ -7,7 +7,9 @@
  * The database is a real one (every engine present), at version 7 of MS5.0's nine migrations,
  * so a forgotten `--to` value that became 0 (down) or "everything" (up) would show.
  */
-import { readdirSync } from 'node:fs'
+import { spawn } from 'node:child_process'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import path from 'node:path'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { dispatch } from '../harness/cli/dispatch.ts'
@@ -15,8 +17,9 @@ import { PROGRAM } from '../harness/cli/program.ts'
 import { suggest } from '../harness/cli/parse.ts'
 import type { StartedEngine } from '../harness/engines/types.ts'
 import { cli } from './support/cli.ts'
-import { emptyDir } from './support/dirs.ts'
-import { availableEngines, useEngine } from './support/engines.ts'
+import { copyDir, edit, emptyDir, MIGRATIONS, ROOT } from './support/dirs.ts'
+import { availableEngines, skipWith, useEngine } from './support/engines.ts'
+import { colorFor } from '../harness/cli/output.ts'
 
 const cases = await availableEngines()
 
@@ -66,6 +69,29 @@ async function run(argv: string[]): Promise<{ code: number; output: string }> {
     errSpy.mockRestore()
   }
 }
+
+function runIn(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stdout += d))
+    child.on('error', reject)
+    child.on('close', (code) => resolve({ code, stdout }))
+  })
+}
+
+describe('colour is decided per stream', () => {
+  it.each([
+    [true, { noColor: false, forceColor: false }, true],
+    [false, { noColor: false, forceColor: false }, false],
+    [true, { noColor: true, forceColor: false }, false],
+    [false, { noColor: false, forceColor: true }, true],
+    [false, { noColor: true, forceColor: true }, true],
+  ])('terminal %s, %j → %s', (isTTY, env, expected) => {
+    expect(colorFor({ isTTY }, env)).toBe(expected)
+  })
+})
 
 describe('did you mean', () => {
   it.each([
@@ -171,6 +197,34 @@ describe.each(cases)('a missing value changes nothing on the $name engine', (c) 
 
   it('the database starts at version 7', async () => {
     expect(await state()).toMatch(/^version 7, /)
+  })
+
+  it('`migrate status --exit-code`: 1 with pending migrations, 4 with a drifted one, 0 without the flag', async () => {
+    expect((await cli(['migrate', 'status'], { DATABASE_URL: url })).code).toBe(0)
+    const pending = await cli(['migrate', 'status', '--exit-code'], { DATABASE_URL: url })
+    expect(pending.code).toBe(1)
+    expect(pending.stdout).toMatch(/version 7 of 9 · 2 pending/)
+    const dir = copyDir(MIGRATIONS)
+    edit(dir, '003_production_management.sql', (s) => `${s}\n-- an edit\n`)
+    expect((await cli(['migrate', 'status', '--exit-code', '--json', '--dir', dir], { DATABASE_URL: url })).code).toBe(4)
+  })
+
+  it('colour per stream: `migrate status > f` at a terminal writes no escape codes into f, the terminal keeps its colour; NO_COLOR and FORCE_COLOR are honoured', async (ctx) => {
+    if (!existsSync('/usr/bin/script')) return skipWith(ctx, 'script(1) from util-linux is not installed: no pseudo-terminal to run the command in')
+    const file = path.join(emptyDir(), 'f')
+    const atTerminal = (extra: Record<string, string>) =>
+      runIn('script', ['-qec', `${process.execPath} bin/pgverify.mjs migrate status > ${file}`, '/dev/null'], { ...process.env, DATABASE_URL: url, NO_COLOR: undefined, FORCE_COLOR: undefined, ...extra })
+    const t = await atTerminal({})
+    expect(t.code, t.stdout).toBe(0)
+    const f = readFileSync(file, 'utf8')
+    expect(f).toMatch(/version 7 of 9/)
+    expect(f).not.toMatch(/\x1b/)
+    expect(t.stdout).toMatch(/\x1b\[\d+m/)
+    const noColor = await atTerminal({ NO_COLOR: '1' })
+    expect(noColor.stdout).toMatch(/migrations: /)
+    expect(noColor.stdout).not.toMatch(/\x1b/)
+    const forced = await cli(['migrate', 'status'], { DATABASE_URL: url, NO_COLOR: undefined, FORCE_COLOR: '1' })
+    expect(forced.stdout).toMatch(/\x1b\[\d+m/)
   })
 
   it('without DATABASE_URL, the PG* variables name the database (as for psql)', async () => {

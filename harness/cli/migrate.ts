@@ -13,7 +13,7 @@ import { Migrator, type MigrationResult, type MigratorEvent, type PlanResult, ty
 import { expectedAt, validateExpected, type CheckResult } from '../validation/expected.ts'
 import { loadManifest, type Manifest } from '../manifest/manifest.ts'
 import { EXIT, exitCodeFor } from './exit-codes.ts'
-import { bold, dim, green, info, json, out, red, reportError, yellow } from './output.ts'
+import { bold, dim, green, info, json, out, progress, red, reportError, yellow } from './output.ts'
 import { openCommandTarget } from './settings.ts'
 import { checkMigrationsDir, wholeNumber } from './checks.ts'
 import { confirmDestructive } from './confirm.ts'
@@ -28,6 +28,8 @@ The production migration runner: the same code the verification suites exercise.
 
 Commands:
   status              applied / pending / drifted migrations, with checksums and times
+     [--exit-code]    for scripts: exit 1 when a migration is pending or failed, 4 when one
+                      drifted (or its file is missing), 0 when all are applied
   up [--to N]         apply pending migrations in order, each in its own transaction
      [--dry-run]      print what would run, change nothing
   down --to N         run down files in reverse until version N (destructive: on DATABASE_URL it
@@ -68,6 +70,8 @@ export interface MigrateArgs {
   lockWaitMs: number
   acceptDrift?: string[] | 'all'
   yes: boolean
+  /** status: exit nonzero when migrations are pending, failed or drifted. */
+  exitCode: boolean
 }
 
 const COMMANDS = ['status', 'up', 'down', 'validate', 'plan', 'release']
@@ -96,6 +100,7 @@ export function parseMigrateArgs(argv: Args, config?: Config): MigrateArgs {
     lockWaitMs: num('lock-wait', argv['lock-wait']) ?? config?.lockWaitMs ?? 60_000,
     acceptDrift: drift === undefined || drift === false ? undefined : drift === 'all' ? 'all' : String(drift).split(',').map((s) => s.trim()).filter(Boolean),
     yes: Boolean(argv.yes),
+    exitCode: Boolean(argv['exit-code']),
   }
 }
 
@@ -124,12 +129,12 @@ export async function migrate(args: MigrateArgs, config: Config): Promise<number
         requirements: manifest?.requirements,
         lockWaitMs: args.lockWaitMs,
         acceptDrift: args.acceptDrift,
-        onEvent: args.json ? undefined : progress,
+        onEvent: args.json ? undefined : onEvent,
       })
       if (!args.json) info(dim(`migrations: ${dir} (${migrations.length} files) · database: ${where} · log: ${migrator.log.schema}.${migrator.log.table}`))
       switch (args.command) {
         case 'status':
-          return renderStatus(await migrator.status(), args.json)
+          return renderStatus(await migrator.status(), args.json, args.exitCode)
         case 'plan':
           return renderPlan(await migrator.plan({ to: args.to }), args.json)
         case 'up':
@@ -179,7 +184,7 @@ async function release(dir: string, migrations: Migration[], args: MigrateArgs):
   return EXIT.OK
 }
 
-function progress(e: MigratorEvent): void {
+function onEvent(e: MigratorEvent): void {
   switch (e.type) {
     case 'lock-wait':
       info(yellow(`waiting for the migration lock held by ${e.holder} …`))
@@ -188,13 +193,13 @@ function progress(e: MigratorEvent): void {
       info(dim(`bootstrap: created ${e.created.join(', ')}`))
       break
     case 'start':
-      process.stderr.write(`${e.direction === 'up' ? '↑' : '↓'} [${e.index}/${e.total}] ${e.migration} … `)
+      progress(`${e.direction === 'up' ? '↑' : '↓'} [${e.index}/${e.total}] ${e.migration} … `)
       break
     case 'done':
-      process.stderr.write(`${green('ok')} ${dim(`${Math.round(e.durationMs)} ms`)}\n`)
+      progress(`${green('ok')} ${dim(`${Math.round(e.durationMs)} ms`)}\n`)
       break
     case 'failed':
-      process.stderr.write(`${red('FAILED')}\n`)
+      progress(`${red('FAILED')}\n`)
       break
     case 'warning':
       info(yellow(`warning: ${e.message}`))
@@ -208,11 +213,23 @@ function renderError(error: HarnessError, asJson: boolean): number {
 
 const short = (s?: string | null) => (s ? `${s.slice(0, 8)}…${s.slice(-4)}` : '—')
 
-function renderStatus(r: StatusResult, asJson: boolean): number {
+/**
+ * `status --exit-code`, for scripts: 4 when the log disagrees with the files (drifted,
+ * unverified, missing files), else 1 when a migration failed or is pending, else 0.
+ */
+export function statusExitCode(r: StatusResult): number {
+  const has = (...states: string[]) => r.migrations.some((m) => states.includes(m.state))
+  if (has('drifted', 'unverified', 'missing-file')) return EXIT.STATE
+  if (has('failed', 'partial', 'pending')) return EXIT.FAILED
+  return EXIT.OK
+}
+
+function renderStatus(r: StatusResult, asJson: boolean, exitCode: boolean): number {
   if (r.error) return renderError(r.error, asJson)
+  const code = exitCode ? statusExitCode(r) : EXIT.OK
   if (asJson) {
     json({ ok: true, current: r.current, logExists: r.logExists, migrations: r.migrations })
-    return EXIT.OK
+    return code
   }
   const width = Math.max(...r.migrations.map((m) => m.name.length), 10)
   const color = (s: string) => (s === 'applied' ? green : s === 'pending' ? dim : s === 'failed' || s === 'partial' ? red : yellow)(s.padEnd(12))
@@ -224,7 +241,7 @@ function renderStatus(r: StatusResult, asJson: boolean): number {
   }
   const count = (s: string) => r.migrations.filter((m) => m.state === s).length
   out(bold(`version ${r.current} of ${r.migrations.filter((m) => m.state !== 'missing-file').length} · ${count('pending')} pending · ${count('drifted') + count('unverified')} drifted · ${count('failed') + count('partial')} failed · ${count('missing-file')} missing files`))
-  return EXIT.OK
+  return code
 }
 
 function renderPlan(p: PlanResult, asJson: boolean, title = 'plan'): number {
@@ -283,6 +300,6 @@ function renderValidate(st: StatusResult, checks: CheckResult[], asJson: boolean
 
 export const verb: Verb = {
   help: MIGRATE_HELP,
-  options: { string: ['dir', 'engine', 'to', 'log-schema', 'log-table', 'lock-wait', 'accept-drift'], boolean: ['json', 'dry-run', 'yes'], positionals: 1 },
+  options: { string: ['dir', 'engine', 'to', 'log-schema', 'log-table', 'lock-wait', 'accept-drift'], boolean: ['json', 'dry-run', 'yes', 'exit-code'], positionals: 1 },
   run: (argv, { config }) => migrate(parseMigrateArgs(argv, config), config),
 }
