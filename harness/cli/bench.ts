@@ -94,12 +94,13 @@ function printSummary(run: BenchRun): void {
     out(bold(e.describe.startsWith(`${e.engine}:`) ? e.describe : `${e.engine}: ${e.describe}`))
     for (const f of e.figures) {
       const t = f.threshold
-      const mark = t ? (t.verdict === 'pass' ? green('pass') : red('FAIL')) : dim('info')
+      const mark = t ? (t.verdict === 'pass' ? green('pass') : t.warning ? yellow('warn') : red('FAIL')) : dim('info')
       const stats = f.stats && f.unit === 'ms' ? dim(` p50 ${formatValue(f.stats.p50, 'ms')} p95 ${formatValue(f.stats.p95, 'ms')} p99 ${formatValue(f.stats.p99, 'ms')} n ${f.stats.n}`) : ''
       const limit = t ? dim(` [${t.text}]`) : ''
       const ref = f.reference ? dim(` ratio ${f.reference.ratio.toFixed(2)} of reference ${formatValue(f.reference.value, f.reference.unit)}`) : ''
       const target = f.target ? (f.target.verdict === 'pass' ? dim(` target met (${f.target.text})`) : yellow(` target missed (${f.target.text})`)) : ''
       out(`  ${mark}  ${f.label}: ${formatValue(f.value, f.unit)}${stats}${limit}${ref}${target}`)
+      if (t?.warning) out(yellow(`        ${t.warning}`))
     }
     for (const s of e.skipped) out(`  ${s.reason.startsWith('failed') ? red('FAIL') : yellow('skip')}  ${s.id}: ${s.reason}`)
   }
