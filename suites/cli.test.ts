@@ -222,8 +222,19 @@ describe('pnpm db', () => {
       const r = await run(psql, [url, '-w', '-Atc', 'select 1'], env)
       expect(r.code, r.out).toBe(0)
       expect(r.out.trim()).toBe('1')
-      const holder = new pg.Client({ connectionString: url })
-      await holder.connect()
+      // The one slot frees shortly after psql exits: take it as soon as it is free.
+      let holder: pg.Client | undefined
+      for (let i = 0; !holder; i++) {
+        const c = new pg.Client({ connectionString: url })
+        c.on('error', () => {})
+        try {
+          await c.connect()
+          holder = c
+        } catch (e) {
+          if (i >= 50) throw e
+          await new Promise((r) => setTimeout(r, 100))
+        }
+      }
       try {
         const busy = await cli(['migrate', 'status', '--dir', PLAIN], { DATABASE_URL: url })
         expect(busy.code).toBe(6)

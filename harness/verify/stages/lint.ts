@@ -14,7 +14,8 @@ export const lintStage: FilesStage = {
     const allow = ctx.options.lintAllowFile ? await readAllowFile(ctx.options.lintAllowFile) : undefined
     const lint = await lintDirectory(ctx.dir, allow ? { allow } : {})
     ctx.lint = lint
-    const details = lint.findings.map((f) => formatFinding(f))
+    // Findings to act on first, the accepted ones after them.
+    const details = [...lint.findings.filter((f) => !f.allowed), ...lint.findings.filter((f) => f.allowed)].map((f) => formatFinding(f))
     const summary = `${lint.errors} error${lint.errors === 1 ? '' : 's'}, ${lint.warnings} warning${lint.warnings === 1 ? '' : 's'}, ${lint.allowed} allowed by lint-allow.json`
     return { verdict: lint.errors > 0 ? 'failed' : 'passed', summary, details, ...(lint.errors > 0 ? { error: { code: 'LINT', message: summary } } : {}) }
   },
