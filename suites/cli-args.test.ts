@@ -70,12 +70,13 @@ async function run(argv: string[]): Promise<{ code: number; output: string }> {
   }
 }
 
-function runIn(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stdout: string }> {
+function runIn(cmd: string, args: string[], env: NodeJS.ProcessEnv, input?: string): Promise<{ code: number | null; stdout: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(cmd, args, { cwd: ROOT, env, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] })
+    if (input !== undefined) child.stdin!.end(input)
     let stdout = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stdout += d))
+    child.stdout!.on('data', (d) => (stdout += d))
+    child.stderr!.on('data', (d) => (stdout += d))
     child.on('error', reject)
     child.on('close', (code) => resolve({ code, stdout }))
   })
@@ -273,5 +274,22 @@ describe.each(cases)('a missing value changes nothing on the $name engine', (c) 
       expect(r.output, t.argv.join(' ')).toMatch(new RegExp(`--${t.option} needs a value`))
       expect(await state(), t.argv.join(' ')).toBe(before)
     }
+  })
+
+  it('at a terminal, `migrate down` asks: anything but "yes" changes nothing, "yes" reverts', async (ctx) => {
+    if (!existsSync('/usr/bin/script')) return skipWith(ctx, 'script(1) from util-linux is not installed: no pseudo-terminal to answer at')
+    const before = await state()
+    const down = (answer: string) =>
+      runIn('script', ['-qec', `${process.execPath} bin/pgverify.mjs migrate down --to 6`, '/dev/null'], { ...process.env, DATABASE_URL: url, NO_COLOR: '1' }, `${answer}\n`)
+    const no = await down('no')
+    expect(no.code, no.stdout).toBe(2)
+    expect(no.stdout).toMatch(/revert 1 migration, version 7 → 6: 007_\w+\.down\.sql/)
+    expect(no.stdout).toMatch(/Type "yes" to go on: /)
+    expect(no.stdout).toMatch(/\[USAGE\] not confirmed: nothing was changed/)
+    expect(await state()).toBe(before)
+    const yes = await down('yes')
+    expect(yes.code, yes.stdout).toBe(0)
+    expect(yes.stdout).toMatch(/reverted 1 migration: version 7 → 6/)
+    expect(await state()).toMatch(/^version 6, /)
   })
 })
