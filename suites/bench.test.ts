@@ -244,6 +244,13 @@ describe('thresholds', () => {
     expect(makeFigure({ id: 'c', label: 'c', group: 'compression', unit: '%', better: 'higher', value: 71, threshold: 'compression', target: 'compression-90' })).toMatchObject({ verdict: 'pass', target: { verdict: 'fail' } })
     expect(makeFigure({ id: 's', label: 's', group: 'storage', unit: 'GB/month', better: 'lower', value: 1.2, threshold: 'storage' }).verdict).toBe('fail')
     expect(makeFigure({ id: 'k', label: 'k', group: 'connection', unit: 'ms', better: 'lower', samples: [120, 130, 140], threshold: 'connect' }).verdict).toBe('fail')
+    // Too few samples for a p95 (bench --quick's 8): a slow tail with a fine median warns, naming
+    // the count; a median over the limit still fails.
+    const quick = makeFigure({ id: 'd', label: 'd', group: 'dashboard', unit: 'ms', better: 'lower', samples: [20, 21, 22, 23, 24, 25, 26, 400], threshold: 'dashboard' })
+    expect(quick.verdict).toBe('info')
+    expect(quick.threshold!.warning).toMatch(/^p95 of only 8 samples is .* too few samples to fail on \(a p95 needs 20\)/)
+    expect(quick.note).toContain('too few samples')
+    expect(makeFigure({ id: 'd', label: 'd', group: 'dashboard', unit: 'ms', better: 'lower', samples: [200, 210, 220, 230, 240, 250, 260, 400], threshold: 'dashboard' }).verdict).toBe('fail')
     const engines = [{ engine: 'embedded', describe: '', versions: { postgres: '17', timescaledb: '2.23', timescaledbLicense: 'timescale' }, capabilities: {}, durationMs: 0, figures: [fast, tail, slowIngest], skipped: [] }]
     const failures = failuresOf(engines)
     expect(failures).toHaveLength(2)

@@ -4,13 +4,13 @@
  * (support/engines.ts); PostgreSQL without TimescaleDB is made on purpose.
  */
 import { spawn } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import pg from 'pg'
 import type { StartedEngine } from '../harness/engines/types.ts'
 import { cli } from './support/cli.ts'
 import { copyDir, edit, MIGRATIONS, PLAIN, ROOT } from './support/dirs.ts'
-import { availableEngines, useEngine, withoutTimescale } from './support/engines.ts'
+import { availableEngines, skipWith, useEngine, withoutTimescale } from './support/engines.ts'
 
 const cases = await availableEngines()
 
@@ -24,7 +24,7 @@ describe('pnpm migrate: usage and errors before any database', () => {
   it.each([
     [['migrate'], 2, /missing command/],
     [['migrate', 'sideways'], 2, /unknown command "sideways"/],
-    [['migrate', 'status', '--bogus'], 2, /unknown option: --bogus/],
+    [['migrate', 'status', '--bogus'], 2, /unknown option --bogus/],
     [['migrate', 'down'], 2, /`down` needs --to N/],
     [['migrate', 'up', '--to', 'abc'], 2, /--to needs a whole number/],
     [['migrate', 'status'], 2, /DATABASE_URL is not set and no --engine was given/],
@@ -160,8 +160,26 @@ describe.each(await withoutTimescale())('pnpm migrate on $label', (s) => {
   })
 })
 
+/** psql from PATH or an installed PostgreSQL, if any. */
+function findPsql(): string | undefined {
+  for (const dir of (process.env.PATH ?? '').split(':')) if (dir && existsSync(`${dir}/psql`)) return `${dir}/psql`
+  const versions = existsSync('/usr/lib/postgresql') ? readdirSync('/usr/lib/postgresql').sort().reverse() : []
+  return versions.map((v) => `/usr/lib/postgresql/${v}/bin/psql`).find((p) => existsSync(p))
+}
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; out: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    let out = ''
+    child.stdout.on('data', (d) => (out += d))
+    child.stderr.on('data', (d) => (out += d))
+    child.on('error', reject)
+    child.on('close', (code) => resolve({ code, out }))
+  })
+}
+
 /** `pnpm db [args]`: one DATABASE_URL line, the URL serves, and SIGTERM leaves nothing behind. */
-async function dbCommand(args: string[], name: string): Promise<void> {
+async function dbCommand(args: string[], name: string, more?: (url: string) => Promise<void>): Promise<void> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'harness/cli/index.ts', 'db', ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
@@ -180,6 +198,7 @@ async function dbCommand(args: string[], name: string): Promise<void> {
   const st = await cli(['migrate', 'status', '--dir', PLAIN], { DATABASE_URL: url })
   expect(st.code, st.stderr).toBe(0)
   expect(st.stdout).toMatch(/version 0 of 3 · 3 pending/)
+  await more?.(url)
   const exited = new Promise<number | null>((r) => child.on('close', (code) => r(code)))
   child.kill('SIGTERM')
   expect(await exited).toBe(143)
@@ -194,6 +213,39 @@ async function dbCommand(args: string[], name: string): Promise<void> {
 
 describe('pnpm db', () => {
   it('prints exactly one DATABASE_URL line, serves it, and leaves nothing behind on SIGTERM (the embedded engine by default)', () => dbCommand([], 'embedded'))
+
+  it('the embedded URL works with psql as printed (no prompt, no PGPASSWORD); a second client while one is connected is told the engine is busy, at once', async (ctx) => {
+    const psql = findPsql()
+    if (!psql) return skipWith(ctx, 'psql is not installed here: the printed URL is not tried with it')
+    await dbCommand([], 'embedded', async (url) => {
+      const env = { PATH: process.env.PATH, HOME: process.env.HOME }
+      const r = await run(psql, [url, '-w', '-Atc', 'select 1'], env)
+      expect(r.code, r.out).toBe(0)
+      expect(r.out.trim()).toBe('1')
+      // The one slot frees shortly after psql exits: take it as soon as it is free.
+      let holder: pg.Client | undefined
+      for (let i = 0; !holder; i++) {
+        const c = new pg.Client({ connectionString: url })
+        c.on('error', () => {})
+        try {
+          await c.connect()
+          holder = c
+        } catch (e) {
+          if (i >= 50) throw e
+          await new Promise((r) => setTimeout(r, 100))
+        }
+      }
+      try {
+        const busy = await cli(['migrate', 'status', '--dir', PLAIN], { DATABASE_URL: url })
+        expect(busy.code).toBe(6)
+        expect(busy.stderr).toMatch(/the server closed the connection as soon as it was opened/)
+        expect(busy.stderr).toMatch(/serves one connection at a time/)
+        expect(busy.stderr).not.toMatch(/firewall/)
+      } finally {
+        await holder.end()
+      }
+    })
+  })
 })
 
 describe.each(cases)('pnpm db --engine $name', (c) => {

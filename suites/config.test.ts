@@ -10,6 +10,7 @@ import path from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { CONFIG_FILE, loadConfig, readEnvironment, resolveConfig } from '../harness/config/index.ts'
 import { validateConfig } from '../harness/config/file.ts'
+import { urlFromPgVariables } from '../harness/config/database-url.ts'
 import { HarnessError } from '../harness/errors.ts'
 import { emptyDir, PLAIN, ROOT } from './support/dirs.ts'
 
@@ -23,6 +24,24 @@ function usage(fn: () => unknown): HarnessError {
   }
   throw new Error('expected a USAGE error')
 }
+
+describe('the database from the environment', () => {
+  it('DATABASE_URL is checked and wins over the PG* variables', () => {
+    const env = readEnvironment({ DATABASE_URL: 'postgres://a@h1/db1', PGHOST: 'h2', PGDATABASE: 'db2' })
+    expect(resolveConfig({ env, cwd: '/p' })).toMatchObject({ databaseUrl: 'postgres://a@h1/db1', databaseUrlSource: 'DATABASE_URL' })
+    expect(usage(() => resolveConfig({ env: readEnvironment({ DATABASE_URL: 'postgres://u:pw@h:x/db' }) })).message).not.toContain('pw')
+  })
+
+  it('the PG* variables make the URL psql would use, libpq defaults for the rest', () => {
+    expect(urlFromPgVariables({}, 'me')).toBeUndefined()
+    expect(urlFromPgVariables({ password: 'only' }, 'me')).toBeUndefined()
+    expect(urlFromPgVariables({ host: 'db.example', port: '6543', user: 'ms5 user', password: 'p@ss/word', database: 'factory', sslmode: 'require' }, 'me')).toBe('postgres://ms5%20user:p%40ss%2Fword@db.example:6543/factory?sslmode=require')
+    expect(urlFromPgVariables({ database: 'factory' }, 'me')).toBe('postgres://me@localhost/factory')
+    expect(urlFromPgVariables({ host: '/var/run/postgresql', user: 'postgres' }, 'me')).toBe('postgres://postgres@/postgres?host=%2Fvar%2Frun%2Fpostgresql')
+    const c = resolveConfig({ env: readEnvironment({ PGHOST: 'db.example', PGUSER: 'ms5', PGPASSWORD: 'pw' }), cwd: '/p' })
+    expect(c).toMatchObject({ databaseUrl: 'postgres://ms5:pw@db.example/ms5', databaseUrlSource: 'PGHOST, PGUSER, PGPASSWORD' })
+  })
+})
 
 describe('pgverify.config.json', () => {
   const file = '/project/pgverify.config.json'

@@ -187,7 +187,7 @@ describe.runIf(server)('pnpm execute --accept-retention-deletes, the command', (
       await loadJobTemplates(c, { seed: 3 })
       await c.query(`INSERT INTO factory_telemetry.metric_hist (metric_def_id, ts, value_real, quality) SELECT (SELECT id FROM factory_telemetry.metric_def ORDER BY id LIMIT 1), now() - g * interval '1 day', g, 192 FROM generate_series(100, 109) g`)
     })
-    const args = ['execute', '--dir', MIGRATIONS, '--backup-root', emptyDir('pgverify-backups-'), '--log-dir', emptyDir('pgverify-reports-')]
+    const args = ['execute', '--yes', '--dir', MIGRATIONS, '--backup-root', emptyDir('pgverify-backups-'), '--log-dir', emptyDir('pgverify-reports-')]
     const env = { DATABASE_URL: db.url }
     const dry = await cli([...args, '--dry-run'], env, 300_000)
     expect(dry.code).toBe(1)

@@ -226,7 +226,7 @@ describe.each(cases)('execute on the $name engine', (c) => {
       write(dir, '004_refunds.sql', `CREATE TABLE app.refunds (id BIGSERIAL PRIMARY KEY, order_id BIGINT REFERENCES app.orders (id));\nUPDATE app.orders SET total = total + 1;\nSELECT 1 / 0;\n`)
       const logDir = tmpDir('pgverify-reports-')
       const backupRoot = tmpDir('pgverify-backups-')
-      const r = await cli(['execute', '--dir', dir, '--backup-root', backupRoot, '--log-dir', logDir], { DATABASE_URL: db.url }, 600_000)
+      const r = await cli(['execute', '--yes', '--dir', dir, '--backup-root', backupRoot, '--log-dir', logDir], { DATABASE_URL: db.url }, 600_000)
       expect(r.code).toBe(1)
       expect(r.stdout).toMatch(/RESTORED: migration 004_refunds\.sql failed; .* pre-migration state \(version 3\): .* 0 differences/)
       expectSameState(before, await capture(db.url, ['app'], log))
@@ -262,7 +262,7 @@ describe.each(cases)('execute on the $name engine', (c) => {
       u.password = 'Sup3r-s3cret-pw'
       const logDir = tmpDir('pgverify-reports-')
       const backupRoot = tmpDir('pgverify-backups-')
-      const r = await cli(['execute', '--dir', PLAIN, '--backup-root', backupRoot, '--log-dir', logDir], { DATABASE_URL: u.toString() }, 300_000)
+      const r = await cli(['execute', '--yes', '--dir', PLAIN, '--backup-root', backupRoot, '--log-dir', logDir], { DATABASE_URL: u.toString() }, 300_000)
       expect(r.code).toBe(0)
       const everything = [r.stdout, r.stderr, ...readdirSync(logDir).map((f) => readFileSync(path.join(logDir, f), 'utf8'))]
       const b = path.join(backupRoot, readdirSync(backupRoot)[0]!)

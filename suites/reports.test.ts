@@ -259,6 +259,12 @@ describe.skipIf(!chromium)('index.html in headless Chromium', () => {
     expect(text).toContain('skipped: needs stage "replay" to pass')
     expect(text).toContain('require-concurrent-index')
     expect(text).toContain('column unused since v2 & removed from the app')
+    // The findings to act on first; the accepted one folded away after them, with its reason.
+    const dom = pages.fail.dom
+    const details = dom.indexOf('<details>')
+    expect(details).toBeGreaterThan(dom.indexOf('require-concurrent-index'))
+    expect(dom.indexOf('column unused since v2')).toBeGreaterThan(details)
+    expect(dom.slice(details)).toMatch(/^<details><summary>1 finding accepted in the allow-list, with the reasons<\/summary>/)
   })
 
   it('data is shown, never executed, and nothing is loaded from the network', () => {

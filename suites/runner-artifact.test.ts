@@ -72,17 +72,25 @@ describe('the emitted production runner', () => {
       if (path.dirname(d) === d) break
     }
     const text = readFileSync(bundle, 'utf8')
-    // esbuild marks every bundled module with its path: pg and zx are in, PGlite and testcontainers are not.
+    // esbuild marks every bundled module with its path: pg and the CLI's picocolors and
+    // fastest-levenshtein are in, PGlite and testcontainers are not.
     expect(text).toMatch(/^\/\/ node_modules\/.*\/pg\/lib\/client\.js$/m)
-    expect(text).toMatch(/^\/\/ node_modules\/.*zx/m)
+    expect(text).toMatch(/^\/\/ node_modules\/.*picocolors/m)
+    expect(text).toMatch(/^\/\/ node_modules\/.*fastest-levenshtein/m)
     expect(text).not.toMatch(/^\/\/ .*(pglite|testcontainers|engines\/embedded\.ts|engines\/container\.ts)/m)
-    expect(text).not.toMatch(/from ['"](pg|zx|@electric-sql\/[^'"]+|testcontainers)['"]/)
+    expect(text).not.toMatch(/from ['"](pg|zx|picocolors|fastest-levenshtein|@electric-sql\/[^'"]+|testcontainers)['"]/)
   })
 
   it('answers --help and refuses --engine: the runner works on DATABASE_URL only', async () => {
     const h = await run('node', [bundle, '--help'], { cwd: artifactDir })
     expect(h.code).toBe(0)
     for (const w of ['migrate', 'validate', 'backup', 'restore', 'execute']) expect(h.stdout).toContain(w)
+    // No package.json travels with the one file: the build wrote the version in.
+    const v = await run('node', [bundle, '--version'], { cwd: artifactDir })
+    expect(v.stdout.trim()).toBe(`pgverify-runner ${JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version}`)
+    const missing = await run('node', [bundle, 'migrate', 'down', '--to', '--yes'], { cwd: artifactDir })
+    expect(missing.code).toBe(2)
+    expect(missing.stderr).toMatch(/--to needs a value/)
     const e = await run('node', [bundle, 'migrate', 'status', '--engine', 'embedded'], { cwd: artifactDir })
     expect(e.code).toBe(8)
     expect(e.stderr).toMatch(/\[ENGINE_UNAVAILABLE\] engine "embedded": the production runner works against DATABASE_URL only/)

@@ -60,6 +60,7 @@ export async function buildRunner(): Promise<{ file: string; bytes: number; ms: 
   const t0 = performance.now()
   await rm(OUT_DIR, { recursive: true, force: true })
   await mkdir(OUT_DIR, { recursive: true })
+  const version = (JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version
   const result = await build({
     entryPoints: [path.join(ROOT, 'harness/cli/runner-entry.ts')],
     outfile: OUT_FILE,
@@ -75,6 +76,8 @@ export async function buildRunner(): Promise<{ file: string; bytes: number; ms: 
     // pg's optional native binding is only loaded when asked for (never by us).
     external: ['pg-native'],
     plugins: [productionOnly],
+    // cli/version.ts: no package.json travels with the one file.
+    define: { PGVERIFY_VERSION: JSON.stringify(version) },
     logLevel: 'warning',
     legalComments: 'eof',
     metafile: true,
@@ -83,7 +86,6 @@ export async function buildRunner(): Promise<{ file: string; bytes: number; ms: 
   const leaked = inputs.filter((i) => /pglite|testcontainers|engines\/(embedded|container|native)\.ts/.test(i))
   if (leaked.length) throw new Error(`the production runner bundle contains engine code it must not: ${leaked.join(', ')}`)
   await cp(path.join(ROOT, 'migrations'), path.join(OUT_DIR, 'migrations'), { recursive: true })
-  const version = (JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version
   await writeFile(
     path.join(OUT_DIR, 'README.txt'),
     `pgverify production runner ${version} (built ${new Date().toISOString()})
@@ -93,7 +95,7 @@ Needs Node 20 and nothing else (no npm install). Against DATABASE_URL:
   export DATABASE_URL=postgres://user@host:5432/factory_telemetry   # password: in the URL or PGPASSWORD
   node pgverify-runner.mjs migrate status
   node pgverify-runner.mjs execute --dry-run
-  node pgverify-runner.mjs execute          # checks, backup, up, validation, automatic rollback
+  node pgverify-runner.mjs execute --yes    # checks, backup, up, validation, automatic rollback
 
 migrations/ next to this file is used unless --dir is given. backup, restore and execute also
 need pg_dump, pg_restore and psql of the server's major version (postgresql-client-NN).

@@ -11,6 +11,7 @@ import { loadManifest } from '../manifest/manifest.ts'
 import { EXIT } from './exit-codes.ts'
 import { bold, dim, green, info, json, out, red, yellow } from './output.ts'
 import { openCommandTarget } from './settings.ts'
+import { didYouMean } from './parse.ts'
 import { flag, type Args, type Verb, type VerbContext } from './verb.ts'
 
 export const BACKUP_HELP = `Usage: pnpm backup [options]                 back up the database (full, schema-only, data-only)
@@ -83,6 +84,9 @@ export async function backup(argv: Args, { config }: VerbContext): Promise<numbe
     }
     return v.ok ? EXIT.OK : EXIT.BACKUP
   }
+  if (sub === 'prune' || sub === undefined) {
+    if (argv._.length > (sub ? 1 : 0)) throw new HarnessError('USAGE', `unexpected argument: ${JSON.stringify(argv._.at(-1))}`, { hint: 'pgverify backup [options] | pgverify backup verify DIR | pgverify backup prune' })
+  }
   if (sub === 'prune') {
     const r = await pruneBackups(root, { keepDays: keepDaysArg(argv['keep-days'], config.keepDays), dryRun: Boolean(argv['dry-run']) })
     if (asJson) json({ ok: true, ...r })
@@ -95,7 +99,7 @@ export async function backup(argv: Args, { config }: VerbContext): Promise<numbe
     }
     return EXIT.OK
   }
-  if (sub !== undefined) throw new HarnessError('USAGE', `unknown backup command "${sub}"`, { hint: 'pnpm backup [options] | pnpm backup verify DIR | pnpm backup prune' })
+  if (sub !== undefined) throw new HarnessError('USAGE', `unknown backup command "${sub}"${didYouMean(sub, ['verify', 'prune'], (s) => `"${s}"`)}`, { hint: 'pnpm backup [options] | pnpm backup verify DIR | pnpm backup prune' })
 
   const kinds = kindsArg(argv.kind)
   const dir = path.resolve(flag(argv, 'dir') ?? config.dir)
@@ -119,6 +123,6 @@ export async function backup(argv: Args, { config }: VerbContext): Promise<numbe
 
 export const verb: Verb = {
   help: BACKUP_HELP,
-  options: { string: ['engine', 'backup-root', 'kind', 'dir', 'log-schema', 'keep-days'], boolean: ['dry-run', 'json'] },
+  options: { string: ['engine', 'backup-root', 'kind', 'dir', 'log-schema', 'keep-days'], boolean: ['dry-run', 'json'], positionals: 2 },
   run: backup,
 }

@@ -13,7 +13,7 @@ import { HarnessError } from '../errors.ts'
 import type { ThresholdId } from '../measure/thresholds.ts'
 import { isInternal } from '../steps/step.ts'
 import { EXIT } from './exit-codes.ts'
-import { bold, dim, green, info, json, red, yellow } from './output.ts'
+import { bold, dim, green, info, json, out, red, yellow } from './output.ts'
 import { engineSettings } from './settings.ts'
 import type { Args, Verb } from './verb.ts'
 
@@ -86,24 +86,25 @@ export function parseBenchArgs(argv: Args, config?: Config): BenchArgs {
 
 function printSummary(run: BenchRun): void {
   for (const e of run.engines) {
-    info('')
+    out('')
     if (e.error) {
-      info(`${bold(e.engine)}: ${yellow('skipped')}: ${e.error}`)
+      out(`${bold(e.engine)}: ${yellow('skipped')}: ${e.error}`)
       continue
     }
-    info(bold(e.describe.startsWith(`${e.engine}:`) ? e.describe : `${e.engine}: ${e.describe}`))
+    out(bold(e.describe.startsWith(`${e.engine}:`) ? e.describe : `${e.engine}: ${e.describe}`))
     for (const f of e.figures) {
       const t = f.threshold
-      const mark = t ? (t.verdict === 'pass' ? green('pass') : red('FAIL')) : dim('info')
+      const mark = t ? (t.verdict === 'pass' ? green('pass') : t.warning ? yellow('warn') : red('FAIL')) : dim('info')
       const stats = f.stats && f.unit === 'ms' ? dim(` p50 ${formatValue(f.stats.p50, 'ms')} p95 ${formatValue(f.stats.p95, 'ms')} p99 ${formatValue(f.stats.p99, 'ms')} n ${f.stats.n}`) : ''
       const limit = t ? dim(` [${t.text}]`) : ''
       const ref = f.reference ? dim(` ratio ${f.reference.ratio.toFixed(2)} of reference ${formatValue(f.reference.value, f.reference.unit)}`) : ''
       const target = f.target ? (f.target.verdict === 'pass' ? dim(` target met (${f.target.text})`) : yellow(` target missed (${f.target.text})`)) : ''
-      info(`  ${mark}  ${f.label}: ${formatValue(f.value, f.unit)}${stats}${limit}${ref}${target}`)
+      out(`  ${mark}  ${f.label}: ${formatValue(f.value, f.unit)}${stats}${limit}${ref}${target}`)
+      if (t?.warning) out(yellow(`        ${t.warning}`))
     }
-    for (const s of e.skipped) info(`  ${s.reason.startsWith('failed') ? red('FAIL') : yellow('skip')}  ${s.id}: ${s.reason}`)
+    for (const s of e.skipped) out(`  ${s.reason.startsWith('failed') ? red('FAIL') : yellow('skip')}  ${s.id}: ${s.reason}`)
   }
-  info('')
+  out('')
 }
 
 export async function bench(args: BenchArgs): Promise<number> {
@@ -116,10 +117,10 @@ export async function bench(args: BenchArgs): Promise<number> {
   if (args.json) json(run)
   else {
     printSummary(run)
-    if (run.comparison) for (const line of formatComparison(run.comparison)) info(line)
-    for (const f of run.failures) info(`${red('failed')} ${f}`)
-    info(`reports: ${written.json}, ${written.html}${args.history ? ` · history: ${resolve(args.history)}` : ''}`)
-    info(
+    if (run.comparison) for (const line of formatComparison(run.comparison)) out(line)
+    for (const f of run.failures) out(`${red('failed')} ${f}`)
+    out(`reports: ${written.json}, ${written.html}${args.history ? ` · history: ${resolve(args.history)}` : ''}`)
+    out(
       !measured
         ? red('no engine could run: nothing was measured')
         : run.verdict === 'pass'

@@ -17,7 +17,10 @@ everything it made. Point psql or \`pnpm migrate\` at it:
   export DATABASE_URL=…        # terminal 2, the printed line
   pnpm migrate up && pnpm migrate status
 
-The embedded engine serves one client connection at a time: close psql before running the runner.`
+The embedded engine serves one client connection at a time: close psql before running the runner.
+
+Exit codes: 2 usage · 8 engine unavailable or failed to start · 130/143 stopped by Ctrl-C/SIGTERM
+(after removing everything it made)`
 
 export async function db(argv: Args, { config }: VerbContext): Promise<number> {
   const requested = flag(argv, 'engine') ?? 'embedded'

@@ -7,6 +7,9 @@ import { HarnessError } from '../errors.ts'
 import { EXIT, exitCodeFor } from './exit-codes.ts'
 import { bold, dim, green, info, json, out, red, yellow } from './output.ts'
 import { openCommandTarget } from './settings.ts'
+import { checkMigrationsDir } from './checks.ts'
+import { confirmDestructive } from './confirm.ts'
+import { redactUrl } from '../util/redact.ts'
 import { flag, type Args, type Verb, type VerbContext } from './verb.ts'
 
 export const EXECUTE_HELP = `Usage: pnpm execute [options]
@@ -51,6 +54,8 @@ Options:
   --accept-retention-deletes
                       accept what the pending migrations' retention policies delete on their
                       first run (named by step 2); recorded in the execution log and report
+  --yes               confirm a run against DATABASE_URL (without it, and without a terminal
+                      to type "yes" at, execute refuses and changes nothing; --dry-run needs none)
   --json              print the report as JSON on stdout
 
 Exit codes: 0 migrated, nothing to do, or dry run passed · 1 a migration or validation failed
@@ -86,14 +91,28 @@ export async function executeCommand(argv: Args, { config }: VerbContext): Promi
   if (argv._.length) throw new HarnessError('USAGE', `unexpected argument "${argv._[0]}"`, { hint: 'See `pnpm execute --help`.' })
   const asJson = Boolean(argv.json)
   const lockWaitMs = lockWait(argv['lock-wait'], config.lockWaitMs)
+  const dir = path.resolve(flag(argv, 'dir') ?? config.dir)
+  const backupRoot = path.resolve(flag(argv, 'backup-root') ?? config.backupRoot)
+  await checkMigrationsDir(dir)
   const target = await openCommandTarget(flag(argv, 'engine'), config, 'execute')
   let report: ExecutionReport
   try {
     if (target.capabilities.disposable) info(yellow('rehearsal on a fresh disposable database (dropped afterwards)'))
+    else if (!argv['dry-run']) {
+      await confirmDestructive({
+        what: [
+          `apply the pending migrations of ${dir} (each in its own transaction), after a backup into ${backupRoot}`,
+          'on a failed migration or validation: restore that backup IN PLACE (every schema it covers is dropped and re-created)',
+        ],
+        where: redactUrl(target.url),
+        yes: Boolean(argv.yes),
+        safer: 'See the checks and the plan first with --dry-run (changes nothing).',
+      })
+    }
     report = await execute({
       target,
-      dir: path.resolve(flag(argv, 'dir') ?? config.dir),
-      backupRoot: path.resolve(flag(argv, 'backup-root') ?? config.backupRoot),
+      dir,
+      backupRoot,
       logDir: path.resolve(flag(argv, 'log-dir') ?? config.reports),
       dryRun: Boolean(argv['dry-run']),
       logSchema: flag(argv, 'log-schema') ?? config.logSchema,
@@ -132,6 +151,6 @@ export async function executeCommand(argv: Args, { config }: VerbContext): Promi
 
 export const verb: Verb = {
   help: EXECUTE_HELP,
-  options: { string: ['engine', 'dir', 'backup-root', 'log-dir', 'log-schema', 'lock-wait'], boolean: ['dry-run', 'json', 'accept-retention-deletes'] },
+  options: { string: ['engine', 'dir', 'backup-root', 'log-dir', 'log-schema', 'lock-wait'], boolean: ['dry-run', 'json', 'accept-retention-deletes', 'yes'] },
   run: executeCommand,
 }

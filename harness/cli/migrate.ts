@@ -13,8 +13,11 @@ import { Migrator, type MigrationResult, type MigratorEvent, type PlanResult, ty
 import { expectedAt, validateExpected, type CheckResult } from '../validation/expected.ts'
 import { loadManifest, type Manifest } from '../manifest/manifest.ts'
 import { EXIT, exitCodeFor } from './exit-codes.ts'
-import { bold, dim, green, info, json, out, red, reportError, yellow } from './output.ts'
+import { bold, dim, green, info, json, out, progress, red, reportError, yellow } from './output.ts'
 import { openCommandTarget } from './settings.ts'
+import { checkMigrationsDir, wholeNumber } from './checks.ts'
+import { confirmDestructive } from './confirm.ts'
+import { didYouMean } from './parse.ts'
 import { flag, type Args, type Verb, type VerbContext } from './verb.ts'
 import type { Config } from '../config/index.ts'
 import { redactUrl } from '../util/redact.ts'
@@ -25,9 +28,12 @@ The production migration runner: the same code the verification suites exercise.
 
 Commands:
   status              applied / pending / drifted migrations, with checksums and times
+     [--exit-code]    for scripts: exit 1 when a migration is pending or failed, 4 when one
+                      drifted (or its file is missing), 0 when all are applied
   up [--to N]         apply pending migrations in order, each in its own transaction
      [--dry-run]      print what would run, change nothing
-  down --to N         run down files in reverse until version N (destructive: needs --yes on DATABASE_URL)
+  down --to N         run down files in reverse until version N (destructive: on DATABASE_URL it
+                      lists what it reverts, then needs --yes or "yes" typed at a terminal)
   validate            checksums, log consistency and the manifest's expected objects; changes nothing
   plan [--to N]       what \`up\` would do, in order, non-transactional steps marked
   release             record the current files' checksums in released.json (no database):
@@ -45,7 +51,7 @@ Options:
   --lock-wait MS      wait this long for another runner's lock; 0 = fail at once (default: 60000)
   --accept-drift L    accept changed applied files (comma-separated names or numbers, or "all"):
                       re-records their checksums in the log, with a note
-  --yes               confirm a destructive command (down on DATABASE_URL)
+  --yes               confirm a destructive command (down on DATABASE_URL) without being asked
   -h, --help          this help
 
 Exit codes: 0 ok · 1 migration/validation failed · 2 usage · 3 bad migration files ·
@@ -64,21 +70,21 @@ export interface MigrateArgs {
   lockWaitMs: number
   acceptDrift?: string[] | 'all'
   yes: boolean
+  /** status: exit nonzero when migrations are pending, failed or drifted. */
+  exitCode: boolean
 }
+
+const COMMANDS = ['status', 'up', 'down', 'validate', 'plan', 'release']
 
 /** The command line over the configuration (`config`: environment, pgverify.config.json, defaults). */
 export function parseMigrateArgs(argv: Args, config?: Config): MigrateArgs {
   const command = argv._[0]
   if (!command) throw new HarnessError('USAGE', 'missing command', { hint: MIGRATE_HELP })
-  if (!['status', 'up', 'down', 'validate', 'plan', 'release'].includes(command)) {
-    throw new HarnessError('USAGE', `unknown command "${command}"`, { hint: 'Commands: status, up, down, validate, plan, release (see `pnpm migrate --help`).' })
+  if (!COMMANDS.includes(command)) {
+    throw new HarnessError('USAGE', `unknown command "${command}"${didYouMean(command, COMMANDS, (s) => `"${s}"`)}`, { hint: `Commands: ${COMMANDS.join(', ')} (see \`pgverify migrate --help\`).` })
   }
-  const num = (name: string, v: unknown): number | undefined => {
-    if (v === undefined) return undefined
-    const n = Number(v)
-    if (typeof v === 'boolean' || !Number.isInteger(n) || n < 0) throw new HarnessError('USAGE', `--${name} needs a whole number, got "${String(v)}"`, { hint: `e.g. --${name} 3` })
-    return n
-  }
+  // Digits only: Number('') and Number(' ') are 0, and `down --to 0` drops everything.
+  const num = wholeNumber
   const to = num('to', argv.to)
   if (command === 'down' && to === undefined) throw new HarnessError('USAGE', '`down` needs --to N (the version to return to; 0 = before the first migration)', { hint: 'e.g. pnpm migrate down --to 7 --yes' })
   const drift = argv['accept-drift']
@@ -94,6 +100,7 @@ export function parseMigrateArgs(argv: Args, config?: Config): MigrateArgs {
     lockWaitMs: num('lock-wait', argv['lock-wait']) ?? config?.lockWaitMs ?? 60_000,
     acceptDrift: drift === undefined || drift === false ? undefined : drift === 'all' ? 'all' : String(drift).split(',').map((s) => s.trim()).filter(Boolean),
     yes: Boolean(argv.yes),
+    exitCode: Boolean(argv['exit-code']),
   }
 }
 
@@ -102,6 +109,7 @@ export const logSchemaFor = (args: { logSchema?: string }, manifest?: Manifest) 
 
 export async function migrate(args: MigrateArgs, config: Config): Promise<number> {
   const dir = resolve(args.dir)
+  await checkMigrationsDir(dir)
   const manifest = await loadManifest(dir)
   const provider = new FileMigrationProvider(dir)
   // Files are read and checked before any connection: bad input never touches the database.
@@ -111,11 +119,6 @@ export async function migrate(args: MigrateArgs, config: Config): Promise<number
   // DATABASE_URL is named by its (redacted) URL; a database the harness made, by its engine.
   const where = target.engine ? target.describe : redactUrl(target.url)
   try {
-    if (args.command === 'down' && !target.capabilities.disposable && !args.yes && !args.dryRun) {
-      throw new HarnessError('USAGE', `\`down --to ${args.to}\` drops what the reverted migrations created, with its data, on ${where}`, {
-        hint: 'Take a backup first, then confirm with --yes (or rehearse with --dry-run).',
-      })
-    }
     const client = await connect(target.url, { applicationName: `pgverify-migrate ${args.command}` })
     try {
       const migrator = new Migrator({
@@ -126,20 +129,30 @@ export async function migrate(args: MigrateArgs, config: Config): Promise<number
         requirements: manifest?.requirements,
         lockWaitMs: args.lockWaitMs,
         acceptDrift: args.acceptDrift,
-        onEvent: args.json ? undefined : progress,
+        onEvent: args.json ? undefined : onEvent,
       })
       if (!args.json) info(dim(`migrations: ${dir} (${migrations.length} files) · database: ${where} · log: ${migrator.log.schema}.${migrator.log.table}`))
       switch (args.command) {
         case 'status':
-          return renderStatus(await migrator.status(), args.json)
+          return renderStatus(await migrator.status(), args.json, args.exitCode)
         case 'plan':
           return renderPlan(await migrator.plan({ to: args.to }), args.json)
         case 'up':
           if (args.dryRun) return renderPlan(await migrator.plan({ to: args.to }), args.json, 'up --dry-run')
           return renderRun(await migrator.up({ to: args.to }), args.json)
-        case 'down':
-          if (args.dryRun) return renderPlan(await migrator.plan({ to: args.to, direction: 'down' }), args.json, 'down --dry-run')
+        case 'down': {
+          const plan = await migrator.plan({ to: args.to, direction: 'down' })
+          if (args.dryRun || plan.error) return renderPlan(plan, args.json, 'down --dry-run')
+          if (!target.capabilities.disposable && plan.steps.length) {
+            await confirmDestructive({
+              what: [`revert ${plan.steps.length} migration${plan.steps.length > 1 ? 's' : ''}, version ${plan.from} → ${plan.to}: ${plan.steps.map((s) => s.file).join(', ')}`, 'what they created is dropped, with its data'],
+              where,
+              yes: args.yes,
+              safer: `See the plan with \`pgverify migrate down --to ${args.to} --dry-run\`.`,
+            })
+          }
           return renderRun(await migrator.down({ to: args.to! }), args.json)
+        }
         case 'validate': {
           const st = await migrator.check()
           if (st.error) return renderError(st.error, args.json)
@@ -171,7 +184,7 @@ async function release(dir: string, migrations: Migration[], args: MigrateArgs):
   return EXIT.OK
 }
 
-function progress(e: MigratorEvent): void {
+function onEvent(e: MigratorEvent): void {
   switch (e.type) {
     case 'lock-wait':
       info(yellow(`waiting for the migration lock held by ${e.holder} …`))
@@ -180,13 +193,13 @@ function progress(e: MigratorEvent): void {
       info(dim(`bootstrap: created ${e.created.join(', ')}`))
       break
     case 'start':
-      process.stderr.write(`${e.direction === 'up' ? '↑' : '↓'} [${e.index}/${e.total}] ${e.migration} … `)
+      progress(`${e.direction === 'up' ? '↑' : '↓'} [${e.index}/${e.total}] ${e.migration} … `)
       break
     case 'done':
-      process.stderr.write(`${green('ok')} ${dim(`${Math.round(e.durationMs)} ms`)}\n`)
+      progress(`${green('ok')} ${dim(`${Math.round(e.durationMs)} ms`)}\n`)
       break
     case 'failed':
-      process.stderr.write(`${red('FAILED')}\n`)
+      progress(`${red('FAILED')}\n`)
       break
     case 'warning':
       info(yellow(`warning: ${e.message}`))
@@ -200,11 +213,23 @@ function renderError(error: HarnessError, asJson: boolean): number {
 
 const short = (s?: string | null) => (s ? `${s.slice(0, 8)}…${s.slice(-4)}` : '—')
 
-function renderStatus(r: StatusResult, asJson: boolean): number {
+/**
+ * `status --exit-code`, for scripts: 4 when the log disagrees with the files (drifted,
+ * unverified, missing files), else 1 when a migration failed or is pending, else 0.
+ */
+export function statusExitCode(r: StatusResult): number {
+  const has = (...states: string[]) => r.migrations.some((m) => states.includes(m.state))
+  if (has('drifted', 'unverified', 'missing-file')) return EXIT.STATE
+  if (has('failed', 'partial', 'pending')) return EXIT.FAILED
+  return EXIT.OK
+}
+
+function renderStatus(r: StatusResult, asJson: boolean, exitCode: boolean): number {
   if (r.error) return renderError(r.error, asJson)
+  const code = exitCode ? statusExitCode(r) : EXIT.OK
   if (asJson) {
     json({ ok: true, current: r.current, logExists: r.logExists, migrations: r.migrations })
-    return EXIT.OK
+    return code
   }
   const width = Math.max(...r.migrations.map((m) => m.name.length), 10)
   const color = (s: string) => (s === 'applied' ? green : s === 'pending' ? dim : s === 'failed' || s === 'partial' ? red : yellow)(s.padEnd(12))
@@ -216,7 +241,7 @@ function renderStatus(r: StatusResult, asJson: boolean): number {
   }
   const count = (s: string) => r.migrations.filter((m) => m.state === s).length
   out(bold(`version ${r.current} of ${r.migrations.filter((m) => m.state !== 'missing-file').length} · ${count('pending')} pending · ${count('drifted') + count('unverified')} drifted · ${count('failed') + count('partial')} failed · ${count('missing-file')} missing files`))
-  return EXIT.OK
+  return code
 }
 
 function renderPlan(p: PlanResult, asJson: boolean, title = 'plan'): number {
@@ -275,6 +300,6 @@ function renderValidate(st: StatusResult, checks: CheckResult[], asJson: boolean
 
 export const verb: Verb = {
   help: MIGRATE_HELP,
-  options: { string: ['dir', 'engine', 'to', 'log-schema', 'log-table', 'lock-wait', 'accept-drift'], boolean: ['json', 'dry-run', 'yes'] },
+  options: { string: ['dir', 'engine', 'to', 'log-schema', 'log-table', 'lock-wait', 'accept-drift'], boolean: ['json', 'dry-run', 'yes', 'exit-code'], positionals: 1 },
   run: (argv, { config }) => migrate(parseMigrateArgs(argv, config), config),
 }

@@ -1,22 +1,44 @@
 /**
- * Everything the CLI prints goes through here: human text to stderr/stdout, JSON to stdout,
- * and every line through redact(), so a password in DATABASE_URL can never be printed.
+ * Everything the CLI prints goes through here: results to stdout (`out`, `json`), progress and
+ * diagnostics to stderr (`info`, `progress`), every line through redact(), so a password in
+ * DATABASE_URL can never be printed.
+ *
+ * Colour is decided per stream (colorFor): a terminal gets it, a file or pipe does not, so
+ * `pgverify migrate status > f` at a terminal writes no escape codes into f while the progress on
+ * the terminal stays coloured. NO_COLOR turns it off everywhere, FORCE_COLOR on everywhere (and
+ * wins, as in Node itself). The colour functions (picocolors) always mark; each stream's writer
+ * strips the marks when its stream gets no colour.
  */
-import { readEnvironment } from '../config/environment.ts'
+import { stripVTControlCharacters } from 'node:util'
+import pc from 'picocolors'
+import { readEnvironment, type Environment } from '../config/environment.ts'
 import { HarnessError } from '../errors.ts'
 import { redact } from '../util/redact.ts'
 import { exitCodeFor, EXIT } from './exit-codes.ts'
 
-export const out = (line = '') => process.stdout.write(redact(line) + '\n')
-export const info = (line = '') => process.stderr.write(redact(line) + '\n')
+/** Whether `stream` gets colour: FORCE_COLOR, else not with NO_COLOR, else when it is a terminal. */
+export function colorFor(stream: { isTTY?: boolean }, env: Pick<Environment, 'noColor' | 'forceColor'>): boolean {
+  if (env.forceColor) return true
+  if (env.noColor) return false
+  return stream.isTTY === true
+}
 
-const useColor = process.stderr.isTTY && !readEnvironment().noColor
-const paint = (code: number) => (s: string) => (useColor ? `\x1b[${code}m${s}\x1b[0m` : s)
-export const red = paint(31)
-export const green = paint(32)
-export const yellow = paint(33)
-export const dim = paint(2)
-export const bold = paint(1)
+const env = readEnvironment()
+const colorOut = colorFor(process.stdout, env)
+const colorErr = colorFor(process.stderr, env)
+const plain = (color: boolean, s: string) => (color ? s : stripVTControlCharacters(s))
+
+export const out = (line = '') => process.stdout.write(plain(colorOut, redact(line)) + '\n')
+export const info = (line = '') => process.stderr.write(plain(colorErr, redact(line)) + '\n')
+/** Progress on stderr without a line end (the line is finished by a later `progress` or `info`). */
+export const progress = (text: string) => process.stderr.write(plain(colorErr, redact(text)))
+
+const c = pc.createColors(colorOut || colorErr)
+export const red = c.red
+export const green = c.green
+export const yellow = c.yellow
+export const dim = c.dim
+export const bold = c.bold
 
 export function json(value: unknown): void {
   process.stdout.write(redact(JSON.stringify(value, null, 2)) + '\n')

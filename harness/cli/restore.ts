@@ -8,6 +8,8 @@ import { HarnessError } from '../errors.ts'
 import { EXIT } from './exit-codes.ts'
 import { bold, dim, green, info, json, out, red, yellow } from './output.ts'
 import { openCommandTarget } from './settings.ts'
+import { confirmDestructive } from './confirm.ts'
+import { redactUrl } from '../util/redact.ts'
 import { flag, type Args, type Verb, type VerbContext } from './verb.ts'
 
 export const RESTORE_HELP = `Usage: pnpm restore DIR [options]
@@ -39,7 +41,8 @@ Options:
   --kind KIND    full (default) | schema (definitions, empty tables) | data (rows only, into an
                  existing schema: the backup's tables are truncated and loaded) | volume (the
                  embedded engine's data-directory copy; --engine embedded only)
-  --yes          confirm an in-place restore on DATABASE_URL
+  --yes          confirm an in-place restore on DATABASE_URL (else it is asked for at a terminal,
+                 and refused without one)
   --json         machine-readable output on stdout
 
 Exit codes: 0 restored with 0 differences · 2 usage (e.g. missing --yes) · 5 no matching
@@ -56,14 +59,21 @@ export async function restore(argv: Args, { config }: VerbContext): Promise<numb
   if (!KINDS.includes(kind)) throw new HarnessError('USAGE', `--kind ${kind}: unknown kind`, { hint: `Use ${KINDS.join(', ')}.` })
   const engine = flag(argv, 'engine')
   const asJson = Boolean(argv.json)
-  if (!engine && config.databaseUrl && !argv.yes) {
-    throw new HarnessError('USAGE', 'an in-place restore replaces the backed-up schemas of DATABASE_URL with the backup', {
-      hint: 'Confirm with --yes, or rehearse into a disposable database with --engine embedded|native|container.',
-    })
-  }
-  const target = await openCommandTarget(flag(argv, 'engine'), config, 'restore')
+  const target = await openCommandTarget(engine, config, 'restore')
   try {
     const mode = target.capabilities.disposable ? 'fresh' : 'in-place'
+    if (mode === 'in-place') {
+      await confirmDestructive({
+        what: [
+          `restore ${kind === 'data' ? 'the rows' : kind === 'schema' ? 'the definitions' : 'everything'} of ${path.basename(dir)} IN PLACE`,
+          kind === 'data' ? "the backup's tables are truncated and loaded from it" : 'every schema the backup covers is dropped with everything in it and re-created from the backup',
+          'in one transaction: a failure leaves the database as it was',
+        ],
+        where: redactUrl(target.url),
+        yes: Boolean(argv.yes),
+        safer: 'Rehearse into a disposable database with --engine embedded|native|container.',
+      })
+    }
     const r = await restoreBackup(dir, target, { kind: kind as RestoreKind, mode, onLog: asJson ? undefined : (l) => info(dim(l)) })
     try {
       const ok = r.comparison.differences.length === 0
@@ -86,4 +96,4 @@ export async function restore(argv: Args, { config }: VerbContext): Promise<numb
   }
 }
 
-export const verb: Verb = { help: RESTORE_HELP, options: { string: ['engine', 'kind'], boolean: ['yes', 'json'] }, run: restore }
+export const verb: Verb = { help: RESTORE_HELP, options: { string: ['engine', 'kind'], boolean: ['yes', 'json'], positionals: 1 }, run: restore }

@@ -24,7 +24,7 @@ import type { Verb } from './verb.ts'
 /** `validate` is `migrate validate`, offered at the top level as seed 003's runner does. */
 const validate: Verb = {
   help: migrate.help.replace('Usage: pnpm migrate <command> [options]', 'Usage: pgverify-runner validate [options]   (same as: migrate validate)'),
-  options: migrate.options,
+  options: { ...migrate.options, positionals: 0 },
   run: (argv, context) => migrate.run({ ...argv, _: ['validate', ...argv._] }, context),
 }
 
@@ -37,6 +37,7 @@ function bundledMigrations(): string | undefined {
 const now = (verb: Verb) => async () => verb
 
 export const RUNNER: Program = {
+  name: 'pgverify-runner',
   help: `Usage: node pgverify-runner.mjs <command> [options]      (against DATABASE_URL)
 
   migrate   status | up | down | validate | plan     the migration runner

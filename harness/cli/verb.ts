@@ -12,10 +12,19 @@ export interface VerbContext {
   config: Config
 }
 
+/** What a verb accepts; anything else is a usage error (parse.ts). */
+export interface OptionSpec {
+  /** Options that take a value (`--to N`), by name without dashes. */
+  string?: string[]
+  /** Flags (`--yes`). */
+  boolean?: string[]
+  /** How many positional arguments the verb takes at most (subcommand, directory, …); default 0. */
+  positionals?: number
+}
+
 export interface Verb {
   help: string
-  /** Option names (without dashes) taking a value, and flags. Anything else is refused. */
-  options: { string?: string[]; boolean?: string[] }
+  options: OptionSpec
   run(argv: Args, context: VerbContext): Promise<number>
 }
 

@@ -10,6 +10,8 @@ import { isInternal } from '../steps/step.ts'
 import { EXIT } from './exit-codes.ts'
 import { bold, dim, green, info, json, out, red, yellow } from './output.ts'
 import { engineRequest, startCommandEngine } from './settings.ts'
+import { checkMigrationsDir, wholeNumber } from './checks.ts'
+import { didYouMean } from './parse.ts'
 import { flag, type Args, type Verb, type VerbContext } from './verb.ts'
 
 export const VERIFY_HELP = `Usage: pnpm verify [options]
@@ -29,11 +31,20 @@ Options:
   --runs N            generated datasets per data property (default sized for CI)
   --skip A,B          do not run these stages (reported as skipped, and the run says so)
   --json              print the report as JSON on stdout
-  -h, --help          this help`
+  -h, --help          this help
+
+Exit codes: 0 every stage passed · 1 a stage failed · 2 usage (unknown stage, missing value) ·
+3 the migrations directory is missing or not a directory · 8 engine unavailable ·
+70 a stage hit a bug in pgverify (INTERNAL)`
 
 export async function verify(argv: Args, { config }: VerbContext): Promise<number> {
   const dir = resolve(flag(argv, 'dir') ?? config.dir)
   const reportsDir = resolve(flag(argv, 'reports') ?? config.reports)
+  // Everything the command line can get wrong is found before the engine boots.
+  const seed = wholeNumber('seed', argv.seed, '42')
+  const runs = wholeNumber('runs', argv.runs, '20')
+  const skip = argv.skip === undefined ? undefined : checkSkip(String(argv.skip))
+  await checkMigrationsDir(dir)
   const engine = await startCommandEngine(engineRequest(argv, config), config)
   let report: VerifyReport
   try {
@@ -44,10 +55,10 @@ export async function verify(argv: Args, { config }: VerbContext): Promise<numbe
       logTable: config.logTable,
       lintAllowFile: config.lint.allowFile,
       onProgress: (l) => info(dim(l)),
-      seed: argv.seed === undefined ? undefined : intArg('seed', argv.seed),
-      runs: argv.runs === undefined ? undefined : intArg('runs', argv.runs),
+      seed,
+      runs,
       reportsDir,
-      skip: argv.skip === undefined ? undefined : checkSkip(String(argv.skip)),
+      skip,
     })
   } finally {
     await engine.stop()
@@ -63,15 +74,10 @@ function checkSkip(list: string): string[] {
   const ids = list.split(',').map((s) => s.trim()).filter(Boolean)
   const known = STAGES.map((s) => s.id)
   const bad = ids.filter((i) => !known.includes(i))
-  if (bad.length) throw new HarnessError('USAGE', `--skip ${bad.join(',')}: no such stage`, { hint: `Stages that can be skipped: ${known.join(', ')}.` })
+  if (bad.length) throw new HarnessError('USAGE', `--skip ${bad.join(',')}: no such stage${bad.length === 1 ? didYouMean(bad[0]!, known) : ''}`, { hint: `Stages that can be skipped: ${known.join(', ')}.` })
   return ids
 }
 
-function intArg(name: string, v: unknown): number {
-  const n = Number(v)
-  if (!Number.isInteger(n) || n < 0) throw new HarnessError('USAGE', `--${name} needs a whole number, got "${String(v)}"`, { hint: `e.g. --${name} 42` })
-  return n
-}
 
 function render(report: VerifyReport, reportsDir: string): void {
   out('')

@@ -10,6 +10,7 @@
  * environment (`{ ...process.env, PGPASSWORD }`) is not reading it either.
  */
 import path from 'node:path'
+import type { PgVariables } from './database-url.ts'
 
 export interface Environment {
   /** DATABASE_URL: the database a command works on (the production case). */
@@ -26,8 +27,12 @@ export interface Environment {
   psql?: string
   /** GITHUB_SHA: the commit of a CI run, when git cannot say. */
   githubSha?: string
-  /** NO_COLOR set (to anything): no colour on the terminal. */
+  /** PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE: the database when DATABASE_URL is not set. */
+  pg: PgVariables
+  /** NO_COLOR set (to anything non-empty): no colour on any stream (https://no-color.org). */
   noColor: boolean
+  /** FORCE_COLOR set to anything but 0/false: colour even where the stream is not a terminal. */
+  forceColor: boolean
   /** PATH, split: where programs are looked for. */
   path: string[]
 }
@@ -42,6 +47,15 @@ export const ENV = {
   githubSha: 'GITHUB_SHA',
 } as const
 
+export const PG: Record<keyof PgVariables, string> = {
+  host: 'PGHOST',
+  port: 'PGPORT',
+  user: 'PGUSER',
+  password: 'PGPASSWORD',
+  database: 'PGDATABASE',
+  sslmode: 'PGSSLMODE',
+}
+
 /** A set variable with something in it; blank counts as unset. */
 const value = (env: NodeJS.ProcessEnv, name: string): string | undefined => {
   const v = env[name]
@@ -49,7 +63,18 @@ const value = (env: NodeJS.ProcessEnv, name: string): string | undefined => {
 }
 
 export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environment {
-  const out: Environment = { noColor: Boolean(env.NO_COLOR), path: (env.PATH ?? '').split(path.delimiter).filter(Boolean) }
+  const force = env.FORCE_COLOR
+  const out: Environment = {
+    noColor: Boolean(env.NO_COLOR),
+    forceColor: force !== undefined && force !== '0' && force.toLowerCase() !== 'false',
+    path: (env.PATH ?? '').split(path.delimiter).filter(Boolean),
+    pg: {},
+  }
+  for (const [key, name] of Object.entries(PG) as [keyof PgVariables, string][]) {
+    // PGPASSWORD may be blank on purpose; the others blank mean unset.
+    const v = key === 'password' ? env[name] : value(env, name)
+    if (v !== undefined) out.pg[key] = v
+  }
   for (const [key, name] of Object.entries(ENV) as [keyof typeof ENV, string][]) {
     const v = value(env, name)
     if (v !== undefined) out[key] = key === 'containerImage' ? v.trim() : v

@@ -8,7 +8,8 @@
  */
 import path from 'node:path'
 import { CONFIG_FILE, loadConfigFile, type ConfigFile, type ThresholdKey } from './file.ts'
-import { ENV, readEnvironment, type Environment } from './environment.ts'
+import { ENV, PG, readEnvironment, type Environment } from './environment.ts'
+import { checkDatabaseUrl, urlFromPgVariables } from './database-url.ts'
 
 export { CONFIG_FILE, type ConfigFile } from './file.ts'
 export { readEnvironment, type Environment } from './environment.ts'
@@ -23,8 +24,10 @@ export interface Config {
   /** Absolute path of the config file, when one was read. */
   file?: string
   env: Environment
-  /** DATABASE_URL (environment only: a secret has no place in a committed file). */
+  /** DATABASE_URL, else the URL of the PG* variables (environment only: a secret has no place in a committed file). Checked: a malformed one is a usage error. */
   databaseUrl?: string
+  /** Where databaseUrl came from: "DATABASE_URL" or "PGHOST/PGPORT/…". */
+  databaseUrlSource?: string
   /** The engine when no --engine is given: VERIFY_ENGINE, else the config file's. */
   engine?: Sourced<string>
   /** The container image: PGVERIFY_CONTAINER_IMAGE, else the config file's; undefined = the pinned default. */
@@ -65,6 +68,14 @@ export interface ConfigSources {
   defaults?: { dir?: string }
 }
 
+function database(env: Environment): Pick<Config, 'databaseUrl' | 'databaseUrlSource'> {
+  if (env.databaseUrl !== undefined) return { databaseUrl: checkDatabaseUrl(env.databaseUrl, ENV.databaseUrl), databaseUrlSource: ENV.databaseUrl }
+  const url = urlFromPgVariables(env.pg)
+  if (url === undefined) return {}
+  const source = Object.entries(PG).filter(([k]) => env.pg[k as keyof typeof env.pg] !== undefined).map(([, n]) => n).join(', ')
+  return { databaseUrl: checkDatabaseUrl(url, source), databaseUrlSource: source }
+}
+
 /** Environment over file over defaults. Pure: tests hand in both sources. */
 export function resolveConfig(sources: ConfigSources = {}): Config {
   const env = sources.env ?? readEnvironment()
@@ -75,7 +86,7 @@ export function resolveConfig(sources: ConfigSources = {}): Config {
   return {
     ...(file ? { file: file.path } : {}),
     env,
-    databaseUrl: env.databaseUrl,
+    ...database(env),
     engine: from(env.engine, ENV.engine, file?.engine, 'engine'),
     containerImage: from(env.containerImage, ENV.containerImage, file?.containerImage, 'containerImage'),
     pgBin: env.pgBin,

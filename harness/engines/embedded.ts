@@ -38,6 +38,9 @@ async function load(): Promise<Modules> {
   return { PGlite, timescaledb, PGLiteSocketServer }
 }
 
+/** Not a secret (the socket server accepts any password), but masked in output like one. */
+const EMBEDDED_PASSWORD = 'anypassword'
+
 async function serve(m: Modules, db: PGliteType): Promise<Served> {
   const server = new m.PGLiteSocketServer({ db, host: '127.0.0.1', port: 0 })
   await server.start()
@@ -48,7 +51,10 @@ async function serve(m: Modules, db: PGliteType): Promise<Served> {
   return {
     db,
     // sslmode=disable: the socket server speaks no TLS, and psql would otherwise try it first.
-    url: `postgres://postgres@127.0.0.1:${address.port}/postgres?sslmode=disable`,
+    // The password: the socket server asks for one (and accepts any); without one in the URL,
+    // psql prompts, and an empty answer ends in "server closed the connection unexpectedly".
+    // A word that appears in no other text: passwords are masked wherever they appear in output.
+    url: `postgres://postgres:${EMBEDDED_PASSWORD}@127.0.0.1:${address.port}/postgres?sslmode=disable`,
     async stop() {
       if (stopped) return
       stopped = true

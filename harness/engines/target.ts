@@ -124,7 +124,7 @@ export async function openTarget(options: OpenTargetOptions): Promise<Target> {
   const request = options.engine ? { name: options.engine, source: '--engine' } : options.fallbackEngine
   if (!request) {
     throw new HarnessError('USAGE', 'no database to work on: DATABASE_URL is not set and no --engine was given', {
-      hint: 'Set DATABASE_URL (for a throw-away server: run `pnpm db` in another terminal and export the line it prints), or pass --engine embedded|native|container for a rehearsal on a disposable database.',
+      hint: 'Set DATABASE_URL, or PGHOST/PGPORT/PGUSER/PGPASSWORD/PGDATABASE as for psql (for a throw-away server: run `pnpm db` in another terminal and export the line it prints), or pass --engine embedded|native|container for a rehearsal on a disposable database.',
     })
   }
   const engine = await startEngine({ request, settings, log: options.log })

@@ -8,6 +8,7 @@
  * Without `line` an entry covers every finding of that rule in that file. An entry that matches
  * no finding is reported (`unused-allow`), so stale entries do not pile up.
  */
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { HarnessError } from '../errors.ts'
 import { RULE_BY_ID, RULES, type LintFinding } from './rules.ts'
@@ -29,6 +30,19 @@ export interface AllowEntry {
 
 const ENTRY_KEYS = new Set(['file', 'rule', 'reason', 'line', 'match'])
 const ROOT_KEYS = new Set(['allow', 'description', '$comment'])
+
+/** Reads the allow-list pgverify.config.json names ("lint.allowFile"): it must exist. */
+export async function readAllowFile(file: string): Promise<AllowEntry[]> {
+  let text: string
+  try {
+    text = await readFile(file, 'utf8')
+  } catch (e) {
+    throw new HarnessError('USAGE', `lint allow-list ${file} (pgverify.config.json "lint.allowFile") cannot be read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, {
+      hint: 'Fix the path in pgverify.config.json, or remove "lint.allowFile" to use <migrations>/lint-allow.json.',
+    })
+  }
+  return parseAllowList(text, file)
+}
 
 /** Reads `<dir>/lint-allow.json`; no file means an empty allow-list. */
 export async function loadAllowList(dir: string): Promise<AllowEntry[]> {

@@ -19,3 +19,19 @@ export function formatLintResult(r: LintResult, options: { showAllowed?: boolean
 export function formatRules(): string {
   return [...RULE_BY_ID.values()].map((r) => `${r.id.padEnd(32)} ${r.severity.padEnd(8)} ${r.scope === 'up' ? 'up    ' : 'up+down'} ${r.description}`).join('\n')
 }
+
+/**
+ * GitHub Actions workflow commands (`::error file=…,line=…,col=…,title=…::message`): each finding
+ * not allowed becomes an annotation on the pull request's diff. `dir` is the files' directory
+ * relative to the repository root. Escaping follows the runner's rules (%, CR, LF everywhere;
+ * also ":" and "," in properties).
+ */
+export function formatGithubAnnotations(r: LintResult, dir: string): string {
+  const data = (s: string) => s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A')
+  const prop = (s: string) => data(s).replace(/:/g, '%3A').replace(/,/g, '%2C')
+  const prefix = dir === '' || dir === '.' ? '' : `${dir.replace(/\/+$/, '')}/`
+  return r.findings
+    .filter((f) => !f.allowed)
+    .map((f) => `::${f.severity === 'error' ? 'error' : 'warning'} file=${prop(prefix + f.file)},line=${f.line},col=${f.column},title=${prop(`pgverify ${f.rule}`)}::${data(`${f.message}\nfix: ${f.fix}`)}`)
+    .join('\n')
+}

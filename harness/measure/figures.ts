@@ -5,7 +5,7 @@
 import type { StepResult } from '../steps/step.ts'
 import type { Comparison, RunOptions } from './regression.ts'
 import { summarize, thin, type Summary } from './stats.ts'
-import { describeLimit, meets, TARGETS, THRESHOLDS, type Limit, type TargetId, type ThresholdId, type Unit, type Verdict } from './thresholds.ts'
+import { describeLimit, meets, MIN_SAMPLES, TARGETS, THRESHOLDS, type Limit, type TargetId, type ThresholdId, type Unit, type Verdict } from './thresholds.ts'
 
 export const BENCH_SCHEMA = 'ms5-bench/1'
 
@@ -17,6 +17,8 @@ export interface CheckedLimit extends Limit {
   checked: number
   verdict: Verdict
   text: string
+  /** Set when the limit was not decided (too few samples): why, for the reports and the terminal. */
+  warning?: string
 }
 
 export interface Figure {
@@ -99,7 +101,15 @@ export interface HistoryEntry {
 
 function checkLimit(id: string, limit: Limit, stats: Omit<Summary, 'mad'> | undefined, value: number): CheckedLimit {
   const checked = limit.statistic === 'value' ? value : (stats?.[limit.statistic] ?? value)
-  return { ...limit, id, checked, verdict: meets(limit.op, checked, limit.limit) ? 'pass' : 'fail', text: describeLimit(limit) }
+  const text = describeLimit(limit)
+  if (meets(limit.op, checked, limit.limit)) return { ...limit, id, checked, verdict: 'pass', text }
+  // Too few samples for the percentile (MIN_SAMPLES): the median decides, the tail only warns.
+  const needed = limit.statistic === 'value' ? 0 : MIN_SAMPLES[limit.statistic]
+  if (stats && stats.n < needed && meets(limit.op, stats.p50, limit.limit)) {
+    const warning = `${limit.statistic} of only ${stats.n} samples is ${formatValue(checked, limit.unit)}, over the limit, but the median (${formatValue(stats.p50, limit.unit)}) is within it: too few samples to fail on (a ${limit.statistic} needs ${needed}); run without --quick to decide`
+    return { ...limit, id, checked, verdict: 'info', text, warning }
+  }
+  return { ...limit, id, checked, verdict: 'fail', text }
 }
 
 /**
@@ -160,6 +170,8 @@ export function makeFigure(input: FigureInput): Figure {
   }
   if (input.detail) fig.detail = input.detail
   if (input.note) fig.note = input.note
+  const warning = threshold?.warning ?? target?.warning
+  if (warning) fig.note = fig.note ? `${fig.note} · ${warning}` : warning
   return fig
 }
 

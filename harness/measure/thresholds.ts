@@ -51,6 +51,14 @@ export const TARGETS: Readonly<Record<TargetId, Target>> = {
   'wall-time': { id: 'wall-time', op: '<', limit: 180_000, unit: 'ms', statistic: 'value', source: 'issue 5: the whole `pnpm bench` at default scale under 3 min on the embedded engine' },
 }
 
+/**
+ * Fewest samples a percentile is trusted from to fail a threshold. Below 20 samples the p95 is
+ * interpolated between the two slowest (below 100, the p99 too): one slow outlier decides it, as
+ * in `bench --quick`'s 8. Such a tail fails only when the median fails too; otherwise it is a
+ * warning that names the sample count.
+ */
+export const MIN_SAMPLES: Readonly<Record<'p95' | 'p99', number>> = { p95: 20, p99: 100 }
+
 export type Verdict = 'pass' | 'fail' | 'info' | 'skipped'
 
 /** Whether `value` clears a limit. NaN never does. */

@@ -41,13 +41,17 @@ function lintSection(lint: LintSummary): string {
     `<td class="summary">${esc(f.fix)}</td>` +
     `<td class="summary">${f.allowed ? esc(f.allowed.reason) : ''}</td></tr>`
   const blocking = lint.findings.filter(isBlocking).length
+  const head = '<thead><tr><th scope="col">Severity</th><th scope="col">Rule</th><th scope="col">Location</th><th scope="col">Message</th><th scope="col">Fix</th><th scope="col">Allowed because</th></tr></thead>'
+  const table = (caption: string, list: LintFinding[]) => `<div class="scroll" role="region" aria-label="${esc(caption)}" tabindex="0"><table><caption>${esc(caption)}</caption>${head}<tbody>\n${list.map(row).join('\n')}\n</tbody></table></div>`
+  // What needs doing first; findings accepted on purpose (with their reasons) folded away below.
+  const real = rows.filter((f) => !f.allowed)
+  const allowed = rows.filter((f) => f.allowed)
   return [
     '<section aria-labelledby="lint-h">',
     '<h2 id="lint-h">Lint</h2>',
     `<p>${blocking ? badge('failed', `${blocking} blocking`) : badge('passed', 'no blocking errors')} ${esc(`${lint.errors} errors, ${lint.warnings} warnings, ${lint.allowed} allowed`)}</p>`,
-    rows.length
-      ? `<div class="scroll" role="region" aria-labelledby="lint-h" tabindex="0"><table><caption>Lint findings, blocking errors first</caption><thead><tr><th scope="col">Severity</th><th scope="col">Rule</th><th scope="col">Location</th><th scope="col">Message</th><th scope="col">Fix</th><th scope="col">Allowed because</th></tr></thead><tbody>\n${rows.map(row).join('\n')}\n</tbody></table></div>`
-      : '<p class="ok-note">No findings.</p>',
+    real.length ? table('Lint findings, blocking errors first', real) : '<p class="ok-note">No findings to act on.</p>',
+    allowed.length ? `<details><summary>${esc(`${allowed.length} finding${allowed.length === 1 ? '' : 's'} accepted in the allow-list, with the reasons`)}</summary>\n${table('Findings accepted in the allow-list', allowed)}\n</details>` : '',
     '</section>',
   ].join('\n')
 }

@@ -30,6 +30,22 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
   }
 }
 
+/**
+ * A server on this machine that accepted the TCP connection and closed it at once: what a
+ * one-connection server (the embedded engine's socket server) does with a second client. Not a
+ * host, port or firewall problem, and said so without waiting for a timeout.
+ */
+function closedOnOpen(url: string, err: { code?: string; message?: string }): boolean {
+  let host: string
+  try {
+    host = new URL(url).hostname
+  } catch {
+    return false
+  }
+  const local = host === 'localhost' || host === '[::1]' || host.startsWith('127.')
+  return local && (err.code === 'ECONNRESET' || err.code === 'EPIPE' || /Connection terminated unexpectedly|Too many connections/i.test(err.message ?? ''))
+}
+
 /** Why a session could not be opened; the code comes from the one mapping in harness/sqlstate.ts. */
 export function connectionError(url: string, e: unknown): HarnessError {
   const err = e as { code?: string; message?: string }
@@ -51,6 +67,13 @@ export function connectionError(url: string, e: unknown): HarnessError {
     case 'PERMISSION_DENIED':
       return new HarnessError('PERMISSION_DENIED', `${where}: ${msg}`, { hint: 'Grant CONNECT on the database to this role.', details: { sqlstate: err.code }, cause: e })
     default:
+      if (closedOnOpen(url, err)) {
+        return new HarnessError('CONNECTION_FAILED', `cannot connect to ${where}: the server closed the connection as soon as it was opened (${msg || err.code})`, {
+          hint: 'A local server that serves one connection at a time is busy with another client: the embedded engine of `pgverify db` does so — close the other client (psql, another runner) and run again. Otherwise the server refuses new connections (max_connections, pg_hba.conf).',
+          details: { code: err.code, busy: true },
+          cause: e,
+        })
+      }
       return new HarnessError('CONNECTION_FAILED', `cannot connect to ${where}: ${msg || err.code}`, {
         hint: 'Is the server running and reachable from here? Check host, port and firewall; `pg_isready -d "$DATABASE_URL"` tells.',
         details: { code: err.code },
