@@ -20,6 +20,7 @@ import { migrate } from '../bench/context.ts'
 import { copyFrom, csvChunks, findPsql, probeCopy, psqlCopy } from '../harness/measure/copy.ts'
 import { failuresOf, makeFigure, type BenchRun, type Figure } from '../harness/measure/figures.ts'
 import { renderBenchHtml } from '../harness/reports/bench-html.ts'
+import { chromiumPath, layoutProblems, measureTables } from './support/chromium.ts'
 import { assessChange, CALIBRATION_ID, compareRuns, confirmChange, type Comparable } from '../harness/measure/regression.ts'
 import { mannWhitneyGreater, summarize } from '../harness/measure/stats.ts'
 import { measure } from '../harness/measure/tiny.ts'
@@ -224,6 +225,9 @@ describe.each(cases)('telemetry generator loaded into a migrated database on the
     expect(html).toContain('<svg')
     expect(html).toContain('Compared with the baseline')
     expect(html).not.toMatch(/<script/i)
+    // The Figures table (twelve columns) fits a 1280 px window: nothing cut off or squeezed.
+    if (!chromiumPath()) console.warn('[suites] bench.html layout not measured: chromium is not installed (apt-get install -y chromium, or set CHROMIUM_PATH)')
+    else expect(layoutProblems(await measureTables(path.join(dir, 'bench.html'), 1280, { timeoutMs: 60_000 }))).toEqual([])
     expect(readFileSync(history, 'utf8').trim().split('\n')).toHaveLength(1)
     // Re-rendering from the JSON gives the same page (the HTML is a function of the report).
     expect(renderBenchHtml(run, [])).toContain(e.describe.replaceAll('&', '&amp;').slice(0, 20))

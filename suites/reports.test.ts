@@ -20,7 +20,8 @@ import { writeReports } from '../harness/reports/write.ts'
 import type { LocatedError } from '../harness/runner/locate.ts'
 import { addSecret } from '../harness/util/redact.ts'
 import type { VerifyReport } from '../harness/verify/pipeline.ts'
-import { chromiumPath, chromiumVersion, domText, renderToText, screenshot } from './support/chromium.ts'
+import { lintDirectory } from '../harness/lint/lint.ts'
+import { chromiumPath, chromiumVersion, domText, layoutProblems, measureTables, renderToText, screenshot } from './support/chromium.ts'
 
 type Report = VerifyReport & { lint?: LintSummary }
 
@@ -265,6 +266,18 @@ describe.skipIf(!chromium)('index.html in headless Chromium', () => {
     expect(details).toBeGreaterThan(dom.indexOf('require-concurrent-index'))
     expect(dom.indexOf('column unused since v2')).toBeGreaterThan(details)
     expect(dom.slice(details)).toMatch(/^<details><summary>1 finding accepted in the allow-list, with the reasons<\/summary>/)
+  })
+
+  it('every table fits a 1280 px window, the Fix column included (the real findings of MS5.0 and the ten-defect set)', async () => {
+    const [ours, ten] = await Promise.all([lintDirectory(path.resolve('migrations')), lintDirectory(path.resolve('fixtures/ten-defects'))])
+    const r = failingReport()
+    r.lint = { ...ten, findings: [...ten.findings, ...ours.findings] }
+    const file = path.join(tmp, 'findings.html')
+    writeFileSync(file, renderHtml(r))
+    const layout = await measureTables(file, 1280, { timeoutMs: 60_000 })
+    expect(layout.tables.length).toBeGreaterThanOrEqual(2)
+    expect(layout.tables.flatMap((t) => t.columns.map((c) => c.header))).toContain('Fix')
+    expect(layoutProblems(layout)).toEqual([])
   })
 
   it('data is shown, never executed, and nothing is loaded from the network', () => {

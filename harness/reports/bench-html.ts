@@ -19,7 +19,9 @@ main,.inner{max-width:1250px;margin:0 auto;padding:0 24px}
 .facts dt{font-size:12px;text-transform:uppercase;letter-spacing:.05em;opacity:.85}.facts dd{margin:0;font-weight:600;overflow-wrap:anywhere}
 h2{font-size:21px;margin:30px 0 8px;padding-bottom:5px;border-bottom:1px solid var(--line)}h3{font-size:17px;margin:20px 0 6px}
 table{border-collapse:collapse;width:100%;margin:8px 0;font-size:14px}th,td{border:1px solid var(--line);padding:5px 8px;text-align:left;vertical-align:top}
-thead th{background:var(--info-bg)}td.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}td:first-child{min-width:260px}
+thead th{background:var(--info-bg)}td.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}td:first-child{min-width:200px}
+/* Twelve columns in a 1280 px window: the figures table is set a little tighter than prose tables. */
+table.figures{font-size:13px}table.figures th,table.figures td{padding:4px 6px}
 tr.fail td{background:#fff5f5}.note{color:var(--muted);font-size:13px}
 .badge{display:inline-block;border:1px solid currentColor;border-radius:999px;padding:0 8px;font-size:12px;font-weight:700;white-space:nowrap}
 .badge.pass{color:var(--pass);background:var(--pass-bg)}.badge.fail,.badge.regression{color:var(--fail);background:var(--fail-bg)}
@@ -150,7 +152,7 @@ function engineSection(e: EngineRun): string {
 <p>${esc(e.describe)} · ${esc((e.durationMs / 1000).toFixed(1))} s</p>${dataset}
 <h3>Latest run against the seed thresholds</h3>${headroomChart(e)}
 <h3>Figures</h3>
-<table><thead><tr><th>figure</th><th>value</th><th>p50</th><th>p95</th><th>p99</th><th>mean</th><th>spread</th><th>n</th><th title="hover a cell for its source">seed threshold</th><th>verdict</th><th>issue target</th><th>reference ratio</th></tr></thead>
+<table class="figures"><thead><tr><th>figure</th><th>value</th><th>p50</th><th>p95</th><th>p99</th><th>mean</th><th>spread</th><th>n</th><th title="hover a cell for its source">seed threshold</th><th>verdict</th><th>issue target</th><th>reference ratio</th></tr></thead>
 <tbody>${e.figures.map(figureRow).join('')}</tbody></table>${skipped}`
 }
 

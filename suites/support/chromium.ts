@@ -5,7 +5,7 @@
  * ends the browser's whole process group.
  */
 import { spawn } from 'node:child_process'
-import { existsSync, mkdtempSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -102,4 +102,61 @@ export function domText(dom: string): string {
     .replace(/&amp;/g, '&')
     .replace(/\s+/g, ' ')
     .trim()
+}
+
+export interface TableLayout {
+  /** The table's caption, or the heading before it. */
+  name: string
+  width: number
+  right: number
+  columns: { header: string; width: number }[]
+  /** Cells (header or data) whose content is wider than the cell: cut off or spilling over. */
+  overflowing: string[]
+}
+
+/**
+ * How Chromium lays out every table of `htmlFile` in a window `width` pixels wide (every
+ * <details> opened first, so folded tables count too). The page is copied with a measuring
+ * script appended; the page itself is not changed.
+ */
+export async function measureTables(htmlFile: string, width: number, options?: RunOptions): Promise<{ viewport: number; tables: TableLayout[] }> {
+  const probe = `<script>(function () {
+  document.querySelectorAll('details').forEach(function (d) { d.open = true })
+  var tables = [].map.call(document.querySelectorAll('table'), function (t, i) {
+    var r = t.getBoundingClientRect()
+    var before = t.closest('section, div') && t.closest('section, div').querySelector('h2, h3')
+    var name = (t.caption && t.caption.textContent) || (before && before.textContent) || 'table ' + (i + 1)
+    var cells = [].slice.call(t.querySelectorAll('th, td'))
+    return {
+      name: name.trim().slice(0, 80), width: Math.round(r.width), right: Math.round(r.right),
+      columns: [].map.call(t.querySelectorAll('thead th'), function (th) { return { header: th.textContent.trim(), width: Math.round(th.getBoundingClientRect().width) } }),
+      overflowing: cells.filter(function (c) { return c.scrollWidth > c.clientWidth + 1 }).map(function (c) { return c.textContent.trim().slice(0, 60) })
+    }
+  })
+  var pre = document.createElement('pre')
+  pre.id = 'pgverify-layout'
+  pre.textContent = JSON.stringify({ viewport: document.documentElement.clientWidth, tables: tables })
+  document.body.appendChild(pre)
+})()</script>`
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pgverify-layout-'))
+  try {
+    const copy = path.join(dir, path.basename(htmlFile))
+    const html = readFileSync(htmlFile, 'utf8')
+    writeFileSync(copy, html.includes('</body>') ? html.replace(/<\/body>(?![\s\S]*<\/body>)/, `${probe}</body>`) : html + probe)
+    const dom = await run([`--window-size=${width},900`, '--hide-scrollbars', '--dump-dom'], pathToFileURL(copy).href, options)
+    const json = /<pre id="pgverify-layout">([\s\S]*?)<\/pre>/.exec(dom)?.[1]
+    if (!json) throw new Error(`no layout measured for ${htmlFile}`)
+    return JSON.parse(json.replaceAll('&quot;', '"').replaceAll('&lt;', '<').replaceAll('&gt;', '>').replaceAll('&amp;', '&'))
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** What is broken in a measured layout: a table wider than the window, a cell cut off, a column squeezed under `minColumn` px. */
+export function layoutProblems(layout: { viewport: number; tables: TableLayout[] }, minColumn = 24): string[] {
+  return layout.tables.flatMap((t) => [
+    ...(t.right > layout.viewport ? [`${t.name}: ${t.width} px wide, ends at ${t.right} px in a ${layout.viewport} px window`] : []),
+    ...t.overflowing.map((c) => `${t.name}: cell "${c}" is wider than its column`),
+    ...t.columns.filter((c) => c.width < minColumn).map((c) => `${t.name}: column "${c.header}" is ${c.width} px wide`),
+  ])
 }
