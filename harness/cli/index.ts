@@ -18,6 +18,7 @@ export const PROGRAM: Program = {
   backup    back up a database (and verify or prune backups)
   restore   restore a verified backup
   execute   the orchestrated production migration with automatic rollback
+  rehearse  apply each migration under a production-like workload: locks, blocked work, latency
 
 Run \`pnpm <verb> --help\` for a verb's options.`,
   verbs: {
@@ -28,6 +29,7 @@ Run \`pnpm <verb> --help\` for a verb's options.`,
     backup: lazy(() => import('./backup.ts')),
     restore: lazy(() => import('./restore.ts')),
     execute: lazy(() => import('./execute.ts')),
+    rehearse: lazy(() => import('./rehearse.ts')),
   },
   noun: 'verb',
   helpHint: (name) => `See \`pnpm ${name} --help\` for its options.`,
