@@ -73,6 +73,9 @@ export async function run(argv: Args, { config }: VerbContext): Promise<number> 
   return report.ok ? EXIT.OK : EXIT.FAILED
 }
 
+/** The terminal leaves out locks on relations the migration made and on TimescaleDB's and PostgreSQL's internals (the JSON has them all). */
+const shown = (l: { relation: string }) => !/^(new relation|_timescaledb_|pg_toast\.|timescaledb_information\.)/.test(l.relation)
+
 const n = (v: number | null, unit = 'ms') => (v === null ? '–' : `${v < 10 ? v.toFixed(1) : Math.round(v).toLocaleString('en-US')} ${unit}`)
 
 function render(r: RehearsalReport): void {
@@ -88,7 +91,7 @@ function render(r: RehearsalReport): void {
     if (m.workload.operations.length === 0) out(dim('      no workload at this version (no table it reads or writes exists yet)'))
     for (const s of m.statements) {
       const w = s.workload
-      const locks = s.acquired.map((l) => `${l.mode.replace(/Lock$/, '')} ${l.relation}`).join(', ')
+      const locks = s.acquired.filter(shown).map((l) => `${l.mode.replace(/Lock$/, '')} ${l.relation}`).join(', ')
       out(`      ${s.where.padEnd(34)} ${n(s.durationMs).padStart(9)}  dash p95 ${n(w.dashboardP95Ms).padStart(8)}  ins p95 ${n(w.insertP95Ms).padStart(8)}  ${w.throughput.toFixed(0).padStart(4)} ops/s${s.blockedSessions ? red(`  ${s.blockedSessions} blocked, ${n(s.longestWaitMs)}`) : ''}${locks ? dim(`  takes ${locks}`) : ''}`)
     }
     for (const f of m.findings) out(red(`      ✗ ${describeFinding(f)}`))

@@ -68,8 +68,9 @@ const uniq = (ls: LockHeld[]): LockHeld[] => [...new Map(ls.map((l) => [`${l.mod
  * Statements in order, then the commit phase (`endMs`: when the runner returned). An operation
  * or sample belongs to the last statement that started at or before it.
  */
-export function statementFigures(spans: Span[], commit: { file: string; endMs: number } | undefined, ops: OpRecord[], samples: Sample[]): StatementFigures[] {
-  const periods = spans.map((s, i) => ({ s, from: s.startMs, to: spans[i + 1]?.startMs ?? s.endMs }))
+export function statementFigures(spans: Span[], commit: { file: string; startMs: number; endMs: number } | undefined, ops: OpRecord[], samples: Sample[]): StatementFigures[] {
+  // The runner's own start (its lock, checks, log reads) counts with the first statement, so no operation is lost.
+  const periods = spans.map((s, i) => ({ s, from: i === 0 && commit ? Math.min(commit.startMs, s.startMs) : s.startMs, to: spans[i + 1]?.startMs ?? s.endMs }))
   const out: StatementFigures[] = []
   const last = spans[spans.length - 1]
   const all = [...periods]

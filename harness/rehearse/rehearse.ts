@@ -152,7 +152,7 @@ async function rehearseOne(engine: StartedEngine, m: Migration, o: OneOptions): 
     const records = workload.records
     const result = run.results.find((x) => x.version === m.version)
     const baselineOps = records.filter((r) => r.startMs >= b0 && r.startMs < migStart)
-    const statements = statementFigures(boundaries.spans, { file: m.up.file, endMs: migEnd }, records, sampler.samples)
+    const statements = statementFigures(boundaries.spans, { file: m.up.file, startMs: migStart, endMs: migEnd }, records, sampler.samples)
     const baseline = workloadFigures(baselineOps, migStart - b0)
     const found = findings(statements, baseline, o.limits)
     if (run.error) found.push({ during: result?.error ? `${result.error.file}:${result.error.line}:${result.error.column}` : m.up.file, what: `the migration itself failed: ${run.error.message}`, blockedMs: 0, blockedSessions: 0, fix: 'fix the migration (pnpm verify locates the failure)' })
