@@ -13,12 +13,15 @@
  * and the threshold is 500 ms, so the table must be big enough for the build to outlast it (at
  * the default 100,000 rows the build takes ~100–200 ms here: blocked, but under the seed's limit).
  */
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import type { StartedEngine } from '../harness/engines/types.ts'
 import { rehearse } from '../harness/rehearse/rehearse.ts'
 import type { MigrationRehearsal, RehearsalReport } from '../harness/rehearse/report.ts'
+import { cli } from './support/cli.ts'
 import { emptyDir, write } from './support/dirs.ts'
-import { availableEngines, needs, useEngine } from './support/engines.ts'
+import { availableEngines, needs, skipWith, useEngine } from './support/engines.ts'
 
 const cases = await availableEngines()
 
@@ -117,5 +120,33 @@ describe.each(cases)('rehearsal under load on the $name engine', (c) => {
     const key = (r: MigrationRehearsal) => [r.verdict, ...new Set(r.findings.map((f) => `${f.lock?.takenAt} ${f.lock?.mode} ${f.lock?.relation}`).sort())]
     expect(key(x)[0]).toBe('failed')
     expect(key(y)).toEqual(key(x))
+  }, 300_000)
+})
+
+describe('pnpm rehearse (the command line)', () => {
+  it('fails a blocking migration with exit 1, names it in the terminal and in reports/rehearse.json; refuses bad options with exit 2', async (ctx) => {
+    const bad = await cli(['rehearse', '--only', 'two'])
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toMatch(/--only needs whole numbers/)
+    const engine = cases.find((c) => c.name === 'native' || c.name === 'container')
+    if (!engine) skipWith(ctx, 'pnpm rehearse end to end not exercised: neither the native nor the container engine is present here')
+    const reports = emptyDir('pgverify-rehearse-reports-')
+    const r = await cli(['rehearse', '--engine', engine.name, '--dir', set(MUTANTS.lock.sql), '--only', '2', '--rows', '20000', '--reports', reports], {}, 240_000)
+    expect(r.code, r.stderr).toBe(1)
+    expect(r.stdout).toMatch(/FAIL {2}002_change\.sql/)
+    expect(r.stdout).toMatch(/AccessExclusiveLock on readings taken at 002_change\.sql:2:1/)
+    expect(r.stdout).toMatch(/sampler: \d+ polls every 10 ms/)
+    const json = join(reports, 'rehearse.json')
+    expect(existsSync(json)).toBe(true)
+    const report = JSON.parse(readFileSync(json, 'utf8')) as RehearsalReport
+    expect(report.ok).toBe(false)
+    expect(report.migrations.map((m) => [m.version, m.verdict])).toEqual([[2, 'failed']])
+  }, 300_000)
+
+  it('on the embedded engine nothing is rehearsed, and the command says why (exit 0)', async (ctx) => {
+    if (!cases.some((c) => c.name === 'embedded')) skipWith(ctx, 'the embedded engine is not present here')
+    const r = await cli(['rehearse', '--engine', 'embedded', '--dir', set(NEW_TABLES), '--reports', emptyDir('pgverify-rehearse-reports-')], {}, 240_000)
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/SKIP {2}embedded has one client connection at a time/)
   }, 300_000)
 })

@@ -37,6 +37,8 @@ export function fixFor(head: string): string {
     return 'build the index with CREATE INDEX CONCURRENTLY in a `--! no-transaction` file: writes go on while it builds (a plain CREATE INDEX holds SHARE, which blocks every insert, update and delete until it commits)'
   if (/^ALTER TABLE .* ALTER (COLUMN )?\S+ (SET DATA )?TYPE /i.test(s))
     return 'this type change rewrites the table under ACCESS EXCLUSIVE: add a new column, backfill it in batches, switch readers and writers, then drop the old column (or choose a change that needs no rewrite, e.g. varchar(n) to text)'
+  if (/^ALTER TABLE .* ALTER (COLUMN )?\S+ SET NOT NULL/i.test(s))
+    return 'SET NOT NULL scans the table under ACCESS EXCLUSIVE, held until COMMIT: add CHECK (col IS NOT NULL) NOT VALID, VALIDATE CONSTRAINT it, then SET NOT NULL (PostgreSQL 12+ skips the scan when a valid CHECK proves it), and run it in a short transaction of its own'
   if (/^ALTER TABLE .* ADD (CONSTRAINT \S+ )?(FOREIGN KEY|CHECK)/i.test(s))
     return 'add the constraint NOT VALID, then VALIDATE CONSTRAINT in a later statement: validation takes only SHARE UPDATE EXCLUSIVE, so reads and writes go on'
   if (/^(UPDATE|DELETE|INSERT)\b/i.test(s)) return 'batch it: a few thousand rows per transaction, so each holds its row locks briefly'
