@@ -8,7 +8,7 @@ import { summarize } from '../harness/measure/stats.ts'
 import { measure } from '../harness/measure/tiny.ts'
 import type { BenchContext } from './context.ts'
 import type { Dataset } from './dataset.ts'
-import { QUERIES } from './queries.ts'
+import { QUERIES } from '../harness/data/telemetry/queries.ts'
 
 export async function dashboardQueries(ctx: BenchContext, ds: Dataset): Promise<Figure[]> {
   const figures: Figure[] = []

@@ -9,10 +9,9 @@ import type pg from 'pg'
 import { makeFigure, type Figure } from '../harness/measure/figures.ts'
 import { DAYS_PER_SCALE, loadTelemetry, planTelemetry, type LoadResult, type Plan } from '../harness/data/telemetry/index.ts'
 import { migratedDatabase, SCHEMA, type BenchContext } from './context.ts'
-import type { QueryParams } from './queries.ts'
+import { planQueryParams, type QueryParams } from '../harness/data/telemetry/queries.ts'
 
 const DAY_MS = 86_400_000
-const HOUR_MS = 3_600_000
 
 export interface HypertableSize {
   table: string
@@ -149,27 +148,13 @@ export async function prepareDataset(ctx: BenchContext): Promise<Dataset> {
 }
 
 async function queryParams(client: pg.ClientBase, plan: Plan): Promise<QueryParams> {
-  const line = plan.lines[0]!
-  const end = plan.end
-  // The last complete shift (shifts start at 06, 14 and 22 UTC).
-  let shiftStart = Math.floor((end - 8 * HOUR_MS) / HOUR_MS) * HOUR_MS
-  while (![6, 14, 22].includes(new Date(shiftStart).getUTCHours())) shiftStart -= HOUR_MS
   const r = await client.query<{ lo: Date | null; hi: Date | null }>(
     `SELECT min(range_start) AS lo, max(range_end) AS hi FROM timescaledb_information.chunks
       WHERE hypertable_schema = $1 AND hypertable_name = 'metric_hist' AND is_compressed`,
     [SCHEMA],
   )
+  // The report reads the compressed chunks (else the first day).
   const lo = r.rows[0]?.lo ? Math.max(r.rows[0].lo.getTime(), plan.start) : plan.start
-  const hi = r.rows[0]?.hi ? Math.min(r.rows[0].hi.getTime(), end) : Math.min(plan.start + DAY_MS, end)
-  return {
-    now: new Date(end),
-    lineId: line.id,
-    lineEquipment: line.equipment.map((e) => e.code),
-    metricId: line.primary.metrics[0]!.id,
-    todayStart: new Date(Math.floor((end - 1) / DAY_MS) * DAY_MS),
-    shiftStart: new Date(shiftStart),
-    shiftEnd: new Date(shiftStart + 8 * HOUR_MS),
-    reportFrom: new Date(lo),
-    reportTo: new Date(hi),
-  }
+  const hi = r.rows[0]?.hi ? Math.min(r.rows[0].hi.getTime(), plan.end) : Math.min(plan.start + DAY_MS, plan.end)
+  return planQueryParams(plan, { from: lo, to: hi })
 }

@@ -21,6 +21,7 @@ export const PROGRAM: Program = {
   backup    back up a database (and verify or prune backups)
   restore   restore a verified backup
   execute   the orchestrated production migration with automatic rollback
+  rehearse  apply each migration under a production-like workload: locks, blocked work, latency
 
   --version, -V   print the version
   --help, -h      this help
@@ -36,6 +37,7 @@ Run \`pgverify <verb> --help\` for a verb's options and exit codes.`,
     backup: lazy(() => import('./backup.ts')),
     restore: lazy(() => import('./restore.ts')),
     execute: lazy(() => import('./execute.ts')),
+    rehearse: lazy(() => import('./rehearse.ts')),
   },
   noun: 'verb',
   helpHint: (name) => `See \`pgverify ${name} --help\` for its options.`,

@@ -9,6 +9,7 @@
  *
  *   verify    verify.json, junit.xml, index.html
  *   bench     bench.json, bench-junit.xml, bench.html
+ *   rehearse  rehearse.json (the terminal shows the rest; the timeline page is a later increment)
  *
  * execute writes its own text report and JSON (execute/report.ts), as seed 000 names them.
  */
@@ -17,6 +18,7 @@ import type { BenchRun, HistoryEntry } from '../measure/figures.ts'
 import { redactDeep } from '../util/redact.ts'
 import { writeAtomic } from '../util/write-atomic.ts'
 import type { VerifyReport } from '../verify/stage.ts'
+import type { RehearsalReport } from '../rehearse/report.ts'
 import { renderBenchHtml } from './bench-html.ts'
 import { renderBenchJunit } from './bench-junit.ts'
 import { renderJson } from './text.ts'
@@ -64,4 +66,10 @@ export async function writeBenchReports(run: BenchRun, dir: string, history: His
     [paths.html, renderBenchHtml(safe, redactDeep(history))],
   ])
   return paths
+}
+
+export async function writeRehearsalReport(report: RehearsalReport, dir: string): Promise<string> {
+  const path = join(resolve(dir), 'rehearse.json')
+  await writeReportFiles([[path, renderJson(redactDeep(report))]])
+  return path
 }

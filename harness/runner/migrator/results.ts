@@ -89,6 +89,8 @@ export type MigratorEvent =
   | { type: 'warning'; message: string }
 
 export interface MigratorHooks {
+  /** Called right before each statement is sent (the rehearsal marks where a statement starts). */
+  beforeStatement?: (migration: Migration, script: MigrationScript, statement: Statement) => void | Promise<void>
   /** Called after each statement of a migration ran; throwing here fails the migration (fault injection). */
   afterStatement?: (migration: Migration, script: MigrationScript, statement: Statement) => void | Promise<void>
 }

@@ -65,10 +65,11 @@ export async function runScript(r: ScriptRunner, m: Migration, script: Migration
   return result
 }
 
-/** Every statement in order, the afterStatement hook after each; `at.current` says which one failed. */
+/** Every statement in order, the beforeStatement and afterStatement hooks around each; `at.current` says which one failed. */
 async function runStatements(r: ScriptRunner, m: Migration, script: MigrationScript, at: { current: Statement | undefined }): Promise<void> {
   for (const stmt of script.statements) {
     at.current = stmt
+    await r.hooks?.beforeStatement?.(m, script, stmt)
     await r.client.query(stmt.text)
     await r.hooks?.afterStatement?.(m, script, stmt)
   }

@@ -2,7 +2,10 @@
  * The queries a plant dashboard runs (seeds: typical dashboard queries < 100 ms), and the
  * report query over compressed chunks (any query < 1000 ms). Parameters come from the loaded
  * dataset; "now" is the end of the data, so figures do not depend on the wall clock.
+ * Shared by the benchmarks (bench/) and the rehearsal under load (harness/rehearse/).
  */
+import type { Plan } from './plan.ts'
+import { DAY_MS, HOUR_MS } from './options.ts'
 
 export interface QueryParams {
   /** End of the data: the dashboard's "now". */
@@ -112,3 +115,26 @@ export const QUERIES: readonly DashboardQuery[] = [
     params: (p) => [p.lineEquipment, p.reportFrom, p.reportTo],
   },
 ]
+
+/**
+ * The parameters a plan implies: its first line, the end of its data as "now", the last complete
+ * shift (shifts start at 06, 14 and 22 UTC). The report range defaults to the first day; the
+ * benchmarks narrow it to the compressed chunks.
+ */
+export function planQueryParams(plan: Plan, report?: { from: number; to: number }): QueryParams {
+  const line = plan.lines[0]!
+  const end = plan.end
+  let shiftStart = Math.floor((end - 8 * HOUR_MS) / HOUR_MS) * HOUR_MS
+  while (![6, 14, 22].includes(new Date(shiftStart).getUTCHours())) shiftStart -= HOUR_MS
+  return {
+    now: new Date(end),
+    lineId: line.id,
+    lineEquipment: line.equipment.map((e) => e.code),
+    metricId: line.primary.metrics[0]!.id,
+    todayStart: new Date(Math.floor((end - 1) / DAY_MS) * DAY_MS),
+    shiftStart: new Date(shiftStart),
+    shiftEnd: new Date(shiftStart + 8 * HOUR_MS),
+    reportFrom: new Date(report?.from ?? plan.start),
+    reportTo: new Date(report?.to ?? Math.min(plan.start + DAY_MS, end)),
+  }
+}

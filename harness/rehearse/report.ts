@@ -1,0 +1,36 @@
+/** What `pgverify rehearse` returns and writes to reports/rehearse.json. */
+import type { StatementFigures, WorkloadFigures } from './figures.ts'
+import type { Finding, Limits } from './verdict.ts'
+import type { SamplerOverhead } from './types.ts'
+
+export interface MigrationRehearsal {
+  version: number
+  file: string
+  verdict: 'passed' | 'failed' | 'skipped'
+  /** Why it was skipped, or how the migration itself ended when it failed to apply. */
+  reason?: string
+  /** What the database at version k-1 was loaded with. */
+  loaded: { rows: Record<string, number>; notLoaded: { table: string; reason: string }[]; durationMs: number }
+  workload: { operations: string[]; unusable: { op: string; reason: string }[]; sessions: number }
+  baseline: WorkloadFigures
+  /** The migration as the runner reported it. */
+  migration: { status: string; durationMs: number; error?: string }
+  statements: StatementFigures[]
+  findings: Finding[]
+  sampler: SamplerOverhead
+}
+
+export interface RehearsalReport {
+  ok: boolean
+  engine: string
+  dir: string
+  seed: number
+  /** The data each rehearsal starts from, in words. */
+  data: string
+  limits: Limits
+  migrations: MigrationRehearsal[]
+  /** Set when the engine cannot rehearse (single session): nothing was run. */
+  skipped?: string
+  startedAt: string
+  durationMs: number
+}
