@@ -291,6 +291,17 @@ describe.skipIf(!chromium)('index.html in headless Chromium', () => {
 })
 
 describe('writeReports', () => {
+  it('writes durations as whole milliseconds and times as ISO 8601 in UTC', async () => {
+    const r = failingReport()
+    r.durationMs = 65_400.73
+    r.stages[0]!.durationMs = 12.4999
+    const dir = path.join(tmp, 'json-units')
+    const json = JSON.parse(readFileSync((await writeReports(r, dir)).json, 'utf8')) as Report
+    expect(json.durationMs).toBe(65_401)
+    expect(json.stages[0]!.durationMs).toBe(12)
+    expect(json.startedAt).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/)
+  })
+
   it('writes verify.json, junit.xml and index.html with the password masked and no temp files left', async () => {
     addSecret('s3cr3t-pw')
     addSecret(`p<w&"d'x`) // changes spelling under every escaping: masked before rendering

@@ -13,6 +13,7 @@ import { stripVTControlCharacters } from 'node:util'
 import pc from 'picocolors'
 import { readEnvironment, type Environment } from '../config/environment.ts'
 import { HarnessError } from '../errors.ts'
+import { toJson } from '../util/json.ts'
 import { redact } from '../util/redact.ts'
 import { exitCodeFor, EXIT } from './exit-codes.ts'
 
@@ -41,7 +42,7 @@ export const dim = c.dim
 export const bold = c.bold
 
 export function json(value: unknown): void {
-  process.stdout.write(redact(JSON.stringify(value, null, 2)) + '\n')
+  process.stdout.write(redact(toJson(value)) + '\n')
 }
 
 /** Prints an error (human or JSON) and returns the exit code for it. */

@@ -7,6 +7,7 @@
  */
 import { formatComparison } from '../backup/compare.ts'
 import { humanBytes } from '../backup/manifest.ts'
+import { toJson } from '../util/json.ts'
 import { redact } from '../util/redact.ts'
 import { writeAtomic } from '../util/write-atomic.ts'
 import type { ExecutionReport } from './types.ts'
@@ -99,5 +100,5 @@ export function renderReport(r: ExecutionReport): string {
  */
 export async function writeExecutionReport(r: ExecutionReport): Promise<void> {
   await writeAtomic(r.files.report, renderReport(r))
-  await writeAtomic(r.files.json, redact(JSON.stringify(r, null, 2)) + '\n')
+  await writeAtomic(r.files.json, redact(toJson(r)) + '\n')
 }

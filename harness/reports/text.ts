@@ -2,6 +2,8 @@
  * What every renderer of the reports core shares: text made safe for XML and HTML, escaping,
  * durations and dates for people, and the redaction of a whole report before it is rendered.
  */
+import { toJson } from '../util/json.ts'
+
 export { redactDeep } from '../util/redact.ts'
 
 /**
@@ -41,4 +43,4 @@ export const formatDate = (iso: string): string => {
 }
 
 /** A report as JSON, the way every report file is written: indented, one trailing newline. */
-export const renderJson = (value: unknown): string => JSON.stringify(value, null, 2) + '\n'
+export const renderJson = (value: unknown): string => toJson(value) + '\n'
