@@ -160,7 +160,12 @@ export async function execute(o: ExecuteOptions): Promise<ExecutionReport> {
     report.finishedAt = new Date().toISOString()
     report.durationMs = Math.round(performance.now() - t0)
     log.write(report.outcome === 'migrated' || report.outcome === 'nothing-to-do' || report.outcome === 'dry-run' || report.outcome === 'restored' ? 'INFO' : 'ERROR', report.state)
-    await writeExecutionReport(report)
-    log.info(`report: ${files.report} · ${files.json}`)
+    try {
+      await writeExecutionReport(report)
+      log.info(`report: ${files.report} · ${files.json}`)
+    } catch (e) {
+      // The outcome stands (the caller prints it); a report that cannot be written is said, not thrown.
+      log.error(`the report could not be written: ${(e as Error).message}. Free space in ${path.dirname(files.report)} to keep reports.`)
+    }
   }
 }
