@@ -29,10 +29,7 @@ import { toolError } from '../engines/client-tools.ts'
 import type { DumpTools } from '../engines/types.ts'
 import { registerCleanup } from '../engines/cleanup.ts'
 import { diskFailure } from '../util/out-file.ts'
-import { isConnectionLoss } from '../sqlstate.ts'
-
-/** pg_dump's words for a server that crashed, shut down or cannot be reached. */
-const SERVER_GONE = /server closed the connection|terminating connection|connection to server .* failed|Connection refused|could not receive data from server|the database system is (shutting down|starting up|in recovery mode)/i
+import { isConnectionLoss, toolLostServer } from '../sqlstate.ts'
 
 export interface BackupOptions {
   /** Where backups live (default `backups/`). */
@@ -290,7 +287,7 @@ export async function createBackup(target: Target, options: BackupOptions): Prom
       })
     }
     // The server went away (pg_dump says so in its own words): a connection error, not a backup bug.
-    if (isConnectionLoss(e) || (isHarnessError(e) && e.code === 'BACKUP_FAILED' && SERVER_GONE.test(e.message))) {
+    if (isConnectionLoss(e) || (isHarnessError(e) && e.code === 'BACKUP_FAILED' && toolLostServer(e.message))) {
       throw new HarnessError('CONNECTION_FAILED', `the server went away during the backup of ${redactUrl(target.url)}: ${redact((e as Error).message.split('\n').slice(-3).join(' | '))}; the partial backup ${tmp} was removed`, {
         hint: 'Nothing in the database was changed by the backup. Check that the server is up and reachable, then run the backup again.',
         cause: e,

@@ -12,6 +12,7 @@
  */
 import { readdir, readFile, rm } from 'node:fs/promises'
 import path from 'node:path'
+import { processAlive } from './work-dir.ts'
 import { BACKUP_NAME_RE, MANIFEST_JSON, PARTIAL_RE } from './layout.ts'
 
 export interface PruneOptions {
@@ -42,14 +43,6 @@ export interface PruneResult {
 
 const DAY = 86_400_000
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
 
 export async function pruneBackups(root: string, options: PruneOptions = {}): Promise<PruneResult> {
   const keepDays = options.keepDays ?? 7
@@ -69,7 +62,7 @@ export async function pruneBackups(root: string, options: PruneOptions = {}): Pr
     const partial = PARTIAL_RE.exec(e.name)
     if (partial) {
       const pid = Number(partial[1])
-      if (pidAlive(pid)) res.skipped.push({ name: e.name, dir, reason: `being written (process ${pid} is running)` })
+      if (processAlive(pid)) res.skipped.push({ name: e.name, dir, reason: `being written (process ${pid} is running)` })
       else res.removed.push({ name: e.name, dir, reason: `an interrupted backup (process ${pid} is gone): partial, never a backup, and it holds a copy of the data` })
       continue
     }
