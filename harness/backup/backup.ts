@@ -289,7 +289,7 @@ export async function createBackup(target: Target, options: BackupOptions): Prom
     // The server went away (pg_dump says so in its own words): a connection error, not a backup bug.
     if (isConnectionLoss(e) || (isHarnessError(e) && e.code === 'BACKUP_FAILED' && toolLostServer(e.message))) {
       throw new HarnessError('CONNECTION_FAILED', `the server went away during the backup of ${redactUrl(target.url)}: ${redact((e as Error).message.split('\n').slice(-3).join(' | '))}; the partial backup ${tmp} was removed`, {
-        hint: 'Nothing in the database was changed by the backup. Check that the server is up and reachable, then run the backup again.',
+        hint: 'The server went away; the backup and the migration files are not at fault, and nothing in the database was changed (a backup only reads). Check that the server is up (its log says why it went away), then run the backup again.',
         cause: e,
       })
     }

@@ -308,16 +308,16 @@ async function restoreWithPsql(
     // is written; it is created in a transaction rolled back right after, and the script's own
     // prologue creates it inside the restore's one transaction: a failed or killed restore leaves
     // no extension behind.
+    // The prologue is read first: it must see the database as it is (without the probe's extension).
+    const pro = await prologue(client, m, kind, mode)
     const probe = ts && !(await hasTimescale(client))
     if (probe) {
       await client.query('BEGIN')
       await client.query('CREATE EXTENSION IF NOT EXISTS timescaledb')
     }
-    let pro: string[]
     let extSchema = ''
     let replica = false
     try {
-      pro = await prologue(client, m, kind, mode)
       extSchema = ts ? ((await timescaleSchema(client)) ?? 'public') : ''
       replica = ts ? await canSetReplicaRole(client) : false
       if (ts) {
