@@ -24,6 +24,8 @@ export type ErrorCode =
   | 'MIGRATION_LOG_CORRUPT'
   | 'MIGRATION_FAILED'
   | 'LOCK_TIMEOUT'
+  /** An earlier `execute` of this database was interrupted: its journal names the backup and the ways out. */
+  | 'EXECUTE_INTERRUPTED'
   // environment
   | 'TIMESCALEDB_MISSING'
   | 'TIMESCALEDB_NOT_PRELOADED'

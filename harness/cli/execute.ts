@@ -51,12 +51,16 @@ Options:
   --accept-retention-deletes
                       accept what the pending migrations' retention policies delete on their
                       first run (named by step 2); recorded in the execution log and report
+  --finish-rollback   an earlier execute of this database was interrupted (its journal, next to its
+                      backup, says so): restore that backup in place and prove it with the comparison
+  --accept-current-state
+                      instead, take the state the interrupted execute left as this run's baseline
   --json              print the report as JSON on stdout
 
 Exit codes: 0 migrated, nothing to do, or dry run passed · 1 a migration or validation failed
 and the database was restored to its pre-migration state, or pre-migration validation refused
 (e.g. retention deletes not acknowledged; nothing was changed) · 2 usage · 3 bad migration files ·
-4 drift · 5 server lacks TimescaleDB / pg_dump mismatch · 6 connection · 8 engine unavailable ·
+4 drift, or an earlier execute was interrupted (see --finish-rollback) · 5 server lacks TimescaleDB / pg_dump mismatch · 6 connection · 8 engine unavailable ·
 10 the rollback failed or left differences: read the report`
 
 export function exitCodeOf(r: ExecutionReport): number {
@@ -64,6 +68,7 @@ export function exitCodeOf(r: ExecutionReport): number {
     case 'migrated':
     case 'nothing-to-do':
     case 'dry-run':
+    case 'rollback-finished':
       return EXIT.OK
     case 'restored':
       return EXIT.FAILED
@@ -100,6 +105,8 @@ export async function executeCommand(argv: Args, { config }: VerbContext): Promi
       logTable: config.logTable,
       lockWaitMs,
       acceptRetentionDeletes: Boolean(argv['accept-retention-deletes']),
+      finishRollback: Boolean(argv['finish-rollback']),
+      acceptCurrentState: Boolean(argv['accept-current-state']),
       echo: asJson ? undefined : (level, line) => info(level === 'ERROR' ? red(line) : level === 'WARN' ? yellow(line) : level === 'STEP' ? bold(line) : dim(line)),
     })
   } finally {
@@ -132,6 +139,6 @@ export async function executeCommand(argv: Args, { config }: VerbContext): Promi
 
 export const verb: Verb = {
   help: EXECUTE_HELP,
-  options: { string: ['engine', 'dir', 'backup-root', 'log-dir', 'log-schema', 'lock-wait'], boolean: ['dry-run', 'json', 'accept-retention-deletes'] },
+  options: { string: ['engine', 'dir', 'backup-root', 'log-dir', 'log-schema', 'lock-wait'], boolean: ['dry-run', 'json', 'accept-retention-deletes', 'finish-rollback', 'accept-current-state'] },
   run: executeCommand,
 }

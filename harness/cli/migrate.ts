@@ -2,6 +2,7 @@
  * `pnpm migrate <status|up|down|validate|plan>`: the production runner's command line.
  * Parses once, runs the Migrator, renders its results; exit codes come from exit-codes.ts.
  */
+import { checkInterrupted } from '../execute/journal.ts'
 import { resolve } from 'node:path'
 import { HarnessError } from '../errors.ts'
 import { connect } from '../runner/connect.ts'
@@ -46,6 +47,10 @@ Options:
   --accept-drift L    accept changed applied files (comma-separated names or numbers, or "all"):
                       re-records their checksums in the log, with a note
   --yes               confirm a destructive command (down on DATABASE_URL)
+  --accept-current-state
+                      up/down refuse (exit 4) while an execute of this database is interrupted
+                      (its journal in the backup root); this takes the current state as the baseline
+  --backup-root DIR   where execute journals are looked for (default: the configured backup root)
   -h, --help          this help
 
 Exit codes: 0 ok · 1 migration/validation failed · 2 usage · 3 bad migration files ·
@@ -64,6 +69,10 @@ export interface MigrateArgs {
   lockWaitMs: number
   acceptDrift?: string[] | 'all'
   yes: boolean
+  /** --accept-current-state: go on from what an interrupted execute left (its journal is closed). */
+  acceptCurrentState: boolean
+  /** Where execute journals live (--backup-root, else the configuration's). */
+  backupRoot?: string
 }
 
 /** The command line over the configuration (`config`: environment, pgverify.config.json, defaults). */
@@ -94,6 +103,8 @@ export function parseMigrateArgs(argv: Args, config?: Config): MigrateArgs {
     lockWaitMs: num('lock-wait', argv['lock-wait']) ?? config?.lockWaitMs ?? 60_000,
     acceptDrift: drift === undefined || drift === false ? undefined : drift === 'all' ? 'all' : String(drift).split(',').map((s) => s.trim()).filter(Boolean),
     yes: Boolean(argv.yes),
+    acceptCurrentState: Boolean(argv['accept-current-state']),
+    backupRoot: flag(argv, 'backup-root'),
   }
 }
 
@@ -115,6 +126,10 @@ export async function migrate(args: MigrateArgs, config: Config): Promise<number
       throw new HarnessError('USAGE', `\`down --to ${args.to}\` drops what the reverted migrations created, with its data, on ${where}`, {
         hint: 'Take a backup first, then confirm with --yes (or rehearse with --dry-run).',
       })
+    }
+    if ((args.command === 'up' || args.command === 'down') && !args.dryRun && !target.capabilities.disposable) {
+      const guard = await checkInterrupted(target.url, [args.backupRoot ?? config.backupRoot], args.command, args.acceptCurrentState)
+      if (guard.notice) info(yellow(guard.notice))
     }
     const client = await connect(target.url, { applicationName: `pgverify-migrate ${args.command}` })
     try {
@@ -275,6 +290,6 @@ function renderValidate(st: StatusResult, checks: CheckResult[], asJson: boolean
 
 export const verb: Verb = {
   help: MIGRATE_HELP,
-  options: { string: ['dir', 'engine', 'to', 'log-schema', 'log-table', 'lock-wait', 'accept-drift'], boolean: ['json', 'dry-run', 'yes'] },
+  options: { string: ['dir', 'engine', 'to', 'log-schema', 'log-table', 'lock-wait', 'accept-drift', 'backup-root'], boolean: ['json', 'dry-run', 'yes', 'accept-current-state'] },
   run: (argv, { config }) => migrate(parseMigrateArgs(argv, config), config),
 }

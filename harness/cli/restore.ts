@@ -1,6 +1,7 @@
 /**
  * `pnpm restore DIR`: restore a verified backup and prove it with the round-trip comparison.
  */
+import { checkInterrupted, closeJournals } from '../execute/journal.ts'
 import path from 'node:path'
 import { formatComparison } from '../backup/compare.ts'
 import { restoreBackup, type RestoreKind } from '../backup/restore.ts'
@@ -40,10 +41,13 @@ Options:
                  existing schema: the backup's tables are truncated and loaded) | volume (the
                  embedded engine's data-directory copy; --engine embedded only)
   --yes          confirm an in-place restore on DATABASE_URL
+  --accept-current-state
+                 an earlier execute of this database was interrupted: restore another backup than
+                 its own anyway (restoring its own backup finishes its rollback and needs no flag)
   --json         machine-readable output on stdout
 
 Exit codes: 0 restored with 0 differences · 2 usage (e.g. missing --yes) · 5 no matching
-pg_restore · 6 connection · 9 backup corrupt or versions do not match (nothing restored) ·
+pg_restore · 4 an interrupted execute of this database (see above) · 6 connection · 9 backup corrupt or versions do not match (nothing restored) ·
 10 restore failed or the comparison found differences`
 
 const KINDS = ['full', 'schema', 'data', 'volume']
@@ -64,6 +68,9 @@ export async function restore(argv: Args, { config }: VerbContext): Promise<numb
   const target = await openCommandTarget(flag(argv, 'engine'), config, 'restore')
   try {
     const mode = target.capabilities.disposable ? 'fresh' : 'in-place'
+    // An interrupted execute of this database: restoring its own backup finishes its rollback; another backup needs the state accepted.
+    const guard = mode === 'in-place' ? await checkInterrupted(target.url, [path.dirname(dir), config.backupRoot], 'restore', Boolean(argv['accept-current-state']), dir) : { journals: [] }
+    if (guard.notice) info(yellow(guard.notice))
     const r = await restoreBackup(dir, target, { kind: kind as RestoreKind, mode, onLog: asJson ? undefined : (l) => info(dim(l)) })
     try {
       const ok = r.comparison.differences.length === 0
@@ -77,6 +84,10 @@ export async function restore(argv: Args, { config }: VerbContext): Promise<numb
             : red(bold(`restored ${kind} from ${r.manifest.name}, but ${r.comparison.differences.length} differences from the backed-up state (listed above)`)),
         )
       }
+      if (ok && guard.journals.length) {
+        await closeJournals(guard.journals)
+        if (!asJson) out(green(`the interrupted execute's rollback is finished: its journal is closed`))
+      }
       return ok ? EXIT.OK : EXIT.RESTORE
     } finally {
       await r.target.drop?.().catch(() => {})
@@ -86,4 +97,4 @@ export async function restore(argv: Args, { config }: VerbContext): Promise<numb
   }
 }
 
-export const verb: Verb = { help: RESTORE_HELP, options: { string: ['engine', 'kind'], boolean: ['yes', 'json'] }, run: restore }
+export const verb: Verb = { help: RESTORE_HELP, options: { string: ['engine', 'kind'], boolean: ['yes', 'json', 'accept-current-state'] }, run: restore }
