@@ -8,6 +8,8 @@ export type ErrorCode =
   | 'MIGRATION_GAP'
   | 'MIGRATION_DUPLICATE'
   | 'MIGRATION_UNREADABLE'
+  /** A migration that is a symlink out of the directory, or not a regular file. */
+  | 'MIGRATION_OUTSIDE_DIR'
   | 'MIGRATION_EMPTY'
   | 'MIGRATION_NOT_UTF8'
   | 'MIGRATION_BAD_NAME'
