@@ -92,3 +92,50 @@ describe('a password that looks unencoded in DATABASE_URL', () => {
     })
   })
 })
+
+describe.runIf(native.length > 0)('a no-transaction file killed halfway', () => {
+  let engine: NativeStartedEngine
+  beforeAll(async () => {
+    engine = await startNative({ log: () => {} })
+  }, 300_000)
+  afterAll(async () => {
+    await engine?.stop()
+  })
+
+  it('is "partial" in status (row and summary, not "failed"), and the next up warns before running it again', async () => {
+    const db = await engine.createDatabase('partial')
+    const dir = copyDir(PLAIN)
+    const { readdirSync } = await import('node:fs')
+    const next = String(readdirSync(dir).filter((f) => /^\d+_.*(?<!\.down)\.sql$/.test(f)).length + 1).padStart(3, '0')
+    writeFileSync(path.join(dir, `${next}_slow.sql`), `--! no-transaction\nCREATE TABLE IF NOT EXISTS slow_marker (id int);\nSELECT pg_sleep(3);\n`)
+    const { spawn } = await import('node:child_process')
+    const { ROOT } = await import('./support/dirs.ts')
+    const child = spawn(process.execPath, ['--import', 'tsx', 'harness/cli/index.ts', 'migrate', 'up', '--dir', dir], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', DATABASE_URL: db.url }, stdio: 'ignore' })
+    const closed = new Promise((r) => child.on('close', r))
+    const { connect } = await import('../harness/runner/connect.ts')
+    const c = await connect(db.url)
+    try {
+      // Halfway: the first statement committed, the second is sleeping.
+      for (let i = 0; i < 3000; i++) {
+        const seen = (await c.query(`SELECT to_regclass('public.slow_marker') IS NOT NULL AS t, (SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(3)%' AND state = 'active')::int AS n`)).rows[0]
+        if (seen.t && seen.n > 0) break
+        await new Promise((r) => setTimeout(r, 20))
+      }
+      child.kill('SIGKILL')
+      await closed
+      // The orphaned backend finishes its sleep; only then is the lock free.
+      for (let i = 0; i < 500; i++) {
+        if ((await c.query(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(3)%' AND state = 'active'`)).rows[0].n === 0) break
+        await new Promise((r) => setTimeout(r, 20))
+      }
+    } finally {
+      await c.end()
+    }
+    const st = await cli(['migrate', 'status', '--dir', dir], { DATABASE_URL: db.url })
+    expect(st.stdout).toMatch(new RegExp(`${next}_slow\\s+partial`))
+    expect(st.stdout).toMatch(/· 0 failed · 1 partial ·/)
+    const up = await cli(['migrate', 'up', '--dir', dir], { DATABASE_URL: db.url })
+    expect(up.code, up.stdout + up.stderr).toBe(0)
+    expect(up.stderr).toMatch(new RegExp(`warning: ${next}_slow\\.sql is partial: a non-transactional file interrupted halfway last time; running it again from the start`))
+  }, 300_000)
+})

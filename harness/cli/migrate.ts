@@ -230,7 +230,7 @@ function renderStatus(r: StatusResult, asJson: boolean): number {
     out(`  ${m.name.padEnd(width)}  ${color(m.state)} ${when.padEnd(19)} ${ms.padStart(8)}  ${dim(sum)}${m.noTransaction ? dim(' [no-transaction]') : ''}`)
   }
   const count = (s: string) => r.migrations.filter((m) => m.state === s).length
-  out(bold(`version ${r.current} of ${r.migrations.filter((m) => m.state !== 'missing-file').length} · ${count('pending')} pending · ${count('drifted') + count('unverified')} drifted · ${count('failed') + count('partial')} failed · ${count('missing-file')} missing files`))
+  out(bold(`version ${r.current} of ${r.migrations.filter((m) => m.state !== 'missing-file').length} · ${count('pending')} pending · ${count('drifted') + count('unverified')} drifted · ${count('failed')} failed · ${count('partial')} partial · ${count('missing-file')} missing files`))
   return EXIT.OK
 }
 
