@@ -93,10 +93,11 @@ async function notInside(rootReal: string, file: string): Promise<string | undef
       if (!(await stat(to)).isFile()) return `a symbolic link to ${to}, which is not a regular file: refused`
       return undefined
     }
-    return l.isFile() ? undefined : 'not a regular file (a directory, FIFO, socket or device): refused'
-  } catch (e) {
-    // A dangling link or a race: the read below reports it.
-    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? `a symbolic link whose target does not exist: refused` : undefined
+    // A directory is reported by the read (EISDIR); a FIFO, socket or device would block it.
+    return l.isFile() || l.isDirectory() ? undefined : 'not a regular file (a FIFO, socket or device): refused'
+  } catch {
+    // A dangling link or a race: the read below reports it (ENOENT).
+    return undefined
   }
 }
 
