@@ -8,9 +8,21 @@ import { HarnessError } from '../errors.ts'
 import { qualify } from '../util/sql.ts'
 import { dataFileTables } from './data-export.ts'
 import type { BackupManifest } from './manifest.ts'
-import { restoreSessionSettings, runScript, sessionSettings } from './sql-script.ts'
+import { restoreSessionSettings, runScriptFile, sessionSettings } from './sql-script.ts'
 import { canSetReplicaRole } from './timescale.ts'
-import { readFile } from 'node:fs/promises'
+import { open } from 'node:fs/promises'
+
+/** The first `bytes` of a file as text (a cut multi-byte character at the end is dropped). */
+async function readHead(file: string, bytes: number): Promise<string> {
+  const fh = await open(file, 'r')
+  try {
+    const buf = Buffer.alloc(bytes)
+    const { bytesRead } = await fh.read(buf, 0, bytes, 0)
+    return buf.subarray(0, bytesRead).toString('utf8')
+  } finally {
+    await fh.close()
+  }
+}
 
 export const splitQ = (q: string) => ({ schema: q.slice(0, q.indexOf('.')), table: q.slice(q.indexOf('.') + 1) })
 
@@ -20,8 +32,8 @@ export async function hasTimescale(client: pg.ClientBase): Promise<boolean> {
 
 /** Data-only: truncate the backup's tables, load the rows, compress the chunks that were compressed. */
 export async function restoreData(client: pg.ClientBase, dir: string, rel: string, m: BackupManifest, log: (l: string) => void, notes: string[]): Promise<void> {
-  const sql = await readFile(path.join(dir, rel), 'utf8')
-  const tables = dataFileTables(sql)
+  // Only the header is read as text: the rows are streamed (runScriptFile), whatever the file's size.
+  const tables = dataFileTables(await readHead(path.join(dir, rel), 100_000))
   const missing: string[] = []
   for (const t of tables) {
     const { schema, table } = splitQ(t)
@@ -40,7 +52,7 @@ export async function restoreData(client: pg.ClientBase, dir: string, rel: strin
     else notes.push('this role may not set session_replication_role: rows were loaded in foreign-key order with triggers firing')
     if (tables.length) await client.query(`TRUNCATE ${tables.map((t) => qualify(splitQ(t).schema, splitQ(t).table)).join(', ')}`)
     let t = performance.now()
-    const r = await runScript(client, sql, rel)
+    const r = await runScriptFile(client, path.join(dir, rel), rel)
     log(`${rel}: ${tables.length} tables truncated and loaded, ${r.statements} statements (${Math.round(performance.now() - t)} ms)`)
     t = performance.now()
     let compressed = 0

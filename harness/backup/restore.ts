@@ -33,7 +33,7 @@ import { connect } from '../runner/connect.ts'
 import { redact, redactUrl } from '../util/redact.ts'
 import { compareStates, scopeFor, type Comparison } from './compare.ts'
 import { requireVerified, type BackupManifest, type FileRole } from './manifest.ts'
-import { restoreSessionSettings, runScript, sessionSettings } from './sql-script.ts'
+import { restoreSessionSettings, runScriptFile, sessionSettings } from './sql-script.ts'
 import { publicObjects, userSchemas } from '../catalog/schemas.ts'
 import { captureState } from './state.ts'
 import { handleTarget, type Target } from '../engines/target.ts'
@@ -265,14 +265,13 @@ async function restorePlain(client: pg.ClientBase, dir: string, rel: string, m: 
       if (!replica) notes.push('this role may not set session_replication_role: catalog rows were loaded with foreign keys enforced')
     }
     let t = performance.now()
-    const sql = await readFile(path.join(dir, rel), 'utf8')
-    const r = await runScript(client, sql, rel)
+    const r = await runScriptFile(client, path.join(dir, rel), rel)
     log(`${rel}: ${r.statements} statements in ${r.batches} batches (${Math.round(performance.now() - t)} ms)`)
     if (kind === 'schema') {
       const tsFile = m.files.find((f) => f.role === 'schema-timescaledb')
       if (tsFile) {
         t = performance.now()
-        await runScript(client, await readFile(path.join(dir, tsFile.path), 'utf8'), tsFile.path)
+        await runScriptFile(client, path.join(dir, tsFile.path), tsFile.path)
         log(`${tsFile.path}: TimescaleDB objects re-created (${Math.round(performance.now() - t)} ms)`)
       }
     }
