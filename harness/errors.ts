@@ -8,6 +8,8 @@ export type ErrorCode =
   | 'MIGRATION_GAP'
   | 'MIGRATION_DUPLICATE'
   | 'MIGRATION_UNREADABLE'
+  /** A migration that is a symlink out of the directory, or not a regular file. */
+  | 'MIGRATION_OUTSIDE_DIR'
   | 'MIGRATION_EMPTY'
   | 'MIGRATION_NOT_UTF8'
   | 'MIGRATION_BAD_NAME'
@@ -24,6 +26,8 @@ export type ErrorCode =
   | 'MIGRATION_LOG_CORRUPT'
   | 'MIGRATION_FAILED'
   | 'LOCK_TIMEOUT'
+  /** An earlier `execute` of this database was interrupted: its journal names the backup and the ways out. */
+  | 'EXECUTE_INTERRUPTED'
   // environment
   | 'TIMESCALEDB_MISSING'
   | 'TIMESCALEDB_NOT_PRELOADED'

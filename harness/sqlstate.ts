@@ -28,6 +28,10 @@ const CONNECTION_LOSS_SQLSTATE = /^(08[0-9A-Z]{3}|57P0[123])$/
 const CONNECTION_LOSS_MESSAGE =
   /Connection terminated|terminating connection|connection (is |was )?(closed|ended)|Client was closed|Client has encountered a connection error|not queryable|socket hang up|\bE(CONNRESET|CONNREFUSED|CONNABORTED|PIPE|TIMEDOUT)\b/i
 
+/** What libpq's tools (pg_dump, pg_restore, psql) print when the server crashed, shut down or cannot be reached. */
+const TOOL_SERVER_GONE =
+  /server closed the connection unexpectedly|terminating connection|connection to server .* failed|Connection refused|could not receive data from server|could not send data to server|no connection to the server|the database system is (shutting down|starting up|in recovery mode)/i
+
 /** SQLSTATEs with a code of their own; every other SQLSTATE is a failed statement. */
 const BY_SQLSTATE: Record<string, ErrorCode> = {
   '28000': 'AUTH_FAILED', // invalid_authorization_specification: no such role, no pg_hba.conf entry
@@ -62,6 +66,11 @@ export function isConnectionLoss(e: unknown): boolean {
   const code = text(x.sqlstate) ?? text(x.code)
   if (code && SOCKET_ERRNO.test(code)) return true
   return CONNECTION_LOSS_MESSAGE.test(text(x.message) ?? '')
+}
+
+/** A client tool's stderr says the server went away (not that what it ran was wrong). */
+export function toolLostServer(stderr: string): boolean {
+  return TOOL_SERVER_GONE.test(stderr)
 }
 
 /**

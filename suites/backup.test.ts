@@ -555,7 +555,7 @@ describe('retention', () => {
     expect(r.removed.map((x) => x.name)).toEqual([names[2]])
   })
 
-  it('leaves alone backups being written, interrupted ones and directories without a manifest; age comes from the manifest, not mtime', async () => {
+  it('leaves alone backups being written and directories without a manifest, removes interrupted ones (their writer is gone); age comes from the manifest, not mtime', async () => {
     const { root, names } = fakeRoot([0.1, 50])
     const writing = `.pre-migration-20261123-110000.partial-${process.pid}`
     const interrupted = '.pre-migration-20261101-110000.partial-999999'
@@ -563,16 +563,20 @@ describe('retention', () => {
     for (const d of [writing, interrupted, foreign]) mkdirSync(path.join(root, d))
     const old = new Date(now.getTime() - 100 * DAY)
     for (const d of [writing, interrupted, foreign, names[0]!]) utimesSync(path.join(root, d), old, old)
+    const dry = await pruneBackups(root, { now, dryRun: true })
+    expect(dry.removed.map((x) => [x.name, x.reason])).toEqual(
+      expect.arrayContaining([[interrupted, expect.stringMatching(/an interrupted backup \(process 999999 is gone\)/)]]),
+    )
+    expect(readdirSync(root)).toContain(interrupted)
     const r = await pruneBackups(root, { now })
-    expect(r.removed.map((x) => x.name)).toEqual([names[1]])
+    expect(r.removed.map((x) => x.name).sort()).toEqual([interrupted, names[1]].sort())
     expect(r.skipped.map((x) => [x.name, x.reason])).toEqual(
       expect.arrayContaining([
         [writing, expect.stringMatching(/being written \(process \d+ is running\)/)],
-        [interrupted, expect.stringMatching(/interrupted backup/)],
         [foreign, expect.stringMatching(/no readable BACKUP_MANIFEST\.json/)],
       ]),
     )
-    expect(readdirSync(root).sort()).toEqual([names[0], writing, interrupted, foreign].sort())
+    expect(readdirSync(root).sort()).toEqual([names[0], writing, foreign].sort())
   })
 
   it('pnpm backup prune --dry-run lists what would go', async () => {

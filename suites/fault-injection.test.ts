@@ -163,7 +163,7 @@ describe.each(cases)('fault injection and failures mid-migration on the $name en
       const r = await running
       expect(r.code, r.stderr).toBe(6)
       expect(r.stderr).toMatch(
-        /error \[CONNECTION_FAILED\] lost the connection to the database while running 002_orders\.sql \(statement 3 at 002_orders\.sql:9:1\): terminating connection due to administrator command \[SQLSTATE 57P01\]/,
+        /error \[CONNECTION_FAILED\] lost the connection to the database \(the server went away\) while running 002_orders\.sql \(statement 3 at 002_orders\.sql:9:1\): terminating connection due to administrator command \[SQLSTATE 57P01\]/,
       )
       expect(r.stderr).toMatch(/what to do: The server rolled 002_orders\.sql back with the session: nothing of it was applied, the database is as it was after 001_accounts\. The file is not at fault/)
       const after = await state(db.url)

@@ -11,7 +11,7 @@
  * manifest is complete: an interrupted backup never looks like a backup.
  */
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises'
-import { existsSync } from 'node:fs'
+import { existsSync, rmSync } from 'node:fs'
 import path from 'node:path'
 import type pg from 'pg'
 import { HarnessError, isHarnessError } from '../errors.ts'
@@ -27,6 +27,9 @@ import { timescaleSchema, timescaleSchemaSql } from './timescale.ts'
 import type { Target } from '../engines/target.ts'
 import { toolError } from '../engines/client-tools.ts'
 import type { DumpTools } from '../engines/types.ts'
+import { registerCleanup } from '../engines/cleanup.ts'
+import { diskFailure } from '../util/out-file.ts'
+import { isConnectionLoss, toolLostServer } from '../sqlstate.ts'
 
 export interface BackupOptions {
   /** Where backups live (default `backups/`). */
@@ -87,6 +90,16 @@ export async function createBackup(target: Target, options: BackupOptions): Prom
   const name = freshName(root, createdAt)
   const tmp = path.join(root, partialName(name))
   let client: pg.Client | undefined
+  // Ctrl-C, SIGTERM or an early exit: the session goes (its snapshot and locks with it) and so does
+  // the partial directory, which holds a copy of the data.
+  const unregister = registerCleanup(
+    `partial backup ${tmp}`,
+    async () => {
+      await client?.end().catch(() => {})
+      await rm(tmp, { recursive: true, force: true })
+    },
+    () => rmSync(tmp, { recursive: true, force: true }),
+  )
   try {
     for (const d of ['database', 'volumes', 'config', 'logs']) await mkdir(path.join(tmp, d), { recursive: true })
     log(`backup ${name} of ${target.describe} into ${root}`)
@@ -139,6 +152,8 @@ export async function createBackup(target: Target, options: BackupOptions): Prom
     const pgDump = async (rel: string, role: 'full' | 'schema', extra: string[]) => {
       const args = ['--format=custom', { out: path.join(tmp, rel), prefix: '--file=' }, '--no-password', ...(snapshotId ? [`--snapshot=${snapshotId}`] : []), ...extra]
       const r = await tools!.run('pg_dump', args, { connect: target.url })
+      // A full disk is the disk's fault, not pg_dump's: said with the file it was writing.
+      if (r.code !== 0 && /No space left on device/i.test(r.stderr)) throw Object.assign(new Error(`pg_dump could not write ${rel}`), { code: 'ENOSPC', path: path.join(tmp, rel) })
       if (r.code !== 0) throw toolError('BACKUP_FAILED', `pg_dump ${extra.join(' ')}`.trim(), r, target.url, 'Check that the role may read every table (pg_dump needs SELECT on all of them) and that the disk has room; the partial backup was removed.')
       if (r.stderr.trim()) log(`pg_dump: ${r.stderr.trim().split('\n').slice(0, 5).join(' | ')}`)
       files.push(await describeFile(tmp, rel, role, { tool: `pg_dump ${tools!.version} -Fc${extra.length ? ' ' + extra.join(' ') : ''}${snapshotId ? ' --snapshot' : ''}`, durationMs: r.durationMs }))
@@ -253,18 +268,35 @@ export async function createBackup(target: Target, options: BackupOptions): Prom
       // The manifest names the directory; a renamed backup keeps its recorded name (verify does not depend on it).
       log(`renamed to ${finalName}: ${name} was taken`)
     }
+    unregister()
     const bytes = manifest.files.reduce((s, f) => s + f.bytes, 0)
     return { dir: path.join(root, finalName), name: finalName, manifest, durationMs, stateMs, bytes }
   } catch (e) {
-    if (client) {
-      await client.query('ROLLBACK').catch(() => {})
-      await client.end().catch(() => {})
-    }
+    // The session is closed, not asked to roll back: a server that must first answer would keep us
+    // waiting, and closing ends its transaction (snapshot, locks) just the same.
+    if (client) await client.end().catch(() => {})
     await rm(tmp, { recursive: true, force: true }).catch(() => {})
+    unregister()
+    const disk = diskFailure(e)
+    if (disk) {
+      const file = (e as { path?: string }).path ?? tmp
+      throw new HarnessError('BACKUP_FAILED', `backup failed writing ${file}: ${disk.reason} (${disk.errno}); the partial backup ${tmp} was removed and the database session closed`, {
+        hint: `Free space on the file system of ${root} (df -h ${root}) or choose another --backup-root, then run the backup again. Nothing in the database was changed.`,
+        details: { file, errno: disk.errno, backupRoot: root },
+        cause: e,
+      })
+    }
+    // The server went away (pg_dump says so in its own words): a connection error, not a backup bug.
+    if (isConnectionLoss(e) || (isHarnessError(e) && e.code === 'BACKUP_FAILED' && toolLostServer(e.message))) {
+      throw new HarnessError('CONNECTION_FAILED', `the server went away during the backup of ${redactUrl(target.url)}: ${redact((e as Error).message.split('\n').slice(-3).join(' | '))}; the partial backup ${tmp} was removed`, {
+        hint: 'The server went away; the backup and the migration files are not at fault, and nothing in the database was changed (a backup only reads). Check that the server is up (its log says why it went away), then run the backup again.',
+        cause: e,
+      })
+    }
     if (isHarnessError(e)) throw e
     const err = e as { code?: string; message?: string }
     throw new HarnessError('BACKUP_FAILED', `backup of ${redactUrl(target.url)} failed: ${err.message ?? String(e)}${err.code ? ` [${err.code}]` : ''}; the partial backup was removed`, {
-      hint: err.code === 'ENOSPC' ? 'The disk is full: free space or choose another --backup-root.' : 'Nothing in the database was changed by the backup. Fix the cause and run it again.',
+      hint: 'Nothing in the database was changed by the backup. Fix the cause and run it again.',
       cause: e,
     })
   }

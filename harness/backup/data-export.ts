@@ -12,8 +12,7 @@
  * Loading it (restore --kind data) truncates the same tables first, in one transaction.
  */
 import { literal, qualify, quoteIdent } from '../util/sql.ts'
-import { createWriteStream } from 'node:fs'
-import { once } from 'node:events'
+import { openOutFile } from '../util/out-file.ts'
 import type pg from 'pg'
 import { columnsByRelation, readColumns } from '../catalog/columns.ts'
 import { readConstraints } from '../catalog/constraints.ts'
@@ -81,14 +80,13 @@ export async function exportData(client: pg.ClientBase, schemas: string[], file:
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
     own = true
   }
-  const out = createWriteStream(file, { encoding: 'utf8' })
-  let bytes = 0
-  const write = async (s: string) => {
-    bytes += Buffer.byteLength(s)
-    if (!out.write(s)) await once(out, 'drain')
-  }
   const result: DataExport = { tables: [], order: [], cycles: [], sequences: 0, bytes: 0 }
+  let out: Awaited<ReturnType<typeof openOutFile>> | undefined
+  let ok = false
   try {
+    out = await openOutFile(file)
+    const write = out.write
+
     for (const s of [`SET LOCAL TimeZone = 'UTC'`, `SET LOCAL DateStyle = 'ISO, MDY'`, `SET LOCAL IntervalStyle = 'postgres'`, `SET LOCAL extra_float_digits = 3`, `SET LOCAL bytea_output = 'hex'`]) await client.query(s)
     const { order, cycles } = await tablesInLoadOrder(client, schemas)
     result.order = order.map((r) => r.q)
@@ -146,16 +144,19 @@ export async function exportData(client: pg.ClientBase, schemas: string[], file:
     ).rows
     for (const s of seqs) await write(`SELECT pg_catalog.setval(${literal(s.q)}, ${s.v}, ${s.called});\n`)
     result.sequences = seqs.length
+    await out.close()
+    result.bytes = out.bytes
+    ok = true
   } finally {
-    out.end()
-    await once(out, 'close')
+    // On any failure (a full disk included) the partial file goes, and the caller's transaction is
+    // left for the caller to abort: an error here must not wait on the server.
+    if (!ok) await out?.discard()
     if (own) await client.query('ROLLBACK').catch(() => {})
-    else {
-      await client.query('ROLLBACK TO SAVEPOINT data_export').catch(() => {})
-      await client.query('RELEASE SAVEPOINT data_export').catch(() => {})
+    else if (ok) {
+      await client.query('ROLLBACK TO SAVEPOINT data_export')
+      await client.query('RELEASE SAVEPOINT data_export')
     }
   }
-  result.bytes = bytes
   return result
 }
 

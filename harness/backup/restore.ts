@@ -24,18 +24,16 @@
  * exactly as it was before the restore began. TimescaleDB's procedure is followed
  * (timescale.ts); its version must be identical on both sides, and is checked first.
  */
-import { literal as lit, qualify, quoteIdent, splitQualified } from '../util/sql.ts'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import os from 'node:os'
+import { literal as lit, quoteIdent, splitQualified } from '../util/sql.ts'
+import { chmod, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import type pg from 'pg'
 import { HarnessError, isHarnessError } from '../errors.ts'
 import { connect } from '../runner/connect.ts'
 import { redact, redactUrl } from '../util/redact.ts'
 import { compareStates, scopeFor } from './compare.ts'
-import { dataFileTables } from './data-export.ts'
 import { requireVerified, type BackupManifest, type FileRole } from './manifest.ts'
-import { restoreSessionSettings, runScript, sessionSettings } from './sql-script.ts'
+import { restoreSessionSettings, runScriptFile, sessionSettings } from './sql-script.ts'
 import { publicObjects, userSchemas } from '../catalog/schemas.ts'
 import { captureState } from './state.ts'
 import type { Target } from '../engines/target.ts'
@@ -43,6 +41,9 @@ import type { RestoreKind, RestoreMode, RestoreOptions, RestoreResult } from './
 import { restoreVolume } from './restore-volume.ts'
 import { canSetReplicaRole, postRestoreSql, preRestoreSql, timescaleSchema } from './timescale.ts'
 import type { DumpTools } from '../engines/types.ts'
+import { openWorkDir } from './work-dir.ts'
+import { hasTimescale, restoreData } from './restore-data.ts'
+import { isConnectionLoss, toolLostServer } from '../sqlstate.ts'
 
 export type { RestoreKind, RestoreMode, RestoreOptions, RestoreResult } from './restore-types.ts'
 
@@ -173,6 +174,13 @@ export async function restoreBackup(dir: string, target: Target, options: Restor
     log(`restore done in ${Math.round(durationMs)} ms (verify ${Math.round(verifyMs)}, load ${Math.round(loadMs)}, compare ${Math.round(timings.compareMs)}); comparison: ${comparison.differences.length} differences`)
     return { dir, kind, mode: options.mode, manifest: m, target, durationMs, timings, replaced, leftAlone, notes, comparison }
   } catch (e) {
+    // The server went away (our session, or psql's in its words): the connection's fault, not the backup's.
+    if (isConnectionLoss(e) || (isHarnessError(e) && e.code === 'RESTORE_FAILED' && toolLostServer(String((e.details as { psql?: string } | undefined)?.psql ?? e.message)))) {
+      throw new HarnessError('CONNECTION_FAILED', `the server went away during the restore of ${m.name} into ${redactUrl(target.url)}: ${redact((e as Error).message.split('\n').slice(0, 2).join(' | '))}. The restore runs in one transaction, so nothing of it was kept: the database is as it was before the restore began`, {
+        hint: 'The backup is not at fault and is unchanged. Check that the server is up (its log says why it went away), then run the restore again.',
+        cause: e,
+      })
+    }
     if (isHarnessError(e)) throw e
     const err = e as { code?: string; message?: string }
     throw new HarnessError('RESTORE_FAILED', `restore of ${m.name} into ${redactUrl(target.url)} failed: ${err.message ?? String(e)}${err.code ? ` [SQLSTATE ${err.code}]` : ''}; it ran in one transaction, so nothing of it was kept`, {
@@ -185,9 +193,6 @@ export async function restoreBackup(dir: string, target: Target, options: Restor
   }
 }
 
-async function hasTimescale(client: pg.ClientBase): Promise<boolean> {
-  return (await client.query(`SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'`)).rowCount === 1
-}
 
 /** Statements that empty the covered schemas and drop extensions the backup did not have. */
 async function prologue(client: pg.ClientBase, m: BackupManifest, kind: RestoreKind, mode: RestoreMode): Promise<string[]> {
@@ -237,14 +242,13 @@ async function restorePlain(client: pg.ClientBase, dir: string, rel: string, m: 
       if (!replica) notes.push('this role may not set session_replication_role: catalog rows were loaded with foreign keys enforced')
     }
     let t = performance.now()
-    const sql = await readFile(path.join(dir, rel), 'utf8')
-    const r = await runScript(client, sql, rel)
+    const r = await runScriptFile(client, path.join(dir, rel), rel)
     log(`${rel}: ${r.statements} statements in ${r.batches} batches (${Math.round(performance.now() - t)} ms)`)
     if (kind === 'schema') {
       const tsFile = m.files.find((f) => f.role === 'schema-timescaledb')
       if (tsFile) {
         t = performance.now()
-        await runScript(client, await readFile(path.join(dir, tsFile.path), 'utf8'), tsFile.path)
+        await runScriptFile(client, path.join(dir, tsFile.path), tsFile.path)
         log(`${tsFile.path}: TimescaleDB objects re-created (${Math.round(performance.now() - t)} ms)`)
       }
     }
@@ -271,25 +275,42 @@ async function restoreWithPsql(
   log: (l: string) => void,
   notes: string[],
 ): Promise<void> {
-  const work = await mkdtemp(path.join(os.tmpdir(), 'pgverify-restore-'))
+  // pg_restore's script is a plaintext copy of the database: see work-dir.ts for where it lives.
+  const scratch = await openWorkDir('pgverify-restore-')
+  const work = scratch.dir
   try {
     const ts = m.server.timescaledb !== 'none' && kind === 'full'
-    // The catalog cleanup is read from this server's extension, so it must exist first (the dump would create it anyway).
-    if (ts && !(await hasTimescale(client))) await client.query('CREATE EXTENSION IF NOT EXISTS timescaledb')
+    // The catalog cleanup is read from this server's extension, so it must exist while the prologue
+    // is written; it is created in a transaction rolled back right after, and the script's own
+    // prologue creates it inside the restore's one transaction: a failed or killed restore leaves
+    // no extension behind.
+    // The prologue is read first: it must see the database as it is (without the probe's extension).
     const pro = await prologue(client, m, kind, mode)
-    const extSchema = ts ? ((await timescaleSchema(client)) ?? 'public') : ''
-    const replica = ts ? await canSetReplicaRole(client) : false
-    if (ts) {
-      pro.push(...(await preRestoreSql(client, extSchema, replica)))
-      if (!replica) notes.push('this role may not set session_replication_role: catalog rows were loaded with foreign keys enforced')
+    const probe = ts && !(await hasTimescale(client))
+    if (probe) {
+      await client.query('BEGIN')
+      await client.query('CREATE EXTENSION IF NOT EXISTS timescaledb')
     }
-    await writeFile(path.join(work, 'prologue.sql'), pro.map((s) => s + ';').join('\n') + '\n')
-    await writeFile(path.join(work, 'epilogue.sql'), (ts ? postRestoreSql(extSchema, replica) : ['SELECT 1']).map((s) => s + ';').join('\n') + '\n')
+    let extSchema = ''
+    let replica = false
+    try {
+      extSchema = ts ? ((await timescaleSchema(client)) ?? 'public') : ''
+      replica = ts ? await canSetReplicaRole(client) : false
+      if (ts) {
+        pro.push(...(await preRestoreSql(client, extSchema, replica)))
+        if (!replica) notes.push('this role may not set session_replication_role: catalog rows were loaded with foreign keys enforced')
+      }
+    } finally {
+      if (probe) await client.query('ROLLBACK')
+    }
+    await writeFile(path.join(work, 'prologue.sql'), pro.map((s) => s + ';').join('\n') + '\n', { mode: 0o600 })
+    await writeFile(path.join(work, 'epilogue.sql'), (ts ? postRestoreSql(extSchema, replica) : ['SELECT 1']).map((s) => s + ';').join('\n') + '\n', { mode: 0o600 })
     const script = path.join(work, path.basename(rel).replace(/\.dump$/, '.sql'))
     // No -j: TimescaleDB's catalog must not be restored in parallel (and one transaction is one session).
     let t = performance.now()
     const conv = await tools.run('pg_restore', [{ out: script, prefix: '--file=' }, ...(kind === 'schema' ? ['--schema-only'] : []), { in: path.join(dir, rel) }])
     if (conv.code !== 0) throw new HarnessError('RESTORE_FAILED', `pg_restore could not read ${rel}: ${conv.stderr.trim().split('\n').slice(-5).join(' | ')}; nothing was restored`, { hint: `The archive may come from a newer pg_dump than pg_restore ${tools.version} (${tools.where}).` })
+    await chmod(script, 0o600).catch(() => {})
     log(`pg_restore ${tools.version}: ${rel} → script (${Math.round(conv.durationMs)} ms)`)
     const files = [path.join(work, 'prologue.sql'), script]
     if (kind === 'schema') {
@@ -310,63 +331,6 @@ async function restoreWithPsql(
     }
     log(`psql --single-transaction: ${files.length} files applied (${Math.round(performance.now() - t)} ms)`)
   } finally {
-    await rm(work, { recursive: true, force: true }).catch(() => {})
-  }
-}
-
-/** Data-only: truncate the backup's tables, load the rows, compress the chunks that were compressed. */
-async function restoreData(client: pg.ClientBase, dir: string, rel: string, m: BackupManifest, log: (l: string) => void, notes: string[]): Promise<void> {
-  const sql = await readFile(path.join(dir, rel), 'utf8')
-  const tables = dataFileTables(sql)
-  const missing: string[] = []
-  for (const t of tables) {
-    const { schema, table } = splitQualified(t)
-    if (!(await client.query<{ r: string | null }>(`SELECT to_regclass($1) AS r`, [qualify(schema, table)])).rows[0]?.r) missing.push(t)
-  }
-  if (missing.length) {
-    throw new HarnessError('RESTORE_FAILED', `a data-only restore needs the schema in place, but ${missing.length} table${missing.length > 1 ? 's are' : ' is'} missing: ${missing.slice(0, 10).join(', ')}; nothing was restored`, {
-      hint: 'Migrate the database first (`pnpm migrate up` to the backup\'s version), or restore --kind full.',
-    })
-  }
-  const settings = await sessionSettings(client)
-  await client.query('BEGIN')
-  try {
-    const replica = await canSetReplicaRole(client)
-    if (replica) await client.query('SET LOCAL session_replication_role = replica')
-    else notes.push('this role may not set session_replication_role: rows were loaded in foreign-key order with triggers firing')
-    if (tables.length) await client.query(`TRUNCATE ${tables.map((t) => qualify(splitQualified(t).schema, splitQualified(t).table)).join(', ')}`)
-    let t = performance.now()
-    const r = await runScript(client, sql, rel)
-    log(`${rel}: ${tables.length} tables truncated and loaded, ${r.statements} statements (${Math.round(performance.now() - t)} ms)`)
-    t = performance.now()
-    let compressed = 0
-    if (await hasTimescale(client)) {
-      await client.query(`SET LOCAL TimeZone = 'UTC'`)
-      for (const [h, st] of Object.entries(m.state.hypertables)) {
-        const want = new Set(st.chunkList.filter((c) => c.compressed).map((c) => c.range))
-        if (want.size === 0) continue
-        const chunks = (
-          await client.query<{ c: string; r: string; z: boolean }>(
-            `SELECT format('%I.%I', chunk_schema, chunk_name) AS c, is_compressed AS z,
-                    coalesce(range_start::text, range_start_integer::text) || '..' || coalesce(range_end::text, range_end_integer::text) AS r
-               FROM timescaledb_information.chunks WHERE hypertable_schema || '.' || hypertable_name = $1`,
-            [h],
-          )
-        ).rows
-        for (const c of chunks) {
-          if (want.has(c.r) && !c.z) {
-            await client.query(`SELECT compress_chunk($1::regclass)`, [c.c])
-            compressed++
-          }
-        }
-      }
-    }
-    if (compressed) log(`compressed ${compressed} chunks that were compressed in the backup (${Math.round(performance.now() - t)} ms)`)
-    await client.query('COMMIT')
-  } catch (e) {
-    await client.query('ROLLBACK').catch(() => {})
-    throw e
-  } finally {
-    await restoreSessionSettings(client, settings)
+    await scratch.remove()
   }
 }

@@ -2,14 +2,17 @@
  * Retention (seed 000: "automatic cleanup of old backups, 7-day retention"), with three rules
  * the seed's `find -mtime +7 -exec rm -rf` does not keep:
  *   - never the newest complete backup, however old it is;
- *   - never a backup still being written (`.pre-migration-….partial-PID`), nor anything that
- *     does not carry a readable manifest (an interrupted or foreign directory is not ours to delete);
+ *   - never a backup still being written (`.pre-migration-….partial-PID` whose process runs), nor
+ *     anything else without a readable manifest (a foreign directory is not ours to delete);
+ *   - but an interrupted backup (the partial directory of a process that is gone) is removed
+ *     whatever its age: it never becomes a backup, and it holds a copy of the data;
  *   - age comes from the manifest's createdAt, not the directory's mtime (a copy or `touch` does
  *     not make a backup young or old).
  * `dryRun` lists what would go without deleting.
  */
 import { readdir, readFile, rm } from 'node:fs/promises'
 import path from 'node:path'
+import { processAlive } from './work-dir.ts'
 import { BACKUP_NAME_RE, MANIFEST_JSON, PARTIAL_RE } from './layout.ts'
 
 export interface PruneOptions {
@@ -40,14 +43,6 @@ export interface PruneResult {
 
 const DAY = 86_400_000
 
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0)
-    return true
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM'
-  }
-}
 
 export async function pruneBackups(root: string, options: PruneOptions = {}): Promise<PruneResult> {
   const keepDays = options.keepDays ?? 7
@@ -67,7 +62,8 @@ export async function pruneBackups(root: string, options: PruneOptions = {}): Pr
     const partial = PARTIAL_RE.exec(e.name)
     if (partial) {
       const pid = Number(partial[1])
-      res.skipped.push({ name: e.name, dir, reason: pidAlive(pid) ? `being written (process ${pid} is running)` : `incomplete: an interrupted backup (process ${pid} is gone); never counted as a backup, remove it by hand once you have looked at it` })
+      if (processAlive(pid)) res.skipped.push({ name: e.name, dir, reason: `being written (process ${pid} is running)` })
+      else res.removed.push({ name: e.name, dir, reason: `an interrupted backup (process ${pid} is gone): partial, never a backup, and it holds a copy of the data` })
       continue
     }
     if (!BACKUP_NAME_RE.test(e.name)) continue

@@ -7,8 +7,11 @@
  *
  * The caller owns the transaction: this never commits, so a failed restore leaves nothing.
  */
+import { createReadStream } from 'node:fs'
+import { StringDecoder } from 'node:string_decoder'
 import type pg from 'pg'
 import { HarnessError } from '../errors.ts'
+import { skipTrivia } from '../sql/scan.ts'
 
 export interface Batch {
   /** Offset of the batch's first character in the script. */
@@ -167,6 +170,64 @@ export async function runScript(client: pg.ClientBase, sql: string, label: strin
   return { statements, batches: list.length }
 }
 
+/**
+ * `runScript` over a file of any size, read as a stream: memory holds one chunk plus the statement
+ * it cuts, never the file (a JavaScript string caps at about 512 MiB, and a data-only backup of a
+ * few million rows is larger). Each chunk's whole statements go out as batches; the cut statement
+ * is carried into the next chunk. Lines in errors count from the start of the file.
+ */
+export async function runScriptFile(client: pg.ClientBase, file: string, label: string, options: { chunkBytes?: number } = {}): Promise<{ statements: number; batches: number }> {
+  const decoder = new StringDecoder('utf8')
+  let carry = ''
+  let line = 1
+  let statements = 0
+  let sent = 0
+  const run = async (text: string, final: boolean) => {
+    // Without the end of the file, the text after the last top-level `;` is a statement still being
+    // read. The scan gets one space more, so the end it adds for unfinished text is never taken for a
+    // `;` (a chunk can end on a `;` inside a comment or string).
+    const ends = final ? [] : statementEnds(text + ' ').ends
+    const cut = final ? text.length : ends.filter((e) => e <= text.length && text.charCodeAt(e - 1) === 59).pop() ?? 0
+    const whole = text.slice(0, cut)
+    carry = text.slice(cut)
+    if (!whole.trim()) {
+      line += countLines(whole)
+      return
+    }
+    const bad = unsupportedMeta(whole)
+    if (bad.length) throw new HarnessError('RESTORE_FAILED', `${label}: contains psql meta-commands this restore cannot run: ${bad.slice(0, 3).join(', ')}`, { hint: 'Restore this file with psql (it is not a dump written by this tool).' })
+    const list = batches(whole)
+    // Statements with a token in them (a trailing comment is not one).
+    let prev = 0
+    for (const e of statementEnds(whole).ends) {
+      if (skipTrivia(whole, prev, e) < e) statements++
+      prev = e
+    }
+    for (const b of list) {
+      const at = { ...b, line: b.line + line - 1 }
+      await client.query('SAVEPOINT pgverify_script')
+      try {
+        await client.query(b.text)
+        await client.query('RELEASE SAVEPOINT pgverify_script')
+      } catch (e) {
+        await client.query('ROLLBACK TO SAVEPOINT pgverify_script')
+        throw await locate(client, at, e as PgError, label)
+      }
+      sent++
+    }
+    line += countLines(whole)
+  }
+  for await (const chunk of createReadStream(file, { highWaterMark: options.chunkBytes ?? 4 * 1024 * 1024 })) await run(carry + decoder.write(chunk as Buffer), false)
+  await run(carry + decoder.end(), true)
+  return { statements, batches: sent }
+}
+
+const countLines = (text: string) => {
+  let n = 0
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) n++
+  return n
+}
+
 /** Replays a failed batch statement by statement (still inside the rolled-back savepoint's transaction) to name the failing one. */
 async function locate(client: pg.ClientBase, b: Batch, first: PgError, label: string): Promise<HarnessError> {
   let err = first
@@ -185,7 +246,8 @@ async function locate(client: pg.ClientBase, b: Batch, first: PgError, label: st
           await client.query(stmt)
         } catch (e) {
           err = e as PgError
-          at = prev + (stmt.length - stmt.trimStart().length) + (err.position ? Number(err.position) - 1 : 0)
+          // The statement starts after the comments that follow the previous `;` (they belong to its line).
+          at = (err.position ? prev + (stmt.length - stmt.trimStart().length) + Number(err.position) - 1 : skipTrivia(b.text, prev, end))
           found = true
           break
         }

@@ -43,7 +43,8 @@ Options:
                       (default: migrations)
   --log-schema NAME   schema of the migration log (default: the manifest's schema)
   --keep-days N       prune: remove backups older than N days (default 7); never the newest,
-                      never one still being written, never a directory without a valid manifest
+                      never one still being written, never a directory without a valid manifest;
+                      interrupted backups (partial, their process gone) are removed whatever their age
   --dry-run           prune: list what would be removed, remove nothing
   --json              machine-readable output on stdout
 

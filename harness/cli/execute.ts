@@ -56,12 +56,16 @@ Options:
                       first run (named by step 2); recorded in the execution log and report
   --yes               confirm a run against DATABASE_URL (without it, and without a terminal
                       to type "yes" at, execute refuses and changes nothing; --dry-run needs none)
+  --finish-rollback   an earlier execute of this database was interrupted (its journal, next to its
+                      backup, says so): restore that backup in place and prove it with the comparison
+  --accept-current-state
+                      instead, take the state the interrupted execute left as this run's baseline
   --json              print the report as JSON on stdout
 
 Exit codes: 0 migrated, nothing to do, or dry run passed · 1 a migration or validation failed
 and the database was restored to its pre-migration state, or pre-migration validation refused
 (e.g. retention deletes not acknowledged; nothing was changed) · 2 usage · 3 bad migration files ·
-4 drift · 5 server lacks TimescaleDB / pg_dump mismatch · 6 connection · 8 engine unavailable ·
+4 drift, or an earlier execute was interrupted (see --finish-rollback) · 5 server lacks TimescaleDB / pg_dump mismatch · 6 connection · 8 engine unavailable ·
 10 the rollback failed or left differences: read the report`
 
 export function exitCodeOf(r: ExecutionReport): number {
@@ -69,6 +73,7 @@ export function exitCodeOf(r: ExecutionReport): number {
     case 'migrated':
     case 'nothing-to-do':
     case 'dry-run':
+    case 'rollback-finished':
       return EXIT.OK
     case 'restored':
       return EXIT.FAILED
@@ -119,6 +124,8 @@ export async function executeCommand(argv: Args, { config }: VerbContext): Promi
       logTable: config.logTable,
       lockWaitMs,
       acceptRetentionDeletes: Boolean(argv['accept-retention-deletes']),
+      finishRollback: Boolean(argv['finish-rollback']),
+      acceptCurrentState: Boolean(argv['accept-current-state']),
       echo: asJson ? undefined : (level, line) => info(level === 'ERROR' ? red(line) : level === 'WARN' ? yellow(line) : level === 'STEP' ? bold(line) : dim(line)),
     })
   } finally {
@@ -151,6 +158,6 @@ export async function executeCommand(argv: Args, { config }: VerbContext): Promi
 
 export const verb: Verb = {
   help: EXECUTE_HELP,
-  options: { string: ['engine', 'dir', 'backup-root', 'log-dir', 'log-schema', 'lock-wait'], boolean: ['dry-run', 'json', 'accept-retention-deletes', 'yes'] },
+  options: { string: ['engine', 'dir', 'backup-root', 'log-dir', 'log-schema', 'lock-wait'], boolean: ['dry-run', 'json', 'accept-retention-deletes', 'yes', 'finish-rollback', 'accept-current-state'] },
   run: executeCommand,
 }

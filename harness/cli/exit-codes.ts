@@ -9,7 +9,7 @@ export const EXIT = {
   USAGE: 2,
   /** The migrations directory or a file in it is not acceptable (nothing was run). */
   INPUT: 3,
-  /** The database's migration log disagrees with the files (drift, missing file, edited log). */
+  /** The database's migration log disagrees with the files (drift, missing file, edited log), or an execute of it was interrupted. */
   STATE: 4,
   /** The server lacks what the migrations need (TimescaleDB missing, too old, Apache-only). */
   ENVIRONMENT: 5,
@@ -32,6 +32,7 @@ const BY_CODE: Record<ErrorCode, number> = {
   MIGRATION_GAP: EXIT.INPUT,
   MIGRATION_DUPLICATE: EXIT.INPUT,
   MIGRATION_UNREADABLE: EXIT.INPUT,
+  MIGRATION_OUTSIDE_DIR: EXIT.INPUT,
   MIGRATION_EMPTY: EXIT.INPUT,
   MIGRATION_NOT_UTF8: EXIT.INPUT,
   MIGRATION_BAD_NAME: EXIT.INPUT,
@@ -46,6 +47,7 @@ const BY_CODE: Record<ErrorCode, number> = {
   MIGRATION_DRIFT: EXIT.STATE,
   MIGRATION_MISSING_FILE: EXIT.STATE,
   MIGRATION_LOG_CORRUPT: EXIT.STATE,
+  EXECUTE_INTERRUPTED: EXIT.STATE,
   MIGRATION_FAILED: EXIT.FAILED,
   VALIDATION_FAILED: EXIT.FAILED,
   // A validation refusal like any other (pnpm execute names the rows and the flag that accepts them).

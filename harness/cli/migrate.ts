@@ -2,6 +2,7 @@
  * `pnpm migrate <status|up|down|validate|plan>`: the production runner's command line.
  * Parses once, runs the Migrator, renders its results; exit codes come from exit-codes.ts.
  */
+import { checkInterrupted } from '../execute/journal.ts'
 import { resolve } from 'node:path'
 import { HarnessError } from '../errors.ts'
 import { connect } from '../runner/connect.ts'
@@ -52,6 +53,10 @@ Options:
   --accept-drift L    accept changed applied files (comma-separated names or numbers, or "all"):
                       re-records their checksums in the log, with a note
   --yes               confirm a destructive command (down on DATABASE_URL) without being asked
+  --accept-current-state
+                      up/down refuse (exit 4) while an execute of this database is interrupted
+                      (its journal in the backup root); this takes the current state as the baseline
+  --backup-root DIR   where execute journals are looked for (default: the configured backup root)
   -h, --help          this help
 
 Exit codes: 0 ok · 1 migration/validation failed · 2 usage · 3 bad migration files ·
@@ -72,6 +77,10 @@ export interface MigrateArgs {
   yes: boolean
   /** status: exit nonzero when migrations are pending, failed or drifted. */
   exitCode: boolean
+  /** --accept-current-state: go on from what an interrupted execute left (its journal is closed). */
+  acceptCurrentState: boolean
+  /** Where execute journals live (--backup-root, else the configuration's). */
+  backupRoot?: string
 }
 
 const COMMANDS = ['status', 'up', 'down', 'validate', 'plan', 'release']
@@ -101,6 +110,8 @@ export function parseMigrateArgs(argv: Args, config?: Config): MigrateArgs {
     acceptDrift: drift === undefined || drift === false ? undefined : drift === 'all' ? 'all' : String(drift).split(',').map((s) => s.trim()).filter(Boolean),
     yes: Boolean(argv.yes),
     exitCode: Boolean(argv['exit-code']),
+    acceptCurrentState: Boolean(argv['accept-current-state']),
+    backupRoot: flag(argv, 'backup-root'),
   }
 }
 
@@ -119,6 +130,10 @@ export async function migrate(args: MigrateArgs, config: Config): Promise<number
   // DATABASE_URL is named by its (redacted) URL; a database the harness made, by its engine.
   const where = target.engine ? target.describe : redactUrl(target.url)
   try {
+    if ((args.command === 'up' || args.command === 'down') && !args.dryRun && !target.capabilities.disposable) {
+      const guard = await checkInterrupted(target.url, [args.backupRoot ?? config.backupRoot], args.command, args.acceptCurrentState)
+      if (guard.notice) info(yellow(guard.notice))
+    }
     const client = await connect(target.url, { applicationName: `pgverify-migrate ${args.command}` })
     try {
       const migrator = new Migrator({
@@ -240,7 +255,7 @@ function renderStatus(r: StatusResult, asJson: boolean, exitCode: boolean): numb
     out(`  ${m.name.padEnd(width)}  ${color(m.state)} ${when.padEnd(19)} ${ms.padStart(8)}  ${dim(sum)}${m.noTransaction ? dim(' [no-transaction]') : ''}`)
   }
   const count = (s: string) => r.migrations.filter((m) => m.state === s).length
-  out(bold(`version ${r.current} of ${r.migrations.filter((m) => m.state !== 'missing-file').length} · ${count('pending')} pending · ${count('drifted') + count('unverified')} drifted · ${count('failed') + count('partial')} failed · ${count('missing-file')} missing files`))
+  out(bold(`version ${r.current} of ${r.migrations.filter((m) => m.state !== 'missing-file').length} · ${count('pending')} pending · ${count('drifted') + count('unverified')} drifted · ${count('failed')} failed · ${count('partial')} partial · ${count('missing-file')} missing files`))
   return code
 }
 
@@ -300,6 +315,6 @@ function renderValidate(st: StatusResult, checks: CheckResult[], asJson: boolean
 
 export const verb: Verb = {
   help: MIGRATE_HELP,
-  options: { string: ['dir', 'engine', 'to', 'log-schema', 'log-table', 'lock-wait', 'accept-drift'], boolean: ['json', 'dry-run', 'yes', 'exit-code'], positionals: 1 },
+  options: { string: ['dir', 'engine', 'to', 'log-schema', 'log-table', 'lock-wait', 'accept-drift', 'backup-root'], boolean: ['json', 'dry-run', 'yes', 'exit-code', 'accept-current-state'], positionals: 1 },
   run: (argv, { config }) => migrate(parseMigrateArgs(argv, config), config),
 }

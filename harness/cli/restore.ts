@@ -1,6 +1,7 @@
 /**
  * `pnpm restore DIR`: restore a verified backup and prove it with the round-trip comparison.
  */
+import { checkInterrupted, closeJournals } from '../execute/journal.ts'
 import path from 'node:path'
 import { formatComparison } from '../backup/compare.ts'
 import { restoreBackup, type RestoreKind } from '../backup/restore.ts'
@@ -43,10 +44,13 @@ Options:
                  embedded engine's data-directory copy; --engine embedded only)
   --yes          confirm an in-place restore on DATABASE_URL (else it is asked for at a terminal,
                  and refused without one)
+  --accept-current-state
+                 an earlier execute of this database was interrupted: restore another backup than
+                 its own anyway (restoring its own backup finishes its rollback and needs no flag)
   --json         machine-readable output on stdout
 
 Exit codes: 0 restored with 0 differences · 2 usage (e.g. missing --yes) · 5 no matching
-pg_restore · 6 connection · 9 backup corrupt or versions do not match (nothing restored) ·
+pg_restore · 4 an interrupted execute of this database (see above) · 6 connection · 9 backup corrupt or versions do not match (nothing restored) ·
 10 restore failed or the comparison found differences`
 
 const KINDS = ['full', 'schema', 'data', 'volume']
@@ -62,6 +66,9 @@ export async function restore(argv: Args, { config }: VerbContext): Promise<numb
   const target = await openCommandTarget(engine, config, 'restore')
   try {
     const mode = target.capabilities.disposable ? 'fresh' : 'in-place'
+    // An interrupted execute of this database: restoring its own backup finishes its rollback; another backup needs the state accepted.
+    const guard = mode === 'in-place' ? await checkInterrupted(target.url, [path.dirname(dir), config.backupRoot], 'restore', Boolean(argv['accept-current-state']), dir) : { journals: [] }
+    if (guard.notice) info(yellow(guard.notice))
     if (mode === 'in-place') {
       await confirmDestructive({
         what: [
@@ -87,6 +94,10 @@ export async function restore(argv: Args, { config }: VerbContext): Promise<numb
             : red(bold(`restored ${kind} from ${r.manifest.name}, but ${r.comparison.differences.length} differences from the backed-up state (listed above)`)),
         )
       }
+      if (ok && guard.journals.length) {
+        await closeJournals(guard.journals)
+        if (!asJson) out(green(`the interrupted execute's rollback is finished: its journal is closed`))
+      }
       return ok ? EXIT.OK : EXIT.RESTORE
     } finally {
       await r.target.drop?.().catch(() => {})
@@ -96,4 +107,4 @@ export async function restore(argv: Args, { config }: VerbContext): Promise<numb
   }
 }
 
-export const verb: Verb = { help: RESTORE_HELP, options: { string: ['engine', 'kind'], boolean: ['yes', 'json'], positionals: 1 }, run: restore }
+export const verb: Verb = { help: RESTORE_HELP, options: { string: ['engine', 'kind'], boolean: ['yes', 'json', 'accept-current-state'], positionals: 1 }, run: restore }

@@ -19,6 +19,7 @@ import path from 'node:path'
 import { readEnvironment } from '../config/environment.ts'
 import { HarnessError } from '../errors.ts'
 import type { DumpTools, ToolArg, ToolName, ToolRun } from './types.ts'
+import { registerCleanup } from './cleanup.ts'
 import { redact, redactUrl } from '../util/redact.ts'
 
 export type { DumpTools, ToolRun }
@@ -44,11 +45,16 @@ export function runTool(file: string, args: string[], options: { env?: NodeJS.Pr
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout = cap(stdout, d)))
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr = cap(stderr, d)))
     const timer = options.timeoutMs ? setTimeout(() => child.kill('SIGTERM'), options.timeoutMs) : undefined
+    // On Ctrl-C/SIGTERM (or an early exit) the tool goes too: a pg_dump left running would keep its
+    // session, snapshot and locks, and keep writing a dump nobody will use.
+    const unregister = registerCleanup(`${path.basename(file)} (pid ${child.pid})`, async () => void child.kill('SIGTERM'), () => void child.kill('SIGKILL'))
     child.on('error', (e) => {
+      unregister()
       if (timer) clearTimeout(timer)
       resolve({ code: null, stdout, stderr: stderr + String(e.message), durationMs: performance.now() - t0 })
     })
     child.on('close', (code) => {
+      unregister()
       if (timer) clearTimeout(timer)
       resolve({ code, stdout, stderr, durationMs: performance.now() - t0 })
     })

@@ -120,6 +120,8 @@ export interface OpenTargetOptions {
 /** The one decision: --engine, else DATABASE_URL, else the configured engine, else a usage error. */
 export async function openTarget(options: OpenTargetOptions): Promise<Target> {
   const settings: EngineSettings = { ...options.settings, ...(options.databaseUrl ? { databaseUrl: options.databaseUrl } : {}) }
+  // A command on a database cleans up on Ctrl-C/SIGTERM too (partial backups, dump tools, sessions).
+  installSignalHandlers()
   if (!options.engine && options.databaseUrl) return urlTarget(options.databaseUrl, settings)
   const request = options.engine ? { name: options.engine, source: '--engine' } : options.fallbackEngine
   if (!request) {

@@ -28,6 +28,9 @@ import { ExecutionLog, runFiles } from './log.ts'
 import { writeExecutionReport } from './report.ts'
 import { backupPhase, environmentPhase, migratePhase, notRunPhase, postValidationPhase, preValidationPhase, rollbackPhase, type Run } from './phases.ts'
 import type { ExecuteOptions, ExecutionReport, Outcome } from './types.ts'
+import { databaseKey, JournalWriter, unfinishedJournals } from './journal.ts'
+import { handleInterrupted } from './resume.ts'
+import { redactUrl } from '../util/redact.ts'
 
 export type { ExecuteOptions, ExecutionReport, Outcome, PhaseResult } from './types.ts'
 
@@ -80,6 +83,11 @@ export async function execute(o: ExecuteOptions): Promise<ExecutionReport> {
       return report
     }
 
+    // An earlier execute of this database that never finished is never taken as a baseline silently.
+    const key = await databaseKey(o.target.url)
+    const open = await unfinishedJournals(report.backupRoot, key)
+    if ((open.length || o.finishRollback) && (await handleInterrupted(run, open, decide))) return report
+
     const pv = await preValidationPhase(run)
     if (!pv.ok) {
       const first = pv.checks.find((c) => c.status === 'fail')!
@@ -116,9 +124,22 @@ export async function execute(o: ExecuteOptions): Promise<ExecutionReport> {
       return report
     }
 
+    // The journal, before the first change: which backup, the starting version, each phase done.
+    try {
+      run.journal = await JournalWriter.open(report.backupRoot, { id: files.id, database: key, url: redactUrl(o.target.url), startedAt: startedAt.toISOString(), versionBefore: pv.current ?? 0, versionTarget: target, backup: { dir: backup.dir, name: backup.name }, log: run.logAt }, { id: 'backup', note: `the backup ${backup.name}` })
+    } catch (e) {
+      notRunPhase(run, 'migrate', 'skipped', 'not run: the execute journal could not be written')
+      decide('not-started', `NOT CHANGED: the execute journal could not be written next to the backup (${firstLine(e)}), so no migration was run; the database is as it was (version ${pv.current}).`, e)
+      report.versionAfter = pv.current
+      return report
+    }
+
     let failure = await migratePhase(run)
-    if (!failure) failure = await postValidationPhase(run, target)
-    else notRunPhase(run, 'post-validation', 'skipped', 'not run: the migration failed')
+    if (!failure) {
+      await run.journal.phase('migrate')
+      failure = await postValidationPhase(run, target)
+      if (!failure) await run.journal.phase('post-validation')
+    } else notRunPhase(run, 'post-validation', 'skipped', 'not run: the migration failed')
     if (!failure) {
       decide('migrated', `MIGRATED: version ${pv.current} → ${target}; post-migration validation passed. Pre-migration backup: ${backup.dir}.`)
       report.versionAfter = target
@@ -128,6 +149,7 @@ export async function execute(o: ExecuteOptions): Promise<ExecutionReport> {
     const failedFile = report.migration?.results.find((r) => r.status === 'Error')?.file
     const what = failure.phase === 'migrate' ? `migration ${failedFile ?? ''} failed` : 'post-migration validation failed'
     log.warn(`${what}: restoring the pre-migration backup ${backup.name} in place (automatic rollback)`)
+    await run.journal.phase('rollback-started', what)
     try {
       await rollbackPhase(run, backup)
     } catch (e) {
@@ -157,10 +179,17 @@ export async function execute(o: ExecuteOptions): Promise<ExecutionReport> {
     )
     return report
   } finally {
+    // A known state ends the journal; an unknown one (rollback failed or left differences, a crash) keeps it.
+    if (run.journal && (report.outcome === 'migrated' || report.outcome === 'restored')) await run.journal.close().catch(() => {})
     report.finishedAt = new Date().toISOString()
     report.durationMs = Math.round(performance.now() - t0)
     log.write(report.outcome === 'migrated' || report.outcome === 'nothing-to-do' || report.outcome === 'dry-run' || report.outcome === 'restored' ? 'INFO' : 'ERROR', report.state)
-    await writeExecutionReport(report)
-    log.info(`report: ${files.report} · ${files.json}`)
+    try {
+      await writeExecutionReport(report)
+      log.info(`report: ${files.report} · ${files.json}`)
+    } catch (e) {
+      // The outcome stands (the caller prints it); a report that cannot be written is said, not thrown.
+      log.error(`the report could not be written: ${(e as Error).message}. Free space in ${path.dirname(files.report)} to keep reports.`)
+    }
   }
 }

@@ -35,6 +35,8 @@ export function runFiles(logDir: string, at: Date): RunFiles {
 
 export class ExecutionLog {
   readonly lines: string[] = []
+  /** Set when the file could not be written (a full disk): the run goes on, the lines stay in memory and on the console. */
+  lost?: string
   constructor(
     readonly file: string,
     private readonly echo?: (level: Level, line: string) => void,
@@ -46,7 +48,15 @@ export class ExecutionLog {
     for (const part of redact(message).split('\n')) {
       const line = `[${new Date().toISOString()}] [${level}] ${part}`
       this.lines.push(line)
-      appendFileSync(this.file, line + '\n')
+      if (!this.lost) {
+        try {
+          appendFileSync(this.file, line + '\n')
+        } catch (e) {
+          // A full disk must not stop a migration half-way: say it once and carry on.
+          this.lost = `${this.file}: ${(e as Error).message}`
+          process.stderr.write(`warning: the execution log can no longer be written (${this.lost}); it continues on the console only\n`)
+        }
+      }
       this.echo?.(level, part)
     }
   }

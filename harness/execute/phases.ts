@@ -23,6 +23,7 @@ import { expectedAt, validateExpected, validateLog, type CheckResult } from '../
 import { foreignKeyOrphans } from '../validation/orphans.ts'
 import { ACCEPT_RETENTION_FLAG, preValidate, type PreValidation } from './checks.ts'
 import type { ExecutionLog } from './log.ts'
+import type { JournalWriter } from './journal.ts'
 import type { ExecuteOptions, ExecutionReport, PhaseId, PhaseResult } from './types.ts'
 
 export const TITLES: Record<PhaseId, string> = {
@@ -43,6 +44,8 @@ export interface Run {
   migrations: Migration[]
   manifest?: Manifest
   logAt: { schema: string; table: string }
+  /** Written once the backup is verified; records each completed migration and phase. */
+  journal?: JournalWriter
 }
 
 /** A phase that failed after the backup: what rolls back, and why. */
@@ -146,7 +149,10 @@ export async function migratePhase(run: Run): Promise<Failure | undefined> {
         lockWaitMs: o.lockWaitMs ?? 60_000,
         onEvent: (e) => {
           if (e.type === 'start') log.info(`  ↑ [${e.index}/${e.total}] ${e.migration} …`)
-          else if (e.type === 'done') log.info(`  ✓ ${e.migration} (${Math.round(e.durationMs)} ms)`)
+          else if (e.type === 'done') {
+            log.info(`  ✓ ${e.migration} (${Math.round(e.durationMs)} ms)`)
+            void run.journal?.phase('migration', e.migration).catch((err) => log.warn(`  the journal could not be written: ${(err as Error).message}`))
+          }
           else if (e.type === 'failed') log.error(`  ✗ ${e.migration} FAILED`)
           else if (e.type === 'lock-wait') log.warn(`  waiting for the migration lock held by ${e.holder}`)
           else if (e.type === 'bootstrap') log.info(`  bootstrap: created ${e.created.join(', ')}`)
@@ -202,7 +208,7 @@ export async function postValidationPhase(run: Run, version: number): Promise<Fa
 }
 
 /** 6: after a failure in 4 or 5, the backup restored in place and compared with the state recorded at backup time. */
-export async function rollbackPhase(run: Run, backup: BackupResult): Promise<void> {
+export async function rollbackPhase(run: Run, backup: { dir: string; name: string }): Promise<void> {
   const { o, report, log } = run
   await phase(run, 'rollback', async (p) => {
     const r = await restoreBackup(backup.dir, o.target, { kind: 'full', mode: 'in-place', onLog: (l) => log.info(`  ${l}`) })

@@ -20,6 +20,7 @@ const HEADLINE: Record<ExecutionReport['outcome'], string> = {
   restored: 'FAILED AND ROLLED BACK: database restored to its pre-migration state',
   'restored-with-differences': 'FAILED, RESTORED WITH DIFFERENCES: check the database',
   'rollback-failed': 'FAILED, ROLLBACK FAILED: the database needs attention',
+  'rollback-finished': 'ROLLBACK FINISHED: an interrupted execution was undone, database restored to its pre-migration state',
 }
 
 export function renderReport(r: ExecutionReport): string {

@@ -29,6 +29,8 @@ export type Outcome =
   | 'restored-with-differences'
   /** The restore itself failed: the database needs attention. */
   | 'rollback-failed'
+  /** --finish-rollback: an interrupted execute's backup was restored and compares equal. */
+  | 'rollback-finished'
 
 export type PhaseId = 'environment' | 'pre-validation' | 'backup' | 'migrate' | 'post-validation' | 'rollback'
 
@@ -79,6 +81,10 @@ export interface ExecuteOptions {
   lockWaitMs?: number
   /** --accept-retention-deletes: accept what the pending retention policies will delete (recorded in the log and report). */
   acceptRetentionDeletes?: boolean
+  /** --finish-rollback: restore the backup of an interrupted execute of this database (its journal) and prove it. */
+  finishRollback?: boolean
+  /** --accept-current-state: take the state an interrupted execute left as this run's baseline, explicitly. */
+  acceptCurrentState?: boolean
   /** Every log line as it is written (CLI progress). */
   echo?: (level: Level, line: string) => void
   now?: Date

@@ -46,6 +46,26 @@ function closedOnOpen(url: string, err: { code?: string; message?: string }): bo
   return local && (err.code === 'ECONNRESET' || err.code === 'EPIPE' || /Connection terminated unexpectedly|Too many connections/i.test(err.message ?? ''))
 }
 
+/**
+ * A hint when the password in a URL looks not percent-encoded: an `@`, a `%` not starting an
+ * escape, or `#`, `/`, `?`, white space. Such a password is split or decoded wrongly before it
+ * reaches the server, which then reports a plain authentication (or host) failure. The password
+ * itself is never printed.
+ */
+export function passwordEncodingHint(url: string): string | undefined {
+  const scheme = url.indexOf('://')
+  if (scheme < 0) return undefined
+  const rest = url.slice(scheme + 3)
+  const at = rest.lastIndexOf('@')
+  if (at < 0) return undefined
+  const userinfo = rest.slice(0, at)
+  const colon = userinfo.indexOf(':')
+  if (colon < 0) return undefined
+  const password = userinfo.slice(colon + 1)
+  if (!/@|%(?![0-9A-Fa-f]{2})|[#/?\s]/.test(password)) return undefined
+  return 'The password in DATABASE_URL contains characters that must be percent-encoded in a URL (@ → %40, % → %25, # → %23, / → %2F, ? → %3F, space → %20); encode it, e.g. node -e "console.log(encodeURIComponent(process.argv[1]))" \'the password\'.'
+}
+
 /** Why a session could not be opened; the code comes from the one mapping in harness/sqlstate.ts. */
 export function connectionError(url: string, e: unknown): HarnessError {
   const err = e as { code?: string; message?: string }
@@ -54,7 +74,7 @@ export function connectionError(url: string, e: unknown): HarnessError {
   switch (errorCodeFor(e, 'connect')) {
     case 'AUTH_FAILED':
       return new HarnessError('AUTH_FAILED', `authentication failed for ${where}: ${msg}`, {
-        hint: 'Check the user and password in DATABASE_URL (the password is not shown here).',
+        hint: passwordEncodingHint(url) ?? 'Check the user and password in DATABASE_URL (the password is not shown here).',
         details: { sqlstate: err.code },
         cause: e,
       })
@@ -75,7 +95,7 @@ export function connectionError(url: string, e: unknown): HarnessError {
         })
       }
       return new HarnessError('CONNECTION_FAILED', `cannot connect to ${where}: ${msg || err.code}`, {
-        hint: 'Is the server running and reachable from here? Check host, port and firewall; `pg_isready -d "$DATABASE_URL"` tells.',
+        hint: passwordEncodingHint(url) ?? 'Is the server running and reachable from here? Check host, port and firewall; `pg_isready -d "$DATABASE_URL"` tells.',
         details: { code: err.code },
         cause: e,
       })

@@ -10,7 +10,9 @@
  * migrator's provider (`FileMigrationProvider.getMigrations`) refuses on the first error
  * diagnostic with the same code and message as ever, and lint turns the diagnostics into findings.
  */
-import { readdir, readFile } from 'node:fs/promises'
+import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises'
+import { sep } from 'node:path'
+import { notADirectory } from '../util/files.ts'
 import { join, resolve } from 'node:path'
 import { HarnessError } from '../errors.ts'
 import { sha256 } from '../util/checksum.ts'
@@ -81,6 +83,24 @@ export function parseScript(path: string, file: string, bytes: Buffer): { script
   return { script, diagnostics }
 }
 
+/** Why `file` may not be read as a migration of `rootReal`, or undefined when it may (a regular file, or a link to one inside). */
+async function notInside(rootReal: string, file: string): Promise<string | undefined> {
+  try {
+    const l = await lstat(file)
+    if (l.isSymbolicLink()) {
+      const to = await realpath(file)
+      if (!to.startsWith(rootReal + sep)) return `a symbolic link to ${to}, outside the migrations directory ${rootReal}: refused`
+      if (!(await stat(to)).isFile()) return `a symbolic link to ${to}, which is not a regular file: refused`
+      return undefined
+    }
+    // A directory is reported by the read (EISDIR); a FIFO, socket or device would block it.
+    return l.isFile() || l.isDirectory() ? undefined : 'not a regular file (a FIFO, socket or device): refused'
+  } catch {
+    // A dangling link or a race: the read below reports it (ENOENT).
+    return undefined
+  }
+}
+
 /** Reads `dir` and reports every problem; throws only when the directory itself cannot be read. */
 export async function discover(dir: string): Promise<Discovery> {
   const root = resolve(dir)
@@ -88,12 +108,14 @@ export async function discover(dir: string): Promise<Discovery> {
   try {
     entries = await readdir(root)
   } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOTDIR') throw notADirectory(root)
     throw new HarnessError('MIGRATIONS_DIR_NOT_FOUND', `migrations directory ${root} cannot be read: ${errnoOf(e)}`, {
       hint: 'Pass the directory with --dir, or run from the project root (default: migrations/).',
       details: { dir: root },
     })
   }
   await loadParser()
+  const rootReal = await realpath(root)
   const diagnostics: Diagnostic[] = []
   const ups = new Map<number, Array<{ name: string; file: string }>>()
   const downs = new Map<number, Array<{ name: string; file: string }>>()
@@ -137,6 +159,14 @@ export async function discover(dir: string): Promise<Discovery> {
   const files: DiscoveredFile[] = []
   const read = async (file: string, kind: 'up' | 'down', version: number): Promise<MigrationScript | undefined> => {
     const path = join(root, file)
+    // Only regular files inside the directory: a symlink out of it would run SQL nobody reviewed
+    // there, and a FIFO or device would block the read.
+    const refused = await notInside(rootReal, path)
+    if (refused) {
+      diagnostics.push({ code: 'MIGRATION_OUTSIDE_DIR', severity: 'error', file, message: `${path}: ${refused}`, hint: 'Copy the file into the migrations directory (reviewed with the others) instead of linking to it.', details: { file } })
+      files.push({ file, kind, version })
+      return undefined
+    }
     let bytes: Buffer
     try {
       bytes = await readFile(path)

@@ -100,7 +100,7 @@ export class Migrator {
       if (direction === 'up') refuseUpBelow(target, s.current)
       const steps = stepsFor(direction, s, target).map((m) => planStep(m, direction))
       for (const e of s.entries) {
-        if (e.state === 'partial') warnings.push(`${e.file} was interrupted halfway (non-transactional); it will run again from the start`)
+        if (e.state === 'partial') warnings.push(`${e.file} is partial: a non-transactional file interrupted halfway; it will run again from the start`)
         if (e.state === 'failed') warnings.push(`${e.file} failed last time: ${firstLine(e.errorMessage ?? '')}`)
       }
       return { from: s.current, to: direction === 'up' ? Math.max(target, s.current) : target, steps, warnings }
@@ -154,7 +154,12 @@ export class Migrator {
       for (const m of todo) results.push(notExecuted(m, direction))
       for (const [i, m] of todo.entries()) {
         const script = scriptFor(m, direction)
-        if (direction === 'up' && s.entries.find((e) => e.name === m.name)!.state === 'partial') warnings.push(`${m.up.file} was interrupted halfway last time; running it again from the start`)
+        if (direction === 'up' && s.entries.find((e) => e.name === m.name)!.state === 'partial') {
+          // Said as it happens (progress), not only in the result: the operator sees it before the re-run.
+          const msg = `${m.up.file} is partial: a non-transactional file interrupted halfway last time; running it again from the start`
+          warnings.push(msg)
+          this.emit({ type: 'warning', message: msg })
+        }
         this.emit({ type: 'start', migration: m.name, direction, index: i + 1, total: todo.length })
         const r = await runScript({ client: this.o.client, log: this.log, statementTimeoutMs: this.o.statementTimeoutMs, hooks: this.o.hooks }, m, script, direction)
         results[i] = r

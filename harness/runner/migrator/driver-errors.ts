@@ -10,7 +10,7 @@ import { formatLocated, type LocatedError } from '../locate.ts'
 import type { MigrationLog } from '../log-table.ts'
 import type { Direction } from './results.ts'
 
-const CHECK_SERVER = 'Check the server; `pnpm migrate status` shows which migrations completed. Transactional migrations that were running were rolled back by the server.'
+const CHECK_SERVER = 'The migration files are not at fault. Check the server (its log says why the session ended); `pnpm migrate status` shows which migrations completed. Transactional migrations that were running were rolled back by the server.'
 
 /**
  * A migration that failed. `previous` names what the database is at after a rollback (up: the
@@ -30,9 +30,9 @@ export function scriptFailure(direction: Direction, m: Migration, script: Migrat
 
 function connectionLost(script: MigrationScript, e: LocatedError, previous: string): HarnessError {
   const at = `${e.file}:${e.line}:${e.column}`
-  return new HarnessError('CONNECTION_FAILED', `lost the connection to the database while running ${script.file} (statement ${e.statement} at ${at}): ${e.message}${e.sqlstate ? ` [SQLSTATE ${e.sqlstate}]` : ''}`, {
+  return new HarnessError('CONNECTION_FAILED', `lost the connection to the database (the server went away) while running ${script.file} (statement ${e.statement} at ${at}): ${e.message}${e.sqlstate ? ` [SQLSTATE ${e.sqlstate}]` : ''}`, {
     hint: script.noTransaction
-      ? `${script.file} is non-transactional: the statements before statement ${e.statement} stay applied and migration_log still says 'running' (status: partial). Find out why the session ended (server log: terminated, restarted, network), then run \`up\` again: it re-runs the file from the start.`
+      ? `${script.file} is non-transactional: the statements before statement ${e.statement} stay applied and migration_log still says 'running' (status: partial). The file is not at fault; find out why the session ended (server log: terminated, restarted, network), then run \`up\` again: it re-runs the file from the start.`
       : `The server rolled ${script.file} back with the session: nothing of it was applied, the database is as it was after ${previous}. The file is not at fault; find out why the session ended (server log: terminated by an administrator, restarted, network), then run \`up\` again.`,
     details: { error: e, file: script.file, sqlstate: e.sqlstate },
   })
@@ -91,7 +91,7 @@ export function asHarnessError(e: unknown): HarnessError {
 function lostConnection(e: unknown): HarnessError {
   const err = e as { message?: string }
   const sqlstate = sqlstateOf(e)
-  return new HarnessError('CONNECTION_FAILED', `lost the connection to the database: ${err.message}${sqlstate ? ` [SQLSTATE ${sqlstate}]` : ''}`, {
+  return new HarnessError('CONNECTION_FAILED', `lost the connection to the database (the server went away): ${err.message}${sqlstate ? ` [SQLSTATE ${sqlstate}]` : ''}`, {
     hint: CHECK_SERVER,
     ...(sqlstate ? { details: { sqlstate } } : {}),
     cause: e,
