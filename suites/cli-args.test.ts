@@ -141,7 +141,7 @@ describe('usage errors name the argument and exit 2 (no database)', () => {
     [['verify', '--engine', 'url', '--skip', 'fault-injektion'], 2, /--skip fault-injektion: no such stage \(did you mean fault-injection\?\)/],
     [['verify', '--engine', 'url', '--seed', 'x'], 2, /--seed needs a whole number, got "x"/],
     [['verify', '--engine', 'url', '--dir', 'nope/missing'], 3, /migrations directory .*nope\/missing cannot be read: it does not exist/],
-    [['verify', '--engine', 'url', '--dir', 'package.json'], 3, /package\.json cannot be read: it is a file, not a directory/],
+    [['verify', '--engine', 'url', '--dir', 'package.json'], 2, /package\.json is not a directory: --dir must name the migrations directory/],
     [['verify', '--engine', 'url', '--dir', 'EMPTY'], 3, /has no migration files \(NNN_name\.sql\)/],
     [['execute', '--engine', 'url', '--dir', 'EMPTY'], 3, /has no migration files/],
     [['migrate', 'status', '--engine', 'url', '--dir', 'EMPTY'], 3, /has no migration files/],

@@ -35,8 +35,8 @@ In a GitHub workflow:
   pgverify lint --format sarif > lint.sarif    # then github/codeql-action/upload-sarif
   pgverify lint --format github                # annotations on the pull request
 
-Exit codes: 0 no error (warnings allowed) · 1 lint errors · 2 usage ·
-3 the directory is missing, not a directory or has no .sql file`
+Exit codes: 0 no error (warnings allowed) · 1 lint errors · 2 usage (DIR is not a directory) ·
+3 the directory is missing or has no .sql file`
 
 const FORMATS = ['human', 'json', 'sarif', 'github'] as const
 type Format = (typeof FORMATS)[number]

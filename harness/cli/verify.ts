@@ -33,8 +33,8 @@ Options:
   --json              print the report as JSON on stdout
   -h, --help          this help
 
-Exit codes: 0 every stage passed · 1 a stage failed · 2 usage (unknown stage, missing value) ·
-3 the migrations directory is missing or not a directory · 8 engine unavailable ·
+Exit codes: 0 every stage passed · 1 a stage failed · 2 usage (unknown stage, missing value,
+--dir not a directory) · 3 the migrations directory is missing or empty · 8 engine unavailable ·
 70 a stage hit a bug in pgverify (INTERNAL)`
 
 export async function verify(argv: Args, { config }: VerbContext): Promise<number> {
