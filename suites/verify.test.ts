@@ -10,7 +10,7 @@ import type { StartedEngine } from '../harness/engines/types.ts'
 import { runVerify, STAGES, type VerifyReport } from '../harness/verify/pipeline.ts'
 import { passed, type Stage } from '../harness/verify/stage.ts'
 import { cli } from './support/cli.ts'
-import { copyDir, edit, emptyDir, MIGRATIONS, write } from './support/dirs.ts'
+import { copyDir, edit, emptyDir, MIGRATIONS, PLAIN, write } from './support/dirs.ts'
 import { availableEngines, useEngine } from './support/engines.ts'
 
 // The broken copies target schema stages; the slow data and fault stages have suites of their own.
@@ -35,6 +35,33 @@ describe.each(cases)('pnpm verify on the $name engine', (c) => {
     expect(stage(r, 'replay').summary).toMatch(/^9 migrations applied from empty/)
     // The diagnostic replay (statement by statement under savepoints) finds nothing either.
     expect(stage(r, 'diagnostic-replay').summary).toMatch(/^every statement ran: \d+ statements of 9 files$/)
+    // The depth of the proof is counted, so a faster run can show it proves as much.
+    const statements = stage(r, 'replay').counts!.migrationStatements!
+    const fault = stage(r, 'fault-injection').counts!
+    expect(fault.faultPoints! + (fault.faultPointsNotExercised ?? 0)).toBe(statements)
+    expect(r.depth!.faultPoints).toBe(fault.faultPoints)
+    expect(r.depth!.propertyDatasets).toBeGreaterThan(0)
+    expect(r.depth!.roundTripRestores).toBeGreaterThanOrEqual(3)
+    expect(r.depth!.roundTripCompressedChunks).toBeGreaterThan(0)
+    expect(r.depth!.roundTripBoundaryRows).toBeGreaterThan(0)
+    expect(r.depth).toMatchObject({ downUpSteps: 9, idempotentFiles: 9 })
+  })
+
+  it('verify.json breaks every database stage down by part and counts its work', async () => {
+    // The two transactional files of the plain set (003 builds an index CONCURRENTLY: not on every engine).
+    const dir = copyDir(PLAIN, (f) => !f.startsWith('003_'))
+    edit(dir, 'manifest.json', (s) => s.replace(/,\s*"003_orders_placed_idx"[^}]*}/, '').replace(/,?\s*"app\.orders_placed_idx"/, ''))
+    const r = await runVerify(engine, { dir }, SCHEMA_STAGES)
+    expect(r.stages.filter((s) => s.verdict === 'failed').map((s) => `${s.id}: ${s.summary}`)).toEqual([])
+    const names = ['001_accounts', '002_orders']
+    expect(stage(r, 'replay').breakdown!.map((p) => p.label)).toEqual(names)
+    expect(stage(r, 'replay').counts).toMatchObject({ migrationsApplied: 2, snapshots: 3 })
+    // down-up: per step a down, an up and a down again, then everything up once more.
+    expect(stage(r, 'down-up').counts).toMatchObject({ migrationsReverted: 4, migrationsApplied: 4, downUpSteps: 2 })
+    expect(stage(r, 'down-up').breakdown!.map((p) => p.label)).toEqual([...names].reverse())
+    expect(stage(r, 'idempotency').counts).toMatchObject({ idempotentFiles: 2, dataDigests: 3 })
+    expect(r.work!.migrationsApplied).toBeGreaterThanOrEqual(6)
+    expect(r.depth).toMatchObject({ downUpSteps: 2, idempotentFiles: 2, faultPoints: 0 })
   })
 
   it('a non-idempotent file fails the idempotency stage, naming the file, line and SQLSTATE', async () => {

@@ -12,6 +12,8 @@ import { diffSnapshots, snapshot, type SchemaSnapshot } from '../validation/fing
 import type { Manifest } from '../manifest/manifest.ts'
 import type { LintResult } from '../lint/lint.ts'
 import type { StepOutcome, StepResult } from '../steps/step.ts'
+import { dataDigests, type TableDigest } from '../validation/data-digest.ts'
+import { Meter } from './meter.ts'
 
 export type { Verdict } from '../steps/step.ts'
 export { failed, passed } from '../steps/step.ts'
@@ -48,6 +50,21 @@ export interface VerifyContext {
   fingerprints: Map<number, SchemaSnapshot>
   progress: (line: string) => void
   options: VerifyOptions
+  /** The running stage's meter (the pipeline gives every stage a fresh one): counts and time by part. */
+  meter?: Meter
+}
+
+/** The work that defines "full depth", summed from the stages' counts: equal before and after a speed-up. */
+export interface VerifyDepth {
+  faultPoints: number
+  propertyDatasets: number
+  propertyRows: number
+  roundTripRestores: number
+  roundTripRows: number
+  roundTripCompressedChunks: number
+  roundTripBoundaryRows: number
+  downUpSteps: number
+  idempotentFiles: number
 }
 
 export interface VerifyReport {
@@ -67,6 +84,10 @@ export interface VerifyReport {
   stages: StageResult[]
   /** Every lint finding, allowed or not (the lint stage's verdict counts only non-allowed errors). */
   lint?: LintResult
+  /** The depth of the proof (fault points, datasets, restores …), from the stages' counts. */
+  depth?: VerifyDepth
+  /** Structural work of the whole run, summed over the stages (migrations applied, snapshots …). */
+  work?: Record<string, number>
 }
 
 export type StageOutcome = StepOutcome<LocatedError>
@@ -102,6 +123,18 @@ export interface FilesStage {
 }
 
 export function migratorFor(ctx: VerifyContext, client: pg.ClientBase, extra: { onEvent?: (e: MigratorEvent) => void; hooks?: MigratorHooks } = {}): Migrator {
+  const meter = ctx.meter
+  const onEvent = meter
+    ? (e: MigratorEvent) => {
+        if (e.type === 'done') {
+          const m = ctx.migrations.find((x) => x.name === e.migration)
+          meter.count(e.direction === 'up' ? 'migrationsApplied' : 'migrationsReverted')
+          meter.count('migrationStatements', (e.direction === 'up' ? m?.up : m?.down)?.statements.length ?? 0)
+          meter.count('migrationMs', e.durationMs)
+        } else if (e.type === 'failed') meter.count('migrationsFailed')
+        extra.onEvent?.(e)
+      }
+    : extra.onEvent
   return new Migrator({
     client,
     provider: { source: ctx.dir, getMigrations: async () => ctx.migrations },
@@ -110,10 +143,27 @@ export function migratorFor(ctx: VerifyContext, client: pg.ClientBase, extra: { 
     requirements: ctx.manifest?.requirements,
     lockWaitMs: 0,
     ...extra,
+    onEvent,
   })
 }
 
-export const take = (client: pg.ClientBase, ctx: VerifyContext) => snapshot(client, ctx.schemas)
+/** A schema snapshot of the verified schemas, counted and timed on the stage's meter. */
+export async function take(client: pg.ClientBase, ctx: VerifyContext): Promise<SchemaSnapshot> {
+  const t0 = performance.now()
+  const s = await snapshot(client, ctx.schemas)
+  ctx.meter?.count('snapshots')
+  ctx.meter?.count('snapshotMs', performance.now() - t0)
+  return s
+}
+
+/** The data digest of every table of the verified schemas (`exclude`d ones left out), counted and timed. */
+export async function digests(client: pg.ClientBase, ctx: VerifyContext, exclude: string[] = []): Promise<Map<string, TableDigest>> {
+  const t0 = performance.now()
+  const d = await dataDigests(client, ctx.schemas, exclude)
+  ctx.meter?.count('dataDigests')
+  ctx.meter?.count('dataDigestMs', performance.now() - t0)
+  return d
+}
 
 export function diffLines(a: SchemaSnapshot, b: SchemaSnapshot, limit = 40): string[] {
   const d = diffSnapshots(a, b)

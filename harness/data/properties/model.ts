@@ -38,6 +38,10 @@ export interface PropertyResult {
   summary: string
   details: string[]
   error?: { code: string; message: string }
+  /** The work done, counted (datasets, rows, migrations by direction). */
+  counts?: Record<string, number>
+  /** Where the time went, by part. */
+  breakdown?: { label: string; ms: number }[]
 }
 
 export const passed = (summary: string, details: string[] = []): PropertyResult => ({ verdict: 'passed', summary, details })

@@ -28,8 +28,25 @@ export interface Tally {
   starts: number[]
 }
 
-/** The summary and details of a run: the failure first, with its replay file, or what passed. */
+/** The summary and details of a run, with its counts and the time by part. */
 export function verdict(t: Tally): PropertyResult {
+  const counts = {
+    datasets: t.stats.reduce((s, x) => s + x.datasets, 0),
+    rows: t.stats.reduce((s, x) => s + x.rows, 0),
+    rejectedDatasets: t.stats.reduce((s, x) => s + x.rejected, 0),
+    startingVersions: t.stats.length,
+  }
+  const breakdown = [
+    { label: 'migrating down and up', ms: Math.round(t.timing.migrate) },
+    { label: 'generating and inserting', ms: Math.round(t.timing.insert) },
+    { label: 'reading and checking', ms: Math.round(t.timing.check) },
+    { label: 'running the jobs and checking after them', ms: Math.round(t.timing.jobs) },
+  ]
+  return { ...describe(t), counts, breakdown }
+}
+
+/** The summary and details of a run: the failure first, with its replay file, or what passed. */
+function describe(t: Tally): PropertyResult {
   const { seed, runs, N, started, stats, declared, preconditions, generatorNotes, rejections, jobsRan, retentionRemoved, jobErrors, timing, failure, tooManySkips, starts } = t
   const totalDatasets = stats.reduce((s, x) => s + x.datasets, 0)
   const totalRows = stats.reduce((s, x) => s + x.rows, 0)

@@ -24,9 +24,14 @@ export const backupRoundTripStage: StageFn = async (ctx) => {
       ? async (c) => {
           const d = await loadBackupData(c, VERIFY_DATA)
           loaded = `${d.rows} rows of generated telemetry, ${d.boundaryRows} at chunk boundaries, ${d.compressedChunks} compressed chunks`
+          ctx.meter?.count('roundTripRows', d.rows)
+          ctx.meter?.count('roundTripBoundaryRows', d.boundaryRows)
+          ctx.meter?.count('roundTripCompressedChunks', d.compressedChunks)
         }
       : undefined,
   })
   ctx.progress(`  ${r.summary}`)
-  return { ...r, summary: `${r.summary} (${loaded})` }
+  ctx.meter?.count('roundTripRestores', r.restores)
+  for (const p of r.parts) ctx.meter?.part(p.label, p.ms)
+  return { verdict: r.verdict, summary: `${r.summary} (${loaded})`, details: r.details }
 }
