@@ -7,7 +7,7 @@ import type { SchemaSnapshot } from '../../validation/fingerprint/index.ts'
 import type { Dataset } from '../dataset.ts'
 import type { Violation } from './preservation.ts'
 
-/** Datasets per starting version when --runs is not given: sized for `pnpm verify` on the embedded engine. */
+/** Datasets per version (chains) when --runs is not given: sized for `pnpm verify` on the embedded engine. */
 export const DEFAULT_RUNS = 3
 /** Time spent shrinking one failure before the smallest example so far is reported. */
 export const SHRINK_BUDGET_MS = 90_000
@@ -54,8 +54,12 @@ export class PropertyFailed extends Error {
 }
 
 export interface Failure {
+  /** The version the failing step started from (the step k → k+1, or the jobs at N after the last step from k). */
   k: number
+  /** Every version's rows of the failing chain together. */
   dataset: Dataset
+  /** The failing chain: the dataset added at each version up to k. */
+  chain: { k: number; dataset: Dataset }[]
   violations: Violation[]
 }
 
