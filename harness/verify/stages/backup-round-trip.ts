@@ -9,7 +9,7 @@ import { backupRoundTrip } from '../../backup/round-trip.ts'
 import type { StageFn } from '../stage.ts'
 
 /** Small enough for the verify budget, yet several chunks, some compressed. */
-const VERIFY_DATA = { days: 3, hz: 0.01, uncompressedDays: 1 }
+const VERIFY_DATA = { days: 3, hz: 0.0004, uncompressedDays: 1 }
 
 export const backupRoundTripStage: StageFn = async (ctx) => {
   // The telemetry generator knows the MS5.0 schema only; other directories round-trip their schema.
