@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { StartedEngine } from '../harness/engines/types.ts'
 import { diffSnapshots, fingerprintHash, snapshot, type SchemaSnapshot } from '../harness/validation/fingerprint/index.ts'
 import { availableEngines } from './support/engines.ts'
+import { catalogMark, catalogUnchanged } from '../harness/catalog/marks.ts'
 
 const S = ['fp', 'fp_other']
 
@@ -114,6 +115,34 @@ describe.each(cases)('fingerprint on the $name engine', (ec) => {
     await a?.end().catch(() => {})
     await b?.end().catch(() => {})
     await engine?.stop()
+  })
+
+  describe('catalog marks: no committed catalog write since the mark ⇒ the same fingerprint, without taking one', () => {
+    it('a rolled-back DDL and a data write leave the catalog unchanged; a committed create, drop, comment or alter does not', async () => {
+      const before = await snap(a)
+      const mark = await catalogMark(a)
+      await a.query('BEGIN')
+      await a.query('CREATE TABLE fp.scratch (x int)')
+      await a.query('ALTER TABLE fp.lines ADD COLUMN scratch int')
+      await a.query('ROLLBACK')
+      await a.query(`INSERT INTO fp.lines (code) VALUES ('mark-test')`)
+      expect(await catalogUnchanged(a, mark)).toBe(true)
+      expect(diffSnapshots(before, await snap(a))).toEqual([])
+      for (const [ddl, undo] of [
+        ['CREATE TABLE fp.scratch (x int)', 'DROP TABLE fp.scratch'],
+        [`COMMENT ON TABLE fp.lines IS 'changed'`, `COMMENT ON TABLE fp.lines IS 'production lines'`],
+        ['ALTER TABLE fp.lines ALTER COLUMN code SET DEFAULT \'x\'', 'ALTER TABLE fp.lines ALTER COLUMN code DROP DEFAULT'],
+      ]) {
+        const m = await catalogMark(a)
+        await a.query(ddl!)
+        expect(await catalogUnchanged(a, m), ddl).toBe(false)
+        const m2 = await catalogMark(a)
+        await a.query(undo!)
+        expect(await catalogUnchanged(a, m2), undo).toBe(false)
+      }
+      await a.query(`DELETE FROM fp.lines WHERE code = 'mark-test'`)
+      expect(diffSnapshots(before, await snap(a))).toEqual([])
+    })
   })
 
   describe('fingerprint: same schema, different creation order', () => {

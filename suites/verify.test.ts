@@ -76,6 +76,16 @@ describe.each(cases)('pnpm verify on the $name engine', (c) => {
     expect(details).toMatch(/002_plc_equipment_management\.sql:\d+:\d+: ERROR 23505: duplicate key value violates unique constraint "uq_production_lines_line_code"/)
   })
 
+  it('a file that changes the schema when run again fails idempotency with the difference (the catalog mark sees the write)', async () => {
+    const dir = copyDir(MIGRATIONS, (f) => f !== 'released.json')
+    // Each run creates one more table, named after how many exist: a second run adds another.
+    edit(dir, '002_plc_equipment_management.sql', (s) => `${s}\nDO $$ BEGIN EXECUTE format('CREATE TABLE IF NOT EXISTS factory_telemetry.run_%s (x int)', (SELECT count(*) FROM pg_tables WHERE tablename LIKE 'run\\_%')); END $$;\n`)
+    const r = await runVerify(engine, { dir }, SCHEMA_STAGES.filter((s) => ['replay', 'idempotency'].includes(s.id)))
+    const s = stage(r, 'idempotency')
+    expect(s.verdict).toBe('failed')
+    expect(s.details.join('\n')).toMatch(/002_plc_equipment_management\.sql changed the database when run a second time:[\s\S]*run_1/)
+  })
+
   it('a down file that forgets an index fails the down/up stage, naming the index', async () => {
     const dir = copyDir(MIGRATIONS, (f) => f !== 'released.json')
     edit(dir, '009_database_optimization.down.sql', (s) => s.replace('DROP INDEX IF EXISTS factory_telemetry.idx_users_role_active;', ''))

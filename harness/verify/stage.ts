@@ -14,6 +14,7 @@ import type { LintResult } from '../lint/lint.ts'
 import type { StepOutcome, StepResult } from '../steps/step.ts'
 import { dataDigests, type TableDigest } from '../validation/data-digest.ts'
 import { Meter } from './meter.ts'
+import { catalogMark, catalogUnchanged, type CatalogMark } from '../catalog/marks.ts'
 
 export type { Verdict } from '../steps/step.ts'
 export { failed, passed } from '../steps/step.ts'
@@ -154,6 +155,33 @@ export async function take(client: pg.ClientBase, ctx: VerifyContext): Promise<S
   ctx.meter?.count('snapshots')
   ctx.meter?.count('snapshotMs', performance.now() - t0)
   return s
+}
+
+/** A schema state to compare with later: its fingerprint, and the catalog's mark (catalog/marks.ts) at that moment. */
+export interface SchemaState {
+  snapshot: SchemaSnapshot
+  mark: CatalogMark
+}
+
+export async function schemaState(client: pg.ClientBase, ctx: VerifyContext, snapshot?: SchemaSnapshot): Promise<SchemaState> {
+  const s = snapshot ?? (await take(client, ctx))
+  return { snapshot: s, mark: await catalogMark(client) }
+}
+
+/**
+ * The differences between `state` and the schema now. When no committed write touched the
+ * catalog since the state's mark there are none, and no fingerprint is taken (two catalog
+ * queries instead of a dozen); otherwise the fingerprint is taken and compared, and when it is
+ * still equal the state's mark is renewed (the catalog was rewritten to the same schema).
+ */
+export async function schemaDiff(client: pg.ClientBase, ctx: VerifyContext, state: SchemaState): Promise<string[]> {
+  if (await catalogUnchanged(client, state.mark)) {
+    ctx.meter?.count('snapshotsAvoided')
+    return []
+  }
+  const d = diffLines(state.snapshot, await take(client, ctx))
+  if (d.length === 0) state.mark = await catalogMark(client)
+  return d
 }
 
 /** The data digest of every table of the verified schemas (`exclude`d ones left out), counted and timed. */

@@ -5,6 +5,7 @@
 import type { MigratorHooks } from '../../runner/migrator.ts'
 import type { Migration } from '../../sql/migration.ts'
 import type { TableDigest } from '../../validation/data-digest.ts'
+import type { SchemaState } from '../stage.ts'
 import type { SchemaSnapshot } from '../../validation/fingerprint/index.ts'
 
 /** The error the hook throws; its message is what migration_log must show. */
@@ -33,6 +34,8 @@ export class Problem extends Error {
 /** The state a migration's fault points start from: what every one of them must leave behind. */
 export interface Start {
   schemaBefore: SchemaSnapshot
+  /** The fingerprint and the catalog's mark at the start: an unchanged catalog needs no new fingerprint. */
+  state: SchemaState
   dataBefore: Map<string, TableDigest>
   exclude: string[]
 }

@@ -39,7 +39,7 @@ import { diffDigests, type TableDigest } from '../../validation/data-digest.ts'
 import { fingerprintHash } from '../../validation/fingerprint/index.ts'
 import { checkLockFree, checkLog, expectInjected, otherLogRows, restoreSequences } from '../faults/checks.ts'
 import { failingAfter, Problem, where, type FaultStats, type Start } from '../faults/model.ts'
-import { diffLines, digests, failed, migratorFor, passed, take, type StageFn, type VerifyContext } from '../stage.ts'
+import { diffLines, digests, failed, migratorFor, passed, schemaDiff, schemaState, take, type StageFn, type VerifyContext } from '../stage.ts'
 
 export const faultInjection: StageFn = async (ctx) => {
   const db = await ctx.engine.createDatabase('fault')
@@ -93,8 +93,8 @@ async function run(ctx: VerifyContext, client: pg.Client, stats: FaultStats, lin
     const dataBefore = await digests(client, ctx, exclude)
     const t0 = performance.now()
     const note = m.up.noTransaction
-      ? await nonTransactional(ctx, client, m, { schemaBefore, dataBefore, exclude }, stats)
-      : await transactional(ctx, client, m, { schemaBefore, dataBefore, exclude }, stats)
+      ? await nonTransactional(ctx, client, m, { schemaBefore, state: await schemaState(client, ctx, schemaBefore), dataBefore, exclude }, stats)
+      : await transactional(ctx, client, m, { schemaBefore, state: await schemaState(client, ctx, schemaBefore), dataBefore, exclude }, stats)
     stats.migrations++
     ctx.meter?.part(m.name, performance.now() - t0)
     const rows = [...dataBefore.values()].reduce((s, d) => s + d.rows, 0)
@@ -116,7 +116,8 @@ async function transactional(ctx: VerifyContext, client: pg.Client, m: Migration
     const r = await migrator.up({ to: m.version })
     await expectInjected(r, m, i)
     const at = `after a failure injected after ${where(m, i)}`
-    const schema = diffLines(start.schemaBefore, await take(client, ctx))
+    // A rolled-back migration leaves the catalog's mark as it was: no fingerprint needed to prove it.
+    const schema = await schemaDiff(client, ctx, start.state)
     if (schema.length) throw new Problem(`${m.up.file} left schema changes behind ${at}`, ['the transaction should have been rolled back; the schema differs from version ' + (m.version - 1) + ':', ...schema])
     const data = diffDigests(start.dataBefore, await digests(client, ctx, start.exclude))
     if (data.length) throw new Problem(`${m.up.file} left data changes behind ${at}`, data)
