@@ -86,6 +86,35 @@ describe.each(cases)('pnpm verify on the $name engine', (c) => {
     expect(s.details.join('\n')).toMatch(/002_plc_equipment_management\.sql changed the database when run a second time:[\s\S]*run_1/)
   })
 
+  it('--changed: the nine released migrations are replayed once as the base, only the new one gets full depth, and the report says which', { timeout: 600_000 }, async () => {
+    const dir = copyDir(MIGRATIONS)
+    write(dir, '010_metric_note.sql', '-- A note per metric, for the operators.\nALTER TABLE factory_telemetry.metric_def ADD COLUMN IF NOT EXISTS note text;\n')
+    write(dir, '010_metric_note.down.sql', 'ALTER TABLE factory_telemetry.metric_def DROP COLUMN IF EXISTS note;\n')
+    const r = await runVerify(engine, { dir, changed: {}, seed: 3 }, STAGES.filter((s) => s.id !== 'backup-round-trip' && s.id !== 'jobs'))
+    expect(r.stages.filter((s) => s.verdict !== 'passed').map((s) => `${s.id}: ${s.summary}`)).toEqual([])
+    expect(r.scope).toMatchObject({ mode: 'changed', fullDepth: ['010_metric_note'] })
+    expect(r.scope!.replayedOnly).toHaveLength(9)
+    // One statement in 010: one fault point; one down/up step; one file re-run.
+    expect(r.depth).toMatchObject({ faultPoints: 1, downUpSteps: 1, idempotentFiles: 1 })
+    expect(stage(r, 'fault-injection').summary).toMatch(/^1 fault points in 1 migrations: .*; 9 released migration\(s\) replayed only \(--changed\)$/)
+    expect(stage(r, 'data-properties').summary).toMatch(/--changed: only the steps into 010_metric_note checked/)
+    expect(stage(r, 'down-up').summary).toMatch(/^the 1 new or changed step\(s\) \(--changed/)
+    // Still every version's data: the datasets are generated at all ten versions.
+    expect(r.depth!.propertyDatasets).toBe(1 + 9 * 3)
+
+    // With --since: a ref where 010 did not exist yet (its files untracked) gives the same scope.
+    const { execFileSync } = await import('node:child_process')
+    const git = (...a: string[]) => execFileSync('git', a, { cwd: dir, stdio: 'pipe' }).toString()
+    git('init', '-q')
+    git('-c', 'user.email=t@t', '-c', 'user.name=t', 'add', '.', ':!010_*')
+    git('-c', 'user.email=t@t', '-c', 'user.name=t', 'commit', '-qm', 'released')
+    const { changedScope } = await import('../harness/verify/scope.ts')
+    const { FileMigrationProvider } = await import('../harness/runner/discover.ts')
+    const migrations = await new FileMigrationProvider(dir).getMigrations()
+    expect(await changedScope(dir, migrations, 'HEAD')).toMatchObject({ base: 'git HEAD', fullDepth: ['010_metric_note'] })
+    await expect(changedScope(dir, migrations, 'no-such-ref')).rejects.toThrow(/--since no-such-ref: git/)
+  })
+
   it('a down file that forgets an index fails the down/up stage, naming the index', async () => {
     const dir = copyDir(MIGRATIONS, (f) => f !== 'released.json')
     edit(dir, '009_database_optimization.down.sql', (s) => s.replace('DROP INDEX IF EXISTS factory_telemetry.idx_users_role_active;', ''))

@@ -12,6 +12,7 @@ import { connect } from '../runner/connect.ts'
 import { harnessOutcome, notRun, runStep } from '../steps/step.ts'
 import type { FilesContext, FilesStage, Stage, StageResult, VerifyContext, VerifyDepth, VerifyOptions, VerifyReport } from './stage.ts'
 import { Meter } from './meter.ts'
+import { changedScope } from './scope.ts'
 import { filesStage } from './stages/files.ts'
 import { lintStage } from './stages/lint.ts'
 import { downUp, idempotency, postValidation, replay, secondUp } from './stages/schema.ts'
@@ -85,6 +86,11 @@ export async function runVerify(engine: StartedEngine, options: VerifyOptions, s
   const logSchema = options.logSchema ?? manifest?.schema ?? 'public'
   if (!schemas.includes(logSchema)) schemas.push(logSchema)
   const ctx: VerifyContext = { engine, dir: options.dir, manifest, migrations, schemas, logSchema, logTable: options.logTable, fingerprints: new Map(), progress, options }
+  if (options.changed) {
+    report.scope = await changedScope(options.dir, migrations, options.changed.since)
+    ctx.focus = new Set(report.scope.fullDepth)
+    progress(`▸ changed-only (${report.scope.base}): full depth for ${report.scope.fullDepth.join(', ') || 'nothing (no new or changed migration)'}; replayed only: ${report.scope.replayedOnly.length} migration(s)`)
+  }
 
   const db = await engine.createDatabase('verify')
   let client: pg.Client | undefined

@@ -14,6 +14,7 @@ import type { LintResult } from '../lint/lint.ts'
 import type { StepOutcome, StepResult } from '../steps/step.ts'
 import { dataDigests, type TableDigest } from '../validation/data-digest.ts'
 import { Meter } from './meter.ts'
+import type { VerifyScope } from './scope.ts'
 import { catalogMark, catalogUnchanged, type CatalogMark } from '../catalog/marks.ts'
 
 export type { Verdict } from '../steps/step.ts'
@@ -37,6 +38,8 @@ export interface VerifyOptions {
   skip?: string[]
   /** The lint allow-list to use instead of `<dir>/lint-allow.json` (pgverify.config.json "lint.allowFile"). */
   lintAllowFile?: string
+  /** `--changed`: released migrations (or, with `since`, those unchanged since that git ref) are only replayed (scope.ts). */
+  changed?: { since?: string }
 }
 
 export interface VerifyContext {
@@ -53,7 +56,12 @@ export interface VerifyContext {
   options: VerifyOptions
   /** The running stage's meter (the pipeline gives every stage a fresh one): counts and time by part. */
   meter?: Meter
+  /** With --changed: the migrations proven at full depth (the others are only replayed); absent: all. */
+  focus?: Set<string>
 }
+
+/** Whether `m` gets full depth in this run (every migration, unless --changed narrowed them). */
+export const inFocus = (ctx: VerifyContext, m: { name: string }): boolean => !ctx.focus || ctx.focus.has(m.name)
 
 /** The work that defines "full depth", summed from the stages' counts: equal before and after a speed-up. */
 export interface VerifyDepth {
@@ -89,6 +97,8 @@ export interface VerifyReport {
   depth?: VerifyDepth
   /** Structural work of the whole run, summed over the stages (migrations applied, snapshots …). */
   work?: Record<string, number>
+  /** With --changed: what was proven at full depth and what was only replayed. */
+  scope?: VerifyScope
 }
 
 export type StageOutcome = StepOutcome<LocatedError>

@@ -30,6 +30,8 @@ export interface PropertyContext {
   /** The server runs background workers: every registered job is unscheduled after migrating. */
   backgroundWorkers: boolean
   progress: (line: string) => void
+  /** `verify --changed`: the migrations whose steps are checked (the data is still generated at, and carried through, every version); absent: all. */
+  focus?: Set<string>
 }
 
 /** The verdict, as a verify stage reports it. */

@@ -6,7 +6,7 @@ import { failed, passed, SHRINK_BUDGET_MS, versionLabel, type Failure, type KSta
 
 /** What a run gathered, for its verdict. */
 export interface Tally {
-  ctx: Pick<PropertyContext, 'migrations' | 'runs'>
+  ctx: Pick<PropertyContext, 'migrations' | 'runs' | 'focus'>
   seed: number
   runs: number
   N: number
@@ -95,6 +95,7 @@ function describe(t: Tally): PropertyResult {
   return passed(
     `seed ${seed}: ${totalDatasets} datasets (${totalRows} rows) from every version 0…${N - 1} migrated to ${N}: rows and values kept, no NOT NULL/CHECK/UNIQUE/FK violation, hypertable rows in chunks (${seconds} s)` +
       // Data that breaks a declared precondition is not generated: say so where people look first.
+      (t.ctx.focus ? `; --changed: only the steps into ${[...t.ctx.focus].join(', ') || 'nothing'} checked (released steps applied, not checked)` : '') +
       (preconditions.size ? `; assumes ${preconditions.size} declared precondition${preconditions.size > 1 ? 's' : ''} (see details)` : '') +
       (jobsRan.size ? `; then the ${jobsRan.size === 1 ? 'registered job' : `${jobsRan.size} registered jobs`} ran (CALL run_job): ${retentionSummary(retentionRemoved)}` : '') +
       (jobErrors.size ? `; ${[...jobErrors.values()].reduce((n, x) => n + x.count, 0)} job run(s) FAILED on generated data without losing rows (${[...new Set([...jobErrors.keys()].map((key) => key.slice(0, key.indexOf(' [')) ))].join(', ')}: see details)` : ''),

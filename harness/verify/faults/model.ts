@@ -23,6 +23,8 @@ export interface FaultStats {
   notExercised: number
   migrations: number
   seededRows: number
+  /** --changed: released migrations applied as the base, without injection. */
+  replayedOnly: number
 }
 
 export class Problem extends Error {

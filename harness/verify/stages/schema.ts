@@ -9,7 +9,7 @@ import { diffDigests } from '../../validation/data-digest.ts'
 import { validateExpected } from '../../validation/expected.ts'
 import { fingerprintHash } from '../../validation/fingerprint/index.ts'
 import { foreignKeyOrphans } from '../../validation/orphans.ts'
-import { diffLines, digests, failed, migratorFor, passed, schemaDiff, schemaState, take, type StageFn, type VerifyContext } from '../stage.ts'
+import { diffLines, digests, failed, inFocus, migratorFor, passed, schemaDiff, schemaState, take, type StageFn, type VerifyContext } from '../stage.ts'
 
 /** Replays every migration from empty, one version at a time, recording the schema after each. */
 export const replay: StageFn = async (ctx, client) => {
@@ -105,6 +105,7 @@ export const idempotency: StageFn = async (ctx, client) => {
   const data0 = await digests(client, ctx, exclude)
   const problems: string[] = []
   for (const m of ctx.migrations) {
+    if (!inFocus(ctx, m)) continue
     const t0 = performance.now()
     const script = m.up
     let current = script.statements[0]!
@@ -131,7 +132,8 @@ export const idempotency: StageFn = async (ctx, client) => {
     ctx.meter?.count('idempotentFiles')
     ctx.meter?.part(m.name, performance.now() - t0)
   }
-  return problems.length ? failed(`not idempotent: ${problems.filter((p) => !p.startsWith(' ')).length} file(s)`, problems) : passed(`all ${ctx.migrations.length} files ran a second time without error or change (schema and data)`)
+  const only = ctx.focus ? ` (--changed: the ${ctx.focus.size} new or changed of ${ctx.migrations.length}; released ones not re-run)` : ''
+  return problems.length ? failed(`not idempotent: ${problems.filter((p) => !p.startsWith(' ')).length} file(s)`, problems) : passed(`all ${ctx.focus ? ctx.focus.size : ctx.migrations.length} files ran a second time without error or change (schema and data)${only}`)
 }
 
 /**
@@ -145,6 +147,7 @@ export const downUp: StageFn = async (ctx, client) => {
   const problems: string[] = []
   const lines: string[] = []
   for (const m of [...ctx.migrations].reverse()) {
+    if (!inFocus(ctx, m)) continue
     const t0 = performance.now()
     const k = m.version
     const down = await migrator.down({ to: k - 1 })
@@ -169,6 +172,7 @@ export const downUp: StageFn = async (ctx, client) => {
   if (back.error) return failed('re-applying everything after the round trips failed', [back.error.message], { code: back.error.code, message: back.error.message })
   const final = diffLines(ctx.fingerprints.get(ctx.migrations.length)!, await take(client, ctx))
   if (final.length) problems.push('re-applying everything from empty gives a different schema than the first replay:', ...final.map((l) => `  ${l}`))
-  return problems.length ? failed(`down/up round trip: ${problems.filter((p) => !p.startsWith(' ')).length} mismatch(es)`, problems) : passed(`every step k = ${ctx.migrations.length}…1: down to k-1 and up to k reproduce the recorded schemas exactly`, lines)
+  const steps = ctx.focus ? `the ${ctx.focus.size} new or changed step(s) (--changed; released steps not round-tripped)` : `every step k = ${ctx.migrations.length}…1`
+  return problems.length ? failed(`down/up round trip: ${problems.filter((p) => !p.startsWith(' ')).length} mismatch(es)`, problems) : passed(`${steps}: down to k-1 and up to k reproduce the recorded schemas exactly`, lines)
 }
 
