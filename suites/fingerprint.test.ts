@@ -7,7 +7,7 @@
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { StartedEngine } from '../harness/engines/types.ts'
-import { diffSnapshots, fingerprintHash, snapshot, type SchemaSnapshot } from '../harness/validation/fingerprint/index.ts'
+import { diffSnapshots, fingerprintHash, PackedSnapshots, snapshot, type SchemaSnapshot } from '../harness/validation/fingerprint/index.ts'
 import { availableEngines } from './support/engines.ts'
 import { catalogMark, catalogUnchanged } from '../harness/catalog/marks.ts'
 
@@ -142,6 +142,20 @@ describe.each(cases)('fingerprint on the $name engine', (ec) => {
       }
       await a.query(`DELETE FROM fp.lines WHERE code = 'mark-test'`)
       expect(diffSnapshots(before, await snap(a))).toEqual([])
+    })
+  })
+
+  describe('recorded fingerprints kept packed', () => {
+    it('give back an equal snapshot (same hash, no difference), in a fraction of the bytes', async () => {
+      const s = await snap(a)
+      const store = new PackedSnapshots()
+      store.set(3, s)
+      expect(store.size).toBe(1)
+      expect(store.get(4)).toBeUndefined()
+      const back = store.get(3)!
+      expect(fingerprintHash(back)).toBe(fingerprintHash(s))
+      expect(diffSnapshots(s, back)).toEqual([])
+      expect(store.bytes()).toBeLessThan(JSON.stringify(s).length / 3)
     })
   })
 

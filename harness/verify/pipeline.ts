@@ -9,6 +9,7 @@ import type pg from 'pg'
 import { engineDifferences } from '../engines/differences.ts'
 import type { StartedEngine } from '../engines/types.ts'
 import { connect } from '../runner/connect.ts'
+import { PackedSnapshots } from '../validation/fingerprint/index.ts'
 import { harnessOutcome, notRun, runStep } from '../steps/step.ts'
 import type { FilesContext, FilesStage, Stage, StageResult, VerifyContext, VerifyDepth, VerifyOptions, VerifyReport } from './stage.ts'
 import { Meter } from './meter.ts'
@@ -85,7 +86,7 @@ export async function runVerify(engine: StartedEngine, options: VerifyOptions, s
   const schemas = [...new Set([manifest?.schema, options.logSchema, ...(manifest?.tables ?? []).map((t) => t.split('.')[0])].filter((s): s is string => !!s))]
   const logSchema = options.logSchema ?? manifest?.schema ?? 'public'
   if (!schemas.includes(logSchema)) schemas.push(logSchema)
-  const ctx: VerifyContext = { engine, dir: options.dir, manifest, migrations, schemas, logSchema, logTable: options.logTable, fingerprints: new Map(), progress, options }
+  const ctx: VerifyContext = { engine, dir: options.dir, manifest, migrations, schemas, logSchema, logTable: options.logTable, fingerprints: new PackedSnapshots(), progress, options }
   if (options.changed) {
     report.scope = await changedScope(options.dir, migrations, options.changed.since)
     ctx.focus = new Set(report.scope.fullDepth)

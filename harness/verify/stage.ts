@@ -8,7 +8,7 @@ import type { StartedEngine } from '../engines/types.ts'
 import type { LocatedError } from '../runner/locate.ts'
 import type { Migration } from '../sql/migration.ts'
 import { Migrator, type MigratorEvent, type MigratorHooks } from '../runner/migrator.ts'
-import { diffSnapshots, snapshot, type SchemaSnapshot } from '../validation/fingerprint/index.ts'
+import { diffSnapshots, snapshot, type SchemaSnapshot, type Snapshots } from '../validation/fingerprint/index.ts'
 import type { Manifest } from '../manifest/manifest.ts'
 import type { LintResult } from '../lint/lint.ts'
 import type { StepOutcome, StepResult } from '../steps/step.ts'
@@ -51,7 +51,7 @@ export interface VerifyContext {
   logSchema: string
   logTable?: string
   /** Fingerprint after each version 0..N, recorded during replay. */
-  fingerprints: Map<number, SchemaSnapshot>
+  fingerprints: Snapshots
   progress: (line: string) => void
   options: VerifyOptions
   /** The running stage's meter (the pipeline gives every stage a fresh one): counts and time by part. */

@@ -3,7 +3,7 @@ import type pg from 'pg'
 import type { Manifest } from '../../manifest/manifest.ts'
 import type { Migrator } from '../../runner/migrator.ts'
 import type { Migration } from '../../sql/migration.ts'
-import type { SchemaSnapshot } from '../../validation/fingerprint/index.ts'
+import type { Snapshots } from '../../validation/fingerprint/index.ts'
 import type { Dataset } from '../dataset.ts'
 import type { Violation } from './preservation.ts'
 
@@ -22,7 +22,7 @@ export interface PropertyContext {
   dir: string
   manifest?: Manifest
   /** The fingerprint after each version, recorded by replay (attributes the jobs). */
-  fingerprints: Map<number, SchemaSnapshot>
+  fingerprints: Snapshots
   /** As given; a fresh seed and DEFAULT_RUNS when not. */
   seed?: number
   runs?: number
