@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { StartedEngine } from '../harness/engines/types.ts'
 import { diffSnapshots, fingerprintHash, PackedSnapshots, snapshot, type SchemaSnapshot } from '../harness/validation/fingerprint/index.ts'
 import { availableEngines } from './support/engines.ts'
-import { catalogMark, catalogUnchanged } from '../harness/catalog/marks.ts'
+import { catalogMark, catalogUnchanged, dataMark, rowsUnchanged } from '../harness/catalog/marks.ts'
 
 const S = ['fp', 'fp_other']
 
@@ -142,6 +142,22 @@ describe.each(cases)('fingerprint on the $name engine', (ec) => {
       }
       await a.query(`DELETE FROM fp.lines WHERE code = 'mark-test'`)
       expect(diffSnapshots(before, await snap(a))).toEqual([])
+    })
+
+    it('the same mark over rows: a rolled-back write leaves them unchanged; a committed insert, update or delete does not', async () => {
+      await a.query(`INSERT INTO fp.lines (code) VALUES ('rows-1'), ('rows-2')`)
+      let m = await dataMark(a, ['fp.lines'])
+      await a.query('BEGIN')
+      await a.query(`UPDATE fp.lines SET code = code || '!'`)
+      await a.query(`DELETE FROM fp.lines WHERE code LIKE 'rows-%'`)
+      await a.query('ROLLBACK')
+      expect(await rowsUnchanged(a, m)).toBe(true)
+      for (const write of [`INSERT INTO fp.lines (code) VALUES ('rows-3')`, `UPDATE fp.lines SET code = 'rows-4' WHERE code = 'rows-3'`, `DELETE FROM fp.lines WHERE code = 'rows-4'`]) {
+        m = await dataMark(a, ['fp.lines'])
+        await a.query(write)
+        expect(await rowsUnchanged(a, m), write).toBe(false)
+      }
+      await a.query(`DELETE FROM fp.lines WHERE code LIKE 'rows-%'`)
     })
   })
 

@@ -22,36 +22,54 @@ const LIST = `SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS 
         OR n.nspname IN ('_timescaledb_catalog', '_timescaledb_config'))
  ORDER BY 1`
 
-/** Per catalog table: its rows, and its rows written by a transaction at or after `$1` (an xid). */
-async function countQuery(client: pg.ClientBase): Promise<string> {
-  const tables = (await client.query<{ q: string }>(LIST)).rows.map((r) => r.q)
-  return tables.map((t) => `SELECT count(*)::int AS n, (count(*) FILTER (WHERE age(xmin) <= age($1::text::xid)))::int AS fresh FROM ${t}`).join(' UNION ALL ')
-}
+/** Per table: its rows, and its rows written by a transaction at or after `$1` (an xid). */
+const countQuery = (tables: string[]): string =>
+  tables.length ? tables.map((t) => `SELECT count(*)::int AS n, (count(*) FILTER (WHERE age(xmin) <= age($1::text::xid)))::int AS fresh FROM ${t}`).join(' UNION ALL ') : ''
 
 export interface CatalogMark {
   /** The next transaction id at the time of the mark: every later write carries one at least this new. */
   next: string
-  /** Row counts of every catalog table. */
+  /** Row counts of every marked table. */
   counts: string
   query: string
 }
 
-/** The catalog's mark now. */
-export async function catalogMark(client: pg.ClientBase): Promise<CatalogMark> {
-  const query = await countQuery(client)
+async function markOf(client: pg.ClientBase, tables: string[]): Promise<CatalogMark> {
+  const query = countQuery(tables)
   const next = (await client.query<{ x: string }>(`SELECT pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot())::text AS x`)).rows[0]!.x
   // The xid8 of the snapshot, reduced to the 32-bit xid that xmin holds.
   const xid = (BigInt(next) % 2n ** 32n).toString()
-  const r = await client.query<{ n: number }>(query, [xid])
-  return { next: xid, counts: r.rows.map((x) => x.n).join(','), query }
+  const counts = query ? (await client.query<{ n: number }>(query, [xid])).rows.map((x) => x.n).join(',') : ''
+  return { next: xid, counts, query }
+}
+
+/** The catalog's mark now. */
+export async function catalogMark(client: pg.ClientBase): Promise<CatalogMark> {
+  return markOf(client, (await client.query<{ q: string }>(LIST)).rows.map((r) => r.q))
 }
 
 /**
- * True when no committed write touched the catalog since `mark`: no catalog row version was
- * written by a transaction that started after it (an INSERT or UPDATE makes one), and every
- * catalog table has as many rows as then (a DELETE alone lowers a count).
+ * The same mark over the rows of user tables (qualified names, quoted): equal ⇒ no committed
+ * INSERT, UPDATE or DELETE in them since. A table whose rows cannot show their xmin (a
+ * hypertable with compressed chunks, on some versions) makes `rowsUnchanged` say "changed", and
+ * the caller compares contents instead.
  */
-export async function catalogUnchanged(client: pg.ClientBase, mark: CatalogMark): Promise<boolean> {
-  const r = await client.query<{ n: number; fresh: number }>(mark.query, [mark.next])
-  return r.rows.map((x) => x.n).join(',') === mark.counts && r.rows.every((x) => x.fresh === 0)
+export const dataMark = (client: pg.ClientBase, tables: string[]): Promise<CatalogMark> => markOf(client, tables)
+
+/**
+ * True when no committed write touched the marked tables since `mark`: no row version was
+ * written by a transaction that started after it (an INSERT or UPDATE makes one), and every
+ * table has as many rows as then (a DELETE alone lowers a count).
+ */
+export async function rowsUnchanged(client: pg.ClientBase, mark: CatalogMark): Promise<boolean> {
+  if (!mark.query) return true
+  try {
+    const r = await client.query<{ n: number; fresh: number }>(mark.query, [mark.next])
+    return r.rows.map((x) => x.n).join(',') === mark.counts && r.rows.every((x) => x.fresh === 0)
+  } catch {
+    return false
+  }
 }
+
+/** The catalog is unchanged since its mark (see rowsUnchanged). */
+export const catalogUnchanged = rowsUnchanged
