@@ -38,6 +38,8 @@ Options:
 export async function verify(argv: Args, { config }: VerbContext): Promise<number> {
   const dir = resolve(flag(argv, 'dir') ?? config.dir)
   const reportsDir = resolve(flag(argv, 'reports') ?? config.reports)
+  const since = flag(argv, 'since')
+  if (since !== undefined && !since.trim()) throw new HarnessError('USAGE', '--since needs a git ref', { hint: 'e.g. pnpm verify --changed --since origin/main' })
   const engine = await startCommandEngine(engineRequest(argv, config), config)
   let report: VerifyReport
   try {
@@ -52,7 +54,7 @@ export async function verify(argv: Args, { config }: VerbContext): Promise<numbe
       runs: argv.runs === undefined ? undefined : intArg('runs', argv.runs),
       reportsDir,
       skip: argv.skip === undefined ? undefined : checkSkip(String(argv.skip)),
-      changed: argv.changed || argv.since !== undefined ? { since: flag(argv, 'since') } : undefined,
+      changed: argv.changed || since !== undefined ? { since } : undefined,
     })
   } finally {
     await engine.stop()
