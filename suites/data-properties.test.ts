@@ -195,6 +195,30 @@ describe.each(cases)('data properties through the upgrades, on the $name engine'
     })
   })
 
+  it('chained: every step is applied once per chain (work linear in N), and rows carried to a later step that loses them fail there', async () => {
+    const steps = {
+      ...ITEMS,
+      '002_items_idx.sql': 'CREATE INDEX IF NOT EXISTS items_name ON app.items (name);\n',
+      '002_items_idx.down.sql': 'DROP INDEX IF EXISTS app.items_name;\n',
+      '003_tags.sql': 'CREATE TABLE IF NOT EXISTS app.tags (id integer PRIMARY KEY, label text NOT NULL);\n',
+      '003_tags.down.sql': 'DROP TABLE IF EXISTS app.tags;\n',
+    }
+    const good = await runVerify(engine, { dir: migrationSet({ ...steps, '004_noop.sql': 'SELECT 1;\n', '004_noop.down.sql': 'SELECT 1;\n' }), reportsDir: reports, seed: 5, runs: 3 }, STAGES_USED)
+    const s = good.stages.find((x) => x.id === 'data-properties')!
+    expect(s.verdict, s.details.join('\n')).toBe('passed')
+    // 4 migrations, 3 chains: one walk up reading the catalogs, each chain up once, one reset: (3 + 2) × 4.
+    expect(s.counts).toMatchObject({ migrationsApplied: 20, datasets: 1 + 3 * 3 })
+    expect(s.breakdown!.map((p) => p.label).slice(0, 4)).toEqual(['from 0 (bootstrap only)', 'from 1 (001_items)', 'from 2 (002_items_idx)', 'from 3 (003_tags)'])
+
+    // 004 loses every row of app.items, whichever version generated it: caught at the step 3 → 4.
+    const bad = await stageOf(migrationSet({ ...steps, '004_purge.sql': 'DELETE FROM app.items;\n', '004_purge.down.sql': 'SELECT 1;\n' }), { seed: 5, runs: 3 })
+    expect(bad.verdict).toBe('failed')
+    expect(bad.summary).toMatch(/^data property failed from version 3 \(003_tags\): .*app\.items/)
+    const sql = readFileSync(replayFileOf(bad)!, 'utf8')
+    expect(sql).toMatch(/^-- failing step: 3 → 4 \(004_purge\)$/m)
+    expect(sql).toMatch(/^INSERT INTO "app"\."items" /m)
+  })
+
   it('a connection lost in the middle is reported as such, not as a property of the data (no shrinking, no replay file)', async () => {
     const dir = migrationSet({
       ...ITEMS,

@@ -7,8 +7,9 @@
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { StartedEngine } from '../harness/engines/types.ts'
-import { diffSnapshots, fingerprintHash, snapshot, type SchemaSnapshot } from '../harness/validation/fingerprint/index.ts'
+import { diffSnapshots, fingerprintHash, PackedSnapshots, snapshot, type SchemaSnapshot } from '../harness/validation/fingerprint/index.ts'
 import { availableEngines } from './support/engines.ts'
+import { catalogMark, catalogUnchanged, dataMark, rowsUnchanged } from '../harness/catalog/marks.ts'
 
 const S = ['fp', 'fp_other']
 
@@ -114,6 +115,64 @@ describe.each(cases)('fingerprint on the $name engine', (ec) => {
     await a?.end().catch(() => {})
     await b?.end().catch(() => {})
     await engine?.stop()
+  })
+
+  describe('catalog marks: no committed catalog write since the mark ⇒ the same fingerprint, without taking one', () => {
+    it('a rolled-back DDL and a data write leave the catalog unchanged; a committed create, drop, comment or alter does not', async () => {
+      const before = await snap(a)
+      const mark = await catalogMark(a)
+      await a.query('BEGIN')
+      await a.query('CREATE TABLE fp.scratch (x int)')
+      await a.query('ALTER TABLE fp.lines ADD COLUMN scratch int')
+      await a.query('ROLLBACK')
+      await a.query(`INSERT INTO fp.lines (code) VALUES ('mark-test')`)
+      expect(await catalogUnchanged(a, mark)).toBe(true)
+      expect(diffSnapshots(before, await snap(a))).toEqual([])
+      for (const [ddl, undo] of [
+        ['CREATE TABLE fp.scratch (x int)', 'DROP TABLE fp.scratch'],
+        [`COMMENT ON TABLE fp.lines IS 'changed'`, `COMMENT ON TABLE fp.lines IS 'production lines'`],
+        ['ALTER TABLE fp.lines ALTER COLUMN code SET DEFAULT \'x\'', 'ALTER TABLE fp.lines ALTER COLUMN code DROP DEFAULT'],
+      ]) {
+        const m = await catalogMark(a)
+        await a.query(ddl!)
+        expect(await catalogUnchanged(a, m), ddl).toBe(false)
+        const m2 = await catalogMark(a)
+        await a.query(undo!)
+        expect(await catalogUnchanged(a, m2), undo).toBe(false)
+      }
+      await a.query(`DELETE FROM fp.lines WHERE code = 'mark-test'`)
+      expect(diffSnapshots(before, await snap(a))).toEqual([])
+    })
+
+    it('the same mark over rows: a rolled-back write leaves them unchanged; a committed insert, update or delete does not', async () => {
+      await a.query(`INSERT INTO fp.lines (code) VALUES ('rows-1'), ('rows-2')`)
+      let m = await dataMark(a, ['fp.lines'])
+      await a.query('BEGIN')
+      await a.query(`UPDATE fp.lines SET code = code || '!'`)
+      await a.query(`DELETE FROM fp.lines WHERE code LIKE 'rows-%'`)
+      await a.query('ROLLBACK')
+      expect(await rowsUnchanged(a, m)).toBe(true)
+      for (const write of [`INSERT INTO fp.lines (code) VALUES ('rows-3')`, `UPDATE fp.lines SET code = 'rows-4' WHERE code = 'rows-3'`, `DELETE FROM fp.lines WHERE code = 'rows-4'`]) {
+        m = await dataMark(a, ['fp.lines'])
+        await a.query(write)
+        expect(await rowsUnchanged(a, m), write).toBe(false)
+      }
+      await a.query(`DELETE FROM fp.lines WHERE code LIKE 'rows-%'`)
+    })
+  })
+
+  describe('recorded fingerprints kept packed', () => {
+    it('give back an equal snapshot (same hash, no difference), in a fraction of the bytes', async () => {
+      const s = await snap(a)
+      const store = new PackedSnapshots()
+      store.set(3, s)
+      expect(store.size).toBe(1)
+      expect(store.get(4)).toBeUndefined()
+      const back = store.get(3)!
+      expect(fingerprintHash(back)).toBe(fingerprintHash(s))
+      expect(diffSnapshots(s, back)).toEqual([])
+      expect(store.bytes()).toBeLessThan(JSON.stringify(s).length / 3)
+    })
   })
 
   describe('fingerprint: same schema, different creation order', () => {

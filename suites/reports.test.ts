@@ -212,6 +212,17 @@ describe('index.html (static)', () => {
     expect(renderHtml(passingReport())).toContain('Migration verification passed')
     expect(html).not.toMatch(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/)
   })
+
+  it('shows the depth of the proof, the changed-only scope and where each stage\'s time went', () => {
+    const r = passingReport()
+    r.stages[1] = { ...r.stages[1]!, breakdown: [{ label: '001_init', ms: 1200 }], counts: { migrationsApplied: 3, snapshots: 4 } }
+    r.depth = { faultPoints: 174, propertyDatasets: 25, propertyRows: 1213, roundTripRestores: 3, roundTripRows: 2900, roundTripCompressedChunks: 4, roundTripBoundaryRows: 6, downUpSteps: 9, idempotentFiles: 9 }
+    r.scope = { mode: 'changed', base: 'migrations/released.json', fullDepth: ['010_new'], replayedOnly: ['001_init'] }
+    const html = renderHtml(r)
+    expect(html).toContain('174 fault points, 25 property datasets (1213 rows), 3 restores of 2900 rows (4 compressed chunks, 6 boundary rows)')
+    expect(html).toContain('full depth: 010_new; only replayed (migrations/released.json): 001_init')
+    expect(html).toMatch(/Where the time went[\s\S]*<td>replay<\/td>[\s\S]*001_init 1\.2 s[\s\S]*migrationsApplied 3, snapshots 4/)
+  })
 })
 
 const chromium = chromiumPath()

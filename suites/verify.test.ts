@@ -10,7 +10,7 @@ import type { StartedEngine } from '../harness/engines/types.ts'
 import { runVerify, STAGES, type VerifyReport } from '../harness/verify/pipeline.ts'
 import { passed, type Stage } from '../harness/verify/stage.ts'
 import { cli } from './support/cli.ts'
-import { copyDir, edit, emptyDir, MIGRATIONS, write } from './support/dirs.ts'
+import { copyDir, edit, emptyDir, MIGRATIONS, PLAIN, write } from './support/dirs.ts'
 import { availableEngines, useEngine } from './support/engines.ts'
 
 // The broken copies target schema stages; the slow data and fault stages have suites of their own.
@@ -35,6 +35,33 @@ describe.each(cases)('pnpm verify on the $name engine', (c) => {
     expect(stage(r, 'replay').summary).toMatch(/^9 migrations applied from empty/)
     // The diagnostic replay (statement by statement under savepoints) finds nothing either.
     expect(stage(r, 'diagnostic-replay').summary).toMatch(/^every statement ran: \d+ statements of 9 files$/)
+    // The depth of the proof is counted, so a faster run can show it proves as much.
+    const statements = stage(r, 'replay').counts!.migrationStatements!
+    const fault = stage(r, 'fault-injection').counts!
+    expect(fault.faultPoints! + (fault.faultPointsNotExercised ?? 0)).toBe(statements)
+    expect(r.depth!.faultPoints).toBe(fault.faultPoints)
+    expect(r.depth!.propertyDatasets).toBeGreaterThan(0)
+    expect(r.depth!.roundTripRestores).toBeGreaterThanOrEqual(3)
+    expect(r.depth!.roundTripCompressedChunks).toBeGreaterThan(0)
+    expect(r.depth!.roundTripBoundaryRows).toBeGreaterThan(0)
+    expect(r.depth).toMatchObject({ downUpSteps: 9, idempotentFiles: 9 })
+  })
+
+  it('verify.json breaks every database stage down by part and counts its work', async () => {
+    // The two transactional files of the plain set (003 builds an index CONCURRENTLY: not on every engine).
+    const dir = copyDir(PLAIN, (f) => !f.startsWith('003_'))
+    edit(dir, 'manifest.json', (s) => s.replace(/,\s*"003_orders_placed_idx"[^}]*}/, '').replace(/,?\s*"app\.orders_placed_idx"/, ''))
+    const r = await runVerify(engine, { dir }, SCHEMA_STAGES)
+    expect(r.stages.filter((s) => s.verdict === 'failed').map((s) => `${s.id}: ${s.summary}`)).toEqual([])
+    const names = ['001_accounts', '002_orders']
+    expect(stage(r, 'replay').breakdown!.map((p) => p.label)).toEqual(names)
+    expect(stage(r, 'replay').counts).toMatchObject({ migrationsApplied: 2, snapshots: 3 })
+    // down-up: per step a down, an up and a down again, then everything up once more.
+    expect(stage(r, 'down-up').counts).toMatchObject({ migrationsReverted: 4, migrationsApplied: 4, downUpSteps: 2 })
+    expect(stage(r, 'down-up').breakdown!.map((p) => p.label)).toEqual([...names].reverse())
+    expect(stage(r, 'idempotency').counts).toMatchObject({ idempotentFiles: 2, dataDigests: 3 })
+    expect(r.work!.migrationsApplied).toBeGreaterThanOrEqual(6)
+    expect(r.depth).toMatchObject({ downUpSteps: 2, idempotentFiles: 2, faultPoints: 0 })
   })
 
   it('a non-idempotent file fails the idempotency stage, naming the file, line and SQLSTATE', async () => {
@@ -47,6 +74,45 @@ describe.each(cases)('pnpm verify on the $name engine', (c) => {
     const details = stage(r, 'idempotency').details.join('\n')
     expect(details).toMatch(/002_plc_equipment_management\.sql fails when run a second time/)
     expect(details).toMatch(/002_plc_equipment_management\.sql:\d+:\d+: ERROR 23505: duplicate key value violates unique constraint "uq_production_lines_line_code"/)
+  })
+
+  it('a file that changes the schema when run again fails idempotency with the difference (the catalog mark sees the write)', async () => {
+    const dir = copyDir(MIGRATIONS, (f) => f !== 'released.json')
+    // Each run creates one more table, named after how many exist: a second run adds another.
+    edit(dir, '002_plc_equipment_management.sql', (s) => `${s}\nDO $$ BEGIN EXECUTE format('CREATE TABLE IF NOT EXISTS factory_telemetry.run_%s (x int)', (SELECT count(*) FROM pg_tables WHERE tablename LIKE 'run\\_%')); END $$;\n`)
+    const r = await runVerify(engine, { dir }, SCHEMA_STAGES.filter((s) => ['replay', 'idempotency'].includes(s.id)))
+    const s = stage(r, 'idempotency')
+    expect(s.verdict).toBe('failed')
+    expect(s.details.join('\n')).toMatch(/002_plc_equipment_management\.sql changed the database when run a second time:[\s\S]*run_1/)
+  })
+
+  it('--changed: the nine released migrations are replayed once as the base, only the new one gets full depth, and the report says which', { timeout: 600_000 }, async () => {
+    const dir = copyDir(MIGRATIONS)
+    write(dir, '010_metric_note.sql', '-- A note per metric, for the operators.\nALTER TABLE factory_telemetry.metric_def ADD COLUMN IF NOT EXISTS note text;\n')
+    write(dir, '010_metric_note.down.sql', 'ALTER TABLE factory_telemetry.metric_def DROP COLUMN IF EXISTS note;\n')
+    const r = await runVerify(engine, { dir, changed: {}, seed: 3 }, STAGES.filter((s) => s.id !== 'backup-round-trip' && s.id !== 'jobs'))
+    expect(r.stages.filter((s) => s.verdict !== 'passed').map((s) => `${s.id}: ${s.summary}`)).toEqual([])
+    expect(r.scope).toMatchObject({ mode: 'changed', fullDepth: ['010_metric_note'] })
+    expect(r.scope!.replayedOnly).toHaveLength(9)
+    // One statement in 010: one fault point; one down/up step; one file re-run.
+    expect(r.depth).toMatchObject({ faultPoints: 1, downUpSteps: 1, idempotentFiles: 1 })
+    expect(stage(r, 'fault-injection').summary).toMatch(/^1 fault points in 1 migrations: .*; 9 released migration\(s\) replayed only \(--changed\)$/)
+    expect(stage(r, 'data-properties').summary).toMatch(/--changed: only the steps into 010_metric_note checked/)
+    expect(stage(r, 'down-up').summary).toMatch(/^the 1 new or changed step\(s\) \(--changed/)
+    // Still every version's data: the datasets are generated at all ten versions.
+    expect(r.depth!.propertyDatasets).toBe(1 + 9 * 3)
+
+    // With --since: a ref where 010 did not exist yet (its files untracked) gives the same scope.
+    const { execFileSync } = await import('node:child_process')
+    const git = (...a: string[]) => execFileSync('git', a, { cwd: dir, stdio: 'pipe' }).toString()
+    git('init', '-q')
+    git('-c', 'user.email=t@t', '-c', 'user.name=t', 'add', '.', ':!010_*')
+    git('-c', 'user.email=t@t', '-c', 'user.name=t', 'commit', '-qm', 'released')
+    const { changedScope } = await import('../harness/verify/scope.ts')
+    const { FileMigrationProvider } = await import('../harness/runner/discover.ts')
+    const migrations = await new FileMigrationProvider(dir).getMigrations()
+    expect(await changedScope(dir, migrations, 'HEAD')).toMatchObject({ base: 'git HEAD', fullDepth: ['010_metric_note'] })
+    await expect(changedScope(dir, migrations, 'no-such-ref')).rejects.toThrow(/--since no-such-ref: git/)
   })
 
   it('a down file that forgets an index fails the down/up stage, naming the index', async () => {

@@ -18,6 +18,7 @@ import { createBackup } from './backup.ts'
 import { formatComparison } from './compare.ts'
 import { restoreBackup, type RestoreKind } from './restore.ts'
 import { handleTarget } from '../engines/target.ts'
+import type { StepPart } from '../steps/step.ts'
 
 export interface RoundTripOptions {
   dir: string
@@ -33,6 +34,10 @@ export interface RoundTripResult {
   verdict: 'passed' | 'failed'
   summary: string
   details: string[]
+  /** Where the time went: migrating the source, loading data, the backup, each restore and its comparison. */
+  parts: StepPart[]
+  /** Restores made and compared. */
+  restores: number
 }
 
 export async function backupRoundTrip(engine: StartedEngine, o: RoundTripOptions): Promise<RoundTripResult> {
@@ -40,18 +45,29 @@ export async function backupRoundTrip(engine: StartedEngine, o: RoundTripOptions
   const root = await mkdtemp(path.join(os.tmpdir(), 'pgverify-roundtrip-'))
   const source = await engine.createDatabase('roundtrip_source')
   const details: string[] = []
+  const parts: StepPart[] = []
+  let t = performance.now()
+  const lap = (label: string) => {
+    const now = performance.now()
+    parts.push({ label, ms: Math.round(now - t) })
+    t = now
+  }
   let failed = 0
+  let restores = 0
   try {
     const c = await connect(source.url, { applicationName: 'pgverify round trip' })
     try {
       const r = await new Migrator({ client: c, provider: { source: o.dir, getMigrations: async () => o.migrations }, logSchema: o.logSchema, requirements: o.manifest?.requirements, lockWaitMs: 0 }).up()
-      if (r.error) return { verdict: 'failed', summary: `migrations failed before the backup: ${r.error.message}`, details: [] }
+      if (r.error) return { verdict: 'failed', summary: `migrations failed before the backup: ${r.error.message}`, details: [], parts, restores }
+      lap('source: fresh database and migrations')
       await o.load?.(c)
+      lap('source: data loaded')
     } finally {
       await c.end().catch(() => {})
     }
     const b = await createBackup(handleTarget(engine, source), { root, manifest: o.manifest, log: { schema: o.logSchema, table: 'migration_log' } })
     details.push(`backup ${b.name}: ${b.manifest.files.length} files, ${(b.bytes / 2 ** 20).toFixed(1)} MiB in ${Math.round(b.durationMs)} ms (${b.manifest.tool.logical})`)
+    lap('backup')
     for (const kind of kinds) {
       const host = await engine.createDatabase(`roundtrip_${kind}`)
       try {
@@ -66,6 +82,7 @@ export async function backupRoundTrip(engine: StartedEngine, o: RoundTripOptions
         }
         const r = await restoreBackup(b.dir, handleTarget(engine, host), { kind, mode: kind === 'data' ? 'in-place' : 'fresh' })
         const n = r.comparison.differences.length
+        restores++
         if (n) failed++
         details.push(`${kind} restore (${Math.round(r.durationMs)} ms): ${n} differences`, ...formatComparison(r.comparison).map((l) => `  ${l}`))
         await r.target.drop?.()
@@ -74,15 +91,16 @@ export async function backupRoundTrip(engine: StartedEngine, o: RoundTripOptions
         details.push(`${kind} restore failed: ${isHarnessError(e) ? `[${e.code}] ` : ''}${(e as Error).message}`)
       } finally {
         await host.drop().catch(() => {})
+        lap(`${kind} restore and comparison`)
       }
     }
   } catch (e) {
-    return { verdict: 'failed', summary: `backup round trip could not complete: ${(e as Error).message}`, details }
+    return { verdict: 'failed', summary: `backup round trip could not complete: ${(e as Error).message}`, details, parts, restores }
   } finally {
     await source.drop().catch(() => {})
     await rm(root, { recursive: true, force: true }).catch(() => {})
   }
   return failed
-    ? { verdict: 'failed', summary: `backup round trip: ${failed} of ${kinds.length} restores differ from the backed-up state`, details }
-    : { verdict: 'passed', summary: `backup round trip: ${kinds.join(', ')} restores each show 0 differences from the backed-up state`, details }
+    ? { verdict: 'failed', summary: `backup round trip: ${failed} of ${kinds.length} restores differ from the backed-up state`, details, parts, restores }
+    : { verdict: 'passed', summary: `backup round trip: ${kinds.join(', ')} restores each show 0 differences from the backed-up state`, details, parts, restores }
 }

@@ -30,6 +30,10 @@ Options:
   --seed N            seed for generated data (printed by every run; reproduces it)
   --runs N            generated datasets per data property (default sized for CI)
   --skip A,B          do not run these stages (reported as skipped, and the run says so)
+  --changed           pull-request mode: migrations in released.json are replayed once as the
+                      base; only new or changed ones get fault injection, data properties,
+                      down/up and idempotency (the report says which was proven how)
+  --since REF         with --changed: "changed" means touched since git REF instead
   --json              print the report as JSON on stdout
   -h, --help          this help
 
@@ -45,6 +49,8 @@ export async function verify(argv: Args, { config }: VerbContext): Promise<numbe
   const runs = wholeNumber('runs', argv.runs, '20')
   const skip = argv.skip === undefined ? undefined : checkSkip(String(argv.skip))
   await checkMigrationsDir(dir)
+  const since = flag(argv, 'since')
+  if (since !== undefined && !since.trim()) throw new HarnessError('USAGE', '--since needs a git ref', { hint: 'e.g. pnpm verify --changed --since origin/main' })
   const engine = await startCommandEngine(engineRequest(argv, config), config)
   let report: VerifyReport
   try {
@@ -59,6 +65,7 @@ export async function verify(argv: Args, { config }: VerbContext): Promise<numbe
       runs,
       reportsDir,
       skip,
+      changed: argv.changed || since !== undefined ? { since } : undefined,
     })
   } finally {
     await engine.stop()
@@ -88,6 +95,7 @@ function render(report: VerifyReport, reportsDir: string): void {
     // The diagnostic replay never fails (the replay decides): its details are what it found.
     if (s.verdict === 'failed' || (s.id === 'diagnostic-replay' && s.details.length)) for (const d of s.details.slice(0, 60)) out(`      ${d}`)
   }
+  if (report.scope) out(`${bold('changed-only')} (${report.scope.base}): proven at full depth: ${report.scope.fullDepth.join(', ') || 'nothing'}; only replayed: ${report.scope.replayedOnly.join(', ') || 'nothing'}`)
   const failed = report.stages.filter((s) => s.verdict === 'failed').length
   const skipped = report.stages.filter((s) => s.verdict === 'skipped').length
   out('')
@@ -96,4 +104,4 @@ function render(report: VerifyReport, reportsDir: string): void {
   out(dim(`reports: ${join(reportsDir, 'index.html')} · verify.json · junit.xml`))
 }
 
-export const verb: Verb = { help: VERIFY_HELP, options: { string: ['engine', 'dir', 'log-schema', 'reports', 'seed', 'runs', 'skip'], boolean: ['json'] }, run: verify }
+export const verb: Verb = { help: VERIFY_HELP, options: { string: ['engine', 'dir', 'log-schema', 'reports', 'seed', 'runs', 'skip', 'since'], boolean: ['json', 'changed'] }, run: verify }

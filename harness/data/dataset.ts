@@ -18,6 +18,12 @@ export interface TableInsert {
   rows: Cell[][]
   /** What the engine stored (RETURNING, text form): defaults and sequences filled in. */
   stored?: (string | null)[][]
+  /**
+   * Added to a database that already holds rows (the data property's chain): a row whose key
+   * exists is skipped (ON CONFLICT DO NOTHING) rather than failing the dataset; `stored` then
+   * holds only the rows that went in.
+   */
+  skipExisting?: boolean
 }
 
 export interface DatasetStats {
@@ -50,7 +56,7 @@ type Returned = Record<string, string | null>
  * Resolves and inserts `raw` in one transaction. On an engine error the transaction is rolled
  * back and the error returned (the caller counts it as a rejected dataset).
  */
-export async function insertDataset(client: pg.ClientBase, plan: GenerationPlan, raw: RawDataset): Promise<InsertOutcome> {
+export async function insertDataset(client: pg.ClientBase, plan: GenerationPlan, raw: RawDataset, options: { skipExisting?: boolean } = {}): Promise<InsertOutcome> {
   const stats: DatasetStats = { rows: 0, droppedNoParent: 0, droppedDuplicate: 0, droppedByCheck: {}, repaired: 0 }
   const inserts: TableInsert[] = []
   const inserted = new Map<string, Returned[]>()
@@ -60,21 +66,24 @@ export async function insertDataset(client: pg.ClientBase, plan: GenerationPlan,
   try {
     for (const [i, tp] of plan.tables.entries()) {
       current = tp.table.name
-      const rows = await materialise(client, tp, raw[i] ?? [], inserted, external, stats)
+      let rows = await materialise(client, tp, raw[i] ?? [], inserted, external, stats)
+      if (rows.length && options.skipExisting) rows = await dropDeclaredExisting(client, tp, rows, stats)
       if (rows.length === 0) {
         inserted.set(tp.table.name, [])
         continue
       }
-      const ins: TableInsert = { table: tp.table, columns: tp.columns, rows }
+      const ins: TableInsert = { table: tp.table, columns: tp.columns, rows, ...(options.skipExisting ? { skipExisting: true } : {}) }
       const { text, values } = insertStatement(ins)
       const r = await client.query({ text, values, rowMode: 'array' })
       ins.stored = r.rows as (string | null)[][]
+      // Rows whose key the database already held were skipped: duplicates, as within a dataset.
+      stats.droppedDuplicate += rows.length - ins.stored.length
       inserted.set(
         tp.table.name,
         ins.stored.map((row) => Object.fromEntries(tp.columns.map((c, j) => [c.name, row[j] ?? null]))),
       )
       inserts.push(ins)
-      stats.rows += rows.length
+      stats.rows += ins.stored.length
     }
     await client.query('COMMIT')
     return { dataset: { inserts, stats } }
@@ -235,6 +244,30 @@ function valuesList(rows: Cell[][], cols: { c: ColumnInfo; j: number }[], ids?: 
   return { sql, values }
 }
 
+/**
+ * A unique key a later migration declares (a precondition, no index yet) cannot skip rows by
+ * ON CONFLICT: candidate rows whose plain key the table already holds are dropped by query (the
+ * engine's own equality), so the data carried forward keeps satisfying the precondition.
+ */
+async function dropDeclaredExisting(client: pg.ClientBase, tp: TablePlan, rows: Cell[][], stats: DatasetStats): Promise<Cell[][]> {
+  let out = rows
+  for (const u of tp.uniques) {
+    if (!u.unique.declaredBy || !u.columns || !u.columns.every((j) => j >= 0) || out.length === 0) continue
+    const cols = u.columns.map((j) => ({ c: tp.columns[j]!, j }))
+    const { sql, values } = valuesList(out, cols)
+    const match = cols.map(({ c }) => `t.${quoteIdent(c.name)} = v.${quoteIdent(c.name)}`).join(' AND ')
+    const r = await client.query({
+      text: `SELECT v.i FROM (VALUES ${sql}) AS v(i${cols.map(({ c }) => `, ${quoteIdent(c.name)}`).join('')}) WHERE EXISTS (SELECT 1 FROM ${tp.table.sql} t WHERE ${match})`,
+      values,
+      rowMode: 'array',
+    })
+    const taken = new Set((r.rows as unknown[][]).map((x) => Number(x[0])))
+    stats.droppedDuplicate += taken.size
+    out = out.filter((_, i) => !taken.has(i))
+  }
+  return out
+}
+
 /** Keeps the first row of every unique key (primary key first); NULLs are distinct unless NULLS NOT DISTINCT. */
 async function dedupe(client: pg.ClientBase, tp: TablePlan, rows: Cell[][], stats: DatasetStats): Promise<Cell[][]> {
   let out = rows
@@ -293,7 +326,7 @@ export function insertStatement(ins: TableInsert): { text: string; values: (stri
   )
   const cols = ins.columns.map((c) => quoteIdent(c.name))
   return {
-    text: `INSERT INTO ${ins.table.sql} (${cols.join(', ')}) VALUES ${rows.join(', ')} RETURNING ${cols.map((c) => `${c}::text`).join(', ')}`,
+    text: `INSERT INTO ${ins.table.sql} (${cols.join(', ')}) VALUES ${rows.join(', ')}${ins.skipExisting ? ' ON CONFLICT DO NOTHING' : ''} RETURNING ${cols.map((c) => `${c}::text`).join(', ')}`,
     values,
   }
 }
@@ -308,11 +341,14 @@ export function toSql(dataset: Dataset | TableInsert[], options: { stored?: bool
   const inserts = Array.isArray(dataset) ? dataset : dataset.inserts
   const out: string[] = []
   for (const ins of inserts) {
-    const stored = options.stored && ins.stored?.length === ins.rows.length ? ins.stored : undefined
+    // With skipExisting, `stored` holds the rows that went in (fewer than sent when keys existed).
+    const stored = options.stored && ins.stored && (ins.skipExisting || ins.stored.length === ins.rows.length) ? ins.stored : undefined
     const cells: Cell[][] = stored ?? ins.rows
+    if (cells.length === 0) continue
     const rows = cells.map((row) => `  (${row.map((cell) => (cell === undefined ? 'DEFAULT' : cell === null ? 'NULL' : literal(cell))).join(', ')})`)
     const overriding = stored && ins.columns.some((c) => c.identity === 'a') ? ' OVERRIDING SYSTEM VALUE' : ''
-    out.push(`INSERT INTO ${ins.table.sql} (${ins.columns.map((c) => quoteIdent(c.name)).join(', ')})${overriding} VALUES\n${rows.join(',\n')};`)
+    const conflict = ins.skipExisting && !stored ? '\nON CONFLICT DO NOTHING' : ''
+    out.push(`INSERT INTO ${ins.table.sql} (${ins.columns.map((c) => quoteIdent(c.name)).join(', ')})${overriding} VALUES\n${rows.join(',\n')}${conflict};`)
   }
   return out.join('\n')
 }

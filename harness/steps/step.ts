@@ -31,6 +31,12 @@ export interface StepError<L extends Location = Location> {
   located?: L
 }
 
+/** One part of a step's time (a migration, a starting version, a restore kind). */
+export interface StepPart {
+  label: string
+  ms: number
+}
+
 export interface StepResult<L extends Location = Location> {
   id: string
   title: string
@@ -41,6 +47,10 @@ export interface StepResult<L extends Location = Location> {
   /** Evidence: check lines, diff lines, the located error. */
   details: string[]
   error?: StepError<L>
+  /** Where the step's time went, by part (verify's stages fill it; see verify/meter.ts). */
+  breakdown?: StepPart[]
+  /** The work the step did, counted (migrations applied, snapshots taken, fault points, datasets). */
+  counts?: Record<string, number>
 }
 
 /** What a step's body returns; the runner adds id, title and duration. */

@@ -9,8 +9,11 @@ import type pg from 'pg'
 import { engineDifferences } from '../engines/differences.ts'
 import type { StartedEngine } from '../engines/types.ts'
 import { connect } from '../runner/connect.ts'
+import { PackedSnapshots } from '../validation/fingerprint/index.ts'
 import { harnessOutcome, notRun, runStep } from '../steps/step.ts'
-import type { FilesContext, FilesStage, Stage, StageResult, VerifyContext, VerifyOptions, VerifyReport } from './stage.ts'
+import type { FilesContext, FilesStage, Stage, StageResult, VerifyContext, VerifyDepth, VerifyOptions, VerifyReport } from './stage.ts'
+import { Meter } from './meter.ts'
+import { changedScope } from './scope.ts'
 import { filesStage } from './stages/files.ts'
 import { lintStage } from './stages/lint.ts'
 import { downUp, idempotency, postValidation, replay, secondUp } from './stages/schema.ts'
@@ -20,7 +23,7 @@ import { backupRoundTripStage } from './stages/backup-round-trip.ts'
 import { jobsStage } from './stages/jobs.ts'
 import { DIAGNOSTIC_TITLE, diagnosticReplayStage, runDiagnosticReplay } from './stages/diagnostic-replay.ts'
 
-export type { StageResult, VerifyReport, VerifyOptions, Verdict } from './stage.ts'
+export type { StageResult, VerifyDepth, VerifyReport, VerifyOptions, Verdict } from './stage.ts'
 
 /** Before any database: they read the directory themselves, and always run. */
 export const FILE_STAGES: FilesStage[] = [lintStage, filesStage]
@@ -83,7 +86,12 @@ export async function runVerify(engine: StartedEngine, options: VerifyOptions, s
   const schemas = [...new Set([manifest?.schema, options.logSchema, ...(manifest?.tables ?? []).map((t) => t.split('.')[0])].filter((s): s is string => !!s))]
   const logSchema = options.logSchema ?? manifest?.schema ?? 'public'
   if (!schemas.includes(logSchema)) schemas.push(logSchema)
-  const ctx: VerifyContext = { engine, dir: options.dir, manifest, migrations, schemas, logSchema, logTable: options.logTable, fingerprints: new Map(), progress, options }
+  const ctx: VerifyContext = { engine, dir: options.dir, manifest, migrations, schemas, logSchema, logTable: options.logTable, fingerprints: new PackedSnapshots(), progress, options }
+  if (options.changed) {
+    report.scope = await changedScope(options.dir, migrations, options.changed.since)
+    ctx.focus = new Set(report.scope.fullDepth)
+    progress(`▸ changed-only (${report.scope.base}): full depth for ${report.scope.fullDepth.join(', ') || 'nothing (no new or changed migration)'}; replayed only: ${report.scope.replayedOnly.length} migration(s)`)
+  }
 
   const db = await engine.createDatabase('verify')
   let client: pg.Client | undefined
@@ -101,7 +109,10 @@ export async function runVerify(engine: StartedEngine, options: VerifyOptions, s
       }
       progress(`▸ ${stage.title}`)
       const c = client
-      results.push(await runStep(stage, () => stage.run(ctx, c), (e) => harnessOutcome(e, `${stage.id} could not complete: ${e.message}`)))
+      const meter = (ctx.meter = new Meter())
+      const r = await runStep(stage, () => stage.run(ctx, c), (e) => harnessOutcome(e, `${stage.id} could not complete: ${e.message}`))
+      ctx.meter = undefined
+      results.push(withMeter(r, meter))
     }
   } finally {
     await client?.end().catch(() => {})
@@ -109,5 +120,37 @@ export async function runVerify(engine: StartedEngine, options: VerifyOptions, s
   }
   report.durationMs = Date.now() - started
   report.ok = results.every((r) => r.verdict !== 'failed')
+  report.work = sumCounts(results)
+  report.depth = depthOf(results)
   return report
+}
+
+/** The meter's counts and parts join what the stage itself reported (its own win). */
+function withMeter(r: StageResult, meter: Meter): StageResult {
+  const counts = { ...meter.counts, ...r.counts }
+  for (const k of Object.keys(counts)) if (k.endsWith('Ms')) counts[k] = Math.round(counts[k]!)
+  const breakdown = r.breakdown ?? meter.breakdown()
+  return { ...r, ...(Object.keys(counts).length ? { counts } : {}), ...(breakdown.length ? { breakdown } : {}) }
+}
+
+function sumCounts(results: StageResult[]): Record<string, number> {
+  const out: Record<string, number> = {}
+  for (const r of results) for (const [k, v] of Object.entries(r.counts ?? {})) out[k] = (out[k] ?? 0) + v
+  return out
+}
+
+/** What "full depth" means, counted: a faster run must show the same numbers. */
+function depthOf(results: StageResult[]): VerifyDepth {
+  const c = (stage: string, name: string) => results.find((r) => r.id === stage)?.counts?.[name] ?? 0
+  return {
+    faultPoints: c('fault-injection', 'faultPoints'),
+    propertyDatasets: c('data-properties', 'datasets'),
+    propertyRows: c('data-properties', 'rows'),
+    roundTripRestores: c('backup-round-trip', 'roundTripRestores'),
+    roundTripRows: c('backup-round-trip', 'roundTripRows'),
+    roundTripCompressedChunks: c('backup-round-trip', 'roundTripCompressedChunks'),
+    roundTripBoundaryRows: c('backup-round-trip', 'roundTripBoundaryRows'),
+    downUpSteps: c('down-up', 'downUpSteps'),
+    idempotentFiles: c('idempotency', 'idempotentFiles'),
+  }
 }

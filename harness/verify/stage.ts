@@ -8,10 +8,14 @@ import type { StartedEngine } from '../engines/types.ts'
 import type { LocatedError } from '../runner/locate.ts'
 import type { Migration } from '../sql/migration.ts'
 import { Migrator, type MigratorEvent, type MigratorHooks } from '../runner/migrator.ts'
-import { diffSnapshots, snapshot, type SchemaSnapshot } from '../validation/fingerprint/index.ts'
+import { diffSnapshots, snapshot, type SchemaSnapshot, type Snapshots } from '../validation/fingerprint/index.ts'
 import type { Manifest } from '../manifest/manifest.ts'
 import type { LintResult } from '../lint/lint.ts'
 import type { StepOutcome, StepResult } from '../steps/step.ts'
+import { dataDigests, type TableDigest } from '../validation/data-digest.ts'
+import { Meter } from './meter.ts'
+import type { VerifyScope } from './scope.ts'
+import { catalogMark, catalogUnchanged, type CatalogMark } from '../catalog/marks.ts'
 
 export type { Verdict } from '../steps/step.ts'
 export { failed, passed } from '../steps/step.ts'
@@ -34,6 +38,8 @@ export interface VerifyOptions {
   skip?: string[]
   /** The lint allow-list to use instead of `<dir>/lint-allow.json` (pgverify.config.json "lint.allowFile"). */
   lintAllowFile?: string
+  /** `--changed`: released migrations (or, with `since`, those unchanged since that git ref) are only replayed (scope.ts). */
+  changed?: { since?: string }
 }
 
 export interface VerifyContext {
@@ -45,9 +51,29 @@ export interface VerifyContext {
   logSchema: string
   logTable?: string
   /** Fingerprint after each version 0..N, recorded during replay. */
-  fingerprints: Map<number, SchemaSnapshot>
+  fingerprints: Snapshots
   progress: (line: string) => void
   options: VerifyOptions
+  /** The running stage's meter (the pipeline gives every stage a fresh one): counts and time by part. */
+  meter?: Meter
+  /** With --changed: the migrations proven at full depth (the others are only replayed); absent: all. */
+  focus?: Set<string>
+}
+
+/** Whether `m` gets full depth in this run (every migration, unless --changed narrowed them). */
+export const inFocus = (ctx: VerifyContext, m: { name: string }): boolean => !ctx.focus || ctx.focus.has(m.name)
+
+/** The work that defines "full depth", summed from the stages' counts: equal before and after a speed-up. */
+export interface VerifyDepth {
+  faultPoints: number
+  propertyDatasets: number
+  propertyRows: number
+  roundTripRestores: number
+  roundTripRows: number
+  roundTripCompressedChunks: number
+  roundTripBoundaryRows: number
+  downUpSteps: number
+  idempotentFiles: number
 }
 
 export interface VerifyReport {
@@ -67,6 +93,12 @@ export interface VerifyReport {
   stages: StageResult[]
   /** Every lint finding, allowed or not (the lint stage's verdict counts only non-allowed errors). */
   lint?: LintResult
+  /** The depth of the proof (fault points, datasets, restores …), from the stages' counts. */
+  depth?: VerifyDepth
+  /** Structural work of the whole run, summed over the stages (migrations applied, snapshots …). */
+  work?: Record<string, number>
+  /** With --changed: what was proven at full depth and what was only replayed. */
+  scope?: VerifyScope
 }
 
 export type StageOutcome = StepOutcome<LocatedError>
@@ -102,6 +134,18 @@ export interface FilesStage {
 }
 
 export function migratorFor(ctx: VerifyContext, client: pg.ClientBase, extra: { onEvent?: (e: MigratorEvent) => void; hooks?: MigratorHooks } = {}): Migrator {
+  const meter = ctx.meter
+  const onEvent = meter
+    ? (e: MigratorEvent) => {
+        if (e.type === 'done') {
+          const m = ctx.migrations.find((x) => x.name === e.migration)
+          meter.count(e.direction === 'up' ? 'migrationsApplied' : 'migrationsReverted')
+          meter.count('migrationStatements', (e.direction === 'up' ? m?.up : m?.down)?.statements.length ?? 0)
+          meter.count('migrationMs', e.durationMs)
+        } else if (e.type === 'failed') meter.count('migrationsFailed')
+        extra.onEvent?.(e)
+      }
+    : extra.onEvent
   return new Migrator({
     client,
     provider: { source: ctx.dir, getMigrations: async () => ctx.migrations },
@@ -110,10 +154,54 @@ export function migratorFor(ctx: VerifyContext, client: pg.ClientBase, extra: { 
     requirements: ctx.manifest?.requirements,
     lockWaitMs: 0,
     ...extra,
+    onEvent,
   })
 }
 
-export const take = (client: pg.ClientBase, ctx: VerifyContext) => snapshot(client, ctx.schemas)
+/** A schema snapshot of the verified schemas, counted and timed on the stage's meter. */
+export async function take(client: pg.ClientBase, ctx: VerifyContext): Promise<SchemaSnapshot> {
+  const t0 = performance.now()
+  const s = await snapshot(client, ctx.schemas)
+  ctx.meter?.count('snapshots')
+  ctx.meter?.count('snapshotMs', performance.now() - t0)
+  return s
+}
+
+/** A schema state to compare with later: its fingerprint, and the catalog's mark (catalog/marks.ts) at that moment. */
+export interface SchemaState {
+  snapshot: SchemaSnapshot
+  mark: CatalogMark
+}
+
+export async function schemaState(client: pg.ClientBase, ctx: VerifyContext, snapshot?: SchemaSnapshot): Promise<SchemaState> {
+  const s = snapshot ?? (await take(client, ctx))
+  return { snapshot: s, mark: await catalogMark(client) }
+}
+
+/**
+ * The differences between `state` and the schema now. When no committed write touched the
+ * catalog since the state's mark there are none, and no fingerprint is taken (two catalog
+ * queries instead of a dozen); otherwise the fingerprint is taken and compared, and when it is
+ * still equal the state's mark is renewed (the catalog was rewritten to the same schema).
+ */
+export async function schemaDiff(client: pg.ClientBase, ctx: VerifyContext, state: SchemaState): Promise<string[]> {
+  if (await catalogUnchanged(client, state.mark)) {
+    ctx.meter?.count('snapshotsAvoided')
+    return []
+  }
+  const d = diffLines(state.snapshot, await take(client, ctx))
+  if (d.length === 0) state.mark = await catalogMark(client)
+  return d
+}
+
+/** The data digest of every table of the verified schemas (`exclude`d ones left out), counted and timed. */
+export async function digests(client: pg.ClientBase, ctx: VerifyContext, exclude: string[] = []): Promise<Map<string, TableDigest>> {
+  const t0 = performance.now()
+  const d = await dataDigests(client, ctx.schemas, exclude)
+  ctx.meter?.count('dataDigests')
+  ctx.meter?.count('dataDigestMs', performance.now() - t0)
+  return d
+}
 
 export function diffLines(a: SchemaSnapshot, b: SchemaSnapshot, limit = 40): string[] {
   const d = diffSnapshots(a, b)

@@ -5,7 +5,7 @@
  */
 import type pg from 'pg'
 import type { Migration } from '../../sql/migration.ts'
-import type { SchemaSnapshot } from '../../validation/fingerprint/index.ts'
+import type { Snapshots } from '../../validation/fingerprint/index.ts'
 import { attributeJobs, describeConfig, formatJobError, jobLabel, jobWindow, listJobs, registeredLabel, runJob, type RegisteredJob } from '../../validation/jobs/index.ts'
 import { show, type MissingRow, type RetentionExplainer } from './preservation.ts'
 
@@ -18,7 +18,7 @@ export const policyLabel = (j: RegisteredJob) => `${jobLabel(j)} (${j.registered
  * jobs show either way (a failed policy run leaves its chunk as it was); job health on realistic
  * data is the jobs stage's verdict. The errors are listed in the stage's summary and details.
  */
-export async function runRegisteredJobs(client: pg.ClientBase, ctx: { migrations: Migration[]; fingerprints: Map<number, SchemaSnapshot> }): Promise<{ jobs: RegisteredJob[]; errors: { job: RegisteredJob; message: string }[] }> {
+export async function runRegisteredJobs(client: pg.ClientBase, ctx: { migrations: Migration[]; fingerprints: Snapshots }): Promise<{ jobs: RegisteredJob[]; errors: { job: RegisteredJob; message: string }[] }> {
   const jobs = attributeJobs(await listJobs(client), ctx.migrations, ctx.fingerprints)
   const errors: { job: RegisteredJob; message: string }[] = []
   for (const j of jobs) {

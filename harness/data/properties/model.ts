@@ -3,11 +3,11 @@ import type pg from 'pg'
 import type { Manifest } from '../../manifest/manifest.ts'
 import type { Migrator } from '../../runner/migrator.ts'
 import type { Migration } from '../../sql/migration.ts'
-import type { SchemaSnapshot } from '../../validation/fingerprint/index.ts'
+import type { Snapshots } from '../../validation/fingerprint/index.ts'
 import type { Dataset } from '../dataset.ts'
 import type { Violation } from './preservation.ts'
 
-/** Datasets per starting version when --runs is not given: sized for `pnpm verify` on the embedded engine. */
+/** Datasets per version (chains) when --runs is not given: sized for `pnpm verify` on the embedded engine. */
 export const DEFAULT_RUNS = 3
 /** Time spent shrinking one failure before the smallest example so far is reported. */
 export const SHRINK_BUDGET_MS = 90_000
@@ -22,7 +22,7 @@ export interface PropertyContext {
   dir: string
   manifest?: Manifest
   /** The fingerprint after each version, recorded by replay (attributes the jobs). */
-  fingerprints: Map<number, SchemaSnapshot>
+  fingerprints: Snapshots
   /** As given; a fresh seed and DEFAULT_RUNS when not. */
   seed?: number
   runs?: number
@@ -30,6 +30,8 @@ export interface PropertyContext {
   /** The server runs background workers: every registered job is unscheduled after migrating. */
   backgroundWorkers: boolean
   progress: (line: string) => void
+  /** `verify --changed`: the migrations whose steps are checked (the data is still generated at, and carried through, every version); absent: all. */
+  focus?: Set<string>
 }
 
 /** The verdict, as a verify stage reports it. */
@@ -38,6 +40,10 @@ export interface PropertyResult {
   summary: string
   details: string[]
   error?: { code: string; message: string }
+  /** The work done, counted (datasets, rows, migrations by direction). */
+  counts?: Record<string, number>
+  /** Where the time went, by part. */
+  breakdown?: { label: string; ms: number }[]
 }
 
 export const passed = (summary: string, details: string[] = []): PropertyResult => ({ verdict: 'passed', summary, details })
@@ -50,8 +56,12 @@ export class PropertyFailed extends Error {
 }
 
 export interface Failure {
+  /** The version the failing step started from (the step k → k+1, or the jobs at N after the last step from k). */
   k: number
+  /** Every version's rows of the failing chain together. */
   dataset: Dataset
+  /** The failing chain: the dataset added at each version up to k. */
+  chain: { k: number; dataset: Dataset }[]
   violations: Violation[]
 }
 

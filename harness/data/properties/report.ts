@@ -6,7 +6,7 @@ import { failed, passed, SHRINK_BUDGET_MS, versionLabel, type Failure, type KSta
 
 /** What a run gathered, for its verdict. */
 export interface Tally {
-  ctx: Pick<PropertyContext, 'migrations' | 'runs'>
+  ctx: Pick<PropertyContext, 'migrations' | 'runs' | 'focus'>
   seed: number
   runs: number
   N: number
@@ -28,14 +28,32 @@ export interface Tally {
   starts: number[]
 }
 
-/** The summary and details of a run: the failure first, with its replay file, or what passed. */
+/** The summary and details of a run, with its counts and the time by part. */
 export function verdict(t: Tally): PropertyResult {
+  const counts = {
+    datasets: t.stats.reduce((s, x) => s + x.datasets, 0),
+    rows: t.stats.reduce((s, x) => s + x.rows, 0),
+    rejectedDatasets: t.stats.reduce((s, x) => s + x.rejected, 0),
+    startingVersions: t.stats.length,
+  }
+  const breakdown = [
+    ...t.stats.map((s) => ({ label: `from ${s.k} (${s.label})`, ms: Math.round(s.ms) })),
+    { label: 'migrating down and up', ms: Math.round(t.timing.migrate) },
+    { label: 'generating and inserting', ms: Math.round(t.timing.insert) },
+    { label: 'reading and checking', ms: Math.round(t.timing.check) },
+    { label: 'running the jobs and checking after them', ms: Math.round(t.timing.jobs) },
+  ]
+  return { ...describe(t), counts, breakdown }
+}
+
+/** The summary and details of a run: the failure first, with its replay file, or what passed. */
+function describe(t: Tally): PropertyResult {
   const { seed, runs, N, started, stats, declared, preconditions, generatorNotes, rejections, jobsRan, retentionRemoved, jobErrors, timing, failure, tooManySkips, starts } = t
   const totalDatasets = stats.reduce((s, x) => s + x.datasets, 0)
   const totalRows = stats.reduce((s, x) => s + x.rows, 0)
   const seconds = ((Date.now() - started) / 1000).toFixed(1)
   const lines: string[] = [
-    `seed ${seed} (reproduce: pnpm verify --seed ${seed}${t.ctx.runs !== undefined ? ` --runs ${runs}` : ''}); ${runs} dataset(s) per starting version`,
+    `seed ${seed} (reproduce: pnpm verify --seed ${seed}${t.ctx.runs !== undefined ? ` --runs ${runs}` : ''}); ${runs} chain(s): each adds a dataset at every version and carries every row through every later step, checked after each`,
     ...stats.map(
       (s) =>
         `from ${s.k} (${s.label}): ${s.datasets} dataset(s), ${s.rows} row(s) over ${s.tables} table(s)` +
@@ -67,7 +85,7 @@ export function verdict(t: Tally): PropertyResult {
         ...failure.violations.map((x) => `FAIL ${x.check}${x.table ? ` ${x.table}${x.column ? `.${x.column}` : ''}` : ''}: ${x.message}`),
         `shrunk dataset (${rows} row(s)): ${failure.dataset.inserts.map((i) => `${i.table.name} ${i.rows.length}`).join(', ') || 'no rows'}${failure.shrinkStopped ? ` (shrinking stopped after ${SHRINK_BUDGET_MS / 1000} s)` : ''}`,
         `replay: ${failure.file}`,
-        ...(failure.k < starts[starts.length - 1]! ? [`not run: starting versions ${starts.filter((x) => x > failure!.k).join(', ')} (the stage stops at the first version whose property fails)`] : []),
+        ...(failure.k < starts[starts.length - 1]! ? [`not run in the failing chain: the steps from versions ${starts.filter((x) => x > failure!.k).join(', ')} (a chain stops at its first failing step)`] : []),
         ...lines,
       ],
       { code: 'VALIDATION_FAILED', message: v.message },
@@ -77,6 +95,7 @@ export function verdict(t: Tally): PropertyResult {
   return passed(
     `seed ${seed}: ${totalDatasets} datasets (${totalRows} rows) from every version 0…${N - 1} migrated to ${N}: rows and values kept, no NOT NULL/CHECK/UNIQUE/FK violation, hypertable rows in chunks (${seconds} s)` +
       // Data that breaks a declared precondition is not generated: say so where people look first.
+      (t.ctx.focus ? `; --changed: only the steps into ${[...t.ctx.focus].join(', ') || 'nothing'} checked (released steps applied, not checked)` : '') +
       (preconditions.size ? `; assumes ${preconditions.size} declared precondition${preconditions.size > 1 ? 's' : ''} (see details)` : '') +
       (jobsRan.size ? `; then the ${jobsRan.size === 1 ? 'registered job' : `${jobsRan.size} registered jobs`} ran (CALL run_job): ${retentionSummary(retentionRemoved)}` : '') +
       (jobErrors.size ? `; ${[...jobErrors.values()].reduce((n, x) => n + x.count, 0)} job run(s) FAILED on generated data without losing rows (${[...new Set([...jobErrors.keys()].map((key) => key.slice(0, key.indexOf(' [')) ))].join(', ')}: see details)` : ''),
@@ -102,31 +121,37 @@ function retentionSummary(removed: Map<string, number>): string {
 
 export function replayFile(ctx: Pick<PropertyContext, 'migrations' | 'dir'>, f: Failure & { seed: number; runs: number; shrinks: number; shrinkStopped: boolean }): string {
   const N = ctx.migrations[ctx.migrations.length - 1]!.version
-  const label = versionLabel(ctx.migrations, f.k)
-  const rows = f.dataset.inserts.reduce((s, i) => s + i.rows.length, 0)
+  const rowsOf = (d: Failure['dataset']) => d.inserts.reduce((s, i) => s + (i.stored?.length ?? i.rows.length), 0)
+  // The versions where the shrunk chain added rows; the first is where a replay starts.
+  const sections = f.chain.filter((c) => rowsOf(c.dataset) > 0)
+  const start = sections[0]?.k ?? f.k
+  const rows = sections.reduce((s, c) => s + rowsOf(c.dataset), 0)
+  const afterJobs = f.violations.some((v) => v.afterJobs)
+  const next = ctx.migrations.find((m) => m.version > f.k)?.version ?? N
   const out = [
-    `-- pgverify data-properties: a dataset that breaks a property, shrunk by fast-check.`,
+    `-- pgverify data-properties: a chain of datasets that breaks a property, shrunk by fast-check.`,
     `-- migrations: ${ctx.dir} (${ctx.migrations.length} migrations, last ${ctx.migrations[ctx.migrations.length - 1]!.name})`,
-    `-- seed ${f.seed}: found after ${f.runs} dataset(s), shrunk in ${f.shrinks} step(s) to ${rows} row(s)${f.shrinkStopped ? ' (shrink budget reached)' : ''}`,
-    `-- starting version: ${f.k} (${label})`,
+    `-- seed ${f.seed}: found after ${f.runs} chain(s), shrunk in ${f.shrinks} step(s) to ${rows} row(s)${f.shrinkStopped ? ' (shrink budget reached)' : ''}`,
+    `-- starting version: ${start} (${versionLabel(ctx.migrations, start)})`,
+    `-- failing ${afterJobs ? `after the registered jobs ran at version ${N}` : `step: ${f.k} → ${next} (${versionLabel(ctx.migrations, next)})`}`,
     `--`,
     `-- Replay:`,
-    `--   1. a fresh database at version ${f.k}:   pnpm migrate up --to ${f.k}`,
-    `--   2. this file's INSERTs (everything above "the failing check"; the values as they were stored, defaults filled in)`,
-    `--   3. the remaining migrations:            pnpm migrate up   (to version ${N})`,
-    ...(f.violations.some((v) => v.afterJobs)
-      ? [`--   3b. the registered jobs, in id order:  SELECT format('CALL run_job(%s);', job_id) FROM timescaledb_information.jobs WHERE job_id >= 1000 ORDER BY job_id;  (run what it prints)`]
-      : []),
+    `--   1. a fresh database at version ${start}:   pnpm migrate up --to ${start}`,
+    `--   2. this file's INSERTs, section by section (everything above "the failing check"; the values as they`,
+    `--      were stored, defaults filled in); before each later section, pnpm migrate up --to its version`,
+    `--   3. the remaining migrations:            pnpm migrate up --to ${afterJobs ? N : next}`,
+    ...(afterJobs ? [`--   3b. the registered jobs, in id order:  SELECT format('CALL run_job(%s);', job_id) FROM timescaledb_information.jobs WHERE job_id >= 1000 ORDER BY job_id;  (run what it prints)`] : []),
     `--   4. the query under "the failing check" shows the violation`,
     `-- Reproduce the whole run: pnpm verify --seed ${f.seed}`,
     ``,
     `SET standard_conforming_strings = on;`,
-    `BEGIN;`,
-    toSql(f.dataset, { stored: true }) || '-- (no rows: the property fails on an empty database)',
-    `COMMIT;`,
-    ``,
-    `-- ---- the failing check (after migrating to version ${N}) ----`,
   ]
+  if (!sections.length) out.push('-- (no rows: the property fails on an empty database)')
+  for (const c of sections) {
+    if (c.k !== start) out.push(``, `-- ---- at version ${c.k} (${versionLabel(ctx.migrations, c.k)}): first run  pnpm migrate up --to ${c.k}  ----`)
+    out.push(`BEGIN;`, toSql(c.dataset, { stored: true }), `COMMIT;`)
+  }
+  out.push(``, `-- ---- the failing check (after migrating to version ${afterJobs ? N : next}) ----`)
   for (const v of f.violations) {
     out.push(`-- ${v.check}${v.table ? ` on ${v.table}${v.column ? `.${v.column}` : ''}` : ''}: ${v.message.replace(/\n/g, '\n-- ')}`)
     if (v.query) out.push(`${v.query};`)

@@ -1,20 +1,30 @@
 /**
- * Property-based data through the upgrades (the verify stage data-properties wires it). For
- * every starting version k (0 … N-1): bring the database to k, generate a dataset with fast-check
- * from the catalog at k, insert it, migrate up to N, then check by query:
- *   - every row that existed is still there (by primary key) with its values unchanged, except
- *     where a migration declares a data change (manifest.json → migrations[name].dataChanges);
+ * Property-based data through the upgrades (the verify stage data-properties wires it), checked
+ * with work linear in the number of migrations by chaining: one chain starts from an empty
+ * database at version 0 and, at every version k = 0 … N-1, adds a fresh fast-check dataset
+ * generated from the catalog at k to the rows every earlier version left, migrates one step to
+ * k+1, and checks by query:
+ *   - every row that existed before the step (generated at k or at any earlier version) is still
+ *     there (by primary key) with its values unchanged, except where the migration k+1 declares
+ *     a data change (manifest.json → migrations[name].dataChanges);
  *   - row counts are preserved (or changed only as declared: insert, delete, move);
  *   - no NOT NULL, CHECK, UNIQUE or foreign-key violation exists (re-evaluated by query);
  *   - hypertable rows live in chunks (none in the parent itself) and chunks exist;
- *   - then every job the migrations registered runs once (`CALL run_job(id)`, id order: jobs never
- *     run by themselves here), and the rows are checked again: a row that is missing now is a
- *     declared effect only when a retention policy explains it (its hypertable has one and its
- *     time value is older than now() - drop_after), counted per policy in the summary; any other
- *     missing, changed or added row is a violation. A job that errors on generated data is listed
- *     in the summary and details (its rows are checked all the same); the jobs stage fails on it.
- * A failing property shrinks to a minimal dataset and is written to
- * reports/data-property-<k>-<seed>.sql (the version, the INSERTs, the failing check).
+ * so every row generated at any version survives every later step, as when each version's data
+ * was migrated to N on its own, but each step is applied once per chain instead of once per
+ * starting version (N·runs migrations instead of N²·runs/2). At N every job the migrations
+ * registered runs once (`CALL run_job(id)`, id order: jobs never run by themselves here), and
+ * the rows are checked again: a row that is missing now is a declared effect only when a
+ * retention policy explains it (its hypertable has one and its time value is older than
+ * now() - drop_after), counted per policy in the summary; any other missing, changed or added
+ * row is a violation. A job that errors on generated data is listed (its rows are checked all
+ * the same); the jobs stage fails on it.
+ *
+ * `runs` chains run, so every version still gets `runs` datasets (a version with no table to
+ * generate gets one, empty). A fresh row whose key the database already holds is skipped
+ * (ON CONFLICT DO NOTHING, counted as a duplicate). A failing chain shrinks (fast-check shrinks
+ * every version's dataset) and is written to reports/data-property-<k>-<seed>.sql (per version,
+ * the INSERTs made there; the step that failed; the failing check).
  *
  * Declared data changes: declared.ts. Checks: preservation.ts, constraints.ts, jobs.ts. The
  * verdict and the replay file: report.ts.
@@ -23,21 +33,36 @@ import { createHash } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import fc from 'fast-check'
-import { readCatalog } from '../../catalog/tables.ts'
+import { readCatalog, type Catalog } from '../../catalog/tables.ts'
 import { HarnessError } from '../../errors.ts'
 import { isConnectionLoss } from '../../sqlstate.ts'
 import { jobLabel, listJobs, registeredLabel, unscheduleJobs } from '../../validation/jobs/index.ts'
 import { buildPlan } from '../arbitraries.ts'
 import type { GenerationPlan, RawDataset } from '../plan-types.ts'
-import { insertDataset, toSql } from '../dataset.ts'
+import { insertDataset, toSql, type Dataset } from '../dataset.ts'
 import { constraints } from './constraints.ts'
-import { dataChanges, withPreconditions } from './declared.ts'
+import { dataChanges, withPreconditions, type Declared } from './declared.ts'
 import { jobErrorKey, retentionExplainer, runRegisteredJobs } from './jobs.ts'
 import { DEFAULT_RUNS, failed, PropertyFailed, SHRINK_BUDGET_MS, versionLabel, type Failure, type KStats, type PropertyContext, type PropertyResult } from './model.ts'
 import { preservation, readAll, type Violation } from './preservation.ts'
 import { replayFile, verdict } from './report.ts'
 
-/** Datasets from every version k = 0 … N-1 migrated to N, checked before and after the registered jobs run. */
+/** One step of the chain: data generated at `k` (with the catalog there), checked after migrating to `to`. */
+interface Step {
+  k: number
+  to: number
+  /** The catalog at k, with the preconditions later migrations declare (what the generator honours). */
+  catK: Catalog
+  /** The catalog at `to`, as it is (what the rows are checked against). */
+  catTo: Catalog
+  plan: GenerationPlan
+  arbitrary: fc.Arbitrary<RawDataset>
+  /** The data changes the migrations in (k, to] declare. */
+  decl: Declared[]
+  stats: KStats
+}
+
+/** Datasets added at every version k = 0 … N-1 and carried through every later step, checked after each, and after the registered jobs at N. */
 export async function runDataProperties(ctx: PropertyContext): Promise<PropertyResult> {
   const client = ctx.client
   const started = Date.now()
@@ -47,177 +72,174 @@ export async function runDataProperties(ctx: PropertyContext): Promise<PropertyR
   const declared = dataChanges(ctx)
   const migrator = ctx.migrator
   const logName = `${migrator.log.schema}.${migrator.log.table}`
-  const last = ctx.migrations[ctx.migrations.length - 1]!.version
-  const N = last
+  const N = ctx.migrations[ctx.migrations.length - 1]!.version
+  const versionName = (v: number) => ctx.migrations.find((m) => m.version === v)?.name ?? ''
   const reports = path.resolve(ctx.reportsDir ?? 'reports')
   const digest = createHash('sha256')
+  const timing = { migrate: 0, insert: 0, check: 0, jobs: 0 }
+  const preconditions = new Set<string>()
+  const generatorNotes = new Set<string>()
 
   const toTop = await migrator.up()
   if (toTop.error) return failed(`could not migrate to version ${N} before generating data: ${toTop.error.message}`, [], { code: toTop.error.code, message: toTop.error.message })
   const catN = await readCatalog(client, ctx.schemas, { exclude: [logName] })
 
-  const stats: KStats[] = []
-  /** Where the time of the runs went (migrating down and up, generating and inserting, checking). */
-  const timing = { migrate: 0, insert: 0, check: 0, jobs: 0 }
-  /** Rows removed by retention policies after migrating (explained, so accepted), per policy. */
-  const retentionRemoved = new Map<string, number>()
-  /** Every job seen registered after migrating, by label, with how many datasets it ran after. */
-  const jobsRan = new Map<string, number>()
-  /** Job runs that failed on generated data (rows then checked as usual), by job and error, with the starting versions. */
-  const jobErrors = new Map<string, { count: number; from: Set<number> }>()
-  const rejections = new Map<string, number>()
-  const preconditions = new Set<string>()
-  const generatorNotes = new Set<string>()
-  let failure: (Failure & { runs: number; shrinks: number; shrinkStopped: boolean; file: string }) | undefined
-  let tooManySkips: string | undefined
-  const starts = [0, ...ctx.migrations.filter((m) => m.version < N).map((m) => m.version)]
-
-  for (const k of starts) {
-    const t0 = Date.now()
-    const down = await migrator.down({ to: k })
-    if (down.error) return failed(`could not bring the database down to version ${k}: ${down.error.message}`, [`the down files must work for the data property to start from every version (seed ${seed})`], { code: down.error.code, message: down.error.message })
-    const raw0 = await readCatalog(client, ctx.schemas, { exclude: [logName] })
-    const { catalog: catK, applied } = withPreconditions(raw0, declared, k)
+  // One walk from 0 to N, reading the catalog at every version: the generation plan of each step.
+  const versions = [0, ...ctx.migrations.map((m) => m.version)]
+  const bottom = await migrator.down({ to: 0 })
+  if (bottom.error) return failed(`could not bring the database down to version 0: ${bottom.error.message}`, [`the down files must work for data to be generated at every version (seed ${seed})`], { code: bottom.error.code, message: bottom.error.message })
+  const steps: Step[] = []
+  let raw = await readCatalog(client, ctx.schemas, { exclude: [logName] })
+  const truncate0 = raw.tables.length ? `TRUNCATE ${raw.tables.map((t) => t.sql).join(', ')} RESTART IDENTITY CASCADE` : ''
+  for (let i = 0; i + 1 < versions.length; i++) {
+    const k = versions[i]!
+    const to = versions[i + 1]!
+    const { catalog: catK, applied } = withPreconditions(raw, declared, k)
     applied.forEach((a) => preconditions.add(a))
     const built = buildPlan(catK)
-    const plan: GenerationPlan = built.plan
-    for (const s of plan.skipped) generatorNotes.add(`${s.table} not generated: ${s.reason}`)
-    for (const c of plan.cut) generatorNotes.add(`${c.table}.${c.fk} closes a foreign-key cycle: its rows reference nothing (NULL) or are dropped`)
-    const appliedDecl = declared.filter((d) => d.version > k)
-    const truncate = catK.tables.length ? `TRUNCATE ${catK.tables.map((t) => t.sql).join(', ')} RESTART IDENTITY CASCADE` : ''
-    const ks: KStats = { k, label: versionLabel(ctx.migrations, k), datasets: 0, rows: 0, tables: plan.tables.length, rejected: 0, droppedByCheck: 0, droppedDuplicate: 0, droppedNoParent: 0, repaired: 0, ms: 0 }
-    stats.push(ks)
-    let firstFailureAt: number | undefined
-    let shrinkStopped = false
-    let lastFailure: Failure | undefined
-    let shrinking = false
+    for (const s of built.plan.skipped) generatorNotes.add(`${s.table} not generated: ${s.reason}`)
+    for (const c of built.plan.cut) generatorNotes.add(`${c.table}.${c.fk} closes a foreign-key cycle: its rows reference nothing (NULL) or are dropped`)
+    const up = await migrator.up({ to })
+    if (up.error) return failed(`could not migrate to version ${to} while reading the catalog of every version: ${up.error.message}`, [], { code: up.error.code, message: up.error.message })
+    const catTo = to === N ? catN : await readCatalog(client, ctx.schemas, { exclude: [logName] })
+    const stats: KStats = { k, label: versionLabel(ctx.migrations, k), datasets: 0, rows: 0, tables: built.plan.tables.length, rejected: 0, droppedByCheck: 0, droppedDuplicate: 0, droppedNoParent: 0, repaired: 0, ms: 0 }
+    steps.push({ k, to, catK, catTo, plan: built.plan, arbitrary: built.arbitrary, decl: declared.filter((d) => d.version > k && d.version <= to), stats })
+    raw = catTo
+  }
 
-    // The engine went away (connection lost, server crashed or stopped): not a property of the
-    // data. Every later run would fail the same way, so they pass untried and the stage reports it.
-    let lost: string | undefined
-    const runOnce = async (raw: RawDataset): Promise<void> => {
+  const retentionRemoved = new Map<string, number>()
+  const jobsRan = new Map<string, number>()
+  const jobErrors = new Map<string, { count: number; from: Set<number> }>()
+  const rejections = new Map<string, number>()
+  let failure: (Failure & { runs: number; shrinks: number; shrinkStopped: boolean; file: string }) | undefined
+  let tooManySkips: string | undefined
+  let firstFailureAt: number | undefined
+  let shrinkStopped = false
+  let lastFailure: Failure | undefined
+  let shrinking = false
+  // The engine went away (connection lost, server crashed or stopped): not a property of the
+  // data. Every later chain would fail the same way, so they pass untried and the stage reports it.
+  let lost: { k: number; message: string } | undefined
+  let at = 0
+  const announced = new Set<number>()
+  const lose = (message: string) => void (lost = { k: at, message })
+
+  const fail = (k: number, chain: { k: number; dataset: Dataset }[], violations: Violation[]): never => {
+    firstFailureAt ??= Date.now()
+    shrinking = true
+    lastFailure = { k, dataset: merged(chain), chain, violations }
+    throw new PropertyFailed(violations)
+  }
+
+  const runChain = async (raws: RawDataset[]): Promise<void> => {
+    const chain: { k: number; dataset: Dataset }[] = []
+    at = 0
+    let t = performance.now()
+    const d = await migrator.down({ to: 0 })
+    timing.migrate += performance.now() - t
+    if (d.error && connectionLost(d.error)) return lose(d.error.message)
+    if (d.error) throw new PropertyFailed([{ check: 'down-failed', message: `down to version 0 failed: ${d.error.message}` }])
+    if (truncate0) await client.query(truncate0)
+    for (const [i, st] of steps.entries()) {
+      at = st.k
+      const t0 = performance.now()
+      if (!announced.has(st.k)) {
+        announced.add(st.k)
+        ctx.progress(`  data from version ${st.k} (${st.stats.label}): ${runs} dataset(s) over ${st.plan.tables.length} table(s), carried to ${N}`)
+      }
+      // Fresh rows at k, added to what the earlier versions left.
+      t = performance.now()
+      const outcome = await insertDataset(client, st.plan, raws[i] ?? [], { skipExisting: true })
+      timing.insert += performance.now() - t
+      digest.update(toSql(outcome.dataset)).update(`\n-- ${st.k}\n`)
+      if (!shrinking && (st.plan.tables.length > 0 || st.stats.datasets === 0)) count(st.stats, outcome.dataset)
+      if (outcome.error && connectionLost({ message: outcome.error.message, details: { sqlstate: outcome.error.code } })) return lose(outcome.error.message)
+      if (outcome.error) {
+        if (!shrinking) st.stats.rejected++
+        const msg = `${outcome.error.table}: ${outcome.error.message}${outcome.error.code ? ` [${outcome.error.code}]` : ''}`
+        rejections.set(msg, (rejections.get(msg) ?? 0) + 1)
+        fc.pre(false)
+      }
+      chain.push({ k: st.k, dataset: outcome.dataset })
+      // --changed: a released step is only applied (it was proven when it was new); the rows go on.
+      const checked = !ctx.focus || ctx.focus.has(versionName(st.to))
+      t = performance.now()
+      const before = checked ? await readAll(client, st.catK) : undefined
+      timing.check += performance.now() - t
+      t = performance.now()
+      const up = await migrator.up({ to: st.to })
+      // Where a server's background workers are on, no job may run by itself in the middle of the proof.
+      if (!up.error && ctx.backgroundWorkers) await unscheduleJobs(client, await listJobs(client))
+      timing.migrate += performance.now() - t
+      if (up.error && connectionLost(up.error)) return lose(up.error.message)
+      t = performance.now()
+      let violations: Violation[]
+      if (up.error) {
+        const located = up.results.find((x) => x.status === 'Error')?.error
+        const where = located ? `${located.file}:${located.line}:${located.column}${located.sqlstate ? ` (SQLSTATE ${located.sqlstate})` : ''}` : ''
+        violations = [{ check: 'migration-failed', message: `migrating up from version ${st.k} with this data failed${where ? ` at ${where}` : ''}: ${located?.message ?? up.error.message}` }]
+      } else if (before) {
+        violations = [...(await preservation(client, before, st.catTo, st.decl)), ...(await constraints(client, ctx.schemas, st.catTo))]
+      } else violations = []
+      timing.check += performance.now() - t
+      st.stats.ms += performance.now() - t0
+      if (violations.length) fail(st.k, chain, violations)
+    }
+    // At N: the jobs the migrations registered, as production's workers would run them.
+    t = performance.now()
+    const beforeJobs = await readAll(client, catN)
+    const jr = await runRegisteredJobs(client, ctx)
+    if (jr.jobs.length) {
+      const last = steps[steps.length - 1]!.k
+      if (!shrinking) for (const j of jr.jobs) jobsRan.set(`${jobLabel(j)} [${registeredLabel(j)}]`, (jobsRan.get(`${jobLabel(j)} [${registeredLabel(j)}]`) ?? 0) + 1)
+      if (!shrinking)
+        for (const e of jr.errors) {
+          const key = jobErrorKey(e.job, e.message)
+          const x = jobErrors.get(key) ?? jobErrors.set(key, { count: 0, from: new Set() }).get(key)!
+          x.count++
+          for (const c of chain) if (c.dataset.stats.rows) x.from.add(c.k)
+        }
+      const tally = shrinking ? undefined : new Map<string, number>()
+      const violations = (await preservation(client, beforeJobs, catN, [], await retentionExplainer(client, jr.jobs, tally))).map((v) => ({ ...v, afterJobs: true }))
+      timing.jobs += performance.now() - t
+      if (violations.length) fail(last, chain, violations)
+      if (tally) for (const [l, n] of tally) retentionRemoved.set(l, (retentionRemoved.get(l) ?? 0) + n)
+    }
+  }
+
+  const empty = steps.every((s) => s.plan.tables.length === 0)
+  if (ctx.focus) ctx.progress(`  --changed: steps checked only into ${[...ctx.focus].join(', ') || 'nothing'}; data is still generated at and carried through every version`)
+  const details = await fc.check(
+    fc.asyncProperty(fc.tuple(...steps.map((s) => s.arbitrary)), async (raws) => {
       if (lost) return
       if (firstFailureAt !== undefined && Date.now() - firstFailureAt > SHRINK_BUDGET_MS) {
         shrinkStopped = true
         return
       }
       try {
-        await runChecked(raw)
+        await runChain(raws)
       } catch (e) {
         if (e instanceof PropertyFailed || fc.PreconditionFailure.isFailure(e)) throw e
-        lost = (e as Error).message
+        lose((e as Error).message)
       }
-    }
-    const runChecked = async (raw: RawDataset): Promise<void> => {
-      let t = performance.now()
-      const d = await migrator.down({ to: k })
-      timing.migrate += performance.now() - t
-      if (d.error && connectionLost(d.error)) {
-        lost = d.error.message
-        return
-      }
-      if (d.error) throw new PropertyFailed([{ check: 'down-failed', message: `down to version ${k} failed: ${d.error.message}` }])
-      t = performance.now()
-      if (truncate) await client.query(truncate)
-      const outcome = await insertDataset(client, plan, raw)
-      timing.insert += performance.now() - t
-      digest.update(toSql(outcome.dataset)).update('\n--\n')
-      if (!shrinking) {
-        ks.datasets++
-        ks.rows += outcome.dataset.stats.rows
-        ks.droppedDuplicate += outcome.dataset.stats.droppedDuplicate
-        ks.droppedNoParent += outcome.dataset.stats.droppedNoParent
-        ks.repaired += outcome.dataset.stats.repaired
-        for (const n of Object.values(outcome.dataset.stats.droppedByCheck)) ks.droppedByCheck += n
-      }
-      if (outcome.error && connectionLost({ message: outcome.error.message, details: { sqlstate: outcome.error.code } })) {
-        lost = outcome.error.message
-        return
-      }
-      if (outcome.error) {
-        if (!shrinking) ks.rejected++
-        const msg = `${outcome.error.table}: ${outcome.error.message}${outcome.error.code ? ` [${outcome.error.code}]` : ''}`
-        rejections.set(msg, (rejections.get(msg) ?? 0) + 1)
-        fc.pre(false)
-      }
-      t = performance.now()
-      const before = await readAll(client, catK)
-      timing.check += performance.now() - t
-      t = performance.now()
-      const up = await migrator.up()
-      // Where a server's background workers are on, no job may run by itself in the middle of the proof.
-      if (!up.error && ctx.backgroundWorkers) await unscheduleJobs(client, await listJobs(client))
-      timing.migrate += performance.now() - t
-      t = performance.now()
-      let violations: Violation[]
-      if (up.error && connectionLost(up.error)) {
-        lost = up.error.message
-        return
-      }
-      if (up.error) {
-        const located = up.results.find((x) => x.status === 'Error')?.error
-        const where = located ? `${located.file}:${located.line}:${located.column}${located.sqlstate ? ` (SQLSTATE ${located.sqlstate})` : ''}` : ''
-        violations = [{ check: 'migration-failed', message: `migrating up from version ${k} with this data failed${where ? ` at ${where}` : ''}: ${located?.message ?? up.error.message}` }]
-      } else {
-        violations = [...(await preservation(client, before, catN, appliedDecl)), ...(await constraints(client, ctx.schemas, catN))]
-      }
-      timing.check += performance.now() - t
-      if (!up.error && violations.length === 0) {
-        // The jobs the migrations registered, as production's workers would run them.
-        t = performance.now()
-        const jr = await runRegisteredJobs(client, ctx)
-        if (jr.jobs.length) {
-          if (!shrinking) for (const j of jr.jobs) jobsRan.set(`${jobLabel(j)} [${registeredLabel(j)}]`, (jobsRan.get(`${jobLabel(j)} [${registeredLabel(j)}]`) ?? 0) + 1)
-          if (!shrinking)
-            for (const e of jr.errors) {
-              const key = jobErrorKey(e.job, e.message)
-              const x = jobErrors.get(key) ?? jobErrors.set(key, { count: 0, from: new Set() }).get(key)!
-              x.count++
-              x.from.add(k)
-            }
-          const tally = shrinking ? undefined : new Map<string, number>()
-          violations = (await preservation(client, before, catN, appliedDecl, await retentionExplainer(client, jr.jobs, tally))).map((v) => ({ ...v, afterJobs: true }))
-          if (!violations.length && tally) for (const [l, n] of tally) retentionRemoved.set(l, (retentionRemoved.get(l) ?? 0) + n)
-        }
-        timing.jobs += performance.now() - t
-      }
-      if (violations.length) {
-        firstFailureAt ??= Date.now()
-        shrinking = true
-        lastFailure = { k, dataset: outcome.dataset, violations }
-        throw new PropertyFailed(violations)
-      }
-    }
-
-    const numRuns = plan.tables.length === 0 ? 1 : runs
-    ctx.progress(`  data from version ${k} (${ks.label}): ${numRuns} dataset(s) over ${plan.tables.length} table(s)`)
-    const details = await fc.check(
-      fc.asyncProperty(built.arbitrary, async (raw) => {
-        await runOnce(raw)
-      }),
-      { seed, numRuns, maxSkipsPerRun: 10 },
-    )
-    ks.ms = Date.now() - t0
-    if (lost) {
-      throw new HarnessError('CONNECTION_FAILED', `data property from version ${k}: the connection to the database was lost while running a dataset (${lost}); this is not a property of the data (seed ${seed})`, {
-        hint: 'Check the engine (memory, a crash in the server log, a stop from outside) and run again with the same --seed.',
-      })
-    }
-    if (details.failed && lastFailure && details.counterexample) {
-      const file = path.join(reports, `data-property-${k}-${seed}.sql`)
-      mkdirSync(reports, { recursive: true })
-      writeFileSync(file, replayFile(ctx, { ...lastFailure, seed, runs: details.numRuns, shrinks: details.numShrinks, shrinkStopped }))
-      failure = { ...lastFailure, runs: details.numRuns, shrinks: details.numShrinks, shrinkStopped, file }
-      break
-    }
-    if (details.failed) {
-      const err = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance ?? '')
-      if (details.numSkips > 0 && !lastFailure) {
-        tooManySkips = `from version ${k}: ${details.numSkips} of ${details.numSkips + details.numRuns} generated datasets were refused by the engine (generator gap): ${[...rejections.keys()].slice(0, 3).join(' | ')}`
-        break
-      }
-      throw new HarnessError('VALIDATION_FAILED', `data property from version ${k} could not run: ${err}`)
-    }
+    }),
+    { seed, numRuns: empty ? 1 : runs, maxSkipsPerRun: 10 },
+  )
+  if (lost) {
+    throw new HarnessError('CONNECTION_FAILED', `data property from version ${lost.k}: the connection to the database was lost while running a dataset (${lost.message}); this is not a property of the data (seed ${seed})`, {
+      hint: 'Check the engine (memory, a crash in the server log, a stop from outside) and run again with the same --seed.',
+    })
+  }
+  if (details.failed && lastFailure && details.counterexample) {
+    const f: Failure = lastFailure
+    const file = path.join(reports, `data-property-${f.k}-${seed}.sql`)
+    mkdirSync(reports, { recursive: true })
+    writeFileSync(file, replayFile(ctx, { ...f, seed, runs: details.numRuns, shrinks: details.numShrinks, shrinkStopped }))
+    failure = { ...f, runs: details.numRuns, shrinks: details.numShrinks, shrinkStopped, file }
+  } else if (details.failed) {
+    const err = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance ?? '')
+    if (details.numSkips > 0 && !lastFailure) tooManySkips = `in a chain through every version: ${details.numSkips} of ${details.numSkips + details.numRuns} generated chains were refused by the engine (generator gap): ${[...rejections.keys()].slice(0, 3).join(' | ')}`
+    else throw new HarnessError('VALIDATION_FAILED', `data property could not run: ${err}`)
   }
 
   // Leave the database as replay left it: every migration applied, none of the generated rows.
@@ -225,9 +247,25 @@ export async function runDataProperties(ctx: PropertyContext): Promise<PropertyR
   const back = reset.error ? reset : await migrator.up()
 
   return verdict({
-    ctx, seed, runs, N, started, stats, declared, preconditions, generatorNotes, rejections, jobsRan, retentionRemoved, jobErrors, timing,
-    digest: digest.digest('hex'), resetError: back.error?.message, failure, tooManySkips, starts,
+    ctx, seed, runs, N, started, stats: steps.map((s) => s.stats), declared, preconditions, generatorNotes, rejections, jobsRan, retentionRemoved, jobErrors, timing,
+    digest: digest.digest('hex'), resetError: back.error?.message, failure, tooManySkips, starts: steps.map((s) => s.k),
   })
+}
+
+function count(ks: KStats, d: Dataset): void {
+  ks.datasets++
+  ks.rows += d.stats.rows
+  ks.droppedDuplicate += d.stats.droppedDuplicate
+  ks.droppedNoParent += d.stats.droppedNoParent
+  ks.repaired += d.stats.repaired
+  for (const n of Object.values(d.stats.droppedByCheck)) ks.droppedByCheck += n
+}
+
+/** Every version's inserts of a chain as one dataset (what the failure's details list). */
+function merged(chain: { dataset: Dataset }[]): Dataset {
+  const inserts = chain.flatMap((c) => c.dataset.inserts)
+  const rows = chain.reduce((s, c) => s + c.dataset.stats.rows, 0)
+  return { inserts, stats: { rows, droppedNoParent: 0, droppedDuplicate: 0, droppedByCheck: {}, repaired: 0 } }
 }
 
 /** A lost connection or a server that went away, as the runner reports it (HarnessError CONNECTION_FAILED) or as the driver throws it. */

@@ -7,7 +7,7 @@ import type pg from 'pg'
 import { configWithoutIds, hasJobCatalog, readJobs } from '../../catalog/jobs.ts'
 import type { Migration } from '../../sql/migration.ts'
 import { canonicalJson } from '../../util/canonical.ts'
-import type { SchemaSnapshot } from '../fingerprint/index.ts'
+import type { Snapshots } from '../fingerprint/index.ts'
 
 export type JobKind = 'retention' | 'compression' | 'reorder' | 'refresh' | 'custom'
 
@@ -96,7 +96,7 @@ export const registeredLabel = (j: RegisteredJob): string => (j.registeredBy ? j
  * fingerprints hold it (same hypertable, procedure and config) up to the last; a custom job to
  * the last migration whose text calls add_job with its procedure's name.
  */
-export function attributeJobs(jobs: RegisteredJob[], migrations: Migration[], fingerprints?: Map<number, SchemaSnapshot>): RegisteredJob[] {
+export function attributeJobs(jobs: RegisteredJob[], migrations: Migration[], fingerprints?: Snapshots): RegisteredJob[] {
   const last = migrations.length ? migrations[migrations.length - 1]!.version : 0
   const byVersion = new Map(migrations.map((m) => [m.version, m]))
   return jobs.map((j) => {

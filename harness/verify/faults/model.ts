@@ -5,6 +5,8 @@
 import type { MigratorHooks } from '../../runner/migrator.ts'
 import type { Migration } from '../../sql/migration.ts'
 import type { TableDigest } from '../../validation/data-digest.ts'
+import type { SchemaState } from '../stage.ts'
+import type { CatalogMark } from '../../catalog/marks.ts'
 import type { SchemaSnapshot } from '../../validation/fingerprint/index.ts'
 
 /** The error the hook throws; its message is what migration_log must show. */
@@ -22,6 +24,8 @@ export interface FaultStats {
   notExercised: number
   migrations: number
   seededRows: number
+  /** --changed: released migrations applied as the base, without injection. */
+  replayedOnly: number
 }
 
 export class Problem extends Error {
@@ -33,6 +37,10 @@ export class Problem extends Error {
 /** The state a migration's fault points start from: what every one of them must leave behind. */
 export interface Start {
   schemaBefore: SchemaSnapshot
+  /** The fingerprint and the catalog's mark at the start: an unchanged catalog needs no new fingerprint. */
+  state: SchemaState
+  /** The rows' mark at the start (catalog/marks.ts): unchanged rows need no new digest. */
+  rows?: CatalogMark
   dataBefore: Map<string, TableDigest>
   exclude: string[]
 }

@@ -9,7 +9,7 @@ import { backupRoundTrip } from '../../backup/round-trip.ts'
 import type { StageFn } from '../stage.ts'
 
 /** Small enough for the verify budget, yet several chunks, some compressed. */
-const VERIFY_DATA = { days: 3, hz: 0.01, uncompressedDays: 1 }
+const VERIFY_DATA = { days: 3, hz: 0.0004, uncompressedDays: 1 }
 
 export const backupRoundTripStage: StageFn = async (ctx) => {
   // The telemetry generator knows the MS5.0 schema only; other directories round-trip their schema.
@@ -24,9 +24,14 @@ export const backupRoundTripStage: StageFn = async (ctx) => {
       ? async (c) => {
           const d = await loadBackupData(c, VERIFY_DATA)
           loaded = `${d.rows} rows of generated telemetry, ${d.boundaryRows} at chunk boundaries, ${d.compressedChunks} compressed chunks`
+          ctx.meter?.count('roundTripRows', d.rows)
+          ctx.meter?.count('roundTripBoundaryRows', d.boundaryRows)
+          ctx.meter?.count('roundTripCompressedChunks', d.compressedChunks)
         }
       : undefined,
   })
   ctx.progress(`  ${r.summary}`)
-  return { ...r, summary: `${r.summary} (${loaded})` }
+  ctx.meter?.count('roundTripRestores', r.restores)
+  for (const p of r.parts) ctx.meter?.part(p.label, p.ms)
+  return { verdict: r.verdict, summary: `${r.summary} (${loaded})`, details: r.details }
 }

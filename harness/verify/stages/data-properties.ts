@@ -20,4 +20,5 @@ export const dataProperties: StageFn = async (ctx, client) =>
     reportsDir: ctx.options.reportsDir,
     backgroundWorkers: ctx.engine.capabilities.backgroundWorkers,
     progress: ctx.progress,
+    focus: ctx.focus,
   })

@@ -31,33 +31,42 @@
  */
 import type pg from 'pg'
 import { sequencePositions } from '../../catalog/sequences.ts'
+import { dataMark, rowsUnchanged } from '../../catalog/marks.ts'
+import { quoteQualified } from '../../util/sql.ts'
 import { seedDataset } from '../../data/seed.ts'
 import { connect } from '../../runner/connect.ts'
 import { formatLocated } from '../../runner/locate.ts'
 import type { Migration } from '../../sql/migration.ts'
-import { dataDigests, diffDigests, type TableDigest } from '../../validation/data-digest.ts'
+import { diffDigests, type TableDigest } from '../../validation/data-digest.ts'
 import { fingerprintHash } from '../../validation/fingerprint/index.ts'
 import { checkLockFree, checkLog, expectInjected, otherLogRows, restoreSequences } from '../faults/checks.ts'
 import { failingAfter, Problem, where, type FaultStats, type Start } from '../faults/model.ts'
-import { diffLines, failed, migratorFor, passed, take, type StageFn, type VerifyContext } from '../stage.ts'
+import { diffLines, digests, failed, inFocus, migratorFor, passed, schemaDiff, schemaState, take, type StageFn, type VerifyContext } from '../stage.ts'
 
 export const faultInjection: StageFn = async (ctx) => {
   const db = await ctx.engine.createDatabase('fault')
   let client: pg.Client | undefined
-  const stats: FaultStats = { points: 0, notExercised: 0, migrations: 0, seededRows: 0 }
+  const stats: FaultStats = { points: 0, notExercised: 0, migrations: 0, seededRows: 0, replayedOnly: 0 }
   const lines: string[] = []
   const started = performance.now()
+  const counted = () => {
+    ctx.meter?.count('faultPoints', stats.points)
+    ctx.meter?.count('faultPointsNotExercised', stats.notExercised)
+    ctx.meter?.count('seededRows', stats.seededRows)
+  }
   try {
     client = await connect(db.url, { applicationName: 'pgverify fault-injection' })
     await run(ctx, client, stats, lines)
+    counted()
     const seconds = ((performance.now() - started) / 1000).toFixed(1)
-    const skippedNote = stats.notExercised ? `; ${stats.notExercised} not exercised (see details)` : ''
+    const skippedNote = (stats.notExercised ? `; ${stats.notExercised} not exercised (see details)` : '') + (stats.replayedOnly ? `; ${stats.replayedOnly} released migration(s) replayed only (--changed)` : '')
     return passed(
       `${stats.points} fault points in ${stats.migrations} migrations: every injected failure left schema, data, log and lock as before, and up then succeeded (${stats.seededRows} seeded rows, ${seconds} s)${skippedNote}`,
       lines,
     )
   } catch (e) {
     if (!(e instanceof Problem)) throw e
+    counted()
     return failed(`${e.summary} (after ${stats.points} fault points passed)`, [...e.details, '', 'fault points that passed before:', ...lines], { code: 'VALIDATION_FAILED', message: e.summary })
   } finally {
     await client?.end().catch(() => {})
@@ -77,18 +86,27 @@ async function run(ctx: VerifyContext, client: pg.Client, stats: FaultStats, lin
     const k = m.version
     const seeded = await seedDataset(client, ctx.schemas, exclude)
     stats.seededRows += seeded.rows
+    if (!inFocus(ctx, m)) {
+      // --changed: proven when it was released; applied (with data) as the base for the new ones.
+      const r = await migratorFor(ctx, client).up({ to: k })
+      if (r.error) throw new Problem(`${m.up.file} (released, replayed as the base) failed on a database with data: ${r.error.message.split('\n')[0]}`, r.error.message.split('\n'))
+      stats.replayedOnly++
+      lines.push(`${m.up.file}: replayed only (released; no fault injected)`)
+      continue
+    }
     const schemaBefore = await take(client, ctx)
     const want = expected(k - 1)
     if (want) {
       const d = diffLines(want, schemaBefore)
       if (d.length) throw new Problem(`before ${m.name}: the schema at version ${k - 1} with data differs from the one replay recorded`, d)
     }
-    const dataBefore = await dataDigests(client, ctx.schemas, exclude)
+    const dataBefore = await digests(client, ctx, exclude)
     const t0 = performance.now()
     const note = m.up.noTransaction
-      ? await nonTransactional(ctx, client, m, { schemaBefore, dataBefore, exclude }, stats)
-      : await transactional(ctx, client, m, { schemaBefore, dataBefore, exclude }, stats)
+      ? await nonTransactional(ctx, client, m, { schemaBefore, state: await schemaState(client, ctx, schemaBefore), dataBefore, exclude }, stats)
+      : await transactional(ctx, client, m, { schemaBefore, state: await schemaState(client, ctx, schemaBefore), dataBefore, exclude, rows: await dataMark(client, [...dataBefore.keys()].map(quoteQualified)) }, stats)
     stats.migrations++
+    ctx.meter?.part(m.name, performance.now() - t0)
     const rows = [...dataBefore.values()].reduce((s, d) => s + d.rows, 0)
     lines.push(`${m.up.file}: ${note} (from version ${k - 1} with ${rows} rows in ${[...dataBefore.values()].filter((d) => d.rows > 0).length} tables${seeded.rows ? `, ${seeded.rows} just seeded` : ''}; ${Math.round(performance.now() - t0)} ms)`)
     for (const s of seeded.skipped) {
@@ -108,9 +126,13 @@ async function transactional(ctx: VerifyContext, client: pg.Client, m: Migration
     const r = await migrator.up({ to: m.version })
     await expectInjected(r, m, i)
     const at = `after a failure injected after ${where(m, i)}`
-    const schema = diffLines(start.schemaBefore, await take(client, ctx))
+    // A rolled-back migration leaves the catalog's mark as it was: no fingerprint needed to prove it.
+    const schema = await schemaDiff(client, ctx, start.state)
     if (schema.length) throw new Problem(`${m.up.file} left schema changes behind ${at}`, ['the transaction should have been rolled back; the schema differs from version ' + (m.version - 1) + ':', ...schema])
-    const data = diffDigests(start.dataBefore, await dataDigests(client, ctx.schemas, start.exclude))
+    // Same schema and no row version written since the start: the same data, without hashing every table.
+    const same = schema.length === 0 && start.rows !== undefined && (await rowsUnchanged(client, start.rows))
+    if (same) ctx.meter?.count('dataDigestsAvoided')
+    const data = same ? [] : diffDigests(start.dataBefore, await digests(client, ctx, start.exclude))
     if (data.length) throw new Problem(`${m.up.file} left data changes behind ${at}`, data)
     await checkLog(client, migrator, m, i, at, logBefore)
     await checkLockFree(client, migrator, at)
@@ -151,7 +173,7 @@ async function nonTransactional(ctx: VerifyContext, client: pg.Client, m: Migrat
     const clean = await migratorFor(ctx, client).up({ to: m.version })
     if (clean.error) throw new Problem(`${m.up.file} fails on a database with data at version ${m.version - 1}: ${clean.error.message.split('\n')[0]}`, clean.error.message.split('\n'))
     cleanSchema = await take(client, ctx)
-    cleanData = await dataDigests(client, ctx.schemas, start.exclude)
+    cleanData = await digests(client, ctx, start.exclude)
     if (want) {
       const d = diffLines(want, cleanSchema)
       if (d.length) throw new Problem(`${m.up.file} run on a database with data gives a different schema than replay from empty`, d)
@@ -168,7 +190,7 @@ async function nonTransactional(ctx: VerifyContext, client: pg.Client, m: Migrat
       await restoreSequences(client, seqs)
       const back = diffLines(start.schemaBefore, await take(client, ctx))
       if (back.length) throw new Problem(`cannot return to version ${m.version - 1} to inject the next failure: after ${m.down!.file} the schema differs`, back)
-      const backData = diffDigests(start.dataBefore, await dataDigests(client, ctx.schemas, start.exclude))
+      const backData = diffDigests(start.dataBefore, await digests(client, ctx, start.exclude))
       if (backData.length) {
         stats.notExercised += points.length - done
         notes.push(`stopped before statement boundary ${i + 1}: ${m.down!.file} does not restore the data of version ${m.version - 1} exactly (${backData.join('; ')})`)
@@ -194,7 +216,7 @@ async function nonTransactional(ctx: VerifyContext, client: pg.Client, m: Migrat
     }
     const schema = cleanSchema ? diffLines(cleanSchema, await take(client, ctx)) : []
     if (schema.length) throw new Problem(`${m.up.file} is non-transactional and recovers to a different schema: after a failure after statement ${i + 1} of ${n} and a re-run, the schema differs from a ${m.down ? 'clean run' : 'replay from empty'}`, schema)
-    const data = cleanData ? diffDigests(cleanData, await dataDigests(client, ctx.schemas, start.exclude)) : []
+    const data = cleanData ? diffDigests(cleanData, await digests(client, ctx, start.exclude)) : []
     if (data.length) throw new Problem(`${m.up.file} is non-transactional and recovers to different data: after a failure after statement ${i + 1} of ${n} and a re-run, the data differs from a clean run (statements 1…${i + 1} ran twice)`, data)
     stats.points++
     done++

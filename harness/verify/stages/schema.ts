@@ -5,11 +5,11 @@
 import type pg from 'pg'
 import { formatLocated, locateError } from '../../runner/locate.ts'
 import type { Migration } from '../../sql/migration.ts'
-import { dataDigests, diffDigests } from '../../validation/data-digest.ts'
+import { diffDigests } from '../../validation/data-digest.ts'
 import { validateExpected } from '../../validation/expected.ts'
 import { fingerprintHash } from '../../validation/fingerprint/index.ts'
 import { foreignKeyOrphans } from '../../validation/orphans.ts'
-import { diffLines, failed, migratorFor, passed, take, type StageFn, type VerifyContext } from '../stage.ts'
+import { diffLines, digests, failed, inFocus, migratorFor, passed, schemaDiff, schemaState, take, type StageFn, type VerifyContext } from '../stage.ts'
 
 /** Replays every migration from empty, one version at a time, recording the schema after each. */
 export const replay: StageFn = async (ctx, client) => {
@@ -21,6 +21,7 @@ export const replay: StageFn = async (ctx, client) => {
   const lines: string[] = []
   let total = 0
   for (const m of ctx.migrations) {
+    const t0 = performance.now()
     const r = await migrator.up({ to: m.version })
     if (r.error) {
       const located = r.results.find((x) => x.status === 'Error')?.error
@@ -35,6 +36,7 @@ export const replay: StageFn = async (ctx, client) => {
     lines.push(`${m.name}: ${Math.round(ms)} ms, ${m.up.statements.length} statements`)
     ctx.progress(`  replayed ${m.name} (${Math.round(ms)} ms)`)
     ctx.fingerprints.set(m.version, await take(client, ctx))
+    ctx.meter?.part(m.name, performance.now() - t0)
   }
   const last = ctx.fingerprints.get(ctx.migrations.length)!
   return passed(`${ctx.migrations.length} migrations applied from empty in ${Math.round(total)} ms; schema ${fingerprintHash(last).slice(0, 12)}`, lines)
@@ -98,10 +100,13 @@ export const secondUp: StageFn = async (ctx, client) => {
 export const idempotency: StageFn = async (ctx, client) => {
   const log = migratorFor(ctx, client).log
   const exclude = [`${log.schema}.${log.table}`]
-  const schema0 = await take(client, ctx)
-  const data0 = await dataDigests(client, ctx.schemas, exclude)
+  // The schema before, with the catalog's mark: a file whose re-run writes nothing to the catalog needs no new fingerprint.
+  const schema0 = await schemaState(client, ctx)
+  const data0 = await digests(client, ctx, exclude)
   const problems: string[] = []
   for (const m of ctx.migrations) {
+    if (!inFocus(ctx, m)) continue
+    const t0 = performance.now()
     const script = m.up
     let current = script.statements[0]!
     try {
@@ -117,15 +122,18 @@ export const idempotency: StageFn = async (ctx, client) => {
       problems.push(`${script.file} fails when run a second time:`, ...formatLocated(located).split('\n').map((l) => `  ${l}`))
       continue
     }
-    const diff = diffLines(schema0, await take(client, ctx))
-    const data = diffDigests(data0, await dataDigests(client, ctx.schemas, exclude))
+    const diff = await schemaDiff(client, ctx, schema0)
+    const data = diffDigests(data0, await digests(client, ctx, exclude))
     if (diff.length || data.length) {
       problems.push(`${script.file} changed the database when run a second time:`, ...diff.map((l) => `  ${l}`), ...data.map((l) => `  ${l}`))
       break
     }
     ctx.progress(`  re-ran ${m.name}: no change`)
+    ctx.meter?.count('idempotentFiles')
+    ctx.meter?.part(m.name, performance.now() - t0)
   }
-  return problems.length ? failed(`not idempotent: ${problems.filter((p) => !p.startsWith(' ')).length} file(s)`, problems) : passed(`all ${ctx.migrations.length} files ran a second time without error or change (schema and data)`)
+  const only = ctx.focus ? ` (--changed: the ${ctx.focus.size} new or changed of ${ctx.migrations.length}; released ones not re-run)` : ''
+  return problems.length ? failed(`not idempotent: ${problems.filter((p) => !p.startsWith(' ')).length} file(s)`, problems) : passed(`all ${ctx.focus ? ctx.focus.size : ctx.migrations.length} files ran a second time without error or change (schema and data)${only}`)
 }
 
 /**
@@ -139,6 +147,8 @@ export const downUp: StageFn = async (ctx, client) => {
   const problems: string[] = []
   const lines: string[] = []
   for (const m of [...ctx.migrations].reverse()) {
+    if (!inFocus(ctx, m)) continue
+    const t0 = performance.now()
     const k = m.version
     const down = await migrator.down({ to: k - 1 })
     if (down.error) {
@@ -155,11 +165,14 @@ export const downUp: StageFn = async (ctx, client) => {
     if (again.error) return failed(`${m.down!.file} failed the second time`, [again.error.message], { code: again.error.code, message: again.error.message })
     lines.push(`${m.name}: down/up/down round trip exact`)
     ctx.progress(`  round trip ${m.name}`)
+    ctx.meter?.count('downUpSteps')
+    ctx.meter?.part(m.name, performance.now() - t0)
   }
   const back = await migrator.up()
   if (back.error) return failed('re-applying everything after the round trips failed', [back.error.message], { code: back.error.code, message: back.error.message })
   const final = diffLines(ctx.fingerprints.get(ctx.migrations.length)!, await take(client, ctx))
   if (final.length) problems.push('re-applying everything from empty gives a different schema than the first replay:', ...final.map((l) => `  ${l}`))
-  return problems.length ? failed(`down/up round trip: ${problems.filter((p) => !p.startsWith(' ')).length} mismatch(es)`, problems) : passed(`every step k = ${ctx.migrations.length}…1: down to k-1 and up to k reproduce the recorded schemas exactly`, lines)
+  const steps = ctx.focus ? `the ${ctx.focus.size} new or changed step(s) (--changed; released steps not round-tripped)` : `every step k = ${ctx.migrations.length}…1`
+  return problems.length ? failed(`down/up round trip: ${problems.filter((p) => !p.startsWith(' ')).length} mismatch(es)`, problems) : passed(`${steps}: down to k-1 and up to k reproduce the recorded schemas exactly`, lines)
 }
 

@@ -1,0 +1,75 @@
+/**
+ * A cheap proof that nothing in the catalog changed: a mark is the next transaction id and the
+ * row count of every catalog table of this database (pg_catalog's own, not shared, and
+ * TimescaleDB's catalog and config). A committed INSERT or UPDATE of a catalog row leaves a
+ * visible row version whose xmin is a transaction at least as new as the mark's; a DELETE alone
+ * lowers a count; a rolled-back transaction leaves no visible row version behind. So "unchanged"
+ * means no committed catalog change since the mark, hence an equal schema fingerprint, for two
+ * catalog queries instead of the dozen a fingerprint takes; "changed" proves nothing by itself
+ * (a background job's bookkeeping, say), and the caller then takes the fingerprint to compare
+ * and to show the difference.
+ *
+ * Left out: planner statistics (pg_statistic, pg_statistic_ext_data: ANALYZE writes them) and
+ * in-place updates PostgreSQL makes without a new row version (pg_class's relpages, reltuples,
+ * relhasindex, relfrozenxid), none of which the fingerprint holds.
+ */
+import type pg from 'pg'
+
+const LIST = `SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS q
+  FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind = 'r' AND NOT c.relisshared
+   AND (n.nspname = 'pg_catalog' AND c.relname NOT IN ('pg_statistic', 'pg_statistic_ext_data')
+        OR n.nspname IN ('_timescaledb_catalog', '_timescaledb_config'))
+ ORDER BY 1`
+
+/** Per table: its rows, and its rows written by a transaction at or after `$1` (an xid). */
+const countQuery = (tables: string[]): string =>
+  tables.length ? tables.map((t) => `SELECT count(*)::int AS n, (count(*) FILTER (WHERE age(xmin) <= age($1::text::xid)))::int AS fresh FROM ${t}`).join(' UNION ALL ') : ''
+
+export interface CatalogMark {
+  /** The next transaction id at the time of the mark: every later write carries one at least this new. */
+  next: string
+  /** Row counts of every marked table. */
+  counts: string
+  query: string
+}
+
+async function markOf(client: pg.ClientBase, tables: string[]): Promise<CatalogMark> {
+  const query = countQuery(tables)
+  const next = (await client.query<{ x: string }>(`SELECT pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot())::text AS x`)).rows[0]!.x
+  // The xid8 of the snapshot, reduced to the 32-bit xid that xmin holds.
+  const xid = (BigInt(next) % 2n ** 32n).toString()
+  const counts = query ? (await client.query<{ n: number }>(query, [xid])).rows.map((x) => x.n).join(',') : ''
+  return { next: xid, counts, query }
+}
+
+/** The catalog's mark now. */
+export async function catalogMark(client: pg.ClientBase): Promise<CatalogMark> {
+  return markOf(client, (await client.query<{ q: string }>(LIST)).rows.map((r) => r.q))
+}
+
+/**
+ * The same mark over the rows of user tables (qualified names, quoted): equal ⇒ no committed
+ * INSERT, UPDATE or DELETE in them since. A table whose rows cannot show their xmin (a
+ * hypertable with compressed chunks, on some versions) makes `rowsUnchanged` say "changed", and
+ * the caller compares contents instead.
+ */
+export const dataMark = (client: pg.ClientBase, tables: string[]): Promise<CatalogMark> => markOf(client, tables)
+
+/**
+ * True when no committed write touched the marked tables since `mark`: no row version was
+ * written by a transaction that started after it (an INSERT or UPDATE makes one), and every
+ * table has as many rows as then (a DELETE alone lowers a count).
+ */
+export async function rowsUnchanged(client: pg.ClientBase, mark: CatalogMark): Promise<boolean> {
+  if (!mark.query) return true
+  try {
+    const r = await client.query<{ n: number; fresh: number }>(mark.query, [mark.next])
+    return r.rows.map((x) => x.n).join(',') === mark.counts && r.rows.every((x) => x.fresh === 0)
+  } catch {
+    return false
+  }
+}
+
+/** The catalog is unchanged since its mark (see rowsUnchanged). */
+export const catalogUnchanged = rowsUnchanged

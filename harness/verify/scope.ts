@@ -1,0 +1,59 @@
+/**
+ * `verify --changed`: which migrations get full depth and which are only replayed. Released
+ * migrations (migrations/released.json, checksum unchanged) or, with `--since REF`, those whose
+ * files git shows unchanged since REF, were proven when they were new: they are replayed once,
+ * as the base. The others (new or changed) get fault injection, data properties carried from
+ * every version before them, down/up and idempotency. The report says which is which.
+ */
+import { execFile } from 'node:child_process'
+import path from 'node:path'
+import { promisify } from 'node:util'
+import { HarnessError } from '../errors.ts'
+import { loadReleased } from '../runner/released.ts'
+import type { Migration } from '../sql/migration.ts'
+
+export interface VerifyScope {
+  mode: 'changed'
+  /** What "already proven" was read from: released.json, or git since a ref. */
+  base: string
+  /** Migrations proven at full depth in this run. */
+  fullDepth: string[]
+  /** Migrations only replayed (as the base for the others). */
+  replayedOnly: string[]
+}
+
+export async function changedScope(dir: string, migrations: Migration[], since?: string): Promise<VerifyScope> {
+  const unchanged = since === undefined ? await releasedUnchanged(dir, migrations) : await gitUnchanged(dir, migrations, since)
+  // Everything after the first new or changed migration depends on it: it gets full depth too.
+  const first = migrations.findIndex((m) => !unchanged.has(m.name))
+  const cut = first < 0 ? migrations.length : first
+  return {
+    mode: 'changed',
+    base: since === undefined ? `${path.join(path.basename(dir), 'released.json')}` : `git ${since}`,
+    fullDepth: migrations.slice(cut).map((m) => m.name),
+    replayedOnly: migrations.slice(0, cut).map((m) => m.name),
+  }
+}
+
+async function releasedUnchanged(dir: string, migrations: Migration[]): Promise<Set<string>> {
+  const released = await loadReleased(dir)
+  if (!released) return new Set()
+  return new Set(migrations.filter((m) => released.migrations[m.name] === m.up.checksum).map((m) => m.name))
+}
+
+async function gitUnchanged(dir: string, migrations: Migration[], ref: string): Promise<Set<string>> {
+  const run = promisify(execFile)
+  const git = async (args: string[]) => {
+    try {
+      return (await run('git', args, { cwd: dir })).stdout
+    } catch (e) {
+      throw new HarnessError('USAGE', `--since ${ref}: git ${args.join(' ')} failed: ${((e as { stderr?: string }).stderr || (e as Error).message).trim()}`, { hint: 'Give a commit, branch or tag git knows here, e.g. --since origin/main (fetch it first in CI).' })
+    }
+  }
+  await git(['rev-parse', '--verify', '--quiet', `${ref}^{commit}`])
+  const changed = [...(await git(['diff', '--name-only', '--relative', ref, '--', '.'])).split('\n'), ...(await git(['ls-files', '--others', '--exclude-standard', '.'])).split('\n')]
+    .map((f) => path.basename(f.trim()))
+    .filter(Boolean)
+  const touched = (m: Migration) => changed.includes(m.up.file) || (m.down !== undefined && changed.includes(m.down.file))
+  return new Set(migrations.filter((m) => !touched(m)).map((m) => m.name))
+}
