@@ -215,3 +215,12 @@ export async function needsLocalDumpTools(ctx: TestContext, engine: StartedEngin
   )
   if (missing) skipWith(ctx, `${what} not exercised on ${engine.name}: DATABASE_URL backups use the local client tools, and ${missing}`)
 }
+
+/**
+ * Depth on some engines, breadth on the others: a slow case whose logic does not depend on the
+ * engine runs in full where `on` says, and is skipped elsewhere with the reason printed, so one
+ * CI run stays within its time budget without any engine losing the case silently.
+ */
+export function depthOn(ctx: TestContext, engine: StartedEngine, on: string[], what: string): void {
+  if (!on.includes(engine.name)) skipWith(ctx, `${what} runs in full on ${on.join(' and ')} only (the same code path; kept out of the ${engine.name} run to hold CI under 20 minutes)`)
+}
