@@ -143,28 +143,38 @@ interface PgError {
   where?: string
 }
 
-/**
- * Runs `sql` inside the caller's transaction. Throws RESTORE_FAILED naming `label`:line, the
- * SQLSTATE and the statement's first line; the transaction is then aborted (roll it back).
- */
-export async function runScript(client: pg.ClientBase, sql: string, label: string, options: { maxChars?: number; onProgress?: (done: number, total: number) => void } = {}): Promise<{ statements: number; batches: number }> {
+/** A script with psql meta-commands (`\connect`, …) is not one of ours: psql must run it. */
+function refuseMeta(sql: string, label: string): void {
   const bad = unsupportedMeta(sql)
   if (bad.length) {
     throw new HarnessError('RESTORE_FAILED', `${label}: contains psql meta-commands this restore cannot run: ${bad.slice(0, 3).join(', ')}`, {
       hint: 'Restore this file with psql (it is not a dump written by this tool).',
     })
   }
+}
+
+/** One batch under a savepoint, so a failure is located (at `at`, lines of the whole file) in a transaction that can still say where. */
+async function runBatch(client: pg.ClientBase, b: Batch, at: Batch, label: string): Promise<void> {
+  await client.query('SAVEPOINT pgverify_script')
+  try {
+    await client.query(b.text)
+    await client.query('RELEASE SAVEPOINT pgverify_script')
+  } catch (e) {
+    await client.query('ROLLBACK TO SAVEPOINT pgverify_script')
+    throw await locate(client, at, e as PgError, label)
+  }
+}
+
+/**
+ * Runs `sql` inside the caller's transaction. Throws RESTORE_FAILED naming `label`:line, the
+ * SQLSTATE and the statement's first line; the transaction is then aborted (roll it back).
+ */
+export async function runScript(client: pg.ClientBase, sql: string, label: string, options: { maxChars?: number; onProgress?: (done: number, total: number) => void } = {}): Promise<{ statements: number; batches: number }> {
+  refuseMeta(sql, label)
   const list = batches(sql, options.maxChars)
   const statements = list.statements ?? 0
   for (const [i, b] of list.entries()) {
-    await client.query('SAVEPOINT pgverify_script')
-    try {
-      await client.query(b.text)
-      await client.query('RELEASE SAVEPOINT pgverify_script')
-    } catch (e) {
-      await client.query('ROLLBACK TO SAVEPOINT pgverify_script')
-      throw await locate(client, b, e as PgError, label)
-    }
+    await runBatch(client, b, b, label)
     options.onProgress?.(i + 1, list.length)
   }
   return { statements, batches: list.length }
@@ -194,8 +204,7 @@ export async function runScriptFile(client: pg.ClientBase, file: string, label: 
       line += countLines(whole)
       return
     }
-    const bad = unsupportedMeta(whole)
-    if (bad.length) throw new HarnessError('RESTORE_FAILED', `${label}: contains psql meta-commands this restore cannot run: ${bad.slice(0, 3).join(', ')}`, { hint: 'Restore this file with psql (it is not a dump written by this tool).' })
+    refuseMeta(whole, label)
     const list = batches(whole)
     // Statements with a token in them (a trailing comment is not one).
     let prev = 0
@@ -204,15 +213,7 @@ export async function runScriptFile(client: pg.ClientBase, file: string, label: 
       prev = e
     }
     for (const b of list) {
-      const at = { ...b, line: b.line + line - 1 }
-      await client.query('SAVEPOINT pgverify_script')
-      try {
-        await client.query(b.text)
-        await client.query('RELEASE SAVEPOINT pgverify_script')
-      } catch (e) {
-        await client.query('ROLLBACK TO SAVEPOINT pgverify_script')
-        throw await locate(client, at, e as PgError, label)
-      }
+      await runBatch(client, b, { ...b, line: b.line + line - 1 }, label)
       sent++
     }
     line += countLines(whole)
