@@ -75,7 +75,7 @@ export async function migrate(client: pg.ClientBase): Promise<number> {
   const result = await migrator.up()
   const ms = performance.now() - t0
   if (result.error) throw result.error
-  const failed = result.results.find((r) => r.status === 'Error')
+  const failed = result.results.find((r) => r.status === 'failed')
   if (failed) throw new HarnessError('MIGRATION_FAILED', `migration ${failed.name} failed: ${failed.error?.message ?? 'unknown error'}`)
   return ms
 }

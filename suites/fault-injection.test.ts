@@ -220,7 +220,7 @@ describe.each(cases)('fault injection and failures mid-migration on the $name en
       const before = await snapshot(client, ['app'])
       const r = await m({ statementTimeoutMs: 200 }).up()
       expect(r.error?.code).toBe('MIGRATION_FAILED')
-      const e = r.results.find((x) => x.status === 'Error')!.error!
+      const e = r.results.find((x) => x.status === 'failed')!.error!
       expect([e.file, e.line, e.sqlstate, e.statement]).toEqual(['002_orders.sql', 9, '57014', 3])
       expect(e.hint).toMatch(/statement_timeout ran out/)
       expect(diffSnapshots(before, await snapshot(client, ['app']))).toEqual([])

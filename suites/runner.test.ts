@@ -65,7 +65,7 @@ describe.each(cases)('runner on the $name engine', (c) => {
       const m = migrator(s.client, MIGRATIONS, manifest)
       const r = await m.up()
       expect(r.error).toBeUndefined()
-      expect(r.results.map((x) => x.status)).toEqual(Array(9).fill('Success'))
+      expect(r.results.map((x) => x.status)).toEqual(Array(9).fill('passed'))
       expect(await tablesIn(s.client, 'factory_telemetry')).toEqual([...manifest.tables!].sort())
       const hts = (await s.client.query<{ t: string }>(`SELECT hypertable_schema || '.' || hypertable_name AS t FROM timescaledb_information.hypertables ORDER BY 1`)).rows.map((x) => x.t)
       expect(hts).toEqual(manifest.hypertables!.map((h) => h.table).sort())
@@ -253,7 +253,7 @@ describe.each(cases)('runner on the $name engine', (c) => {
       const dir = copyDir(PLAIN, (f) => !f.startsWith('003'))
       write(dir, '003_typo.sql', 'CREATE TABLE IF NOT EXISTS app.t1 (id int);\n\nCREATE TABLE app.t2 (\n  id int,\n  name txet NOT NULL\n);\n')
       const r = await migrator(s.client, dir, plainManifest).up()
-      const e = r.results.find((x) => x.status === 'Error')!.error!
+      const e = r.results.find((x) => x.status === 'failed')!.error!
       expect([e.file, e.line, e.column, e.sqlstate, e.statement]).toEqual(['003_typo.sql', 5, 8, '42704', 2])
       expect(e.message).toMatch(/type "txet" does not exist/)
     } finally {
@@ -278,7 +278,7 @@ describe.each(cases)('runner on the $name engine', (c) => {
         }),
       )
       expect(runs.filter((r) => r.error)).toEqual([])
-      const applied = runs.flatMap((r) => r.results.filter((x) => x.status === 'Success').map((x) => x.name)).sort()
+      const applied = runs.flatMap((r) => r.results.filter((x) => x.status === 'passed').map((x) => x.name)).sort()
       expect(applied).toEqual(['001_accounts', '002_orders', '003_orders_placed_idx'])
       const client = await connect(db.url)
       const log = (await client.query(`SELECT migration_name, count(*)::int AS n FROM app.migration_log GROUP BY 1 ORDER BY 1`)).rows

@@ -277,19 +277,19 @@ function renderPlan(p: PlanResult, asJson: boolean, title = 'plan'): number {
 }
 
 function renderRun(r: RunResult, asJson: boolean): number {
-  const ran = r.results.filter((x) => x.status === 'Success')
+  const ran = r.results.filter((x) => x.status === 'passed')
   if (asJson) {
     json({ ok: !r.error, from: r.from, to: r.to, results: r.results, warnings: r.warnings, preflight: r.preflight, error: r.error?.toJSON() })
     return r.error ? exitCodeFor(r.error.code) : EXIT.OK
   }
   if (r.error) {
-    const failed = r.results.find((x: MigrationResult) => x.status === 'Error')
+    const failed = r.results.find((x: MigrationResult) => x.status === 'failed')
     // A file's own error is shown located; anything else (a lost connection) by its code first.
     if (failed?.error && r.error.code === 'MIGRATION_FAILED') {
       info('')
       info(red(formatLocated(failed.error)))
       if (r.error.hint) info(r.error.hint)
-      const skipped = r.results.filter((x) => x.status === 'NotExecuted').length
+      const skipped = r.results.filter((x) => x.status === 'skipped').length
       if (skipped) info(dim(`${skipped} later migration${skipped > 1 ? 's were' : ' was'} not run.`))
       return exitCodeFor(r.error.code)
     }

@@ -146,7 +146,7 @@ export async function execute(o: ExecuteOptions): Promise<ExecutionReport> {
       return report
     }
 
-    const failedFile = report.migration?.results.find((r) => r.status === 'Error')?.file
+    const failedFile = report.migration?.results.find((r) => r.status === 'failed')?.file
     const what = failure.phase === 'migrate' ? `migration ${failedFile ?? ''} failed` : 'post-migration validation failed'
     log.warn(`${what}: restoring the pre-migration backup ${backup.name} in place (automatic rollback)`)
     await run.journal.phase('rollback-started', what)
@@ -154,7 +154,7 @@ export async function execute(o: ExecuteOptions): Promise<ExecutionReport> {
       await rollbackPhase(run, backup)
     } catch (e) {
       report.rollback = { backup: backup.dir, durationMs: report.phases[report.phases.length - 1]?.durationMs ?? 0, replaced: [], leftAlone: [], notes: [], error: redact((e as Error).message) }
-      decide('rollback-failed', `ATTENTION: ${what}, and the automatic restore of ${backup.dir} failed (${firstLine(e)}). The restore runs in one transaction, so the database is as the failed step left it: partially migrated, ${report.migration ? `at version ${report.migration.results.filter((x) => x.status === 'Success').pop()?.version ?? pv.current}` : 'state unknown'}. The backup is intact: restore it by hand with \`pnpm restore ${backup.dir} --yes\` after fixing the cause.`, e)
+      decide('rollback-failed', `ATTENTION: ${what}, and the automatic restore of ${backup.dir} failed (${firstLine(e)}). The restore runs in one transaction, so the database is as the failed step left it: partially migrated, ${report.migration ? `at version ${report.migration.results.filter((x) => x.status === 'passed').pop()?.version ?? pv.current}` : 'state unknown'}. The backup is intact: restore it by hand with \`pnpm restore ${backup.dir} --yes\` after fixing the cause.`, e)
       return report
     }
     const diffs = report.rollback!.comparison!.differences.length

@@ -160,7 +160,7 @@ export async function migratePhase(run: Run): Promise<Failure | undefined> {
         },
       })
       const r = await migrator.up()
-      const located = r.results.find((x) => x.status === 'Error')?.error
+      const located = r.results.find((x) => x.status === 'failed')?.error
       report.migration = { results: r.results, ...(located ? { located: formatLocated(located) } : {}) }
       p.details = r.results.map((x) => `${x.status.padEnd(11)} ${x.file}${x.durationMs !== undefined ? ` ${Math.round(x.durationMs)} ms` : ''}`)
       if (r.error) {

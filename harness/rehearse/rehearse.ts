@@ -164,7 +164,7 @@ async function rehearseOne(engine: StartedEngine, m: Migration, o: OneOptions): 
       loaded: { rows: loaded.rows, notLoaded: loaded.notLoaded, durationMs: Math.round(loaded.durationMs) },
       workload: { operations: probe.usable.map((x) => x.id), unusable: probe.unusable, sessions: sessions.length },
       baseline,
-      migration: { status: result?.status ?? (run.error ? 'Error' : 'NotExecuted'), durationMs: migEnd - migStart, ...(run.error ? { error: run.error.message } : {}) },
+      migration: { status: result?.status ?? (run.error ? 'failed' : 'skipped'), durationMs: migEnd - migStart, ...(run.error ? { error: run.error.message } : {}) },
       statements,
       findings: found,
       sampler: overhead,

@@ -2,7 +2,7 @@
  * The migration runner: the same code migrates production and is exercised by every suite.
  *
  * Public methods return results and never throw (Kysely's migrator shape): `{ error?, results }`,
- * each result Success | Error | NotExecuted, pre-filled NotExecuted and overwritten step by step,
+ * each result passed | failed | skipped, pre-filled skipped and overwritten step by step,
  * so reports can be built from them. Anything a user can cause is a HarnessError with its code; a
  * bug is returned as INTERNAL.
  *
@@ -163,7 +163,7 @@ export class Migrator {
         this.emit({ type: 'start', migration: m.name, direction, index: i + 1, total: todo.length })
         const r = await runScript({ client: this.o.client, log: this.log, statementTimeoutMs: this.o.statementTimeoutMs, hooks: this.o.hooks }, m, script, direction)
         results[i] = r
-        if (r.status === 'Error') {
+        if (r.status === 'failed') {
           this.emit({ type: 'failed', migration: m.name, direction, error: r.error! })
           const error = scriptFailure(direction, m, script, r.error!, versionBefore(s, m, i === 0))
           return { error, from: s.current, to: direction === 'up' ? m.version - 1 : m.version, results, ...withPreflight, warnings }

@@ -175,7 +175,7 @@ export async function runDataProperties(ctx: PropertyContext): Promise<PropertyR
       t = performance.now()
       let violations: Violation[]
       if (up.error) {
-        const located = up.results.find((x) => x.status === 'Error')?.error
+        const located = up.results.find((x) => x.status === 'failed')?.error
         const where = located ? `${located.file}:${located.line}:${located.column}${located.sqlstate ? ` (SQLSTATE ${located.sqlstate})` : ''}` : ''
         violations = [{ check: 'migration-failed', message: `migrating up from version ${st.k} with this data failed${where ? ` at ${where}` : ''}: ${located?.message ?? up.error.message}` }]
       } else if (before) {

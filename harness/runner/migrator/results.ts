@@ -1,7 +1,7 @@
 /**
  * What the Migrator's public methods return and emit, and what it is given. Results are data,
- * never throws (Kysely's migrator shape): `{ error?, results }`, each result Success | Error |
- * NotExecuted, pre-filled NotExecuted and overwritten step by step, so reports can be built
+ * never throws (Kysely's migrator shape): `{ error?, results }`, each result passed | failed |
+ * skipped, pre-filled skipped and overwritten step by step, so reports can be built
  * from them.
  */
 import type pg from 'pg'
@@ -38,7 +38,12 @@ export interface StatusResult {
   migrations: MigrationStatusEntry[]
 }
 
-export type ResultStatus = 'Success' | 'Error' | 'NotExecuted'
+/**
+ * A migration's outcome in a run, in the words every step of pgverify uses (verify's stages,
+ * execute's phases, bench's groups): passed, failed, or skipped (not executed: after a failure,
+ * or not reached).
+ */
+export type ResultStatus = 'passed' | 'failed' | 'skipped'
 
 export interface MigrationResult {
   version: number
@@ -117,7 +122,7 @@ export const scriptFor = (m: Migration, direction: Direction): MigrationScript =
 
 export function notExecuted(m: Migration, direction: Direction): MigrationResult {
   const script = scriptFor(m, direction)
-  return { version: m.version, name: m.name, file: script.file, direction, status: 'NotExecuted', noTransaction: script.noTransaction }
+  return { version: m.version, name: m.name, file: script.file, direction, status: 'skipped', noTransaction: script.noTransaction }
 }
 
 export function planStep(m: Migration, direction: Direction): PlanStep {

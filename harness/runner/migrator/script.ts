@@ -25,7 +25,7 @@ export interface ScriptRunner {
 export async function runScript(r: ScriptRunner, m: Migration, script: MigrationScript, direction: Direction): Promise<MigrationResult> {
   const { client, log } = r
   const started = performance.now()
-  const result: MigrationResult = { version: m.version, name: m.name, file: script.file, direction, status: 'Success', noTransaction: script.noTransaction, statements: script.statements.length }
+  const result: MigrationResult = { version: m.version, name: m.name, file: script.file, direction, status: 'passed', noTransaction: script.noTransaction, statements: script.statements.length }
   const at = { current: undefined as Statement | undefined }
   const settings = await sessionSettings(client)
   try {
@@ -50,7 +50,7 @@ export async function runScript(r: ScriptRunner, m: Migration, script: Migration
     if (!script.noTransaction) await client.query('ROLLBACK').catch(() => {})
     const err = e as Error & { code?: string; position?: string }
     const stmt = at.current ?? script.statements[script.statements.length - 1]!
-    result.status = 'Error'
+    result.status = 'failed'
     result.durationMs = performance.now() - started
     result.error = locateError(script, stmt, err)
     if (direction === 'up') {

@@ -145,7 +145,7 @@ async function transactional(ctx: VerifyContext, client: pg.Client, m: Migration
 async function cleanUp(ctx: VerifyContext, client: pg.Client, m: Migration): Promise<string> {
   const r = await migratorFor(ctx, client).up({ to: m.version })
   if (r.error) {
-    const located = r.results.find((x) => x.status === 'Error')?.error
+    const located = r.results.find((x) => x.status === 'failed')?.error
     throw new Problem(
       `up to ${m.version} after the injected failures failed${located ? ` at ${located.file}:${located.line}:${located.column}${located.sqlstate ? ` (SQLSTATE ${located.sqlstate})` : ''}` : `: ${r.error.message}`} on a database with data at version ${m.version - 1}`,
       [...(located ? formatLocated(located).split('\n') : [r.error.message, ...(r.error.hint ? [r.error.hint] : [])]), '', `the tables held the stage's generated rows (three per table, NOT NULL columns and foreign keys filled): a migration that cannot run on a database with rows fails here`],
@@ -208,7 +208,7 @@ async function nonTransactional(ctx: VerifyContext, client: pg.Client, m: Migrat
     // Recovery: up again, from the start of the file, must give what a clean run gives.
     const again = await migratorFor(ctx, client).up({ to: m.version })
     if (again.error) {
-      const located = again.results.find((x) => x.status === 'Error')?.error
+      const located = again.results.find((x) => x.status === 'failed')?.error
       throw new Problem(
         `${m.up.file} is non-transactional and does not recover: after a failure after statement ${i + 1} of ${n}, re-running up fails${located ? ` at ${located.file}:${located.line}:${located.column}${located.sqlstate ? ` (SQLSTATE ${located.sqlstate})` : ''}` : ''}`,
         [`the statements before stay applied, and the re-run starts the file from the top: every statement must be idempotent.`, ...(located ? formatLocated(located).split('\n') : again.error.message.split('\n'))],

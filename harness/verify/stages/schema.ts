@@ -24,7 +24,7 @@ export const replay: StageFn = async (ctx, client) => {
     const t0 = performance.now()
     const r = await migrator.up({ to: m.version })
     if (r.error) {
-      const located = r.results.find((x) => x.status === 'Error')?.error
+      const located = r.results.find((x) => x.status === 'failed')?.error
       const details = located ? formatLocated(located).split('\n') : [r.error.message]
       const limit = engineLimit(ctx, located?.text)
       if (limit) details.unshift(limit, '')
@@ -90,7 +90,7 @@ export const secondUp: StageFn = async (ctx, client) => {
   const before = await take(client, ctx)
   const r = await migratorFor(ctx, client).up()
   if (r.error) return failed(`second up failed: ${r.error.message}`, [], { code: r.error.code, message: r.error.message })
-  const applied = r.results.filter((x) => x.status === 'Success').map((x) => x.name)
+  const applied = r.results.filter((x) => x.status === 'passed').map((x) => x.name)
   const diff = diffLines(before, await take(client, ctx))
   if (applied.length || diff.length) return failed(`second up was not a no-op: applied ${applied.length}`, [...applied.map((a) => `applied again: ${a}`), ...diff])
   return passed('a second up applies nothing and changes nothing')
@@ -152,7 +152,7 @@ export const downUp: StageFn = async (ctx, client) => {
     const k = m.version
     const down = await migrator.down({ to: k - 1 })
     if (down.error) {
-      const located = down.results.find((x) => x.status === 'Error')?.error
+      const located = down.results.find((x) => x.status === 'failed')?.error
       return failed(`${m.down!.file} failed`, located ? formatLocated(located).split('\n') : [down.error.message], { code: down.error.code, message: down.error.message, located })
     }
     const afterDown = diffLines(ctx.fingerprints.get(k - 1)!, await take(client, ctx))
