@@ -8,7 +8,7 @@ import { HarnessError } from '../errors.ts'
 import { qualify, splitQualified } from '../util/sql.ts'
 import { dataFileTables } from './data-export.ts'
 import type { BackupManifest } from './manifest.ts'
-import { restoreSessionSettings, runScriptFile, sessionSettings } from './sql-script.ts'
+import { inOneTransaction, runScriptFile } from './sql-script.ts'
 import { canSetReplicaRole } from './timescale.ts'
 import { open } from 'node:fs/promises'
 
@@ -43,9 +43,7 @@ export async function restoreData(client: pg.ClientBase, dir: string, rel: strin
       hint: 'Migrate the database first (`pnpm migrate up` to the backup\'s version), or restore --kind full.',
     })
   }
-  const settings = await sessionSettings(client)
-  await client.query('BEGIN')
-  try {
+  await inOneTransaction(client, async () => {
     const replica = await canSetReplicaRole(client)
     if (replica) await client.query('SET LOCAL session_replication_role = replica')
     else notes.push('this role may not set session_replication_role: rows were loaded in foreign-key order with triggers firing')
@@ -77,11 +75,5 @@ export async function restoreData(client: pg.ClientBase, dir: string, rel: strin
       }
     }
     if (compressed) log(`compressed ${compressed} chunks that were compressed in the backup (${Math.round(performance.now() - t)} ms)`)
-    await client.query('COMMIT')
-  } catch (e) {
-    await client.query('ROLLBACK').catch(() => {})
-    throw e
-  } finally {
-    await restoreSessionSettings(client, settings)
-  }
+  })
 }

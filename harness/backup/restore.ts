@@ -33,7 +33,7 @@ import { connect } from '../runner/connect.ts'
 import { redact, redactUrl } from '../util/redact.ts'
 import { compareStates, scopeFor } from './compare.ts'
 import { requireVerified, type BackupManifest, type FileRole } from './manifest.ts'
-import { restoreSessionSettings, runScriptFile, sessionSettings } from './sql-script.ts'
+import { inOneTransaction, runScriptFile } from './sql-script.ts'
 import { publicObjects, userSchemas } from '../catalog/schemas.ts'
 import { captureState } from './state.ts'
 import type { Target } from '../engines/target.ts'
@@ -228,9 +228,7 @@ END $pgverify$`
 
 /** Plain-SQL backups (the WASM pg_dump's) through one pg connection, one transaction. */
 async function restorePlain(client: pg.ClientBase, dir: string, rel: string, m: BackupManifest, kind: 'full' | 'schema', mode: RestoreMode, log: (l: string) => void, notes: string[]): Promise<void> {
-  const settings = await sessionSettings(client)
-  await client.query('BEGIN')
-  try {
+  await inOneTransaction(client, async () => {
     for (const s of await prologue(client, m, kind, mode)) await client.query(s)
     const ts = m.server.timescaledb !== 'none' && kind === 'full'
     let extSchema = ''
@@ -253,13 +251,7 @@ async function restorePlain(client: pg.ClientBase, dir: string, rel: string, m: 
       }
     }
     if (ts) for (const s of postRestoreSql(extSchema, replica)) await client.query(s)
-    await client.query('COMMIT')
-  } catch (e) {
-    await client.query('ROLLBACK').catch(() => {})
-    throw e
-  } finally {
-    await restoreSessionSettings(client, settings)
-  }
+  })
 }
 
 /** pg_dump (custom format) backups: pg_restore writes the script, psql runs it in one transaction. */

@@ -12,6 +12,7 @@ import { StringDecoder } from 'node:string_decoder'
 import type pg from 'pg'
 import { HarnessError } from '../errors.ts'
 import { skipTrivia } from '../sql/scan.ts'
+import { restoreSessionSettings, sessionSettings } from '../runner/session-settings.ts'
 
 export interface Batch {
   /** Offset of the batch's first character in the script. */
@@ -270,4 +271,24 @@ async function locate(client: pg.ClientBase, b: Batch, first: PgError, label: st
 }
 
 /** The session's user-settable settings, to put back after a script that SETs things (a dump does). */
-export { restoreSessionSettings, sessionSettings } from '../runner/session-settings.ts'
+export { restoreSessionSettings, sessionSettings }
+
+/**
+ * `body` in one transaction: committed when it returns, rolled back when it throws (the database
+ * is then as it was), and the session's settings put back either way, since a dump's own SET
+ * commands (search_path, …) would otherwise outlive the restore on this connection.
+ */
+export async function inOneTransaction<T>(client: pg.ClientBase, body: () => Promise<T>): Promise<T> {
+  const settings = await sessionSettings(client)
+  await client.query('BEGIN')
+  try {
+    const result = await body()
+    await client.query('COMMIT')
+    return result
+  } catch (e) {
+    await client.query('ROLLBACK').catch(() => {})
+    throw e
+  } finally {
+    await restoreSessionSettings(client, settings)
+  }
+}
