@@ -4,7 +4,6 @@
  * and migrations directory from the file, the environment over the file, a flag over both, a
  * bad file refused with exit 2 before any engine starts).
  */
-import { spawn } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { describe, expect, it } from 'vitest'
@@ -12,6 +11,7 @@ import { CONFIG_FILE, loadConfig, readEnvironment, resolveConfig } from '../harn
 import { validateConfig } from '../harness/config/file.ts'
 import { urlFromPgVariables } from '../harness/config/database-url.ts'
 import { HarnessError } from '../harness/errors.ts'
+import { spawnRun } from './support/cli.ts'
 import { emptyDir, PLAIN, ROOT } from './support/dirs.ts'
 
 function usage(fn: () => unknown): HarnessError {
@@ -102,19 +102,10 @@ describe('precedence: environment > config file > defaults', () => {
 })
 
 /** The real command line, run in `cwd` (where its pgverify.config.json is). */
-function run(args: string[], cwd: string, env: Record<string, string | undefined> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', path.join(ROOT, 'node_modules/tsx/dist/loader.mjs'), path.join(ROOT, 'harness/cli/index.ts'), ...args], {
-      cwd,
-      env: { ...process.env, DATABASE_URL: undefined, VERIFY_ENGINE: undefined, MIGRATION_LOG_SCHEMA: undefined, NO_COLOR: '1', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
+function run(args: string[], cwd: string, env: Record<string, string | undefined> = {}) {
+  return spawnRun(process.execPath, ['--import', path.join(ROOT, 'node_modules/tsx/dist/loader.mjs'), path.join(ROOT, 'harness/cli/index.ts'), ...args], {
+    cwd,
+    env: { ...process.env, DATABASE_URL: undefined, VERIFY_ENGINE: undefined, MIGRATION_LOG_SCHEMA: undefined, NO_COLOR: '1', ...env },
   })
 }
 

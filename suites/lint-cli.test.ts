@@ -4,29 +4,18 @@
  * SARIF is validated against the OASIS SARIF 2.1.0 JSON schema (the copy
  * @microsoft/jest-sarif ships), with ajv.
  */
-import { spawn } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import AjvDraft04 from 'ajv-draft-04'
 import { describe, expect, it } from 'vitest'
-import { cli } from './support/cli.ts'
+import { cli, spawnRun } from './support/cli.ts'
 import { copyDir, emptyDir, MIGRATIONS, PLAIN, ROOT, write } from './support/dirs.ts'
 
 const require = createRequire(import.meta.url)
 const SARIF_SCHEMA = require('@microsoft/jest-sarif/lib/schemas/sarif-2.1.0-rtm.5.json') as object
 
-function run(cmd: string, args: string[], cwd = ROOT): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { cwd, env: { ...process.env, NO_COLOR: '1', DATABASE_URL: undefined }, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-  })
-}
+const run = (cmd: string, args: string[], cwd = ROOT) => spawnRun(cmd, args, { cwd, env: { ...process.env, NO_COLOR: '1', DATABASE_URL: undefined } })
 
 /** PLAIN plus a fourth file with an error (BEGIN) and warnings. */
 function broken(): string {
