@@ -162,7 +162,7 @@ async function runEngine(name: EngineName, options: BenchOptions, sink: { compar
         run.figures.push(...figures)
         const summary = `${figures.length} figures in ${((performance.now() - t) / 1000).toFixed(1)} s`
         log(`${name}: ${group.label}: ${summary}`)
-        const over = figures.filter((f) => f.threshold?.verdict === 'fail')
+        const over = figures.filter((f) => f.threshold?.verdict === 'failed')
         return over.length ? failed(`${summary}; ${over.length} over the threshold: ${over.map((f) => f.id).join(', ')}`, figures.map(figureLine)) : passed(summary, figures.map(figureLine))
       })
       run.steps!.push(step)
@@ -239,7 +239,7 @@ export async function runBench(options: BenchOptions): Promise<BenchRun> {
     engines,
     failures,
     ...(comparison ? { comparison } : {}),
-    verdict: failures.length || (comparison?.regressions ?? 0) > 0 ? 'fail' : 'pass',
+    verdict: failures.length || (comparison?.regressions ?? 0) > 0 ? 'failed' : 'passed',
   }
   return run
 }

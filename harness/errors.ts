@@ -26,6 +26,8 @@ export type ErrorCode =
   | 'MIGRATION_LOG_CORRUPT'
   | 'MIGRATION_FAILED'
   | 'LOCK_TIMEOUT'
+  /** A step waited on a lock past the watchdog's limit and was cancelled (runner/watchdog.ts). */
+  | 'STALLED'
   /** An earlier `execute` of this database was interrupted: its journal names the backup and the ways out. */
   | 'EXECUTE_INTERRUPTED'
   // environment

@@ -196,7 +196,7 @@ describe.each(cases)('telemetry generator loaded into a migrated database on the
       git: { commit: null },
       engines: [{ engine: c.name, describe: '', versions: {}, capabilities: {}, durationMs: 1, figures: [makeFigure({ id: 'dashboard.active_faults', label: 'Active faults with catalog text', group: 'dashboard', unit: 'ms', better: 'lower', samples: noisy(0.001, 8, 1) })], skipped: [] }],
       failures: [],
-      verdict: 'pass',
+      verdict: 'passed',
     }
     writeFileSync(path.join(dir, 'baseline.json'), JSON.stringify(baseline))
     const history = path.join(dir, 'history.jsonl')
@@ -238,23 +238,23 @@ describe('thresholds', () => {
   it('are checked on the statistic they name, with a verdict', () => {
     const fast = makeFigure({ id: 'q', label: 'q', group: 'dashboard', unit: 'ms', better: 'lower', samples: [10, 11, 12, 13, 90], threshold: 'dashboard' })
     expect(fast.threshold!.statistic).toBe('p95')
-    expect(fast.verdict).toBe('pass')
+    expect(fast.verdict).toBe('passed')
     // Median fine, p95 over 100 ms: fails.
     const tail = makeFigure({ id: 'q', label: 'q', group: 'dashboard', unit: 'ms', better: 'lower', samples: [...Array(18).fill(10), 300, 400], threshold: 'dashboard' })
     expect(tail.value).toBe(10)
-    expect(tail.verdict).toBe('fail')
+    expect(tail.verdict).toBe('failed')
     const slowIngest = makeFigure({ id: 'i', label: 'ingest', group: 'ingest', unit: 'rows/s', better: 'higher', value: 900, threshold: 'ingest' })
-    expect(slowIngest.verdict).toBe('fail')
-    expect(makeFigure({ id: 'c', label: 'c', group: 'compression', unit: '%', better: 'higher', value: 71, threshold: 'compression', target: 'compression-90' })).toMatchObject({ verdict: 'pass', target: { verdict: 'fail' } })
-    expect(makeFigure({ id: 's', label: 's', group: 'storage', unit: 'GB/month', better: 'lower', value: 1.2, threshold: 'storage' }).verdict).toBe('fail')
-    expect(makeFigure({ id: 'k', label: 'k', group: 'connection', unit: 'ms', better: 'lower', samples: [120, 130, 140], threshold: 'connect' }).verdict).toBe('fail')
+    expect(slowIngest.verdict).toBe('failed')
+    expect(makeFigure({ id: 'c', label: 'c', group: 'compression', unit: '%', better: 'higher', value: 71, threshold: 'compression', target: 'compression-90' })).toMatchObject({ verdict: 'passed', target: { verdict: 'failed' } })
+    expect(makeFigure({ id: 's', label: 's', group: 'storage', unit: 'GB/month', better: 'lower', value: 1.2, threshold: 'storage' }).verdict).toBe('failed')
+    expect(makeFigure({ id: 'k', label: 'k', group: 'connection', unit: 'ms', better: 'lower', samples: [120, 130, 140], threshold: 'connect' }).verdict).toBe('failed')
     // Too few samples for a p95 (bench --quick's 8): a slow tail with a fine median warns, naming
     // the count; a median over the limit still fails.
     const quick = makeFigure({ id: 'd', label: 'd', group: 'dashboard', unit: 'ms', better: 'lower', samples: [20, 21, 22, 23, 24, 25, 26, 400], threshold: 'dashboard' })
     expect(quick.verdict).toBe('info')
     expect(quick.threshold!.warning).toMatch(/^p95 of only 8 samples is .* too few samples to fail on \(a p95 needs 20\)/)
     expect(quick.note).toContain('too few samples')
-    expect(makeFigure({ id: 'd', label: 'd', group: 'dashboard', unit: 'ms', better: 'lower', samples: [200, 210, 220, 230, 240, 250, 260, 400], threshold: 'dashboard' }).verdict).toBe('fail')
+    expect(makeFigure({ id: 'd', label: 'd', group: 'dashboard', unit: 'ms', better: 'lower', samples: [200, 210, 220, 230, 240, 250, 260, 400], threshold: 'dashboard' }).verdict).toBe('failed')
     const engines = [{ engine: 'embedded', describe: '', versions: { postgres: '17', timescaledb: '2.23', timescaledbLicense: 'timescale' }, capabilities: {}, durationMs: 0, figures: [fast, tail, slowIngest], skipped: [] }]
     const failures = failuresOf(engines)
     expect(failures).toHaveLength(2)

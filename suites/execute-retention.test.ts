@@ -106,7 +106,7 @@ describe.each(cases)('execute with a pending retention policy, on the $name engi
     expect(want.rows).toBeGreaterThan(0)
     const check = r.checks.find((c) => c.id === 'retention-deletes')!
     console.log(`[execute on ${engine.name}] ${check.status} ${check.message}\n  what to do: ${check.hint}`)
-    expect(check.status).toBe('fail')
+    expect(check.status).toBe('failed')
     expect(check.message).toMatch(new RegExp(`^the pending retention policies would delete factory_telemetry\\.metric_hist: ${want.rows} rows in ${want.chunks} chunks older than \\d{4}-\\d\\d-\\d\\d [\\d:.]+\\+00 \\(009_database_optimization\\.sql, drop_after 90 days\\)`))
     expect(check.message).toMatch(
       new RegExp(`009_database_optimization\\.sql:\\d+ adds a retention policy on factory_telemetry\\.metric_hist \\(drop_after INTERVAL '90 days'\\): its first run deletes ${want.rows} rows in ${want.chunks} chunks of factory_telemetry\\.metric_hist: every chunk entirely before the cutoff now\\(\\) - 90 days = `),
@@ -130,7 +130,7 @@ describe.each(cases)('execute with a pending retention policy, on the $name engi
     expect(dry.outcome).toBe('not-started')
     const dryOk = await execute({ target: handleTarget(engine, db), dir: MIGRATIONS, backupRoot, logDir, lockWaitMs: 0, dryRun: true, acceptRetentionDeletes: true })
     expect(dryOk.outcome).toBe('dry-run')
-    expect(dryOk.checks.find((c) => c.id === 'retention-deletes')).toMatchObject({ status: 'warn', message: expect.stringMatching(new RegExp(`^ACKNOWLEDGED with --accept-retention-deletes: the pending retention policies will delete factory_telemetry\\.metric_hist: ${want.rows} rows in ${want.chunks} chunks`)) })
+    expect(dryOk.checks.find((c) => c.id === 'retention-deletes')).toMatchObject({ status: 'warning', message: expect.stringMatching(new RegExp(`^ACKNOWLEDGED with --accept-retention-deletes: the pending retention policies will delete factory_telemetry\\.metric_hist: ${want.rows} rows in ${want.chunks} chunks`)) })
     expect(readdirSync(backupRoot)).toEqual([])
     await expectUnchanged(db, before)
     await db.drop()
@@ -151,7 +151,7 @@ describe.each(cases)('execute with a pending retention policy, on the $name engi
     expect(readFileSync(r.files.report, 'utf8')).toMatch(/^ {2}ACKNOWLEDGED with --accept-retention-deletes: these deletions were accepted for this run$/m)
     const json = JSON.parse(readFileSync(r.files.json, 'utf8'))
     expect(json.retention.acknowledged).toBe(true)
-    expect(json.checks.find((c: { id: string }) => c.id === 'retention-deletes').status).toBe('warn')
+    expect(json.checks.find((c: { id: string }) => c.id === 'retention-deletes').status).toBe('warning')
 
     // The policy 009 registered, run by hand (background workers are off): it deletes what was counted.
     await withClient(db.url, async (c) => {

@@ -16,6 +16,7 @@ import path from 'node:path'
 import type pg from 'pg'
 import { HarnessError, isHarnessError } from '../errors.ts'
 import { connect } from '../runner/connect.ts'
+import { exclusiveHolders } from '../runner/watchdog.ts'
 import { redact, redactUrl } from '../util/redact.ts'
 import type { Manifest } from '../manifest/manifest.ts'
 import { exportData } from './data-export.ts'
@@ -29,7 +30,7 @@ import { toolError } from '../engines/client-tools.ts'
 import type { DumpTools } from '../engines/types.ts'
 import { registerCleanup } from '../engines/cleanup.ts'
 import { diskFailure } from '../util/out-file.ts'
-import { isConnectionLoss, toolLostServer } from '../sqlstate.ts'
+import { isConnectionLoss, sqlstateOf, toolLostServer } from '../sqlstate.ts'
 
 export interface BackupOptions {
   /** Where backups live (default `backups/`). */
@@ -43,6 +44,21 @@ export interface BackupOptions {
   /** Progress lines (already redacted). */
   onLog?: (line: string) => void
   now?: Date
+  /**
+   * How long the backup's session and pg_dump wait for a table lock (ms; 0: forever). Default 60 s.
+   * A backup only reads, but behind an ALTER TABLE that waits for its own lock it would queue
+   * forever, holding its snapshot; past this limit it stops and names the lock instead.
+   */
+  lockTimeoutMs?: number
+}
+
+/** A lock the backup's session or pg_dump gave up on (lock_timeout, --lock-wait-timeout), said as "on RELATION". */
+function lockWaitFailure(e: unknown): string | undefined {
+  const ours = sqlstateOf(e) === '55P03'
+  const dump = isHarnessError(e) && e.code === 'BACKUP_FAILED' && /could not obtain lock on relation/.test(e.message)
+  if (!ours && !dump) return undefined
+  const relation = /relation "([^"]+)"/.exec((e as Error).message)?.[1]
+  return relation ? `on ${relation}` : 'on a table'
 }
 
 export interface BackupResult {
@@ -74,6 +90,7 @@ export function logLocation(manifest: Manifest | undefined, log?: { schema: stri
 export async function createBackup(target: Target, options: BackupOptions): Promise<BackupResult> {
   const t0 = performance.now()
   const createdAt = options.now ?? new Date()
+  const lockTimeoutMs = options.lockTimeoutMs ?? 60_000
   const kinds: BackupKind[] = options.kinds?.length ? [...new Set(options.kinds)] : ['full', 'schema', 'data']
   const root = path.resolve(options.root)
   const lines: string[] = []
@@ -128,9 +145,12 @@ export async function createBackup(target: Target, options: BackupOptions): Prom
     const absent = managed.filter((s) => !existing.includes(s))
     const pub = await publicObjects(client)
     log(`schemas: ${existing.join(', ') || '(none)'}${absent.length ? `; managed by the migrations but absent: ${absent.join(', ')}` : ''}`)
+    // Said, not silent: public is never replaced by a restore (extensions live there), so it is not backed up either.
+    if (pub.length) log(`NOT covered: schema public holds ${pub.length} object${pub.length > 1 ? 's' : ''} of its own (${pub.slice(0, 6).join(', ')}${pub.length > 6 ? ', …' : ''}); this backup holds none of their data. Keep migrated objects in a schema of their own, or back public up with pg_dump as well.`)
 
     // ---- one snapshot for the state, the data export and pg_dump ---------------------------------
     await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY')
+    await client.query(`SELECT set_config('lock_timeout', $1, true)`, [String(lockTimeoutMs)])
     let snapshotId: string | undefined
     if (tools) snapshotId = (await client.query<{ s: string }>('SELECT pg_export_snapshot() AS s')).rows[0]!.s
     let t = performance.now()
@@ -150,7 +170,7 @@ export async function createBackup(target: Target, options: BackupOptions): Prom
       notes.push('data_only.sql is written by pgverify (rows read through each table), not by pg_dump: pg_dump --data-only of a TimescaleDB database carries the internal catalog and chunk tables and cannot be loaded into a database migrated by the runner.')
     }
     const pgDump = async (rel: string, role: 'full' | 'schema', extra: string[]) => {
-      const args = ['--format=custom', { out: path.join(tmp, rel), prefix: '--file=' }, '--no-password', ...(snapshotId ? [`--snapshot=${snapshotId}`] : []), ...extra]
+      const args = ['--format=custom', { out: path.join(tmp, rel), prefix: '--file=' }, '--no-password', ...(snapshotId ? [`--snapshot=${snapshotId}`] : []), ...(lockTimeoutMs ? [`--lock-wait-timeout=${lockTimeoutMs}`] : []), ...extra]
       const r = await tools!.run('pg_dump', args, { connect: target.url })
       // A full disk is the disk's fault, not pg_dump's: said with the file it was writing.
       if (r.code !== 0 && /No space left on device/i.test(r.stderr)) throw Object.assign(new Error(`pg_dump could not write ${rel}`), { code: 'ENOSPC', path: path.join(tmp, rel) })
@@ -290,6 +310,15 @@ export async function createBackup(target: Target, options: BackupOptions): Prom
     if (isConnectionLoss(e) || (isHarnessError(e) && e.code === 'BACKUP_FAILED' && toolLostServer(e.message))) {
       throw new HarnessError('CONNECTION_FAILED', `the server went away during the backup of ${redactUrl(target.url)}: ${redact((e as Error).message.split('\n').slice(-3).join(' | '))}; the partial backup ${tmp} was removed`, {
         hint: 'The server went away; the backup and the migration files are not at fault, and nothing in the database was changed (a backup only reads). Check that the server is up (its log says why it went away), then run the backup again.',
+        cause: e,
+      })
+    }
+    const lock = lockWaitFailure(e)
+    if (lock) {
+      const held = await exclusiveHolders(target.url)
+      throw new HarnessError('STALLED', `the backup of ${redactUrl(target.url)} waited ${lockTimeoutMs / 1000} s for a lock ${lock}${held ? `; held: ${held}` : ''} and stopped; the partial backup ${tmp} was removed and its session closed`, {
+        hint: 'Another session holds (or waits for) an exclusive lock on that table: an ALTER, a LOCK TABLE, a VACUUM FULL. Let it finish, or end it, then run the backup again; raise --stall-timeout to wait longer. Nothing in the database was changed.',
+        details: { sqlstate: '55P03' },
         cause: e,
       })
     }

@@ -10,6 +10,7 @@ import { HarnessError } from '../errors.ts'
 import { loadManifest } from '../manifest/manifest.ts'
 import { EXIT } from './exit-codes.ts'
 import { bold, dim, green, info, json, out, red, yellow } from './output.ts'
+import { wholeNumber } from './checks.ts'
 import { openCommandTarget } from './settings.ts'
 import { didYouMean } from './parse.ts'
 import { flag, type Args, type Verb, type VerbContext } from './verb.ts'
@@ -46,13 +47,16 @@ Options:
                       never one still being written, never a directory without a valid manifest;
                       interrupted backups (partial, their process gone) are removed whatever their age
   --dry-run           prune: list what would be removed, remove nothing
+  --stall-timeout MS  stop (exit 7) when a table lock is not granted within MS, naming the table:
+                      a backup queued behind an ALTER would otherwise wait and hold its snapshot
+                      (default 60000; 0 = wait forever; config "stallTimeoutMs")
   --json              machine-readable output on stdout
 
 pg_dump, pg_restore and psql must be of the server's major version (refused otherwise):
 Debian/Ubuntu: apt-get install postgresql-client-15; or PG_BIN=/path/to/bin.
 
 Exit codes: 0 ok · 1 backup failed · 2 usage · 5 no matching pg_dump · 6 connection ·
-8 engine unavailable · 9 verify: the backup is corrupt or incomplete`
+7 a table lock not granted within --stall-timeout · 8 engine unavailable · 9 verify: the backup is corrupt or incomplete`
 
 function kindsArg(v: unknown): BackupKind[] {
   const k = v === undefined ? 'all' : String(v)
@@ -109,7 +113,7 @@ export async function backup(argv: Args, { config }: VerbContext): Promise<numbe
   const target = await openCommandTarget(flag(argv, 'engine'), config, 'backup')
   try {
     if (target.capabilities.disposable) info(yellow('note: a fresh disposable database is empty: this rehearses the backup itself'))
-    const r = await createBackup(target, { root, kinds, manifest, log: logLocation(manifest, logSchema ? { schema: logSchema, table: config.logTable ?? 'migration_log' } : config.logTable && manifest?.schema ? { schema: manifest.schema, table: config.logTable } : undefined), onLog: asJson ? undefined : (l) => info(dim(l)) })
+    const r = await createBackup(target, { root, kinds, manifest, log: logLocation(manifest, logSchema ? { schema: logSchema, table: config.logTable ?? 'migration_log' } : config.logTable && manifest?.schema ? { schema: manifest.schema, table: config.logTable } : undefined), onLog: asJson ? undefined : (l) => info(dim(l)), lockTimeoutMs: wholeNumber('stall-timeout', argv['stall-timeout'], '0') ?? config.stallTimeoutMs })
     if (asJson) json({ ok: true, dir: r.dir, name: r.name, bytes: r.bytes, durationMs: Math.round(r.durationMs), files: r.manifest.files, kinds: r.manifest.kinds })
     else {
       for (const f of r.manifest.files) out(`  ${f.path.padEnd(36)} ${humanBytes(f.bytes).padStart(10)}  ${dim(f.sha256)}`)
@@ -124,6 +128,6 @@ export async function backup(argv: Args, { config }: VerbContext): Promise<numbe
 
 export const verb: Verb = {
   help: BACKUP_HELP,
-  options: { string: ['engine', 'backup-root', 'kind', 'dir', 'log-schema', 'keep-days'], boolean: ['dry-run', 'json'], positionals: 2 },
+  options: { string: ['engine', 'backup-root', 'kind', 'dir', 'log-schema', 'keep-days', 'stall-timeout'], boolean: ['dry-run', 'json'], positionals: 2 },
   run: backup,
 }

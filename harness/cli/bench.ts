@@ -94,11 +94,11 @@ function printSummary(run: BenchRun): void {
     out(bold(e.describe.startsWith(`${e.engine}:`) ? e.describe : `${e.engine}: ${e.describe}`))
     for (const f of e.figures) {
       const t = f.threshold
-      const mark = t ? (t.verdict === 'pass' ? green('pass') : t.warning ? yellow('warn') : red('FAIL')) : dim('info')
+      const mark = t ? (t.verdict === 'passed' ? green('pass') : t.warning ? yellow('warn') : red('FAIL')) : dim('info')
       const stats = f.stats && f.unit === 'ms' ? dim(` p50 ${formatValue(f.stats.p50, 'ms')} p95 ${formatValue(f.stats.p95, 'ms')} p99 ${formatValue(f.stats.p99, 'ms')} n ${f.stats.n}`) : ''
       const limit = t ? dim(` [${t.text}]`) : ''
       const ref = f.reference ? dim(` ratio ${f.reference.ratio.toFixed(2)} of reference ${formatValue(f.reference.value, f.reference.unit)}`) : ''
-      const target = f.target ? (f.target.verdict === 'pass' ? dim(` target met (${f.target.text})`) : yellow(` target missed (${f.target.text})`)) : ''
+      const target = f.target ? (f.target.verdict === 'passed' ? dim(` target met (${f.target.text})`) : yellow(` target missed (${f.target.text})`)) : ''
       out(`  ${mark}  ${f.label}: ${formatValue(f.value, f.unit)}${stats}${limit}${ref}${target}`)
       if (t?.warning) out(yellow(`        ${t.warning}`))
     }
@@ -123,14 +123,14 @@ export async function bench(args: BenchArgs): Promise<number> {
     out(
       !measured
         ? red('no engine could run: nothing was measured')
-        : run.verdict === 'pass'
+        : run.verdict === 'passed'
           ? green(`bench passed in ${(run.durationMs / 1000).toFixed(1)} s`)
           : red(`bench FAILED in ${(run.durationMs / 1000).toFixed(1)} s`),
     )
   }
   if (!measured) return EXIT.ENGINE
   if (run.engines.some((e) => e.steps?.some(isInternal))) return EXIT.INTERNAL
-  return run.verdict === 'pass' ? EXIT.OK : EXIT.FAILED
+  return run.verdict === 'passed' ? EXIT.OK : EXIT.FAILED
 }
 
 export const verb: Verb = {

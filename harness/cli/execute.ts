@@ -7,7 +7,7 @@ import { HarnessError } from '../errors.ts'
 import { EXIT, exitCodeFor } from './exit-codes.ts'
 import { bold, dim, green, info, json, out, red, yellow } from './output.ts'
 import { openCommandTarget } from './settings.ts'
-import { checkMigrationsDir } from './checks.ts'
+import { checkMigrationsDir, wholeNumber } from './checks.ts'
 import { confirmDestructive } from './confirm.ts'
 import { redactUrl } from '../util/redact.ts'
 import { flag, type Args, type Verb, type VerbContext } from './verb.ts'
@@ -51,6 +51,9 @@ Options:
   --log-dir DIR       where the log and reports go (default: reports)
   --log-schema NAME   schema of the migration log (default: the manifest's schema)
   --lock-wait MS      wait this long for another runner's lock (default 60000)
+  --stall-timeout MS  a migration statement waiting this long for a table lock held by another
+                      session is cancelled, reported with the holder, and rolled back like any
+                      failure (default 60000; 0 = wait forever; config "stallTimeoutMs")
   --accept-retention-deletes
                       accept what the pending migrations' retention policies delete on their
                       first run (named by step 2); recorded in the execution log and report
@@ -85,17 +88,11 @@ export function exitCodeOf(r: ExecutionReport): number {
   }
 }
 
-function lockWait(v: unknown, byDefault: number): number {
-  if (v === undefined) return byDefault
-  const n = Number(v)
-  if (typeof v === 'boolean' || !Number.isInteger(n) || n < 0) throw new HarnessError('USAGE', `--lock-wait needs milliseconds, got "${String(v)}"`, { hint: 'e.g. --lock-wait 0' })
-  return n
-}
-
 export async function executeCommand(argv: Args, { config }: VerbContext): Promise<number> {
   if (argv._.length) throw new HarnessError('USAGE', `unexpected argument "${argv._[0]}"`, { hint: 'See `pnpm execute --help`.' })
   const asJson = Boolean(argv.json)
-  const lockWaitMs = lockWait(argv['lock-wait'], config.lockWaitMs)
+  const lockWaitMs = wholeNumber('lock-wait', argv['lock-wait'], '0') ?? config.lockWaitMs
+  const stallTimeoutMs = wholeNumber('stall-timeout', argv['stall-timeout'], '0') ?? config.stallTimeoutMs
   const dir = path.resolve(flag(argv, 'dir') ?? config.dir)
   const backupRoot = path.resolve(flag(argv, 'backup-root') ?? config.backupRoot)
   await checkMigrationsDir(dir)
@@ -123,6 +120,7 @@ export async function executeCommand(argv: Args, { config }: VerbContext): Promi
       logSchema: flag(argv, 'log-schema') ?? config.logSchema,
       logTable: config.logTable,
       lockWaitMs,
+      stallTimeoutMs,
       acceptRetentionDeletes: Boolean(argv['accept-retention-deletes']),
       finishRollback: Boolean(argv['finish-rollback']),
       acceptCurrentState: Boolean(argv['accept-current-state']),
@@ -158,6 +156,6 @@ export async function executeCommand(argv: Args, { config }: VerbContext): Promi
 
 export const verb: Verb = {
   help: EXECUTE_HELP,
-  options: { string: ['engine', 'dir', 'backup-root', 'log-dir', 'log-schema', 'lock-wait'], boolean: ['dry-run', 'json', 'accept-retention-deletes', 'yes', 'finish-rollback', 'accept-current-state'] },
+  options: { string: ['engine', 'dir', 'backup-root', 'log-dir', 'log-schema', 'lock-wait', 'stall-timeout'], boolean: ['dry-run', 'json', 'accept-retention-deletes', 'yes', 'finish-rollback', 'accept-current-state'] },
   run: executeCommand,
 }

@@ -15,7 +15,7 @@ export const EXIT = {
   ENVIRONMENT: 5,
   /** Cannot connect, authenticate, find the database, or lack privileges. */
   CONNECTION: 6,
-  /** Another runner holds the migration lock. */
+  /** A lock could not be had: another runner holds the migration lock, or a statement waited on a table lock past the watchdog's limit. */
   LOCKED: 7,
   /** The requested engine is not available or failed to start. */
   ENGINE: 8,
@@ -53,6 +53,7 @@ const BY_CODE: Record<ErrorCode, number> = {
   // A validation refusal like any other (pnpm execute names the rows and the flag that accepts them).
   RETENTION_NOT_ACKNOWLEDGED: EXIT.FAILED,
   LOCK_TIMEOUT: EXIT.LOCKED,
+  STALLED: EXIT.LOCKED,
   TIMESCALEDB_MISSING: EXIT.ENVIRONMENT,
   TIMESCALEDB_NOT_PRELOADED: EXIT.ENVIRONMENT,
   TIMESCALEDB_TOO_OLD: EXIT.ENVIRONMENT,

@@ -10,6 +10,7 @@ import { FileMigrationProvider } from '../runner/discover.ts'
 import type { Migration } from '../sql/migration.ts'
 import { RELEASED_FILE, writeReleased } from '../runner/released.ts'
 import { formatLocated } from '../runner/locate.ts'
+import { openWatchdog } from '../runner/watchdog.ts'
 import { Migrator, type MigrationResult, type MigratorEvent, type PlanResult, type RunResult, type StatusResult } from '../runner/migrator.ts'
 import { expectedAt, validateExpected, type CheckResult } from '../validation/expected.ts'
 import { loadManifest, type Manifest } from '../manifest/manifest.ts'
@@ -50,6 +51,9 @@ Options:
   --log-schema NAME   schema of the migration log (default: manifest "schema", else public)
   --log-table NAME    table of the migration log (default: migration_log)
   --lock-wait MS      wait this long for another runner's lock; 0 = fail at once (default: 60000)
+  --stall-timeout MS  up/down: a statement waiting this long for a table lock held by another
+                      session is cancelled and reported with the holder (exit 7); 0 = wait
+                      forever (default: 60000; config "stallTimeoutMs")
   --accept-drift L    accept changed applied files (comma-separated names or numbers, or "all"):
                       re-records their checksums in the log, with a note
   --yes               confirm a destructive command (down on DATABASE_URL) without being asked
@@ -73,6 +77,7 @@ export interface MigrateArgs {
   logSchema?: string
   logTable?: string
   lockWaitMs: number
+  stallTimeoutMs: number
   acceptDrift?: string[] | 'all'
   yes: boolean
   /** status: exit nonzero when migrations are pending, failed or drifted. */
@@ -107,6 +112,7 @@ export function parseMigrateArgs(argv: Args, config?: Config): MigrateArgs {
     logSchema: flag(argv, 'log-schema') ?? config?.logSchema,
     logTable: flag(argv, 'log-table') ?? config?.logTable,
     lockWaitMs: num('lock-wait', argv['lock-wait']) ?? config?.lockWaitMs ?? 60_000,
+    stallTimeoutMs: num('stall-timeout', argv['stall-timeout']) ?? config?.stallTimeoutMs ?? 60_000,
     acceptDrift: drift === undefined || drift === false ? undefined : drift === 'all' ? 'all' : String(drift).split(',').map((s) => s.trim()).filter(Boolean),
     yes: Boolean(argv.yes),
     exitCode: Boolean(argv['exit-code']),
@@ -135,8 +141,10 @@ export async function migrate(args: MigrateArgs, config: Config): Promise<number
       if (guard.notice) info(yellow(guard.notice))
     }
     const client = await connect(target.url, { applicationName: `pgverify-migrate ${args.command}` })
+    const watchdog = (args.command === 'up' || args.command === 'down') && !args.dryRun ? await openWatchdog(target, args.stallTimeoutMs) : undefined
     try {
       const migrator = new Migrator({
+        watchdog,
         client,
         provider: { source: dir, getMigrations: async () => migrations },
         logSchema: logSchemaFor(args, manifest),
@@ -184,6 +192,7 @@ export async function migrate(args: MigrateArgs, config: Config): Promise<number
       }
       return EXIT.USAGE
     } finally {
+      await watchdog?.close()
       await client.end().catch(() => {})
     }
   } finally {
@@ -315,6 +324,6 @@ function renderValidate(st: StatusResult, checks: CheckResult[], asJson: boolean
 
 export const verb: Verb = {
   help: MIGRATE_HELP,
-  options: { string: ['dir', 'engine', 'to', 'log-schema', 'log-table', 'lock-wait', 'accept-drift', 'backup-root'], boolean: ['json', 'dry-run', 'yes', 'exit-code', 'accept-current-state'], positionals: 1 },
+  options: { string: ['dir', 'engine', 'to', 'log-schema', 'log-table', 'lock-wait', 'stall-timeout', 'accept-drift', 'backup-root'], boolean: ['json', 'dry-run', 'yes', 'exit-code', 'accept-current-state'], positionals: 1 },
   run: (argv, { config }) => migrate(parseMigrateArgs(argv, config), config),
 }

@@ -13,6 +13,7 @@
  *     "retention": { "keepDays": 7 },         backup prune: days kept (the newest always is)
  *     "reports": "reports",                   where verify, bench and execute write reports
  *     "lockWaitMs": 60000,                    wait for another runner's lock
+ *     "stallTimeoutMs": 60000,                cancel a statement stuck on a table lock this long (0: never)
  *     "thresholds": { "dashboard": 100 },     bench: the seeds' limits, by threshold id
  *     "lint": { "allowFile": "lint-allow.json" }   the lint allow-list (default: in the migrations directory)
  *   }
@@ -44,6 +45,7 @@ export interface ConfigFile {
   retention?: { keepDays?: number }
   reports?: string
   lockWaitMs?: number
+  stallTimeoutMs?: number
   thresholds?: Partial<Record<ThresholdKey, number>>
   lint?: { allowFile?: string }
 }
@@ -89,6 +91,7 @@ export function validateConfig(value: unknown, file: string, dir: string = path.
     retention: (v, key, f) => object(v, key, f, { keepDays: wholeNumber }),
     reports: pathIn(dir),
     lockWaitMs: wholeNumber,
+    stallTimeoutMs: wholeNumber,
     thresholds: (v, key, f) => object(v, key, f, Object.fromEntries(THRESHOLD_IDS.map((id) => [id, positive]))),
     lint: (v, key, f) => object(v, key, f, { allowFile: pathIn(dir) }),
   }

@@ -47,6 +47,8 @@ export interface Config {
   /** Where verify, bench and execute write their reports (absolute). */
   reports: string
   lockWaitMs: number
+  /** The watchdog's limit on a statement waiting for a table lock (ms); 0 turns it off (runner/watchdog.ts). */
+  stallTimeoutMs: number
   /** Bench limits replacing the seeds' defaults, by threshold id. */
   thresholds: Partial<Record<ThresholdKey, number>>
   lint: { allowFile?: string }
@@ -58,6 +60,7 @@ export const DEFAULTS = {
   keepDays: 7,
   reports: 'reports',
   lockWaitMs: 60_000,
+  stallTimeoutMs: 60_000,
 } as const
 
 export interface ConfigSources {
@@ -97,6 +100,7 @@ export function resolveConfig(sources: ConfigSources = {}): Config {
     keepDays: file?.retention?.keepDays ?? DEFAULTS.keepDays,
     reports: file?.reports ?? path.resolve(cwd, DEFAULTS.reports),
     lockWaitMs: file?.lockWaitMs ?? DEFAULTS.lockWaitMs,
+    stallTimeoutMs: file?.stallTimeoutMs ?? DEFAULTS.stallTimeoutMs,
     thresholds: { ...file?.thresholds },
     lint: { ...file?.lint },
   }

@@ -20,10 +20,11 @@ import type { Migration } from '../sql/migration.ts'
 import { Migrator, type PlanStep } from '../runner/migrator.ts'
 import { preflight } from '../runner/requirements.ts'
 import type { Manifest } from '../manifest/manifest.ts'
+import type { Status } from '../steps/step.ts'
 import { checkPreconditions } from '../validation/preconditions.ts'
 import { declaredRetention, impactSummary, retentionImpact, type RetentionImpact } from '../validation/retention.ts'
 
-export type CheckStatus = 'ok' | 'warn' | 'fail'
+export type CheckStatus = Extract<Status, 'passed' | 'warning' | 'failed'>
 
 export interface PreCheck {
   id: string
@@ -87,7 +88,7 @@ export async function preValidate(input: PreValidationInput): Promise<PreValidat
   const add = (c: PreCheck) => checks.push(c)
   const fail = (id: string, e: unknown) => {
     const he = isHarnessError(e) ? e : new HarnessError('CONNECTION_FAILED', (e as Error).message)
-    add({ id, status: 'fail', message: he.message, hint: he.hint, code: he.code })
+    add({ id, status: 'failed', message: he.message, hint: he.hint, code: he.code })
   }
   let plan: PlanStep[] = []
   let current = 0
@@ -96,27 +97,27 @@ export async function preValidate(input: PreValidationInput): Promise<PreValidat
 
   // ---- system resources (the machine running the migration) -------------------------------------
   const mem = os.totalmem()
-  add({ id: 'memory', status: mem >= SEED_PREREQUISITES.memoryBytes ? 'ok' : 'warn', message: `${humanBytes(mem)} total, ${humanBytes(os.freemem())} free (seed minimum 4 GiB, 8 GiB recommended)` })
+  add({ id: 'memory', status: mem >= SEED_PREREQUISITES.memoryBytes ? 'passed' : 'warning', message: `${humanBytes(mem)} total, ${humanBytes(os.freemem())} free (seed minimum 4 GiB, 8 GiB recommended)` })
   const cpus = os.cpus().length
-  add({ id: 'cpu', status: cpus >= SEED_PREREQUISITES.cpus ? 'ok' : 'warn', message: `${cpus} cores (seed minimum 2, 4 recommended)` })
+  add({ id: 'cpu', status: cpus >= SEED_PREREQUISITES.cpus ? 'passed' : 'warning', message: `${cpus} cores (seed minimum 2, 4 recommended)` })
   const nodeMajor = Number(process.versions.node.split('.')[0])
-  add({ id: 'node', status: nodeMajor >= 20 ? 'ok' : 'fail', message: `Node ${process.versions.node}`, ...(nodeMajor >= 20 ? {} : { hint: 'Use Node 20 or newer.', code: 'USAGE' }) })
+  add({ id: 'node', status: nodeMajor >= 20 ? 'passed' : 'failed', message: `Node ${process.versions.node}`, ...(nodeMajor >= 20 ? {} : { hint: 'Use Node 20 or newer.', code: 'USAGE' }) })
 
   // ---- migration files ---------------------------------------------------------------------------
   add({
     id: 'migration-files',
-    status: 'ok',
+    status: 'passed',
     message: `${input.migrations.length} migrations in ${input.dir}: ${input.migrations.map((m) => `${m.up.file} sha256 ${m.up.checksum.slice(0, 12)}`).join(', ')}`,
   })
-  add({ id: 'manifest', status: input.manifest ? 'ok' : 'warn', message: input.manifest ? `manifest.json: ${input.manifest.tables?.length ?? 0} tables, ${input.manifest.hypertables?.length ?? 0} hypertables expected` : `no manifest.json in ${input.dir}: post-migration validation checks only the log` })
+  add({ id: 'manifest', status: input.manifest ? 'passed' : 'warning', message: input.manifest ? `manifest.json: ${input.manifest.tables?.length ?? 0} tables, ${input.manifest.hypertables?.length ?? 0} hypertables expected` : `no manifest.json in ${input.dir}: post-migration validation checks only the log` })
 
   // ---- the dump tool ------------------------------------------------------------------------------
   try {
     if (input.target.capabilities.dumpTool === 'pg_dump') {
       const t = await input.target.dumpTools()
-      add({ id: 'dump-tool', status: 'ok', message: `pg_dump/pg_restore/psql ${t.version} in ${t.where} (server ${input.target.versions.postgres})` })
+      add({ id: 'dump-tool', status: 'passed', message: `pg_dump/pg_restore/psql ${t.version} in ${t.where} (server ${input.target.versions.postgres})` })
     } else if (input.target.capabilities.dumpTool === 'wasm-pg_dump' && input.target.physical) {
-      add({ id: 'dump-tool', status: 'ok', message: 'WASM pg_dump in-process, plus a physical copy of the data directory' })
+      add({ id: 'dump-tool', status: 'passed', message: 'WASM pg_dump in-process, plus a physical copy of the data directory' })
     } else throw new HarnessError('BACKUP_TOOL_MISMATCH', `${input.target.describe}: no dump tool fits this target`, { hint: 'Use DATABASE_URL with pg_dump installed, or --engine embedded|native|container.' })
   } catch (e) {
     fail('dump-tool', e)
@@ -128,16 +129,16 @@ export async function preValidate(input: PreValidationInput): Promise<PreValidat
     if (input.dryRun) {
       const at = await nearestExisting(root)
       await access(at, FS.W_OK)
-      add({ id: 'backup-dir', status: 'ok', message: `${root} is writable (checked ${at}; dry run creates nothing)` })
+      add({ id: 'backup-dir', status: 'passed', message: `${root} is writable (checked ${at}; dry run creates nothing)` })
     } else {
       await mkdir(root, { recursive: true })
       const probe = path.join(root, `.write-probe-${process.pid}`)
       await writeFile(probe, 'probe')
       await rm(probe, { force: true })
-      add({ id: 'backup-dir', status: 'ok', message: `${root} is writable` })
+      add({ id: 'backup-dir', status: 'passed', message: `${root} is writable` })
     }
   } catch (e) {
-    add({ id: 'backup-dir', status: 'fail', message: `${root} is not writable: ${(e as Error).message}`, hint: 'Choose a writable directory with --backup-root.', code: 'BACKUP_FAILED' })
+    add({ id: 'backup-dir', status: 'failed', message: `${root} is not writable: ${(e as Error).message}`, hint: 'Choose a writable directory with --backup-root.', code: 'BACKUP_FAILED' })
   }
 
   // ---- the database ---------------------------------------------------------------------------------
@@ -155,7 +156,7 @@ export async function preValidate(input: PreValidationInput): Promise<PreValidat
     rtt.sort((a, b) => a - b)
     add({
       id: 'connectivity',
-      status: connectMs <= SEED_PREREQUISITES.connectMs ? 'ok' : 'warn',
+      status: connectMs <= SEED_PREREQUISITES.connectMs ? 'passed' : 'warning',
       message: `connected in ${connectMs.toFixed(1)} ms (seed threshold 100 ms); round trip median ${rtt[2]!.toFixed(2)} ms, max ${rtt[4]!.toFixed(2)} ms`,
     })
   } catch (e) {
@@ -166,7 +167,7 @@ export async function preValidate(input: PreValidationInput): Promise<PreValidat
       try {
         const r = await preflight(client, input.manifest?.requirements ?? {})
         const ts = r.extensions.timescaledb
-        add({ id: 'versions', status: 'ok', message: `PostgreSQL ${r.postgres}${ts ? `; TimescaleDB ${ts.installed ?? `${ts.available} (available, created by the bootstrap)`}${ts.license ? `, ${ts.license} license` : ''}` : ''}` })
+        add({ id: 'versions', status: 'passed', message: `PostgreSQL ${r.postgres}${ts ? `; TimescaleDB ${ts.installed ?? `${ts.available} (available, created by the bootstrap)`}${ts.license ? `, ${ts.license} license` : ''}` : ''}` })
       } catch (e) {
         fail('versions', e)
       }
@@ -178,43 +179,43 @@ export async function preValidate(input: PreValidationInput): Promise<PreValidat
         const need = databaseBytes * BACKUP_SIZE_FACTOR
         add({
           id: 'disk-space',
-          status: free < need ? 'fail' : free < SEED_PREREQUISITES.diskBytes ? 'warn' : 'ok',
+          status: free < need ? 'failed' : free < SEED_PREREQUISITES.diskBytes ? 'warning' : 'passed',
           message: `${humanBytes(free)} free at ${root}; database ${size.db} is ${humanBytes(databaseBytes)}, a backup needs up to ${humanBytes(need)}${free < SEED_PREREQUISITES.diskBytes ? ' (seed asks for 20 GiB free)' : ''}`,
           ...(free < need ? { hint: 'Free disk space or choose another --backup-root.', code: 'BACKUP_FAILED' } : {}),
         })
       } catch (e) {
-        add({ id: 'disk-space', status: 'warn', message: `free space at ${root} could not be measured: ${(e as Error).message}` })
+        add({ id: 'disk-space', status: 'warning', message: `free space at ${root} could not be measured: ${(e as Error).message}` })
       }
       const priv = (
         await client.query<{ create: boolean; sup: boolean }>(
           `SELECT has_database_privilege(current_database(), 'CREATE') AS create, (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS sup`,
         )
       ).rows[0]!
-      add({ id: 'privileges', status: priv.create ? 'ok' : 'warn', message: `role may ${priv.create ? '' : 'NOT '}create schemas in this database${priv.sup ? ' (superuser)' : ''}` })
+      add({ id: 'privileges', status: priv.create ? 'passed' : 'warning', message: `role may ${priv.create ? '' : 'NOT '}create schemas in this database${priv.sup ? ' (superuser)' : ''}` })
       const migrator = new Migrator({ client, provider: { source: input.dir, getMigrations: async () => input.migrations }, logSchema: input.log.schema, logTable: input.log.table, requirements: input.manifest?.requirements, lockWaitMs: input.lockWaitMs })
       const st = await migrator.check()
       if (st.error) fail('migration-log', st.error)
       else {
         current = st.current
         const applied = st.migrations.filter((m) => m.state === 'applied').length
-        add({ id: 'migration-log', status: 'ok', message: st.logExists ? `${input.log.schema}.${input.log.table}: version ${st.current}, ${applied} applied files unchanged (checksums match)` : `no migration log yet: the bootstrap creates ${input.log.schema}.${input.log.table}` })
+        add({ id: 'migration-log', status: 'passed', message: st.logExists ? `${input.log.schema}.${input.log.table}: version ${st.current}, ${applied} applied files unchanged (checksums match)` : `no migration log yet: the bootstrap creates ${input.log.schema}.${input.log.table}` })
         const p = await migrator.plan()
         if (p.error) fail('plan', p.error)
         else {
           plan = p.steps
-          for (const w of p.warnings) add({ id: 'plan-warning', status: 'warn', message: w })
-          add({ id: 'plan', status: 'ok', message: plan.length ? `${plan.length} migration${plan.length > 1 ? 's' : ''} to apply: version ${p.from} → ${p.to}` : `nothing to apply: database at version ${p.from}` })
+          for (const w of p.warnings) add({ id: 'plan-warning', status: 'warning', message: w })
+          add({ id: 'plan', status: 'passed', message: plan.length ? `${plan.length} migration${plan.length > 1 ? 's' : ''} to apply: version ${p.from} → ${p.to}` : `nothing to apply: database at version ${p.from}` })
           const pre = await checkPreconditions(client, input.manifest, plan.map((x) => x.name))
           const broken = pre.filter((x) => x.violations > 0)
           if (broken.length) {
             add({
               id: 'data-preconditions',
-              status: 'fail',
+              status: 'failed',
               message: broken.map((b) => `${b.migration} needs ${b.table} ${b.condition}: ${b.violations} row${b.violations > 1 ? 's' : ''} violate it`).join('; '),
               hint: 'Clean these rows before migrating (the migration would fail on its new constraint and roll back); the conditions are declared in manifest.json.',
               code: 'VALIDATION_FAILED',
             })
-          } else if (pre.length) add({ id: 'data-preconditions', status: 'ok', message: `${pre.length} declared data precondition${pre.length > 1 ? 's' : ''} of pending migrations hold` })
+          } else if (pre.length) add({ id: 'data-preconditions', status: 'passed', message: `${pre.length} declared data precondition${pre.length > 1 ? 's' : ''} of pending migrations hold` })
           // Retention policies the pending migrations add start deleting on their first run.
           const pending = new Set(plan.map((x) => x.name))
           const declared = declaredRetention(input.migrations.filter((m) => pending.has(m.name)))
@@ -225,12 +226,12 @@ export async function preValidate(input: PreValidationInput): Promise<PreValidat
             const all = deleting.length
               ? [...deleting.map((x) => x.message), ...(quiet.length ? [`${quiet.length} other pending retention polic${quiet.length > 1 ? 'ies delete' : 'y deletes'} nothing now (${quiet.map((x) => x.resolved ?? x.table).join(', ')})`] : [])].join('; ')
               : retention.map((x) => x.message).join('; ')
-            if (!deleting.length) add({ id: 'retention-deletes', status: 'ok', message: `counted read-only: ${all}` })
-            else if (input.acceptRetentionDeletes) add({ id: 'retention-deletes', status: 'warn', message: `ACKNOWLEDGED with ${ACCEPT_RETENTION_FLAG}: the pending retention policies will delete ${impactSummary(retention)} — ${all}` })
+            if (!deleting.length) add({ id: 'retention-deletes', status: 'passed', message: `counted read-only: ${all}` })
+            else if (input.acceptRetentionDeletes) add({ id: 'retention-deletes', status: 'warning', message: `ACKNOWLEDGED with ${ACCEPT_RETENTION_FLAG}: the pending retention policies will delete ${impactSummary(retention)} — ${all}` })
             else
               add({
                 id: 'retention-deletes',
-                status: 'fail',
+                status: 'failed',
                 message: `the pending retention policies would delete ${impactSummary(retention)} — ${all}`,
                 hint: `A retention policy starts deleting on its first run, right after the migration on a server whose TimescaleDB background workers are on. Export or back up these rows if they are needed, then run again with ${ACCEPT_RETENTION_FLAG} to accept the deletion (it is recorded in the execution log and report); or change the policy's window in the migration.`,
                 code: 'RETENTION_NOT_ACKNOWLEDGED',
@@ -244,5 +245,5 @@ export async function preValidate(input: PreValidationInput): Promise<PreValidat
       await client.end().catch(() => {})
     }
   }
-  return { checks, ok: checks.every((c) => c.status !== 'fail'), plan, current, ...(databaseBytes !== undefined ? { databaseBytes } : {}), ...(retention ? { retention } : {}) }
+  return { checks, ok: checks.every((c) => c.status !== 'failed'), plan, current, ...(databaseBytes !== undefined ? { databaseBytes } : {}), ...(retention ? { retention } : {}) }
 }

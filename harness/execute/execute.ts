@@ -90,7 +90,7 @@ export async function execute(o: ExecuteOptions): Promise<ExecutionReport> {
 
     const pv = await preValidationPhase(run)
     if (!pv.ok) {
-      const first = pv.checks.find((c) => c.status === 'fail')!
+      const first = pv.checks.find((c) => c.status === 'failed')!
       for (const id of ['backup', 'migrate', 'post-validation'] as const) notRunPhase(run, id, 'skipped', 'not run: pre-migration validation failed')
       decide('not-started', `NOT CHANGED: pre-migration validation failed (${first.id}); nothing was run and the database is as it was${pv.current ? ` (version ${pv.current})` : ''}.`, new HarnessError((first.code as ErrorCode) ?? 'VALIDATION_FAILED', `${first.id}: ${first.message}`, { hint: first.hint }))
       report.versionAfter = pv.current

@@ -17,6 +17,7 @@ import { connect } from '../runner/connect.ts'
 import { FileMigrationProvider } from '../runner/discover.ts'
 import { formatLocated } from '../runner/locate.ts'
 import { Migrator } from '../runner/migrator.ts'
+import { openWatchdog } from '../runner/watchdog.ts'
 import type { Migration } from '../sql/migration.ts'
 import { asHarness } from '../steps/step.ts'
 import { expectedAt, validateExpected, validateLog, type CheckResult } from '../validation/expected.ts'
@@ -102,10 +103,10 @@ export async function preValidationPhase(run: Run): Promise<PreValidation> {
       const deletes = r.retention.some((x) => x.status === 'would-delete' || x.status === 'unknown')
       report.retention = { policies: r.retention, deletes, acknowledged: deletes && Boolean(o.acceptRetentionDeletes), flag: ACCEPT_RETENTION_FLAG }
     }
-    for (const c of r.checks) log.write(c.status === 'fail' ? 'ERROR' : c.status === 'warn' ? 'WARN' : 'INFO', `  ${c.status.padEnd(4)} ${c.id}: ${c.message}${c.hint ? ` — what to do: ${c.hint}` : ''}`)
+    for (const c of r.checks) log.write(c.status === 'failed' ? 'ERROR' : c.status === 'warning' ? 'WARN' : 'INFO', `  ${c.status.padEnd(7)} ${c.id}: ${c.message}${c.hint ? ` — what to do: ${c.hint}` : ''}`)
     p.details = r.checks.map((c) => `${c.status.padEnd(4)} ${c.id}: ${c.message}`)
-    const failed = r.checks.filter((c) => c.status === 'fail')
-    const warned = r.checks.filter((c) => c.status === 'warn')
+    const failed = r.checks.filter((c) => c.status === 'failed')
+    const warned = r.checks.filter((c) => c.status === 'warning')
     p.summary = `${r.checks.length - failed.length - warned.length} ok, ${warned.length} warnings, ${failed.length} failed`
     if (failed.length) p.verdict = 'failed'
     return r
@@ -123,7 +124,7 @@ export async function preValidationPhase(run: Run): Promise<PreValidation> {
 export function backupPhase(run: Run): Promise<BackupResult> {
   const { o, report, log } = run
   return phase(run, 'backup', async (p) => {
-    const b = await createBackup(o.target, { root: o.backupRoot, manifest: run.manifest, log: run.logAt, onLog: (l) => log.info(`  ${l}`) })
+    const b = await createBackup(o.target, { root: o.backupRoot, manifest: run.manifest, log: run.logAt, onLog: (l) => log.info(`  ${l}`), lockTimeoutMs: o.stallTimeoutMs ?? 60_000 })
     const v = await verifyBackup(b.dir)
     if (!v.ok) throw new HarnessError('BACKUP_CORRUPT', `the new backup ${b.dir} does not verify: ${v.problems.map((x) => `${x.file}: ${x.problem}`).join('; ')}`, { hint: 'Check the disk; nothing was migrated.' })
     p.summary = `${b.name}: ${b.manifest.files.length} files, ${(b.bytes / 2 ** 20).toFixed(1)} MiB in ${Math.round(b.durationMs)} ms, every checksum verified`
@@ -139,8 +140,10 @@ export async function migratePhase(run: Run): Promise<Failure | undefined> {
   let failure: Failure | undefined
   await phase(run, 'migrate', async (p) => {
     const client = await connect(o.target.url, { applicationName: 'pgverify-execute up' })
+    const watchdog = await openWatchdog(o.target, o.stallTimeoutMs ?? 60_000)
     try {
       const migrator = new Migrator({
+        watchdog,
         client,
         provider: { source: run.dir, getMigrations: async () => run.migrations },
         logSchema: run.logAt.schema,
@@ -172,6 +175,7 @@ export async function migratePhase(run: Run): Promise<Failure | undefined> {
         failure = { phase: 'migrate', error: r.error }
       } else p.summary = `version ${r.from} → ${r.to}: ${r.results.length} applied`
     } finally {
+      await watchdog?.close()
       await client.end().catch(() => {})
     }
   })

@@ -48,7 +48,7 @@ export function renderReport(r: ExecutionReport): string {
   if (r.checks.length) {
     w()
     w('PRE-MIGRATION VALIDATION')
-    for (const c of r.checks) w(`  ${c.status.toUpperCase().padEnd(4)} ${c.id}: ${c.message}${c.hint ? `\n       what to do: ${c.hint}` : ''}`)
+    for (const c of r.checks) w(`  ${c.status.toUpperCase().padEnd(7)} ${c.id}: ${c.message}${c.hint ? `\n          what to do: ${c.hint}` : ''}`)
   }
   if (r.retention) {
     w()

@@ -79,6 +79,8 @@ export interface ExecuteOptions {
   logSchema?: string
   logTable?: string
   lockWaitMs?: number
+  /** The watchdog's limit on a migration statement waiting for a table lock (ms; 0: off). Default 60 s. */
+  stallTimeoutMs?: number
   /** --accept-retention-deletes: accept what the pending retention policies will delete (recorded in the log and report). */
   acceptRetentionDeletes?: boolean
   /** --finish-rollback: restore the backup of an interrupted execute of this database (its journal) and prove it. */

@@ -87,7 +87,7 @@ export interface BenchRun {
   /** Failed seed thresholds ("engine figure: text"); empty when all passed. */
   failures: string[]
   comparison?: Comparison
-  verdict: 'pass' | 'fail'
+  verdict: 'passed' | 'failed'
 }
 
 /** A compact run for the history file (one JSON object per line). */
@@ -102,14 +102,14 @@ export interface HistoryEntry {
 function checkLimit(id: string, limit: Limit, stats: Omit<Summary, 'mad'> | undefined, value: number): CheckedLimit {
   const checked = limit.statistic === 'value' ? value : (stats?.[limit.statistic] ?? value)
   const text = describeLimit(limit)
-  if (meets(limit.op, checked, limit.limit)) return { ...limit, id, checked, verdict: 'pass', text }
+  if (meets(limit.op, checked, limit.limit)) return { ...limit, id, checked, verdict: 'passed', text }
   // Too few samples for the percentile (MIN_SAMPLES): the median decides, the tail only warns.
   const needed = limit.statistic === 'value' ? 0 : MIN_SAMPLES[limit.statistic]
   if (stats && stats.n < needed && meets(limit.op, stats.p50, limit.limit)) {
     const warning = `${limit.statistic} of only ${stats.n} samples is ${formatValue(checked, limit.unit)}, over the limit, but the median (${formatValue(stats.p50, limit.unit)}) is within it: too few samples to fail on (a ${limit.statistic} needs ${needed}); run without --quick to decide`
     return { ...limit, id, checked, verdict: 'info', text, warning }
   }
-  return { ...limit, id, checked, verdict: 'fail', text }
+  return { ...limit, id, checked, verdict: 'failed', text }
 }
 
 /**
@@ -180,7 +180,7 @@ export function failuresOf(engines: readonly EngineRun[]): string[] {
   const out: string[] = []
   for (const e of engines) {
     for (const f of e.figures) {
-      if (f.threshold?.verdict === 'fail') out.push(`${e.engine} · ${f.label}: ${formatValue(f.threshold.checked, f.unit)} (needs ${f.threshold.text}; ${f.threshold.source})`)
+      if (f.threshold?.verdict === 'failed') out.push(`${e.engine} · ${f.label}: ${formatValue(f.threshold.checked, f.unit)} (needs ${f.threshold.text}; ${f.threshold.source})`)
     }
   }
   return out

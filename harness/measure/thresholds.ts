@@ -6,6 +6,7 @@
  * Seed 000 "Expected Performance" and seed 001 "Performance Benchmarks": metric_hist ingestion
  * > 1000 records/s, typical dashboard queries < 100 ms, compression > 70 %, < 1 GB per month.
  */
+import type { Status } from '../steps/step.ts'
 
 export type Unit = 'ms' | 'rows/s' | '%' | 'GB/month' | 'bytes' | 'ratio' | 'bytes/row'
 
@@ -59,7 +60,7 @@ export const TARGETS: Readonly<Record<TargetId, Target>> = {
  */
 export const MIN_SAMPLES: Readonly<Record<'p95' | 'p99', number>> = { p95: 20, p99: 100 }
 
-export type Verdict = 'pass' | 'fail' | 'info' | 'skipped'
+export type Verdict = Extract<Status, 'passed' | 'failed' | 'info' | 'skipped'>
 
 /** Whether `value` clears a limit. NaN never does. */
 export function meets(op: '<' | '>', value: number, limit: number): boolean {
@@ -69,7 +70,7 @@ export function meets(op: '<' | '>', value: number, limit: number): boolean {
 
 export function verdictFor(threshold: Pick<Limit, 'op' | 'limit'> | undefined, value: number): Verdict {
   if (!threshold) return 'info'
-  return meets(threshold.op, value, threshold.limit) ? 'pass' : 'fail'
+  return meets(threshold.op, value, threshold.limit) ? 'passed' : 'failed'
 }
 
 /** How far from the limit a value is, as a factor > 1 when it passes (limit/value for "<", value/limit for ">"). */

@@ -13,7 +13,7 @@ const CSS = `
 :root{--fg:#1f2328;--muted:#57606a;--line:#d0d7de;--pass:#116329;--pass-bg:#dafbe1;--fail:#a40e26;--fail-bg:#ffebe9;--info:#424a53;--info-bg:#eaeef2;--skip:#7d4e00;--skip-bg:#fff8c5}
 *{box-sizing:border-box}body{margin:0;color:var(--fg);font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;background:#fff}
 main,.inner{max-width:1250px;margin:0 auto;padding:0 24px}
-.banner{color:#fff;padding:20px 0 16px}.banner.pass{background:#116329}.banner.fail{background:#a40e26}
+.banner{color:#fff;padding:20px 0 16px}.banner.passed{background:#116329}.banner.failed{background:#a40e26}
 .banner h1{margin:0;font-size:30px}.banner p{margin:4px 0 0;opacity:.95}
 .facts{display:grid;grid-template-columns:repeat(auto-fill,minmax(200px,1fr));gap:8px 20px;margin:12px 0 0}
 .facts dt{font-size:12px;text-transform:uppercase;letter-spacing:.05em;opacity:.85}.facts dd{margin:0;font-weight:600;overflow-wrap:anywhere}
@@ -24,7 +24,7 @@ thead th{background:var(--info-bg)}td.num{text-align:right;white-space:nowrap;fo
 table.figures{font-size:13px}table.figures th,table.figures td{padding:4px 6px}
 tr.fail td{background:#fff5f5}.note{color:var(--muted);font-size:13px}
 .badge{display:inline-block;border:1px solid currentColor;border-radius:999px;padding:0 8px;font-size:12px;font-weight:700;white-space:nowrap}
-.badge.pass{color:var(--pass);background:var(--pass-bg)}.badge.fail,.badge.regression{color:var(--fail);background:var(--fail-bg)}
+.badge.passed{color:var(--pass);background:var(--pass-bg)}.badge.failed,.badge.regression{color:var(--fail);background:var(--fail-bg)}
 .badge.info,.badge.unchanged,.badge.new,.badge.missing,.badge.incomparable{color:var(--info);background:var(--info-bg)}
 .badge.skipped,.badge.noise,.badge.suspect{color:var(--skip);background:var(--skip-bg)}.badge.improvement{color:var(--pass);background:var(--pass-bg)}
 .charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(380px,1fr));gap:16px}
@@ -58,12 +58,12 @@ function headroomChart(engine: EngineRun): string {
     const t = f.threshold!
     const h = headroom(t.op, t.checked, t.limit)
     const y = 20 + i * (barH + gap)
-    const color = t.verdict === 'pass' ? '#1a7f37' : '#cf222e'
+    const color = t.verdict === 'passed' ? '#1a7f37' : '#cf222e'
     const x0 = x(1)
     const x1 = x(Number.isFinite(h) ? h : 10 ** hi)
     parts.push(`<text x="${labelW - 8}" y="${y + 13}" text-anchor="end">${esc(f.label.length > 64 ? f.label.slice(0, 62) + '…' : f.label)}</text>`)
     parts.push(`<rect x="${Math.min(x0, x1)}" y="${y}" width="${Math.max(2, Math.abs(x1 - x0))}" height="${barH}" fill="${color}" opacity=".8"><title>${esc(`${f.label}: ${formatValue(t.checked, f.unit)} (${t.text})`)}</title></rect>`)
-    parts.push(`<text x="${W - 185}" y="${y + 13}">${esc(`${formatValue(t.checked, f.unit)} · ${Number.isFinite(h) ? h.toFixed(h >= 10 ? 0 : 1) : '∞'}× ${t.verdict === 'pass' ? 'headroom' : 'short'}`)}</text>`)
+    parts.push(`<text x="${W - 185}" y="${y + 13}">${esc(`${formatValue(t.checked, f.unit)} · ${Number.isFinite(h) ? h.toFixed(h >= 10 ? 0 : 1) : '∞'}× ${t.verdict === 'passed' ? 'headroom' : 'short'}`)}</text>`)
   })
   return `<svg viewBox="0 0 ${W} ${H}" width="100%" role="img" aria-label="${esc(`${engine.engine}: headroom against the seed thresholds`)}">${parts.join('')}</svg>`
 }
@@ -135,9 +135,9 @@ function figureRow(f: Figure): string {
   const s = f.stats
   const cell = (v: number | undefined) => `<td class="num">${esc(formatValue(v, f.unit))}</td>`
   const verdict = f.threshold ? badge(f.threshold.verdict) : badge('info')
-  const target = f.target ? `<span title="${esc(f.target.source)}">${badge(f.target.verdict, f.target.verdict === 'pass' ? 'met' : 'missed')} <span class="note">${esc(f.target.text)}</span></span>` : ''
+  const target = f.target ? `<span title="${esc(f.target.source)}">${badge(f.target.verdict, f.target.verdict === 'passed' ? 'met' : 'missed')} <span class="note">${esc(f.target.text)}</span></span>` : ''
   const ref = f.reference ? `<span title="${esc(f.reference.label)}">${esc(f.reference.ratio.toFixed(2))}× of ${esc(formatValue(f.reference.value, f.reference.unit))}</span>` : ''
-  return `<tr class="${f.threshold?.verdict === 'fail' ? 'fail' : ''}"><td>${esc(f.label)}<br><span class="note">${esc(f.id)}${f.note ? ` · ${esc(f.note)}` : ''}</span></td>${cell(f.value)}${cell(s?.p50)}${cell(s?.p95)}${cell(s?.p99)}${cell(s?.mean)}<td class="num">${s ? esc(`${(s.spread * 100).toFixed(1)} %`) : '–'}</td><td class="num">${s ? esc(s.n) : 1}</td><td title="${esc(f.threshold?.source ?? '')}">${f.threshold ? esc(f.threshold.text) : '–'}</td><td>${verdict}</td><td>${target}</td><td>${ref}</td></tr>`
+  return `<tr class="${f.threshold?.verdict === 'failed' ? 'fail' : ''}"><td>${esc(f.label)}<br><span class="note">${esc(f.id)}${f.note ? ` · ${esc(f.note)}` : ''}</span></td>${cell(f.value)}${cell(s?.p50)}${cell(s?.p95)}${cell(s?.p99)}${cell(s?.mean)}<td class="num">${s ? esc(`${(s.spread * 100).toFixed(1)} %`) : '–'}</td><td class="num">${s ? esc(s.n) : 1}</td><td title="${esc(f.threshold?.source ?? '')}">${f.threshold ? esc(f.threshold.text) : '–'}</td><td>${verdict}</td><td>${target}</td><td>${ref}</td></tr>`
 }
 
 function engineSection(e: EngineRun): string {
@@ -147,7 +147,7 @@ function engineSection(e: EngineRun): string {
     ? `<p>Dataset: seed ${esc(ds.seed)}, scale ${esc(ds.scale)}, ${esc(ds.days)} days (${esc(fmtDate(ds.range.start))} – ${esc(fmtDate(ds.range.end))}), metric_hist at ${esc(ds.hz)} Hz; ${esc(Object.values(ds.rows).reduce((a, b) => a + b, 0).toLocaleString('en-US'))} rows (${esc(ds.rowsPerDay.toLocaleString('en-US'))} a day), loaded in ${esc((ds.loadMs / 1000).toFixed(1))} s; ${esc(ds.compressedChunks)} of ${esc(ds.totalChunks)} chunks compressed by the policy before the queries.</p>
 <details><summary>Rows per table</summary><table><tbody>${Object.entries(ds.rows).map(([t, n]) => `<tr><td>${esc(t)}</td><td class="num">${esc(n.toLocaleString('en-US'))}</td></tr>`).join('')}</tbody></table></details>`
     : ''
-  const skipped = e.skipped.length ? `<h3>Skipped</h3><ul>${e.skipped.map((s) => `<li>${badge(s.reason.startsWith('failed') ? 'fail' : 'skipped')} <b>${esc(s.id)}</b>: ${esc(s.reason)}</li>`).join('')}</ul>` : ''
+  const skipped = e.skipped.length ? `<h3>Skipped</h3><ul>${e.skipped.map((s) => `<li>${badge(s.reason.startsWith('failed') ? 'failed' : 'skipped')} <b>${esc(s.id)}</b>: ${esc(s.reason)}</li>`).join('')}</ul>` : ''
   return `<h2>${esc(e.engine)}</h2>
 <p>${esc(e.describe)} · ${esc((e.durationMs / 1000).toFixed(1))} s</p>${dataset}
 <h3>Latest run against the seed thresholds</h3>${headroomChart(e)}
@@ -172,14 +172,14 @@ export function renderBenchHtml(run: BenchRun, history: HistoryEntry[] = []): st
   const engines = run.engines.filter((e) => !e.error)
   const versions = engines.map((e) => `${e.engine}: PostgreSQL ${e.versions.postgres}, TimescaleDB ${e.versions.timescaledb}`).join('; ') || 'none ran'
   const gated = run.engines.flatMap((e) => e.figures.filter((f) => f.threshold))
-  const passed = gated.filter((f) => f.threshold!.verdict === 'pass').length
-  const title = run.verdict === 'pass' ? `Benchmarks passed: ${passed} of ${gated.length} threshold checks` : `Benchmarks FAILED: ${run.failures.length} failure${run.failures.length === 1 ? '' : 's'}${run.comparison?.regressions ? `, ${run.comparison.regressions} regression${run.comparison.regressions === 1 ? '' : 's'}` : ''}`
+  const passed = gated.filter((f) => f.threshold!.verdict === 'passed').length
+  const title = run.verdict === 'passed' ? `Benchmarks passed: ${passed} of ${gated.length} threshold checks` : `Benchmarks FAILED: ${run.failures.length} failure${run.failures.length === 1 ? '' : 's'}${run.comparison?.regressions ? `, ${run.comparison.regressions} regression${run.comparison.regressions === 1 ? '' : 's'}` : ''}`
   const failures = run.failures.length ? `<h2>What failed</h2><ul>${run.failures.map((f) => `<li>${esc(f)}</li>`).join('')}</ul>` : ''
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <title>${esc(title)}</title><style>${CSS}</style></head>
 <body>
-<div class="banner ${run.verdict}"><div class="inner"><h1>${run.verdict === 'pass' ? '✔' : '✘'} ${esc(title)}</h1>
+<div class="banner ${run.verdict}"><div class="inner"><h1>${run.verdict === 'passed' ? '✔' : '✘'} ${esc(title)}</h1>
 <p>MS5.0 telemetry on ${esc(run.engines.map((e) => e.engine).join(', '))} · ${run.options.quick ? 'quick run' : `scale ${esc(run.options.scale)}`}, seed ${esc(run.options.seed)}</p>
 <dl class="facts"><div><dt>Started</dt><dd>${esc(fmtDate(run.startedAt))}</dd></div><div><dt>Duration</dt><dd>${esc((run.durationMs / 1000).toFixed(1))} s</dd></div>
 <div><dt>Versions</dt><dd>${esc(versions)}</dd></div><div><dt>Machine</dt><dd>${esc(`${run.machine.cores} cores, ${fmtBytes(run.machine.memoryBytes)}, ${run.machine.cpu}`)}</dd></div>

@@ -5,6 +5,7 @@
 import type { MigrationScript } from '../sql/migration.ts'
 import { sqlstateOf } from '../sqlstate.ts'
 import { lineColumnAt, positionToOffset, type Statement } from '../sql/split.ts'
+import type { Stall } from './watchdog.ts'
 
 /** The fields of a pg DatabaseError we use; other errors (lost connection) have only a message. */
 export interface ServerError {
@@ -32,6 +33,8 @@ export interface LocatedError {
   text: string
   /** Source lines around the error with a caret under the column. */
   snippet: string[]
+  /** Set when the watchdog ended the statement: it waited on a lock, or the server stopped answering. */
+  stall?: Stall
 }
 
 /** Hints for common SQLSTATEs when the server gives none. */

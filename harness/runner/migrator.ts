@@ -161,7 +161,7 @@ export class Migrator {
           this.emit({ type: 'warning', message: msg })
         }
         this.emit({ type: 'start', migration: m.name, direction, index: i + 1, total: todo.length })
-        const r = await runScript({ client: this.o.client, log: this.log, statementTimeoutMs: this.o.statementTimeoutMs, hooks: this.o.hooks }, m, script, direction)
+        const r = await runScript({ client: this.o.client, log: this.log, statementTimeoutMs: this.o.statementTimeoutMs, hooks: this.o.hooks, watchdog: this.o.watchdog }, m, script, direction)
         results[i] = r
         if (r.status === 'failed') {
           this.emit({ type: 'failed', migration: m.name, direction, error: r.error! })

@@ -10,7 +10,15 @@
  */
 import { HarnessError, isHarnessError } from '../errors.ts'
 
-export type Verdict = 'passed' | 'failed' | 'skipped' | 'planned'
+/**
+ * The one vocabulary of outcomes, everywhere a status reaches JSON or a report: verify's stages,
+ * execute's phases and pre-checks, migration results, bench thresholds and targets. A second set
+ * of words for the same idea (ok/warn/fail, pass/fail, Success/Error) makes every consumer map.
+ */
+export type Status = 'passed' | 'failed' | 'warning' | 'skipped' | 'planned' | 'info'
+
+/** A step's verdict: never `warning` (a step passes with warnings in its details) nor `info`. */
+export type Verdict = Extract<Status, 'passed' | 'failed' | 'skipped' | 'planned'>
 
 /**
  * Where a problem is, when a file position is known: the runner's LocatedError (runner/locate.ts)

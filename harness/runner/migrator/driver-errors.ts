@@ -18,7 +18,8 @@ const CHECK_SERVER = 'The migration files are not at fault. Check the server (it
  * connection's fault, not the file's: CONNECTION_FAILED, never MIGRATION_FAILED.
  */
 export function scriptFailure(direction: Direction, m: Migration, script: MigrationScript, e: LocatedError, previous: string): HarnessError {
-  if (isConnectionLoss(e)) return connectionLost(script, e, direction === 'up' ? previous : m.name)
+  if (e.stall?.kind === 'server' || isConnectionLoss(e)) return connectionLost(script, e, direction === 'up' ? previous : m.name)
+  if (e.stall) return stalled(direction, m, script, e, previous)
   const hint =
     direction === 'down'
       ? `${script.file} was rolled back: the database is still at ${m.name}. Fix the down file and run \`down\` again.`
@@ -28,13 +29,25 @@ export function scriptFailure(direction: Direction, m: Migration, script: Migrat
   return new HarnessError('MIGRATION_FAILED', formatLocated(e), { hint, details: { error: e, migration: m.name } })
 }
 
+/** The watchdog cancelled a statement stuck on a lock: the file may be fine, the lock was not ours to get. */
+function stalled(direction: Direction, m: Migration, script: MigrationScript, e: LocatedError, previous: string): HarnessError {
+  const state =
+    direction === 'down'
+      ? `${script.file} was rolled back: the database is still at ${m.name}.`
+      : script.noTransaction
+        ? `${script.file} is non-transactional: the statements before statement ${e.statement} stay applied (status: partial); the next \`up\` re-runs it from the start.`
+        : `${script.file} was rolled back: the database is as it was after ${previous}.`
+  return new HarnessError('STALLED', formatLocated(e), { hint: `${state} ${e.hint ?? ''}`.trim(), details: { error: e, migration: m.name, stall: e.stall } })
+}
+
 function connectionLost(script: MigrationScript, e: LocatedError, previous: string): HarnessError {
   const at = `${e.file}:${e.line}:${e.column}`
-  return new HarnessError('CONNECTION_FAILED', `lost the connection to the database (the server went away) while running ${script.file} (statement ${e.statement} at ${at}): ${e.message}${e.sqlstate ? ` [SQLSTATE ${e.sqlstate}]` : ''}`, {
+  const why = e.stall ? 'the server stopped answering (overloaded, paused, or its storage hung): check it, then ' : 'find out why the session ended (server log: terminated by an administrator, restarted, network), then '
+  return new HarnessError('CONNECTION_FAILED', `lost the connection to the database (${e.stall ? 'the server stopped answering' : 'the server went away'}) while running ${script.file} (statement ${e.statement} at ${at}): ${e.message}${e.sqlstate ? ` [SQLSTATE ${e.sqlstate}]` : ''}`, {
     hint: script.noTransaction
-      ? `${script.file} is non-transactional: the statements before statement ${e.statement} stay applied and migration_log still says 'running' (status: partial). The file is not at fault; find out why the session ended (server log: terminated, restarted, network), then run \`up\` again: it re-runs the file from the start.`
-      : `The server rolled ${script.file} back with the session: nothing of it was applied, the database is as it was after ${previous}. The file is not at fault; find out why the session ended (server log: terminated by an administrator, restarted, network), then run \`up\` again.`,
-    details: { error: e, file: script.file, sqlstate: e.sqlstate },
+      ? `${script.file} is non-transactional: the statements before statement ${e.statement} stay applied and migration_log still says 'running' (status: partial). The file is not at fault; ${why}run \`up\` again: it re-runs the file from the start.`
+      : `The server rolled ${script.file} back with the session: nothing of it was applied, the database is as it was after ${previous}. The file is not at fault; ${why}run \`up\` again.`,
+    details: { error: e, file: script.file, sqlstate: e.sqlstate, ...(e.stall ? { stall: e.stall } : {}) },
   })
 }
 

@@ -10,6 +10,8 @@ import type { Requirements } from '../../manifest/manifest.ts'
 import type { Migration, MigrationProvider, MigrationScript } from '../../sql/migration.ts'
 import type { Statement } from '../../sql/split.ts'
 import type { LocatedError } from '../locate.ts'
+import type { Status } from '../../steps/step.ts'
+import type { Watchdog } from '../watchdog.ts'
 import type { PreflightReport } from '../requirements.ts'
 
 export type Direction = 'up' | 'down'
@@ -43,7 +45,7 @@ export interface StatusResult {
  * execute's phases, bench's groups): passed, failed, or skipped (not executed: after a failure,
  * or not reached).
  */
-export type ResultStatus = 'passed' | 'failed' | 'skipped'
+export type ResultStatus = Extract<Status, 'passed' | 'failed' | 'skipped'>
 
 export interface MigrationResult {
   version: number
@@ -115,6 +117,8 @@ export interface MigratorOptions {
   acceptDrift?: string[] | 'all'
   onEvent?: (event: MigratorEvent) => void
   hooks?: MigratorHooks
+  /** A second session that cancels a statement stuck on a lock (runner/watchdog.ts); the caller opens and closes it. */
+  watchdog?: Watchdog
 }
 
 /** The script a migration runs in this direction (callers checked that a down file exists). */

@@ -14,12 +14,15 @@ import { locateError } from '../locate.ts'
 import type { MigrationLog } from '../log-table.ts'
 import { restoreSessionSettings, sessionSettings } from '../session-settings.ts'
 import type { Direction, MigrationResult, MigratorHooks } from './results.ts'
+import { describeStall, stallHint, stallOf, type Watchdog } from '../watchdog.ts'
 
 export interface ScriptRunner {
   client: pg.ClientBase
   log: MigrationLog
   statementTimeoutMs?: number
   hooks?: MigratorHooks
+  /** Watches every statement from a second session (not on one-connection engines). */
+  watchdog?: Watchdog
 }
 
 export async function runScript(r: ScriptRunner, m: Migration, script: MigrationScript, direction: Direction): Promise<MigrationResult> {
@@ -53,6 +56,8 @@ export async function runScript(r: ScriptRunner, m: Migration, script: Migration
     result.status = 'failed'
     result.durationMs = performance.now() - started
     result.error = locateError(script, stmt, err)
+    const stall = stallOf(e)
+    if (stall && r.watchdog) result.error = { ...result.error, message: `stalled: ${describeStall(stall, r.watchdog.stallMs)}`, hint: stallHint(stall), stall }
     if (direction === 'up') {
       const text = `${result.error.file}:${result.error.line}:${result.error.column}: ${err.code ? `[${err.code}] ` : ''}${err.message}`
       await log.recordStatus(client, m.name, script.file, script.checksum, 'failed', result.durationMs, text).catch(() => {})
@@ -67,10 +72,13 @@ export async function runScript(r: ScriptRunner, m: Migration, script: Migration
 
 /** Every statement in order, the beforeStatement and afterStatement hooks around each; `at.current` says which one failed. */
 async function runStatements(r: ScriptRunner, m: Migration, script: MigrationScript, at: { current: Statement | undefined }): Promise<void> {
+  const dog = r.watchdog
+  const pid = dog ? (await r.client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid : 0
   for (const stmt of script.statements) {
     at.current = stmt
     await r.hooks?.beforeStatement?.(m, script, stmt)
-    await r.client.query(stmt.text)
+    if (dog) await dog.watch(r.client, pid, () => r.client.query(stmt.text))
+    else await r.client.query(stmt.text)
     await r.hooks?.afterStatement?.(m, script, stmt)
   }
 }
