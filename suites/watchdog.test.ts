@@ -20,7 +20,7 @@ import pg from 'pg'
 import { describe, expect, it } from 'vitest'
 import { cli } from './support/cli.ts'
 import { emptyDir } from './support/dirs.ts'
-import { availableEngines, needs, skipWith, useEngine } from './support/engines.ts'
+import { availableEngines, depthOn, needs, skipWith, useEngine } from './support/engines.ts'
 
 const LONG = 240_000
 
@@ -96,6 +96,7 @@ describe.each(await availableEngines())('$name engine', (c) => {
 
   it('a backup queued behind an exclusive lock stops after --stall-timeout: exit 7, the table named, no partial directory, no session left', async (ctx) => {
     needs(ctx, engine(), 'concurrentConnections', 'a backup behind a lock')
+    depthOn(ctx, engine(), ['native'], 'a backup behind a lock')
     const db = await engine().createDatabase('watchdog-backup')
     const dir = migrations('SELECT 1;\n')
     expect((await cli(['migrate', 'up', '--dir', dir], { DATABASE_URL: db.url })).code).toBe(0)
@@ -121,6 +122,7 @@ describe.each(await availableEngines())('$name engine', (c) => {
 
   it('--stall-timeout 0 turns the watchdog off; a bad value is a usage error before any connection', async (ctx) => {
     needs(ctx, engine(), 'concurrentConnections', 'the lock-wait watchdog')
+    depthOn(ctx, engine(), ['native'], '--stall-timeout 0 and its usage error')
     const dir = migrations('SELECT 1;\n')
     const bad = await cli(['migrate', 'up', '--dir', dir, '--stall-timeout', '1.5s'], { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none' })
     expect(bad.code, bad.stderr).toBe(2)
