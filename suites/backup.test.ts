@@ -368,6 +368,17 @@ describe.each(cases)('backups on the $name engine', (c) => {
       expect(bad.details.join('\n')).toMatch(/volume restore failed: \[USAGE\] backup pre-migration-\S+ has no volume backup/)
     }, LONG)
 
+    it('a set whose objects all live in public is not "0 differences": the round trip says it proved nothing and why', async (ctx) => {
+      needs(ctx, engine, 'pg_dump', WHAT)
+      const dir = emptyDir('pgverify-public-set-')
+      writeFileSync(path.join(dir, '001_items.sql'), 'CREATE TABLE items (id int PRIMARY KEY);\nINSERT INTO items VALUES (1), (2);\n')
+      const migrations = await new FileMigrationProvider(dir).getMigrations()
+      const r = await backupRoundTrip(engine, { dir, migrations, logSchema: 'public' })
+      expect(r.verdict).toBe('skipped')
+      expect(r.summary).toMatch(/^backup round trip not proven: NOT covered: schema public holds 2 objects of its own \(items \(r\), migration_log \(r\)\)/)
+      expect(r.restores).toBe(0)
+    }, LONG)
+
     it('pnpm backup against DATABASE_URL writes a verified backup; pnpm restore --yes puts it back in place', async (ctx) => {
       await needsLocalDumpTools(ctx, engine, 'pnpm backup and pnpm restore against DATABASE_URL')
       const root = tmpDir('pgverify-backups-')

@@ -23,7 +23,7 @@ import { Migrator } from '../harness/runner/migrator.ts'
 import { loadBackupData } from '../harness/data/backup-data.ts'
 import { cli } from './support/cli.ts'
 import { copyDir, edit, MIGRATIONS, PLAIN, write, emptyDir } from './support/dirs.ts'
-import { availableEngines, needsLocalDumpTools, useEngine } from './support/engines.ts'
+import { availableEngines, depthOn, needsLocalDumpTools, useEngine } from './support/engines.ts'
 
 const LONG = 900_000
 // Temp dirs come from support/dirs.ts, which removes them after the file.
@@ -190,6 +190,25 @@ describe.each(cases)('execute on the $name engine', (c) => {
       expect(r.outcome).not.toBe('migrated')
       expect(readdirSync(backupRoot)).toEqual([])
       expectSameState(before, await capture(db.url, ['factory_telemetry'], log))
+      await db.drop()
+    }, LONG)
+
+    it('refuses before any change when the rollback could not put public back (objects of its own, or the log there)', async (ctx) => {
+      depthOn(ctx, engine, ['native'], 'the rollback-coverage pre-check')
+      const dir = tmpDir('pgverify-public-set-')
+      write(dir, '001_items.sql', 'CREATE TABLE items (id int PRIMARY KEY);\nINSERT INTO items VALUES (1), (2);\n')
+      write(dir, '002_note.sql', 'ALTER TABLE items ADD COLUMN note text;\n')
+      const db = await engine.createDatabase('public_set')
+      // The log in public (no manifest names a schema): refused even before public holds anything.
+      const fresh = await execute({ target: handleTarget(engine, db), dir, backupRoot: tmpDir('pgverify-backups-'), logDir: tmpDir('pgverify-reports-'), dryRun: true, lockWaitMs: 0 })
+      expect(fresh.checks.find((x) => x.id === 'rollback-coverage')).toMatchObject({ status: 'failed', message: expect.stringMatching(/the migration log would be created in schema public \(public\.migration_log\)/), hint: expect.stringMatching(/--log-schema NAME/) })
+      await migrate(db.url, dir, 'public', 1)
+      const backupRoot = tmpDir('pgverify-backups-')
+      const r = await execute({ target: handleTarget(engine, db), dir, backupRoot, logDir: tmpDir('pgverify-reports-'), lockWaitMs: 0 })
+      expect(r.checks.find((x) => x.id === 'rollback-coverage')).toMatchObject({ status: 'failed', message: expect.stringMatching(/^schema public holds 2 objects of its own \(items \(r\), migration_log \(r\)\): a restore replaces whole schemas and never public/) })
+      expect(r.outcome).toBe('not-started')
+      expect(readdirSync(backupRoot)).toEqual([])
+      await withClient(db.url, async (c) => expect((await c.query(`SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'items' AND column_name = 'note'`)).rows[0].n).toBe(0))
       await db.drop()
     }, LONG)
 

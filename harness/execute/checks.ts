@@ -14,6 +14,7 @@ import path from 'node:path'
 import type pg from 'pg'
 import type { Target } from '../engines/target.ts'
 import { humanBytes } from '../backup/manifest.ts'
+import { publicObjects } from '../catalog/schemas.ts'
 import { HarnessError, isHarnessError } from '../errors.ts'
 import { connect } from '../runner/connect.ts'
 import type { Migration } from '../sql/migration.ts'
@@ -205,6 +206,7 @@ export async function preValidate(input: PreValidationInput): Promise<PreValidat
           plan = p.steps
           for (const w of p.warnings) add({ id: 'plan-warning', status: 'warning', message: w })
           add({ id: 'plan', status: 'passed', message: plan.length ? `${plan.length} migration${plan.length > 1 ? 's' : ''} to apply: version ${p.from} → ${p.to}` : `nothing to apply: database at version ${p.from}` })
+          if (plan.length) add(await rollbackCoverage(client, input.log))
           const pre = await checkPreconditions(client, input.manifest, plan.map((x) => x.name))
           const broken = pre.filter((x) => x.violations > 0)
           if (broken.length) {
@@ -246,4 +248,25 @@ export async function preValidate(input: PreValidationInput): Promise<PreValidat
     }
   }
   return { checks, ok: checks.every((c) => c.status !== 'failed'), plan, current, ...(databaseBytes !== undefined ? { databaseBytes } : {}), ...(retention ? { retention } : {}) }
+}
+
+/**
+ * Whether a failed migration can be rolled back in place. The restore replaces whole schemas and
+ * never public (extensions live there), so objects of public's own (or a migration log the
+ * bootstrap would put there) could not be put back: execute would promise a rollback it cannot
+ * give. Said before anything changes, with the ways that work.
+ */
+async function rollbackCoverage(client: pg.ClientBase, log: { schema: string; table: string }): Promise<PreCheck> {
+  const pub = await publicObjects(client)
+  if (!pub.length && log.schema !== 'public') return { id: 'rollback-coverage', status: 'passed', message: 'schema public holds no objects of its own: an in-place restore can put every migrated schema back' }
+  const what = pub.length ? `schema public holds ${pub.length} object${pub.length > 1 ? 's' : ''} of its own (${pub.slice(0, 6).join(', ')}${pub.length > 6 ? ', …' : ''})` : `the migration log would be created in schema public (${log.schema}.${log.table})`
+  return {
+    id: 'rollback-coverage',
+    status: 'failed',
+    message: `${what}: a restore replaces whole schemas and never public (extensions live there), so a failed migration could not be rolled back in place`,
+    hint: pub.length
+      ? 'Keep migrated objects in a schema of their own (and the log with --log-schema NAME), or migrate without the automatic rollback: `pnpm backup`, then `pnpm migrate up` (each transactional file rolls back on its own failure); a backup can always be restored into a new database.'
+      : 'Keep the migration log out of public: --log-schema NAME (or "logSchema" in pgverify.config.json).',
+    code: 'VALIDATION_FAILED',
+  }
 }
