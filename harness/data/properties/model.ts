@@ -32,6 +32,8 @@ export interface PropertyContext {
   progress: (line: string) => void
   /** `verify --changed`: the migrations whose steps are checked (the data is still generated at, and carried through, every version); absent: all. */
   focus?: Set<string>
+  /** `verify --shard`: of the `total` chains (0-based), the ones this run makes; absent: all. */
+  chains?: (total: number) => number[]
 }
 
 /** The verdict, as a verify stage reports it. */

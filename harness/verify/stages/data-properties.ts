@@ -6,8 +6,9 @@
 import { runDataProperties } from '../../data/properties/run.ts'
 import { migratorFor, type StageFn } from '../stage.ts'
 
-export const dataProperties: StageFn = async (ctx, client) =>
-  runDataProperties({
+export const dataProperties: StageFn = async (ctx, client) => {
+  const shard = ctx.shard
+  const r = await runDataProperties({
     client,
     migrator: migratorFor(ctx, client),
     migrations: ctx.migrations,
@@ -21,4 +22,8 @@ export const dataProperties: StageFn = async (ctx, client) =>
     backgroundWorkers: ctx.engine.capabilities.backgroundWorkers,
     progress: ctx.progress,
     focus: ctx.focus,
+    // --shard: every chain is a unit; this run makes its own.
+    chains: shard ? (total) => shard.owned('data-properties', [...Array(total).keys()], (c) => `chain ${c + 1}`) : undefined,
   })
+  return shard ? { ...r, summary: r.summary + shard.note('data-properties') } : r
+}
