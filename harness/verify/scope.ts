@@ -11,6 +11,7 @@ import { promisify } from 'node:util'
 import { HarnessError } from '../errors.ts'
 import { loadReleased } from '../runner/released.ts'
 import type { Migration } from '../sql/migration.ts'
+import type { RegisteredJob } from '../validation/jobs/index.ts'
 
 export interface VerifyScope {
   mode: 'changed'
@@ -33,6 +34,23 @@ export async function changedScope(dir: string, migrations: Migration[], since?:
     fullDepth: migrations.slice(cut).map((m) => m.name),
     replayedOnly: migrations.slice(0, cut).map((m) => m.name),
   }
+}
+
+/**
+ * Whether a registered job is proven again under --changed: one a new or changed migration
+ * registers, one on a hypertable such a migration names (its effect depends on that table), and
+ * any custom job (its procedure may read anything). A policy of a released migration on a
+ * table no new migration mentions was proven when it was released: running it again proves
+ * nothing new (the nightly full run still runs every job).
+ */
+export function jobInScope(job: RegisteredJob, focused: Migration[]): boolean {
+  if (job.kind === 'custom') return true
+  if (job.registeredBy && focused.some((m) => m.name === job.registeredBy!.migration)) return true
+  const table = job.hypertable?.split('.').pop()
+  if (!table) return true
+  const escaped = table.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+  const word = new RegExp(`(^|[^a-z0-9_$])"?${escaped}"?($|[^a-z0-9_$])`, 'i')
+  return focused.some((m) => [m.up, m.down].some((f) => f?.statements.some((st) => word.test(st.text))))
 }
 
 async function releasedUnchanged(dir: string, migrations: Migration[]): Promise<Set<string>> {
