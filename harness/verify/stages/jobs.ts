@@ -18,7 +18,7 @@ import { connect } from '../../runner/connect.ts'
 import { registerStepwise } from '../../data/job-register.ts'
 import { spreadOverWindows } from '../../data/job-spread.ts'
 import { formatJobError, formatRun, isoUs, jobLabel, registeredLabel, runJobsMeasured, totals, unscheduleJobs, type JobRun } from '../../validation/jobs/index.ts'
-import { jobInScope } from '../scope.ts'
+import { jobInScope, jobsAtLast } from '../scope.ts'
 import { failed, inFocus, migratorFor, passed, type StageFn, type VerifyContext } from '../stage.ts'
 
 /** Seed of the generated data when --seed is not given (the stage is deterministic either way). */
@@ -57,6 +57,12 @@ async function loadTemplates(ctx: VerifyContext, client: pg.ClientBase, seed: nu
 export const jobsStage: StageFn = async (ctx) => {
   if (!ctx.engine.capabilities.timescaledb) return { verdict: 'skipped', summary: `${ctx.engine.describe()} has no TimescaleDB: there are no jobs to run`, details: [] }
   const seed = ctx.options.seed ?? DEFAULT_JOBS_SEED
+  if (ctx.focus) {
+    // --changed: when replay's fingerprints show no job a new or changed migration registers or touches, no database is needed.
+    const focused = ctx.migrations.filter((m) => inFocus(ctx, m))
+    const known = jobsAtLast(ctx.fingerprints, ctx.migrations)
+    if (!known.some((j) => jobInScope(j, focused))) return { verdict: 'skipped', summary: `--changed: no job is registered by ${focused.map((m) => m.name).join(', ') || 'a new or changed migration'} or on a hypertable it names; the ${known.length} job(s) of released migrations were proven when released (the nightly full run runs them)`, details: [] }
+  }
   const t0 = Date.now()
   const db = await ctx.engine.createDatabase('jobs')
   let client: pg.Client | undefined
