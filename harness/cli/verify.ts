@@ -45,8 +45,8 @@ Options:
   -h, --help          this help
 
 Exit codes: 0 every stage passed · 1 a stage failed · 2 usage (unknown stage, missing value,
---dir not a directory, --shard not I/N with 1 ≤ I ≤ N) · 3 the migrations directory is missing or empty · 8 engine unavailable ·
-70 a stage hit a bug in pgverify (INTERNAL)`
+--dir not a directory, --shard not I/N with 1 ≤ I ≤ N) · 3 the migrations directory is missing
+or empty · 8 engine unavailable · 70 a stage hit a bug in pgverify (INTERNAL)`
 
 export async function verify(argv: Args, { config }: VerbContext): Promise<number> {
   const dir = resolve(flag(argv, 'dir') ?? config.dir)
