@@ -51,6 +51,8 @@ export type ErrorCode =
   | 'BACKUP_VERSION_MISMATCH'
   | 'BACKUP_TOOL_MISMATCH'
   | 'RESTORE_FAILED'
+  /** `pgverify report merge`: the shard reports are not one run (a shard missing, duplicated, of another N, disagreeing). */
+  | 'SHARDS_MISMATCH'
   /** Not something a user can cause: a bug in the harness (exit 70). Public methods that return results report it instead of throwing. */
   | 'INTERNAL'
 

@@ -28,6 +28,7 @@ const SUBCOMMANDS: Record<string, string[][]> = {
   migrate: [['status'], ['up'], ['down'], ['validate'], ['plan'], ['release']],
   backup: [[], ['verify', 'backups/none'], ['prune']],
   restore: [['backups/none']],
+  report: [['merge', 'reports/none']],
 }
 
 interface Case {

@@ -91,8 +91,11 @@ describe.each(cases)('pnpm verify on the $name engine', (c) => {
     const dir = copyDir(MIGRATIONS)
     write(dir, '010_metric_note.sql', '-- A note per metric, for the operators.\nALTER TABLE factory_telemetry.metric_def ADD COLUMN IF NOT EXISTS note text;\n')
     write(dir, '010_metric_note.down.sql', 'ALTER TABLE factory_telemetry.metric_def DROP COLUMN IF EXISTS note;\n')
-    const r = await runVerify(engine, { dir, changed: {}, seed: 3 }, STAGES.filter((s) => s.id !== 'backup-round-trip' && s.id !== 'jobs'))
-    expect(r.stages.filter((s) => s.verdict !== 'passed').map((s) => `${s.id}: ${s.summary}`)).toEqual([])
+    const r = await runVerify(engine, { dir, changed: {}, seed: 3 }, STAGES.filter((s) => s.id !== 'backup-round-trip'))
+    expect(r.stages.filter((s) => s.verdict !== 'passed' && s.id !== 'jobs').map((s) => `${s.id}: ${s.summary}`)).toEqual([])
+    // 010 registers no job and names no hypertable: the released policies are not run again, and the report says so.
+    expect(stage(r, 'jobs')).toMatchObject({ verdict: 'skipped', summary: expect.stringMatching(/^--changed: no job is registered by 010_metric_note or on a hypertable it names; the 12 job\(s\) of released migrations were proven when released/) })
+    expect(stage(r, 'data-properties').summary).not.toMatch(/registered jobs? ran/)
     expect(r.scope).toMatchObject({ mode: 'changed', fullDepth: ['010_metric_note'] })
     expect(r.scope!.replayedOnly).toHaveLength(9)
     // One statement in 010: one fault point; one down/up step; one file re-run.
@@ -114,6 +117,21 @@ describe.each(cases)('pnpm verify on the $name engine', (c) => {
     const migrations = await new FileMigrationProvider(dir).getMigrations()
     expect(await changedScope(dir, migrations, 'HEAD')).toMatchObject({ base: 'git HEAD', fullDepth: ['010_metric_note'] })
     await expect(changedScope(dir, migrations, 'no-such-ref')).rejects.toThrow(/--since no-such-ref: git/)
+  })
+
+  it('--changed: a released policy runs again when a new migration names its hypertable, a custom job always, the others not', async () => {
+    const dir = copyDir(MIGRATIONS)
+    write(dir, '010_hist_note.sql', 'ALTER TABLE factory_telemetry.metric_hist ADD COLUMN IF NOT EXISTS note text;\n')
+    write(dir, '010_hist_note.down.sql', 'ALTER TABLE factory_telemetry.metric_hist DROP COLUMN IF EXISTS note;\n')
+    const { FileMigrationProvider } = await import('../harness/runner/discover.ts')
+    const { jobInScope } = await import('../harness/verify/scope.ts')
+    const migrations = await new FileMigrationProvider(dir).getMigrations()
+    const focused = migrations.filter((m) => m.name === '010_hist_note')
+    const job = (kind: 'retention' | 'custom', hypertable?: string) => ({ id: 1, proc: 'p', procName: 'p', kind, hypertable, config: {}, scheduleInterval: '1 day', scheduled: true, registeredBy: { migration: '009_database_optimization', file: '009_database_optimization.sql', version: 9, how: 'replay' as const } })
+    expect(jobInScope(job('retention', 'factory_telemetry.metric_hist'), focused)).toBe(true)
+    expect(jobInScope(job('retention', 'factory_telemetry.metric_hist_rollup'), focused)).toBe(false)
+    expect(jobInScope(job('retention', 'factory_telemetry.fault_event'), focused)).toBe(false)
+    expect(jobInScope(job('custom'), focused)).toBe(true)
   })
 
   it('a down file that forgets an index fails the down/up stage, naming the index', async () => {

@@ -23,6 +23,8 @@ export const EXIT = {
   BACKUP: 9,
   /** A restore failed part-way: the message says what state the database is in. */
   RESTORE: 10,
+  /** `report merge`: the shard reports are not one run (a shard missing, duplicated, of another N, or disagreeing on the base schema, migrations or settings): nothing was merged. */
+  SHARDS: 11,
   /** A bug in the harness: please report it with the output. */
   INTERNAL: 70,
 } as const
@@ -69,6 +71,7 @@ const BY_CODE: Record<ErrorCode, number> = {
   BACKUP_CORRUPT: EXIT.BACKUP,
   BACKUP_VERSION_MISMATCH: EXIT.BACKUP,
   RESTORE_FAILED: EXIT.RESTORE,
+  SHARDS_MISMATCH: EXIT.SHARDS,
   INTERNAL: EXIT.INTERNAL,
 }
 

@@ -12,6 +12,7 @@ import { bold, dim, green, info, json, out, red, yellow } from './output.ts'
 import { engineRequest, startCommandEngine } from './settings.ts'
 import { checkMigrationsDir, wholeNumber } from './checks.ts'
 import { didYouMean } from './parse.ts'
+import { parseShard } from '../verify/shard.ts'
 import { flag, type Args, type Verb, type VerbContext } from './verb.ts'
 
 export const VERIFY_HELP = `Usage: pnpm verify [options]
@@ -34,12 +35,18 @@ Options:
                       base; only new or changed ones get fault injection, data properties,
                       down/up and idempotency (the report says which was proven how)
   --since REF         with --changed: "changed" means touched since git REF instead
+  --shard I/N         do the I-th of N parts of the expensive work (fault points, property
+                      chains, down/up steps, idempotent files; jobs and the backup round trip
+                      whole, each on one shard); the cheap base stages run in every shard. Run
+                      I = 1…N on N machines with the same options, then
+                      \`pgverify report merge DIR…\` gives the verdict of one full run. Without
+                      --seed the seed comes from the migrations, the same in every shard
   --json              print the report as JSON on stdout
   -h, --help          this help
 
 Exit codes: 0 every stage passed · 1 a stage failed · 2 usage (unknown stage, missing value,
---dir not a directory) · 3 the migrations directory is missing or empty · 8 engine unavailable ·
-70 a stage hit a bug in pgverify (INTERNAL)`
+--dir not a directory, --shard not I/N with 1 ≤ I ≤ N) · 3 the migrations directory is missing
+or empty · 8 engine unavailable · 70 a stage hit a bug in pgverify (INTERNAL)`
 
 export async function verify(argv: Args, { config }: VerbContext): Promise<number> {
   const dir = resolve(flag(argv, 'dir') ?? config.dir)
@@ -48,6 +55,7 @@ export async function verify(argv: Args, { config }: VerbContext): Promise<numbe
   const seed = wholeNumber('seed', argv.seed, '42')
   const runs = wholeNumber('runs', argv.runs, '20')
   const skip = argv.skip === undefined ? undefined : checkSkip(String(argv.skip))
+  const shard = argv.shard === undefined ? undefined : parseShard(String(argv.shard))
   await checkMigrationsDir(dir)
   const since = flag(argv, 'since')
   if (since !== undefined && !since.trim()) throw new HarnessError('USAGE', '--since needs a git ref', { hint: 'e.g. pnpm verify --changed --since origin/main' })
@@ -66,6 +74,7 @@ export async function verify(argv: Args, { config }: VerbContext): Promise<numbe
       reportsDir,
       skip,
       changed: argv.changed || since !== undefined ? { since } : undefined,
+      shard,
     })
   } finally {
     await engine.stop()
@@ -95,6 +104,7 @@ function render(report: VerifyReport, reportsDir: string): void {
     // The diagnostic replay never fails (the replay decides): its details are what it found.
     if (s.verdict === 'failed' || (s.id === 'diagnostic-replay' && s.details.length)) for (const d of s.details.slice(0, 60)) out(`      ${d}`)
   }
+  if (report.shard) out(`${bold(`shard ${report.shard.index}/${report.shard.count}`)}: ${Object.entries(report.shard.units).map(([id, u]) => `${id} ${u.units.length}/${u.total}`).join(', ') || 'no split work'}; base schema ${report.shard.baseFingerprint?.slice(0, 12) ?? 'not reached'} (merge the shards' reports with \`pgverify report merge\`)`)
   if (report.scope) out(`${bold('changed-only')} (${report.scope.base}): proven at full depth: ${report.scope.fullDepth.join(', ') || 'nothing'}; only replayed: ${report.scope.replayedOnly.join(', ') || 'nothing'}`)
   const failed = report.stages.filter((s) => s.verdict === 'failed').length
   const skipped = report.stages.filter((s) => s.verdict === 'skipped').length
@@ -104,4 +114,4 @@ function render(report: VerifyReport, reportsDir: string): void {
   out(dim(`reports: ${join(reportsDir, 'index.html')} · verify.json · junit.xml`))
 }
 
-export const verb: Verb = { help: VERIFY_HELP, options: { string: ['engine', 'dir', 'log-schema', 'reports', 'seed', 'runs', 'skip', 'since'], boolean: ['json', 'changed'] }, run: verify }
+export const verb: Verb = { help: VERIFY_HELP, options: { string: ['engine', 'dir', 'log-schema', 'reports', 'seed', 'runs', 'skip', 'since', 'shard'], boolean: ['json', 'changed'] }, run: verify }

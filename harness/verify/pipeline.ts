@@ -9,11 +9,12 @@ import type pg from 'pg'
 import { engineDifferences } from '../engines/differences.ts'
 import type { StartedEngine } from '../engines/types.ts'
 import { connect } from '../runner/connect.ts'
-import { PackedSnapshots } from '../validation/fingerprint/index.ts'
+import { fingerprintHash, PackedSnapshots } from '../validation/fingerprint/index.ts'
 import { harnessOutcome, notRun, runStep } from '../steps/step.ts'
 import type { FilesContext, FilesStage, Stage, StageResult, VerifyContext, VerifyDepth, VerifyOptions, VerifyReport } from './stage.ts'
 import { Meter } from './meter.ts'
 import { changedScope } from './scope.ts'
+import { migrationSet, ShardPlan, shardLabel, shardSeed, type ShardRecord } from './shard.ts'
 import { filesStage } from './stages/files.ts'
 import { lintStage } from './stages/lint.ts'
 import { downUp, idempotency, postValidation, replay, secondUp } from './stages/schema.ts'
@@ -79,19 +80,24 @@ export async function runVerify(engine: StartedEngine, options: VerifyOptions, s
       }
       results.push(notRun(s, 'skipped: the migration files were refused'))
     }
+    if (options.shard) report.shard = shardRecord(options, new ShardPlan(options.shard), [])
     report.durationMs = Date.now() - started
     return report
   }
   const { manifest, migrations } = files.accepted
+  // --shard without --seed: every shard must generate the same data, so the seed comes from the migrations.
+  if (options.shard && options.seed === undefined) options = { ...options, seed: shardSeed(migrations) }
+  const shard = options.shard ? new ShardPlan(options.shard) : undefined
   const schemas = [...new Set([manifest?.schema, options.logSchema, ...(manifest?.tables ?? []).map((t) => t.split('.')[0])].filter((s): s is string => !!s))]
   const logSchema = options.logSchema ?? manifest?.schema ?? 'public'
   if (!schemas.includes(logSchema)) schemas.push(logSchema)
-  const ctx: VerifyContext = { engine, dir: options.dir, manifest, migrations, schemas, logSchema, logTable: options.logTable, fingerprints: new PackedSnapshots(), progress, options }
+  const ctx: VerifyContext = { engine, dir: options.dir, manifest, migrations, schemas, logSchema, logTable: options.logTable, fingerprints: new PackedSnapshots(), progress, options, shard }
   if (options.changed) {
     report.scope = await changedScope(options.dir, migrations, options.changed.since)
     ctx.focus = new Set(report.scope.fullDepth)
     progress(`▸ changed-only (${report.scope.base}): full depth for ${report.scope.fullDepth.join(', ') || 'nothing (no new or changed migration)'}; replayed only: ${report.scope.replayedOnly.length} migration(s)`)
   }
+  if (shard) progress(`▸ shard ${shardLabel(shard.spec)}: base stages in full, a share of the split stages' units (seed ${options.seed})`)
 
   const db = await engine.createDatabase('verify')
   let client: pg.Client | undefined
@@ -105,6 +111,10 @@ export async function runVerify(engine: StartedEngine, options: VerifyOptions, s
       const blocked = stage.needs.find((n) => results.find((r) => r.id === n)?.verdict !== 'passed')
       if (blocked) {
         results.push(notRun(stage, `skipped: needs stage "${blocked}" to pass`))
+        continue
+      }
+      if (shard && !shard.runsWhole(stage.id)) {
+        results.push(notRun(stage, `skipped: shard ${shard.wholeOwner(stage.id)}/${shard.spec.count} runs this stage whole (not this shard's work)`))
         continue
       }
       progress(`▸ ${stage.title}`)
@@ -122,7 +132,24 @@ export async function runVerify(engine: StartedEngine, options: VerifyOptions, s
   report.ok = results.every((r) => r.verdict !== 'failed')
   report.work = sumCounts(results)
   report.depth = depthOf(results)
+  if (shard) {
+    const replayed = results.find((r) => r.id === 'replay')?.verdict === 'passed'
+    const top = ctx.fingerprints.get(migrations.length)
+    report.shard = shardRecord(options, shard, migrations, replayed && top ? fingerprintHash(top) : undefined)
+  }
   return report
+}
+
+/** What verify.json says about a shard: which, what it ran, and what every shard must agree on. */
+function shardRecord(options: VerifyOptions, plan: ShardPlan, migrations: VerifyContext['migrations'], baseFingerprint?: string): ShardRecord {
+  return {
+    index: plan.spec.index,
+    count: plan.spec.count,
+    ...(baseFingerprint ? { baseFingerprint } : {}),
+    migrations: migrationSet(migrations),
+    settings: { seed: options.seed, runs: options.runs, skip: [...(options.skip ?? [])].sort(), ...(options.changed ? { changed: options.changed.since ?? 'released.json' } : {}) },
+    units: plan.units,
+  }
 }
 
 /** The meter's counts and parts join what the stage itself reported (its own win). */
@@ -133,14 +160,14 @@ function withMeter(r: StageResult, meter: Meter): StageResult {
   return { ...r, ...(Object.keys(counts).length ? { counts } : {}), ...(breakdown.length ? { breakdown } : {}) }
 }
 
-function sumCounts(results: StageResult[]): Record<string, number> {
+export function sumCounts(results: StageResult[]): Record<string, number> {
   const out: Record<string, number> = {}
   for (const r of results) for (const [k, v] of Object.entries(r.counts ?? {})) out[k] = (out[k] ?? 0) + v
   return out
 }
 
 /** What "full depth" means, counted: a faster run must show the same numbers. */
-function depthOf(results: StageResult[]): VerifyDepth {
+export function depthOf(results: StageResult[]): VerifyDepth {
   const c = (stage: string, name: string) => results.find((r) => r.id === stage)?.counts?.[name] ?? 0
   return {
     faultPoints: c('fault-injection', 'faultPoints'),

@@ -11,6 +11,7 @@ import { promisify } from 'node:util'
 import { HarnessError } from '../errors.ts'
 import { loadReleased } from '../runner/released.ts'
 import type { Migration } from '../sql/migration.ts'
+import type { JobSnapshot, Snapshots } from '../validation/fingerprint/index.ts'
 
 export interface VerifyScope {
   mode: 'changed'
@@ -33,6 +34,39 @@ export async function changedScope(dir: string, migrations: Migration[], since?:
     fullDepth: migrations.slice(cut).map((m) => m.name),
     replayedOnly: migrations.slice(0, cut).map((m) => m.name),
   }
+}
+
+/**
+ * Whether a registered job is proven again under --changed: one a new or changed migration
+ * registers, one on a hypertable such a migration names (its effect depends on that table), and
+ * any custom job (its procedure may read anything). A policy of a released migration on a
+ * table no new migration mentions was proven when it was released: running it again proves
+ * nothing new (the nightly full run still runs every job).
+ */
+export function jobInScope(job: { kind: string; hypertable?: string; registeredBy?: { migration: string } }, focused: Migration[]): boolean {
+  if (job.kind === 'custom') return true
+  if (job.registeredBy && focused.some((m) => m.name === job.registeredBy!.migration)) return true
+  const table = job.hypertable?.split('.').pop()
+  if (!table) return true
+  const escaped = table.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+  const word = new RegExp(`(^|[^a-z0-9_$])"?${escaped}"?($|[^a-z0-9_$])`, 'i')
+  return focused.some((m) => [m.up, m.down].some((f) => f?.statements.some((st) => word.test(st.text))))
+}
+
+/**
+ * The jobs replay's fingerprints hold at the last version, each attributed to the first version
+ * from which every later fingerprint holds it: what jobInScope needs, without a database (so
+ * --changed can leave the jobs stage out before it migrates one).
+ */
+export function jobsAtLast(fingerprints: Snapshots, migrations: Migration[]): { kind: 'policy' | 'custom'; hypertable?: string; registeredBy?: { migration: string } }[] {
+  const last = migrations[migrations.length - 1]?.version ?? 0
+  const key = (s: JobSnapshot) => `${s.hypertable}|${s.procName}|${JSON.stringify(s.config)}`
+  return (fingerprints.get(last)?.jobs ?? []).map((s) => {
+    let v = last
+    while (v > 0 && fingerprints.get(v - 1)?.jobs.some((x) => key(x) === key(s))) v--
+    const m = migrations.find((x) => x.version === v)
+    return { kind: s.procName.startsWith('policy_') ? 'policy' : 'custom', ...(s.hypertable ? { hypertable: s.hypertable } : {}), ...(m ? { registeredBy: { migration: m.name } } : {}) }
+  })
 }
 
 async function releasedUnchanged(dir: string, migrations: Migration[]): Promise<Set<string>> {

@@ -15,6 +15,7 @@ import type { StepOutcome, StepResult } from '../steps/step.ts'
 import { dataDigests, type TableDigest } from '../validation/data-digest.ts'
 import { Meter } from './meter.ts'
 import type { VerifyScope } from './scope.ts'
+import type { MergeRecord, ShardPlan, ShardRecord, ShardSpec } from './shard.ts'
 import { catalogMark, catalogUnchanged, type CatalogMark } from '../catalog/marks.ts'
 
 export type { Verdict } from '../steps/step.ts'
@@ -40,6 +41,8 @@ export interface VerifyOptions {
   lintAllowFile?: string
   /** `--changed`: released migrations (or, with `since`, those unchanged since that git ref) are only replayed (scope.ts). */
   changed?: { since?: string }
+  /** `--shard I/N`: this run does the I-th of N parts of the expensive work (shard.ts). */
+  shard?: ShardSpec
 }
 
 export interface VerifyContext {
@@ -58,6 +61,8 @@ export interface VerifyContext {
   meter?: Meter
   /** With --changed: the migrations proven at full depth (the others are only replayed); absent: all. */
   focus?: Set<string>
+  /** With --shard: which units of the split stages this run owns (shard.ts); absent: all. */
+  shard?: ShardPlan
 }
 
 /** Whether `m` gets full depth in this run (every migration, unless --changed narrowed them). */
@@ -99,6 +104,10 @@ export interface VerifyReport {
   work?: Record<string, number>
   /** With --changed: what was proven at full depth and what was only replayed. */
   scope?: VerifyScope
+  /** With --shard: which shard, the units it ran, and what the shards must agree on (shard.ts). */
+  shard?: ShardRecord
+  /** Made by `pgverify report merge` from the shards' reports (merge.ts). */
+  merged?: MergeRecord
 }
 
 export type StageOutcome = StepOutcome<LocatedError>

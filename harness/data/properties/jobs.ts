@@ -18,8 +18,8 @@ export const policyLabel = (j: RegisteredJob) => `${jobLabel(j)} (${j.registered
  * jobs show either way (a failed policy run leaves its chunk as it was); job health on realistic
  * data is the jobs stage's verdict. The errors are listed in the stage's summary and details.
  */
-export async function runRegisteredJobs(client: pg.ClientBase, ctx: { migrations: Migration[]; fingerprints: Snapshots }): Promise<{ jobs: RegisteredJob[]; errors: { job: RegisteredJob; message: string }[] }> {
-  const jobs = attributeJobs(await listJobs(client), ctx.migrations, ctx.fingerprints)
+export async function runRegisteredJobs(client: pg.ClientBase, ctx: { migrations: Migration[]; fingerprints: Snapshots; jobs?: (job: RegisteredJob) => boolean }): Promise<{ jobs: RegisteredJob[]; errors: { job: RegisteredJob; message: string }[] }> {
+  const jobs = attributeJobs(await listJobs(client), ctx.migrations, ctx.fingerprints).filter(ctx.jobs ?? (() => true))
   const errors: { job: RegisteredJob; message: string }[] = []
   for (const j of jobs) {
     const r = await runJob(client, j.id)

@@ -4,6 +4,7 @@ import type { Manifest } from '../../manifest/manifest.ts'
 import type { Migrator } from '../../runner/migrator.ts'
 import type { Migration } from '../../sql/migration.ts'
 import type { Snapshots } from '../../validation/fingerprint/index.ts'
+import type { RegisteredJob } from '../../validation/jobs/index.ts'
 import type { Dataset } from '../dataset.ts'
 import type { Violation } from './preservation.ts'
 
@@ -32,6 +33,10 @@ export interface PropertyContext {
   progress: (line: string) => void
   /** `verify --changed`: the migrations whose steps are checked (the data is still generated at, and carried through, every version); absent: all. */
   focus?: Set<string>
+  /** `verify --shard`: of the `total` chains (0-based), the ones this run makes; absent: all. */
+  chains?: (total: number) => number[]
+  /** `verify --changed`: which registered jobs run at the latest version (the others were proven when released); absent: all. */
+  jobs?: (job: RegisteredJob) => boolean
 }
 
 /** The verdict, as a verify stage reports it. */

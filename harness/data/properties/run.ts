@@ -131,7 +131,7 @@ export async function runDataProperties(ctx: PropertyContext): Promise<PropertyR
     throw new PropertyFailed(violations)
   }
 
-  const runChain = async (raws: RawDataset[]): Promise<void> => {
+  const runChain = async (raws: RawDataset[], slot: number): Promise<void> => {
     const chain: { k: number; dataset: Dataset }[] = []
     at = 0
     let t = performance.now()
@@ -152,7 +152,8 @@ export async function runDataProperties(ctx: PropertyContext): Promise<PropertyR
       const outcome = await insertDataset(client, st.plan, raws[i] ?? [], { skipExisting: true })
       timing.insert += performance.now() - t
       digest.update(toSql(outcome.dataset)).update(`\n-- ${st.k}\n`)
-      if (!shrinking && (st.plan.tables.length > 0 || st.stats.datasets === 0)) count(st.stats, outcome.dataset)
+      // A version with no table to generate gets one dataset, empty: counted by the first chain only (in whichever shard makes it).
+      if (!shrinking && (st.plan.tables.length > 0 || (slot === 0 && st.stats.datasets === 0))) count(st.stats, outcome.dataset)
       if (outcome.error && connectionLost({ message: outcome.error.message, details: { sqlstate: outcome.error.code } })) return lose(outcome.error.message)
       if (outcome.error) {
         if (!shrinking) st.stats.rejected++
@@ -209,36 +210,49 @@ export async function runDataProperties(ctx: PropertyContext): Promise<PropertyR
 
   const empty = steps.every((s) => s.plan.tables.length === 0)
   if (ctx.focus) ctx.progress(`  --changed: steps checked only into ${[...ctx.focus].join(', ') || 'nothing'}; data is still generated at and carried through every version`)
-  const details = await fc.check(
-    fc.asyncProperty(fc.tuple(...steps.map((s) => s.arbitrary)), async (raws) => {
-      if (lost) return
-      if (firstFailureAt !== undefined && Date.now() - firstFailureAt > SHRINK_BUDGET_MS) {
-        shrinkStopped = true
-        return
-      }
-      try {
-        await runChain(raws)
-      } catch (e) {
-        if (e instanceof PropertyFailed || fc.PreconditionFailure.isFailure(e)) throw e
-        lose((e as Error).message)
-      }
-    }),
-    { seed, numRuns: empty ? 1 : runs, maxSkipsPerRun: 10 },
-  )
+  let slot = 0
+  const property = fc.asyncProperty(fc.tuple(...steps.map((s) => s.arbitrary)), async (raws) => {
+    if (lost) return
+    if (firstFailureAt !== undefined && Date.now() - firstFailureAt > SHRINK_BUDGET_MS) {
+      shrinkStopped = true
+      return
+    }
+    try {
+      await runChain(raws, slot)
+    } catch (e) {
+      if (e instanceof PropertyFailed || fc.PreconditionFailure.isFailure(e)) throw e
+      lose((e as Error).message)
+    }
+  })
+  // Chain c is the c-th value of the seed's stream (fast-check's replay path "c"), each checked
+  // on its own: the same chains as one check over all of them, but any of them can be made apart
+  // (verify --shard gives each shard its own). A chain the engine refuses is replaced by the
+  // next values of the stream (at most 10 times), and a failure shrinks as usual.
+  const slots = [...Array(empty ? 1 : runs).keys()]
+  let details: fc.RunDetails<[RawDataset[]]> | undefined
+  let made = 0
+  let skips = 0
+  for (const c of ctx.chains ? ctx.chains(slots.length) : slots) {
+    slot = c
+    details = await fc.check(property, { seed, path: String(c), numRuns: 1, maxSkipsPerRun: 10 })
+    made += details.numRuns
+    skips += details.numSkips
+    if (details.failed || lost) break
+  }
   if (lost) {
     throw new HarnessError('CONNECTION_FAILED', `data property from version ${lost.k}: the connection to the database was lost while running a dataset (${lost.message}); this is not a property of the data (seed ${seed})`, {
       hint: 'Check the engine (memory, a crash in the server log, a stop from outside) and run again with the same --seed.',
     })
   }
-  if (details.failed && lastFailure && details.counterexample) {
+  if (details?.failed && lastFailure && details.counterexample) {
     const f: Failure = lastFailure
     const file = path.join(reports, `data-property-${f.k}-${seed}.sql`)
     mkdirSync(reports, { recursive: true })
-    writeFileSync(file, replayFile(ctx, { ...f, seed, runs: details.numRuns, shrinks: details.numShrinks, shrinkStopped }))
-    failure = { ...f, runs: details.numRuns, shrinks: details.numShrinks, shrinkStopped, file }
-  } else if (details.failed) {
+    writeFileSync(file, replayFile(ctx, { ...f, seed, runs: made, shrinks: details.numShrinks, shrinkStopped }))
+    failure = { ...f, runs: made, shrinks: details.numShrinks, shrinkStopped, file }
+  } else if (details?.failed) {
     const err = details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance ?? '')
-    if (details.numSkips > 0 && !lastFailure) tooManySkips = `in a chain through every version: ${details.numSkips} of ${details.numSkips + details.numRuns} generated chains were refused by the engine (generator gap): ${[...rejections.keys()].slice(0, 3).join(' | ')}`
+    if (details.numSkips > 0 && !lastFailure) tooManySkips = `in a chain through every version: ${skips} of ${skips + made} generated chains were refused by the engine (generator gap): ${[...rejections.keys()].slice(0, 3).join(' | ')}`
     else throw new HarnessError('VALIDATION_FAILED', `data property could not run: ${err}`)
   }
 

@@ -33,5 +33,7 @@ export const backupRoundTripStage: StageFn = async (ctx) => {
   ctx.progress(`  ${r.summary}`)
   ctx.meter?.count('roundTripRestores', r.restores)
   for (const p of r.parts) ctx.meter?.part(p.label, p.ms)
-  return { verdict: r.verdict, summary: `${r.summary} (${loaded})`, details: r.details }
+  // One round trip of the final state, whatever --changed says: that state includes the new migrations.
+  const scope = ctx.focus ? '; --changed: one round trip of the final schema, which includes the new or changed migrations' : ''
+  return { verdict: r.verdict, summary: `${r.summary} (${loaded}${scope})`, details: r.details }
 }

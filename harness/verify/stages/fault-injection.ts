@@ -59,7 +59,7 @@ export const faultInjection: StageFn = async (ctx) => {
     await run(ctx, client, stats, lines)
     counted()
     const seconds = ((performance.now() - started) / 1000).toFixed(1)
-    const skippedNote = (stats.notExercised ? `; ${stats.notExercised} not exercised (see details)` : '') + (stats.replayedOnly ? `; ${stats.replayedOnly} released migration(s) replayed only (--changed)` : '')
+    const skippedNote = (stats.notExercised ? `; ${stats.notExercised} not exercised (see details)` : '') + (stats.replayedOnly ? `; ${stats.replayedOnly} released migration(s) replayed only (--changed)` : '') + (ctx.shard?.note('fault-injection') ?? '')
     return passed(
       `${stats.points} fault points in ${stats.migrations} migrations: every injected failure left schema, data, log and lock as before, and up then succeeded (${stats.seededRows} seeded rows, ${seconds} s)${skippedNote}`,
       lines,
@@ -82,8 +82,12 @@ async function run(ctx: VerifyContext, client: pg.Client, stats: FaultStats, lin
   if (boot.error) throw new Problem(`bootstrap failed: ${boot.error.message}`, boot.error.hint ? [boot.error.hint] : [])
   const expected = (v: number) => ctx.fingerprints.get(v)
   const reported = new Set<string>()
+  // --shard: every statement boundary of every migration proven here is a unit; this run owns some.
+  const all = ctx.migrations.filter((m) => inFocus(ctx, m)).flatMap((m) => m.up.statements.map((_, i) => pointLabel(m, i)))
+  const owned = ctx.shard ? new Set(ctx.shard.owned('fault-injection', all, (l) => l)) : undefined
   for (const m of ctx.migrations) {
     const k = m.version
+    const mine = (i: number) => !owned || owned.has(pointLabel(m, i))
     const seeded = await seedDataset(client, ctx.schemas, exclude)
     stats.seededRows += seeded.rows
     if (!inFocus(ctx, m)) {
@@ -103,8 +107,8 @@ async function run(ctx: VerifyContext, client: pg.Client, stats: FaultStats, lin
     const dataBefore = await digests(client, ctx, exclude)
     const t0 = performance.now()
     const note = m.up.noTransaction
-      ? await nonTransactional(ctx, client, m, { schemaBefore, state: await schemaState(client, ctx, schemaBefore), dataBefore, exclude }, stats)
-      : await transactional(ctx, client, m, { schemaBefore, state: await schemaState(client, ctx, schemaBefore), dataBefore, exclude, rows: await dataMark(client, [...dataBefore.keys()].map(quoteQualified)) }, stats)
+      ? await nonTransactional(ctx, client, m, { schemaBefore, state: await schemaState(client, ctx, schemaBefore), dataBefore, exclude }, stats, mine)
+      : await transactional(ctx, client, m, { schemaBefore, state: await schemaState(client, ctx, schemaBefore), dataBefore, exclude, rows: await dataMark(client, [...dataBefore.keys()].map(quoteQualified)) }, stats, mine)
     stats.migrations++
     ctx.meter?.part(m.name, performance.now() - t0)
     const rows = [...dataBefore.values()].reduce((s, d) => s + d.rows, 0)
@@ -118,10 +122,15 @@ async function run(ctx: VerifyContext, client: pg.Client, stats: FaultStats, lin
   }
 }
 
-async function transactional(ctx: VerifyContext, client: pg.Client, m: Migration, start: Start, stats: FaultStats): Promise<string> {
+/** A fault point's name: the migration and the statement boundary (1-based) after which it fails. */
+const pointLabel = (m: Migration, i: number) => `${m.name}#${i + 1}`
+
+async function transactional(ctx: VerifyContext, client: pg.Client, m: Migration, start: Start, stats: FaultStats, mine: (i: number) => boolean): Promise<string> {
   const n = m.up.statements.length
   const logBefore = await otherLogRows(client, migratorFor(ctx, client), m.name)
+  let ran = 0
   for (let i = 0; i < n; i++) {
+    if (!mine(i)) continue // another shard's point
     const migrator = migratorFor(ctx, client, { hooks: failingAfter(m, i) })
     const r = await migrator.up({ to: m.version })
     await expectInjected(r, m, i)
@@ -137,8 +146,9 @@ async function transactional(ctx: VerifyContext, client: pg.Client, m: Migration
     await checkLog(client, migrator, m, i, at, logBefore)
     await checkLockFree(client, migrator, at)
     stats.points++
+    ran++
   }
-  return `${n} fault points, each rolled back to version ${m.version - 1}; ${await cleanUp(ctx, client, m)}`
+  return `${ran === n ? n : `${ran} of ${n}`} fault points, each rolled back to version ${m.version - 1}; ${await cleanUp(ctx, client, m)}`
 }
 
 /** A clean `up --to k` after the failures: it must succeed and give replay's fingerprint for k. */
@@ -160,7 +170,7 @@ async function cleanUp(ctx: VerifyContext, client: pg.Client, m: Migration): Pro
   return `then up ${m.version} succeeded, schema ${fingerprintHash(after).slice(0, 12)}${want ? ' = replay' : ''}`
 }
 
-async function nonTransactional(ctx: VerifyContext, client: pg.Client, m: Migration, start: Start, stats: FaultStats): Promise<string> {
+async function nonTransactional(ctx: VerifyContext, client: pg.Client, m: Migration, start: Start, stats: FaultStats, mine: (i: number) => boolean): Promise<string> {
   const n = m.up.statements.length
   const seqs = await sequencePositions(client, ctx.schemas)
   const logBefore = await otherLogRows(client, migratorFor(ctx, client), m.name)
@@ -179,7 +189,8 @@ async function nonTransactional(ctx: VerifyContext, client: pg.Client, m: Migrat
       if (d.length) throw new Problem(`${m.up.file} run on a database with data gives a different schema than replay from empty`, d)
     }
   }
-  const points = m.down ? [...Array(n).keys()] : [Math.max(0, n - 2)]
+  // --shard: only this shard's boundaries (between them the down file returns to k-1 anyway).
+  const points = (m.down ? [...Array(n).keys()] : [Math.max(0, n - 2)]).filter(mine)
   const notes: string[] = []
   let done = 0
   for (const i of points) {
@@ -222,7 +233,8 @@ async function nonTransactional(ctx: VerifyContext, client: pg.Client, m: Migrat
     done++
   }
   if (!m.down) {
-    stats.notExercised += n - 1
+    // The boundaries other than the one exercised, counted by the shard that owns each.
+    stats.notExercised += [...Array(n).keys()].filter((i) => i !== Math.max(0, n - 2) && mine(i)).length
     notes.push(`only 1 of ${n} boundaries exercised: no ${m.name}.down.sql to return to version ${m.version - 1} between injections; recovery compared with replay's schema${want ? '' : ' (not recorded)'}, data not compared (no clean run to compare with)`)
   }
   // Whatever happened last, the database ends at version k.

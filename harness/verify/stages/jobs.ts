@@ -18,7 +18,8 @@ import { connect } from '../../runner/connect.ts'
 import { registerStepwise } from '../../data/job-register.ts'
 import { spreadOverWindows } from '../../data/job-spread.ts'
 import { formatJobError, formatRun, isoUs, jobLabel, registeredLabel, runJobsMeasured, totals, unscheduleJobs, type JobRun } from '../../validation/jobs/index.ts'
-import { failed, migratorFor, passed, type StageFn, type VerifyContext } from '../stage.ts'
+import { jobInScope, jobsAtLast } from '../scope.ts'
+import { failed, inFocus, migratorFor, passed, type StageFn, type VerifyContext } from '../stage.ts'
 
 /** Seed of the generated data when --seed is not given (the stage is deterministic either way). */
 export const DEFAULT_JOBS_SEED = 1
@@ -56,6 +57,12 @@ async function loadTemplates(ctx: VerifyContext, client: pg.ClientBase, seed: nu
 export const jobsStage: StageFn = async (ctx) => {
   if (!ctx.engine.capabilities.timescaledb) return { verdict: 'skipped', summary: `${ctx.engine.describe()} has no TimescaleDB: there are no jobs to run`, details: [] }
   const seed = ctx.options.seed ?? DEFAULT_JOBS_SEED
+  if (ctx.focus) {
+    // --changed: when replay's fingerprints show no job a new or changed migration registers or touches, no database is needed.
+    const focused = ctx.migrations.filter((m) => inFocus(ctx, m))
+    const known = jobsAtLast(ctx.fingerprints, ctx.migrations)
+    if (!known.some((j) => jobInScope(j, focused))) return { verdict: 'skipped', summary: `--changed: no job is registered by ${focused.map((m) => m.name).join(', ') || 'a new or changed migration'} or on a hypertable it names; the ${known.length} job(s) of released migrations were proven when released (the nightly full run runs them)`, details: [] }
+  }
   const t0 = Date.now()
   const db = await ctx.engine.createDatabase('jobs')
   let client: pg.Client | undefined
@@ -67,10 +74,14 @@ export const jobsStage: StageFn = async (ctx) => {
     if (boot.error) return failed(`bootstrap failed: ${boot.error.message}`, [], { code: boot.error.code, message: boot.error.message })
     const reg = await registerStepwise(client, migrator, ctx.migrations)
     if (reg.error) return failed(`could not migrate a fresh database to register the jobs: ${reg.error.migration} failed: ${reg.error.message}`, [], { code: reg.error.code, message: reg.error.message })
-    const jobs = reg.jobs
     const migrateMs = Date.now() - t0
-    if (!jobs.length) return { verdict: 'skipped', summary: 'no migration registers a TimescaleDB job (no policy, no add_job): nothing to run', details: [] }
-    const notes: string[] = []
+    if (!reg.jobs.length) return { verdict: 'skipped', summary: 'no migration registers a TimescaleDB job (no policy, no add_job): nothing to run', details: [] }
+    // --changed: only the jobs a new or changed migration registers or touches (scope.ts); the others were proven when released.
+    const focused = ctx.migrations.filter((m) => inFocus(ctx, m))
+    const jobs = ctx.focus ? reg.jobs.filter((j) => jobInScope(j, focused)) : reg.jobs
+    const released = reg.jobs.filter((j) => !jobs.includes(j))
+    const notes: string[] = released.length ? [`--changed: ${released.length} job(s) of released migrations on tables no new or changed migration names were proven when released and not run again: ${released.map((j) => `${jobLabel(j)} [${registeredLabel(j)}]`).join('; ')}`] : []
+    if (!jobs.length) return { verdict: 'skipped', summary: `--changed: no job is registered by ${focused.map((m) => m.name).join(', ') || 'a new or changed migration'} or on a hypertable it names; the ${released.length} job(s) of released migrations were proven when released (the nightly full run runs them)`, details: notes }
     if (ctx.engine.capabilities.backgroundWorkers) {
       const n = await unscheduleJobs(client, jobs)
       notes.push(`this server's background workers are on: the schedules of ${n} job(s) were switched off in the stage's own database first, so none ran by itself`)
@@ -124,7 +135,8 @@ export const jobsStage: StageFn = async (ctx) => {
         : `job ${first.job.id} (${jobLabel(first.job)}, ${registeredLabel(first.job)}) contradicts its config: ${first.violations[0]}`
       return failed(`${t.failed} of ${jobs.length} jobs failed, ${t.contradicting} contradict their config: ${what}`, details, { code: 'VALIDATION_FAILED', message: what })
     }
-    return passed(`${jobs.length} jobs registered by ${files.join(', ')}, each run once with CALL run_job ${data}: ${effect}; no job failed, no effect contradicts its config`, details)
+    const only = released.length ? ` (--changed: ${released.length} released job(s) not run again)` : ''
+    return passed(`${jobs.length} jobs registered by ${files.join(', ')}, each run once with CALL run_job ${data}: ${effect}; no job failed, no effect contradicts its config${only}`, details)
   } finally {
     await client?.end().catch(() => {})
     await db.drop().catch(() => {})

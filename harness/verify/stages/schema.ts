@@ -104,8 +104,10 @@ export const idempotency: StageFn = async (ctx, client) => {
   const schema0 = await schemaState(client, ctx)
   const data0 = await digests(client, ctx, exclude)
   const problems: string[] = []
-  for (const m of ctx.migrations) {
-    if (!inFocus(ctx, m)) continue
+  const files = ctx.migrations.filter((m) => inFocus(ctx, m))
+  // --shard: every file proven here is a unit; this run re-runs its own.
+  const mine = ctx.shard ? ctx.shard.owned('idempotency', files, (m) => m.name) : files
+  for (const m of mine) {
     const t0 = performance.now()
     const script = m.up
     let current = script.statements[0]!
@@ -132,8 +134,8 @@ export const idempotency: StageFn = async (ctx, client) => {
     ctx.meter?.count('idempotentFiles')
     ctx.meter?.part(m.name, performance.now() - t0)
   }
-  const only = ctx.focus ? ` (--changed: the ${ctx.focus.size} new or changed of ${ctx.migrations.length}; released ones not re-run)` : ''
-  return problems.length ? failed(`not idempotent: ${problems.filter((p) => !p.startsWith(' ')).length} file(s)`, problems) : passed(`all ${ctx.focus ? ctx.focus.size : ctx.migrations.length} files ran a second time without error or change (schema and data)${only}`)
+  const only = (ctx.focus ? ` (--changed: the ${ctx.focus.size} new or changed of ${ctx.migrations.length}; released ones not re-run)` : '') + (ctx.shard?.note('idempotency') ?? '')
+  return problems.length ? failed(`not idempotent: ${problems.filter((p) => !p.startsWith(' ')).length} file(s)`, problems) : passed(`all ${mine.length} files ran a second time without error or change (schema and data)${only}`)
 }
 
 /**
@@ -146,10 +148,19 @@ export const downUp: StageFn = async (ctx, client) => {
   const migrator = migratorFor(ctx, client)
   const problems: string[] = []
   const lines: string[] = []
+  // --shard: every step proven here is a unit; this run round-trips its own.
+  const steps = ctx.migrations.filter((m) => inFocus(ctx, m))
+  const mine = new Set(ctx.shard ? ctx.shard.owned('down-up', steps, (m) => m.name) : steps)
   for (const m of [...ctx.migrations].reverse()) {
     if (!inFocus(ctx, m)) continue
     const t0 = performance.now()
     const k = m.version
+    if (!mine.has(m)) {
+      // Another shard's step: only stepped over, so each down file is judged in its own step.
+      const past = await migrator.down({ to: k - 1 })
+      if (past.error) return failed(`${m.down!.file} failed (stepping down past another shard's step)`, [past.error.message], { code: past.error.code, message: past.error.message })
+      continue
+    }
     const down = await migrator.down({ to: k - 1 })
     if (down.error) {
       const located = down.results.find((x) => x.status === 'failed')?.error
@@ -172,7 +183,7 @@ export const downUp: StageFn = async (ctx, client) => {
   if (back.error) return failed('re-applying everything after the round trips failed', [back.error.message], { code: back.error.code, message: back.error.message })
   const final = diffLines(ctx.fingerprints.get(ctx.migrations.length)!, await take(client, ctx))
   if (final.length) problems.push('re-applying everything from empty gives a different schema than the first replay:', ...final.map((l) => `  ${l}`))
-  const steps = ctx.focus ? `the ${ctx.focus.size} new or changed step(s) (--changed; released steps not round-tripped)` : `every step k = ${ctx.migrations.length}…1`
-  return problems.length ? failed(`down/up round trip: ${problems.filter((p) => !p.startsWith(' ')).length} mismatch(es)`, problems) : passed(`${steps}: down to k-1 and up to k reproduce the recorded schemas exactly`, lines)
+  const which = (ctx.focus ? `the ${ctx.focus.size} new or changed step(s) (--changed; released steps not round-tripped)` : ctx.shard ? `${mine.size} step(s)` : `every step k = ${ctx.migrations.length}…1`) + (ctx.shard?.note('down-up') ?? '')
+  return problems.length ? failed(`down/up round trip: ${problems.filter((p) => !p.startsWith(' ')).length} mismatch(es)`, problems) : passed(`${which}: down to k-1 and up to k reproduce the recorded schemas exactly`, lines)
 }
 
