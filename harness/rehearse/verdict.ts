@@ -6,7 +6,7 @@
  * statement that took it (file:line), the blocked time, and the fix for that kind of statement.
  */
 import type { StatementFigures, WorkloadFigures } from './figures.ts'
-import type { LockHeld } from './types.ts'
+import { STRENGTH, type Allowance, type LockHeld } from './types.ts'
 
 export interface Limits {
   dashboardMs: number
@@ -25,9 +25,10 @@ export interface Finding {
   blockedMs: number
   blockedSessions: number
   fix: string
+  /** Set when rehearse-allow.json accepts it (allow.ts): it does not fail the migration. */
+  allowed?: Allowance
 }
 
-const STRENGTH = ['AccessShareLock', 'RowShareLock', 'RowExclusiveLock', 'ShareUpdateExclusiveLock', 'ShareLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock']
 const strongest = (ls: LockHeld[]): LockHeld | undefined => [...ls].sort((a, b) => STRENGTH.indexOf(b.mode) - STRENGTH.indexOf(a.mode))[0]
 
 /** What to do instead, by the kind of statement that took the lock. */
