@@ -11,6 +11,7 @@ import { EXIT } from './exit-codes.ts'
 import { bold, dim, green, info, json, out, red, yellow } from './output.ts'
 import { engineRequest, startCommandEngine } from './settings.ts'
 import { checkMigrationsDir, wholeNumber } from './checks.ts'
+import { LOAD_DEFAULTS } from '../verify/stages/load.ts'
 import { didYouMean } from './parse.ts'
 import { flag, type Args, type Verb, type VerbContext } from './verb.ts'
 
@@ -34,6 +35,9 @@ Options:
                       base; only new or changed ones get fault injection, data properties,
                       down/up and idempotency (the report says which was proven how)
   --since REF         with --changed: "changed" means touched since git REF instead
+  --load-hours N      the load stage's data at version k-1 (MS5.0: hours of telemetry, default
+                      ${LOAD_DEFAULTS.hours}: ~${(LOAD_DEFAULTS.hours * 4320).toLocaleString('en-US')} metric_hist rows; 24 is the seeds' typical day, as pgverify rehearse)
+  --load-rows N       the load stage on other schemas: generated rows per table (default ${LOAD_DEFAULTS.rows.toLocaleString('en-US')})
   --json              print the report as JSON on stdout
   -h, --help          this help
 
@@ -48,6 +52,9 @@ export async function verify(argv: Args, { config }: VerbContext): Promise<numbe
   const seed = wholeNumber('seed', argv.seed, '42')
   const runs = wholeNumber('runs', argv.runs, '20')
   const skip = argv.skip === undefined ? undefined : checkSkip(String(argv.skip))
+  const hours = wholeNumber('load-hours', argv['load-hours'], '24')
+  const rows = wholeNumber('load-rows', argv['load-rows'], '100000')
+  if (hours === 0 || rows === 0) throw new HarnessError('USAGE', `--${hours === 0 ? 'load-hours' : 'load-rows'} must be at least 1`, { hint: 'Skip the stage instead: --skip load' })
   await checkMigrationsDir(dir)
   const since = flag(argv, 'since')
   if (since !== undefined && !since.trim()) throw new HarnessError('USAGE', '--since needs a git ref', { hint: 'e.g. pnpm verify --changed --since origin/main' })
@@ -66,6 +73,8 @@ export async function verify(argv: Args, { config }: VerbContext): Promise<numbe
       reportsDir,
       skip,
       changed: argv.changed || since !== undefined ? { since } : undefined,
+      load: { ...(hours ? { hours } : {}), ...(rows ? { rows } : {}) },
+      thresholds: config.thresholds,
     })
   } finally {
     await engine.stop()
@@ -104,4 +113,4 @@ function render(report: VerifyReport, reportsDir: string): void {
   out(dim(`reports: ${join(reportsDir, 'index.html')} · verify.json · junit.xml`))
 }
 
-export const verb: Verb = { help: VERIFY_HELP, options: { string: ['engine', 'dir', 'log-schema', 'reports', 'seed', 'runs', 'skip', 'since'], boolean: ['json', 'changed'] }, run: verify }
+export const verb: Verb = { help: VERIFY_HELP, options: { string: ['engine', 'dir', 'log-schema', 'reports', 'seed', 'runs', 'skip', 'since', 'load-hours', 'load-rows'], boolean: ['json', 'changed'] }, run: verify }

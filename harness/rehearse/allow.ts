@@ -75,9 +75,10 @@ const lineOf = (where: string, file: string): number | undefined => {
 
 /**
  * Marks the findings an entry covers (`allowed`), and returns the entries that matched in this
- * file. `statements` are the migration's figures (the statement texts and the workload errors).
+ * file. `statements` are the migration's figures (the workload errors during each); `source`
+ * gives the whole text of the file's statement at a line (a DO block's body included).
  */
-export function applyRehearseAllow(findings: Finding[], statements: StatementFigures[], entries: RehearseAllowEntry[]): { findings: Finding[]; used: Set<RehearseAllowEntry> } {
+export function applyRehearseAllow(findings: Finding[], statements: StatementFigures[], entries: RehearseAllowEntry[], source: (line: number) => string | undefined): { findings: Finding[]; used: Set<RehearseAllowEntry> } {
   const used = new Set<RehearseAllowEntry>()
   const out = findings.map((f) => {
     const during = statements.find((s) => s.where === f.during)
@@ -85,8 +86,7 @@ export function applyRehearseAllow(findings: Finding[], statements: StatementFig
     const cause = causeOf(f)
     const entry = entries.find((e) => {
       if (lineOf(cause, e.file) !== e.line) return false
-      const st = statements.find((s) => s.where === cause)
-      if (e.match && !(st && `${st.text}\n${st.head}`.includes(e.match))) return false
+      if (e.match && !source(e.line)?.includes(e.match)) return false
       return e.upToMs === undefined || f.blockedMs <= e.upToMs
     })
     if (!entry) return f

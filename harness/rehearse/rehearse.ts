@@ -72,7 +72,7 @@ export async function rehearse(engine: StartedEngine, o: RehearseOptions): Promi
   const manifest = await loadManifest(o.dir)
   const ms5 = manifest?.schema === 'factory_telemetry' && (manifest.tables ?? []).includes('factory_telemetry.metric_hist')
   const data = ms5
-    ? `MS5.0 telemetry (harness/data/telemetry/, seed ${seed}): ${o.days ?? DEFAULTS.days} day(s) at scale 1, ~${Math.round((o.days ?? DEFAULTS.days) * 103_680).toLocaleString('en-US')} metric_hist rows plus the other series and reference data`
+    ? `MS5.0 telemetry (harness/data/telemetry/, seed ${seed}): ${(o.days ?? DEFAULTS.days) >= 1 ? `${o.days ?? DEFAULTS.days} day(s)` : `${+((o.days ?? DEFAULTS.days) * 24).toFixed(2)} hour(s)`} at scale 1, ~${Math.round((o.days ?? DEFAULTS.days) * 103_680).toLocaleString('en-US')} metric_hist rows plus the other series and reference data`
     : `${(o.rows ?? DEFAULTS.rows).toLocaleString('en-US')} generated rows per table (harness/rehearse/generic.ts, seed ${seed})`
   const allowFile = await loadRehearseAllow(o.dir)
   const allow = o.allow ?? allowFile.entries
@@ -149,7 +149,8 @@ async function rehearseOne(engine: StartedEngine, m: Migration, o: OneOptions): 
     await workload.connect()
     const migrationPid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid
     sampler = new Sampler(db.url, migrationPid, workload.pids, o.periodMs ?? DEFAULT_PERIOD_MS)
-    const baselineMs = o.baselineMs ?? DEFAULTS.baselineMs
+    // No workload at this version (nothing exists yet to read or write): no baseline to wait for.
+    const baselineMs = sessions.length ? (o.baselineMs ?? DEFAULTS.baselineMs) : 0
     const b0 = performance.now()
     workload.start()
     await sleep(baselineMs / 2)
@@ -171,7 +172,7 @@ async function rehearseOne(engine: StartedEngine, m: Migration, o: OneOptions): 
     const baselineOps = records.filter((r) => r.startMs >= b0 && r.startMs < migStart)
     const statements = statementFigures(boundaries.spans, { file: m.up.file, startMs: migStart, endMs: migEnd }, records, sampler.samples)
     const baseline = workloadFigures(baselineOps, migStart - b0)
-    const judged = applyRehearseAllow(findings(statements, baseline, o.limits), statements, o.allow)
+    const judged = applyRehearseAllow(findings(statements, baseline, o.limits), statements, o.allow.filter((e) => e.file === m.up.file), (line) => m.up.statements.find((s) => s.line === line)?.text)
     for (const e of judged.used) o.used.add(e)
     const found = judged.findings
     if (run.error) found.push({ during: result?.error ? `${result.error.file}:${result.error.line}:${result.error.column}` : m.up.file, what: `the migration itself failed: ${run.error.message}`, blockedMs: 0, blockedSessions: 0, fix: 'fix the migration (pnpm verify locates the failure)' })

@@ -40,6 +40,10 @@ export interface VerifyOptions {
   lintAllowFile?: string
   /** `--changed`: released migrations (or, with `since`, those unchanged since that git ref) are only replayed (scope.ts). */
   changed?: { since?: string }
+  /** The load stage's scale (stages/load.ts LOAD_DEFAULTS): MS5.0 hours of telemetry, other schemas rows per table. */
+  load?: { hours?: number; rows?: number; baselineMs?: number }
+  /** The seeds' limits as the config sets them (thresholds.dashboard, thresholds.insert), for the load stage. */
+  thresholds?: { dashboard?: number; insert?: number }
 }
 
 export interface VerifyContext {
