@@ -50,8 +50,10 @@ export const loadStage: StageFn = async (ctx) => {
   const e = ctx.engine
   if (!e.capabilities.concurrentConnections)
     return { verdict: 'skipped', summary: `${e.name} serves one client connection at a time: no workload can run beside a migration (pgverify rehearse needs native, container or url)`, details: [] }
-  const only = ctx.migrations.filter((m) => inFocus(ctx, m)).map((m) => m.version)
-  if (!only.length) return { verdict: 'skipped', summary: 'no new or changed migration to rehearse (--changed)', details: [] }
+  // The first migration runs on an empty database: no workload can exist beside it, nothing to measure.
+  const only = ctx.migrations.filter((m) => inFocus(ctx, m) && m.version > 1).map((m) => m.version)
+  const first = ctx.migrations.find((m) => m.version === 1 && inFocus(ctx, m))
+  if (!only.length) return { verdict: 'skipped', summary: first ? `only ${first.up.file} to rehearse, and it starts from an empty database: no workload can run beside it` : 'no new or changed migration to rehearse (--changed)', details: [] }
   const o = { ...LOAD_DEFAULTS, ...ctx.options.load }
   const r = await rehearse(e, {
     dir: ctx.dir,
@@ -59,7 +61,7 @@ export const loadStage: StageFn = async (ctx) => {
     days: o.hours / 24,
     rows: o.rows,
     baselineMs: o.baselineMs,
-    ...(ctx.focus ? { only } : {}),
+    only,
     logSchema: ctx.logSchema,
     ...(ctx.logTable ? { logTable: ctx.logTable } : {}),
     ...(ctx.options.thresholds ? { thresholds: ctx.options.thresholds } : {}),
@@ -72,6 +74,7 @@ export const loadStage: StageFn = async (ctx) => {
   const poll = r.migrations.length ? r.migrations.reduce((k, m) => k + m.sampler.pollMeanMs, 0) / r.migrations.length : 0
   const details = [
     `data at version k-1: ${r.data}; limits: dashboard p95 ${r.limits.dashboardMs} ms, inserts ${r.limits.insertMs} ms`,
+    ...(first ? [`${first.up.file}: not rehearsed, it starts from an empty database (no table for a workload at version 0)`] : []),
     ...r.migrations.flatMap((m) => [line(m), ...m.findings.map((f) => `  ${f.allowed ? `allowed (${f.allowed.file}:${f.allowed.line} in rehearse-allow.json: ${f.allowed.reason})` : 'finding'}: ${describeFinding(f)}`)]),
     `sampler: ${polls} polls every ${r.migrations[0]?.sampler.periodMs ?? 10} ms, ${poll.toFixed(1)} ms mean per poll, longest gap ${ms(gap)}`,
     ...(r.allow?.notSeen ?? []).map((x) => `rehearse-allow.json ${x.file}:${x.line} covered no finding in this run (timing varies; the entry stays)`),
@@ -80,6 +83,6 @@ export const loadStage: StageFn = async (ctx) => {
   const counts = { migrationsRehearsed: r.migrations.length, rehearsalFindings: open.length, allowedFindings: all.length - open.length, samplerPolls: polls }
   const summary = `${r.migrations.length} migration(s) rehearsed under the seeds' workload (${o.hours} h of data): ${open.length} finding(s)${all.length - open.length ? `, ${all.length - open.length} allowed` : ''}`
   if (!open.length) return { verdict: 'passed', summary, details, counts }
-  const first = located(ctx, open[0]!)
-  return { verdict: 'failed', summary, details, counts, error: { code: 'REHEARSAL', message: describeFinding(open[0]!), ...(first ? { located: first } : {}) } }
+  const at = located(ctx, open[0]!)
+  return { verdict: 'failed', summary, details, counts, error: { code: 'REHEARSAL', message: describeFinding(open[0]!), ...(at ? { located: at } : {}) } }
 }
