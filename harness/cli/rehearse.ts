@@ -26,6 +26,10 @@ and the longest wait, workload p95/p99 and throughput against the baseline. A mi
 when during a statement dashboard p95 > 100 ms, insert p95 > 500 ms (thresholds.dashboard,
 thresholds.insert in the config) or the workload errors (exit 1). Needs an engine with
 concurrent sessions (native, container, url): on embedded nothing is run, and it says why.
+A finding accepted in <dir>/rehearse-allow.json (file, line, measured, reason; upToMs caps it)
+is reported as allowed with its reason and does not fail the run. Writes reports/rehearse.json
+and reports/rehearse.html (per migration a timeline: workload latency, a span per statement,
+the locks held and the sessions that waited).
 
 Options:
   --engine NAME   native | container | url | embedded (default: as for verify)
