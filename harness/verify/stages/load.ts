@@ -81,7 +81,7 @@ export const loadStage: StageFn = async (ctx) => {
     'the timeline per migration: pgverify rehearse (reports/rehearse.html)',
   ]
   const counts = { migrationsRehearsed: r.migrations.length, rehearsalFindings: open.length, allowedFindings: all.length - open.length, samplerPolls: polls }
-  const summary = `${r.migrations.length} migration(s) rehearsed under the seeds' workload (${o.hours} h of data): ${open.length} finding(s)${all.length - open.length ? `, ${all.length - open.length} allowed` : ''}`
+  const summary = `${r.migrations.length} migration(s) rehearsed under the seeds' workload (${r.data.startsWith('MS5.0') ? `${o.hours} h of data` : `${o.rows.toLocaleString('en-US')} rows per table`}): ${open.length} finding(s)${all.length - open.length ? `, ${all.length - open.length} allowed` : ''}`
   if (!open.length) return { verdict: 'passed', summary, details, counts }
   const at = located(ctx, open[0]!)
   return { verdict: 'failed', summary, details, counts, error: { code: 'REHEARSAL', message: describeFinding(open[0]!), ...(at ? { located: at } : {}) } }
