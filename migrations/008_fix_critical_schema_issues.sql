@@ -27,7 +27,7 @@
 -- EXCLUSIVE on tables the dashboards read (the CHECK constraints on the hypertables, SET NOT NULL on
 -- production_lines) come last: written in section order, a dashboard query on production_lines
 -- waited ~0.25-0.57 s behind SET NOT NULL for the rest of the transaction (pgverify rehearse, one
--- day of data, the seeds' workload; rehearse-allow.json has the figures after the change).
+-- day of data, the seeds' workload); in this order no statement of 008 breaks the seeds' limits.
 -- Why: these were missing in the original schema and let inconsistent rows in.
 -- ADD CONSTRAINT has no IF NOT EXISTS, so constraints are added from a guarded block that
 -- checks pg_constraint first. The changes to existing rows are declared in manifest.json
