@@ -180,8 +180,6 @@ BEGIN
        'FOREIGN KEY (equipment_code, bit_index) REFERENCES factory_telemetry.fault_catalog (equipment_code, bit_index)'),
       ('factory_telemetry.fault_event', 'chk_fault_event_off_after_on',
        'CHECK (ts_off IS NULL OR ts_off >= ts_on)'),
-      ('factory_telemetry.downtime_events', 'chk_downtime_events_end_after_start',
-       'CHECK (end_time IS NULL OR end_time >= start_time)'),
       ('factory_telemetry.oee_calculations', 'chk_oee_calculations_parts',
        'CHECK (good_parts IS NULL OR total_parts IS NULL OR good_parts <= total_parts)'),
       ('factory_telemetry.job_assignments', 'chk_job_assignments_completion',
@@ -189,7 +187,10 @@ BEGIN
       ('factory_telemetry.metric_binding', 'chk_metric_binding_scale_nonzero',
        'CHECK (scale_factor <> 0)'),
       ('factory_telemetry.plc_tags', 'uq_plc_tags_connection_address',
-       'UNIQUE (connection_id, address)')
+       'UNIQUE (connection_id, address)'),
+      -- Last: its ACCESS EXCLUSIVE on downtime_events (read by the dashboards) is held until COMMIT.
+      ('factory_telemetry.downtime_events', 'chk_downtime_events_end_after_start',
+       'CHECK (end_time IS NULL OR end_time >= start_time)')
     ) AS v (tbl, conname, def)
   LOOP
     IF NOT EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = c.tbl::regclass AND conname = c.conname) THEN
