@@ -71,8 +71,11 @@ export async function rehearse(engine: StartedEngine, o: RehearseOptions): Promi
   if (refused) throw refused
   const manifest = await loadManifest(o.dir)
   const ms5 = manifest?.schema === 'factory_telemetry' && (manifest.tables ?? []).includes('factory_telemetry.metric_hist')
+  const days = o.days ?? DEFAULTS.days
+  // verify's load stage asks for hours (a fraction of a day).
+  const span = days >= 1 ? `${days} day(s)` : `${+(days * 24).toFixed(2)} hour(s)`
   const data = ms5
-    ? `MS5.0 telemetry (harness/data/telemetry/, seed ${seed}): ${(o.days ?? DEFAULTS.days) >= 1 ? `${o.days ?? DEFAULTS.days} day(s)` : `${+((o.days ?? DEFAULTS.days) * 24).toFixed(2)} hour(s)`} at scale 1, ~${Math.round((o.days ?? DEFAULTS.days) * 103_680).toLocaleString('en-US')} metric_hist rows plus the other series and reference data`
+    ? `MS5.0 telemetry (harness/data/telemetry/, seed ${seed}): ${span} at scale 1, ~${Math.round(days * 103_680).toLocaleString('en-US')} metric_hist rows plus the other series and reference data`
     : `${(o.rows ?? DEFAULTS.rows).toLocaleString('en-US')} generated rows per table (harness/rehearse/generic.ts, seed ${seed})`
   const allowFile = await loadRehearseAllow(o.dir)
   const allow = o.allow ?? allowFile.entries
