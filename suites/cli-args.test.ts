@@ -141,6 +141,8 @@ describe('usage errors name the argument and exit 2 (no database)', () => {
   it.each([
     [['verify', '--engine', 'url', '--skip', 'fault-injektion'], 2, /--skip fault-injektion: no such stage \(did you mean fault-injection\?\)/],
     [['verify', '--engine', 'url', '--seed', 'x'], 2, /--seed needs a whole number, got "x"/],
+    [['verify', '--engine', 'url', '--load-hours', '1.5'], 2, /--load-hours needs a whole number, got "1\.5"/],
+    [['verify', '--engine', 'url', '--load-rows', '0'], 2, /--load-rows must be at least 1/],
     [['verify', '--engine', 'url', '--dir', 'nope/missing'], 3, /migrations directory .*nope\/missing cannot be read: it does not exist/],
     [['verify', '--engine', 'url', '--dir', 'package.json'], 2, /package\.json is not a directory: --dir must name the migrations directory/],
     [['verify', '--engine', 'url', '--dir', 'EMPTY'], 3, /has no migration files \(NNN_name\.sql\)/],

@@ -19,6 +19,8 @@ import { describe, expect, it } from 'vitest'
 import type { StartedEngine } from '../harness/engines/types.ts'
 import { rehearse } from '../harness/rehearse/rehearse.ts'
 import type { MigrationRehearsal, RehearsalReport } from '../harness/rehearse/report.ts'
+import { applyRehearseAllow, parseRehearseAllow } from '../harness/rehearse/allow.ts'
+import { chromiumPath, layoutProblems, measureTables, measureTimelines } from './support/chromium.ts'
 import { cli } from './support/cli.ts'
 import { emptyDir, write } from './support/dirs.ts'
 import { availableEngines, needs, skipWith, useEngine, depthOn } from './support/engines.ts'
@@ -122,6 +124,20 @@ describe.each(cases)('rehearsal under load on the $name engine', (c) => {
     const key = (r: MigrationRehearsal) => [r.verdict, ...new Set(r.findings.map((f) => `${f.lock?.takenAt} ${f.lock?.mode} ${f.lock?.relation}`).sort())]
     expect(key(x)[0]).toBe('failed')
     expect(key(y)).toEqual(key(x))
+
+    // rehearse-allow.json on these real figures: an entry for the statement that took the lock
+    // covers its findings, with the reason; one capped below the blocked time, or whose text does
+    // not match the statement, covers nothing.
+    const source = (line: number) => (line === 2 ? 'LOCK TABLE readings IN ACCESS EXCLUSIVE MODE' : undefined)
+    const entry = { file: '002_change.sql', line: 2, match: 'LOCK TABLE readings', measured: 'here', reason: 'a test' }
+    const covered = applyRehearseAllow(x.findings, x.statements, [entry], source)
+    expect(covered.findings.every((f) => f.allowed?.reason === 'a test')).toBe(true)
+    expect(covered.used.size).toBe(1)
+    for (const other of [{ ...entry, upToMs: 100 }, { ...entry, match: 'CREATE INDEX' }, { ...entry, line: 3 }]) {
+      const r = applyRehearseAllow(x.findings, x.statements, [other], source)
+      expect(r.findings.some((f) => f.allowed)).toBe(false)
+      expect(r.used.size).toBe(0)
+    }
   }, 300_000)
 })
 
@@ -143,6 +159,29 @@ describe('pnpm rehearse (the command line)', () => {
     const report = JSON.parse(readFileSync(json, 'utf8')) as RehearsalReport
     expect(report.ok).toBe(false)
     expect(report.migrations.map((m) => [m.version, m.verdict])).toEqual([[2, 'failed']])
+    expect(r.stderr).toMatch(/timeline: .*rehearse\.html/)
+
+    // The timeline page, as headless Chromium lays it out in a 1280 px window: one span per
+    // statement (and the commit), the lock held and the sessions that waited, nothing wider than the window.
+    const html = join(reports, 'rehearse.html')
+    expect(readFileSync(html, 'utf8')).not.toMatch(/<(link|img)\b|src=|href="http/)
+    if (!chromiumPath()) return skipWith(ctx, 'chromium is not installed here: the timeline was written but not laid out in a browser (apt-get install -y chromium, or set CHROMIUM_PATH)')
+    const m = report.migrations[0]!
+    const laid = await measureTimelines(html, 1280)
+    expect(laid.timelines).toHaveLength(1)
+    const t = laid.timelines[0]!
+    expect(t.spans).toBe(m.statements.length)
+    expect(t.spanWheres).toEqual(m.statements.map((s) => s.where))
+    expect(t.invisibleSpans).toBe(0)
+    expect(t.held).toBeGreaterThan(0)
+    expect(t.waits).toBeGreaterThan(0)
+    expect(t.ops).toBeGreaterThan(10)
+    expect(t.right).toBeLessThanOrEqual(laid.viewport)
+    expect(m.timeline!.held).toContainEqual(expect.objectContaining({ mode: 'AccessExclusiveLock', relation: 'readings' }))
+    // The lock is drawn for about the second the mutant held it.
+    const bar = m.timeline!.held.find((h) => h.relation === 'readings' && h.mode === 'AccessExclusiveLock')!
+    expect(bar.toMs - bar.fromMs).toBeGreaterThan(800)
+    expect(layoutProblems(await measureTables(html, 1280))).toEqual([])
   }, 300_000)
 
   it('on the embedded engine nothing is rehearsed, and the command says why (exit 0)', async (ctx) => {
@@ -151,4 +190,21 @@ describe('pnpm rehearse (the command line)', () => {
     expect(r.code, r.stderr).toBe(0)
     expect(r.stdout).toMatch(/SKIP {2}embedded has one client connection at a time/)
   }, 300_000)
+})
+
+describe('rehearse-allow.json', () => {
+  it('is read strictly: every mistake is named with its entry', () => {
+    const p = 'migrations/rehearse-allow.json'
+    const ok = parseRehearseAllow(JSON.stringify({ allow: [{ file: '009_x.sql', line: 3, match: 'DO', upToMs: 500, measured: 'm', reason: 'r' }] }), p)
+    expect(ok).toHaveLength(1)
+    for (const [text, msg] of [
+      ['{', /not JSON/],
+      ['{"allow": {}}', /"allow" must be an array/],
+      ['{"allow": [{"file": "a.sql", "line": 0, "measured": "m", "reason": "r"}]}', /entry 1: "line" must be a line number/],
+      ['{"allow": [{"file": "a.sql", "line": 2, "measured": "", "reason": "r"}]}', /entry 1: "measured" must say something/],
+      ['{"allow": [{"file": "a.sql", "line": 2, "measured": "m", "reason": "r", "upToMs": -1}]}', /"upToMs" must be a positive number/],
+      ['{"allow": [{"file": "a.sql", "line": 2, "measured": "m", "reason": "r", "rule": "x"}]}', /unknown key "rule"/],
+    ] as const)
+      expect(() => parseRehearseAllow(text, p)).toThrow(msg)
+  })
 })

@@ -21,7 +21,7 @@ import { PLAIN, ROOT } from './support/dirs.ts'
 import { availableEngines, skipWith, useEngine } from './support/engines.ts'
 
 const cases = await availableEngines()
-const SLOW = ['fault-injection', 'data-properties', 'backup-round-trip']
+const SLOW = ['fault-injection', 'data-properties', 'backup-round-trip', 'load']
 /** Stages with nothing to do on these small sets, and the reason they must give (neither set registers a job). */
 const NOTHING_TO_DO: Record<string, RegExp> = { jobs: /^no migration registers a TimescaleDB job/ }
 

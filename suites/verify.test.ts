@@ -9,12 +9,14 @@ import { beforeAll, describe, expect, it } from 'vitest'
 import type { StartedEngine } from '../harness/engines/types.ts'
 import { runVerify, STAGES, type VerifyReport } from '../harness/verify/pipeline.ts'
 import { passed, type Stage } from '../harness/verify/stage.ts'
+import { renderHtml } from '../harness/reports/verify-html.ts'
+import { renderJunit } from '../harness/reports/verify-junit.ts'
 import { cli } from './support/cli.ts'
 import { copyDir, edit, emptyDir, MIGRATIONS, PLAIN, write } from './support/dirs.ts'
 import { availableEngines, useEngine, depthOn } from './support/engines.ts'
 
 // The broken copies target schema stages; the slow data and fault stages have suites of their own.
-const SCHEMA_STAGES = STAGES.filter((s) => !['fault-injection', 'data-properties', 'backup-round-trip'].includes(s.id))
+const SCHEMA_STAGES = STAGES.filter((s) => !['fault-injection', 'data-properties', 'backup-round-trip', 'load'].includes(s.id))
 const verdicts = (r: VerifyReport) => Object.fromEntries(r.stages.map((s) => [s.id, s.verdict]))
 const stage = (r: VerifyReport, id: string) => r.stages.find((s) => s.id === id)!
 
@@ -29,8 +31,22 @@ describe.each(cases)('pnpm verify on the $name engine', (c) => {
 
   it('passes every stage on the nine MS5.0 migrations', { timeout: 400_000 }, async () => {
     const r = await runVerify(engine, { dir: MIGRATIONS })
-    expect(r.stages.filter((s) => s.verdict !== 'passed').map((s) => `${s.id}: ${s.summary}\n${s.details.join('\n')}`)).toEqual([])
+    // The load stage needs concurrent sessions: on the single-session engine it is skipped, saying why.
+    const single = !engine.capabilities.concurrentConnections
+    expect(r.stages.filter((s) => s.verdict !== 'passed' && !(single && s.id === 'load')).map((s) => `${s.id}: ${s.summary}\n${s.details.join('\n')}`)).toEqual([])
     expect(r.ok).toBe(true)
+    const load = stage(r, 'load')
+    if (single) expect([load.verdict, load.summary]).toEqual(['skipped', expect.stringMatching(/one client connection at a time: no workload can run beside a migration/)])
+    else {
+      // Every migration but the first (it starts from an empty database) rehearsed beside the workload, figures per migration, what is allowed said so; in the reports too.
+      expect(load.summary).toMatch(/^8 migration\(s\) rehearsed under the seeds' workload \(2 h of data\): 0 finding\(s\)/)
+      expect(load.details.filter((d) => /^PASS \d{3}_\w+\.sql: \d+ statements in .*worst dashboard p95 .*longest wait/.test(d))).toHaveLength(8)
+      expect(load.details).toContain('001_init_telemetry.sql: not rehearsed, it starts from an empty database (no table for a workload at version 0)')
+      expect(load.details.join('\n')).toMatch(/sampler: \d+ polls every 10 ms/)
+      expect(load.counts).toMatchObject({ migrationsRehearsed: 8, rehearsalFindings: 0 })
+      expect(renderHtml(r)).toContain('Under load: each migration beside the seeds')
+      expect(renderJunit(r)).toMatch(/<testcase [^>]*name="Under load: each migration beside the seeds/)
+    }
     expect(r.engine.timescaledb).not.toBe('none')
     expect(stage(r, 'replay').summary).toMatch(/^9 migrations applied from empty/)
     // The diagnostic replay (statement by statement under savepoints) finds nothing either.
@@ -91,7 +107,7 @@ describe.each(cases)('pnpm verify on the $name engine', (c) => {
     const dir = copyDir(MIGRATIONS)
     write(dir, '010_metric_note.sql', '-- A note per metric, for the operators.\nALTER TABLE factory_telemetry.metric_def ADD COLUMN IF NOT EXISTS note text;\n')
     write(dir, '010_metric_note.down.sql', 'ALTER TABLE factory_telemetry.metric_def DROP COLUMN IF EXISTS note;\n')
-    const r = await runVerify(engine, { dir, changed: {}, seed: 3 }, STAGES.filter((s) => s.id !== 'backup-round-trip'))
+    const r = await runVerify(engine, { dir, changed: {}, seed: 3 }, STAGES.filter((s) => s.id !== 'backup-round-trip' && s.id !== 'load'))
     expect(r.stages.filter((s) => s.verdict !== 'passed' && s.id !== 'jobs').map((s) => `${s.id}: ${s.summary}`)).toEqual([])
     // 010 registers no job and names no hypertable: the released policies are not run again, and the report says so.
     expect(stage(r, 'jobs')).toMatchObject({ verdict: 'skipped', summary: expect.stringMatching(/^--changed: no job is registered by 010_metric_note or on a hypertable it names; the 12 job\(s\) of released migrations were proven when released/) })
@@ -211,10 +227,10 @@ describe.each(cases)('pnpm verify on the $name engine', (c) => {
     for (const f of ['verify.json', 'junit.xml', 'index.html']) rmSync(path.join(reports, f))
 
     // Exit 0 and the reports on ours: the slow stages are proven by the in-process run above.
-    const ok = await cli(['verify', '--engine', c.name, '--reports', reports, '--skip', 'diagnostic-replay,jobs,idempotency,down-up,fault-injection,data-properties,backup-round-trip'], {}, 300_000)
+    const ok = await cli(['verify', '--engine', c.name, '--reports', reports, '--skip', 'diagnostic-replay,jobs,idempotency,down-up,fault-injection,data-properties,backup-round-trip,load'], {}, 300_000)
     expect(ok.code, ok.stdout + ok.stderr).toBe(0)
     expect(ok.stderr).toContain(`engine: ${c.name} (chosen by --engine`)
-    expect(ok.stdout).toMatch(/verify passed: \d+ passed, 0 failed, 7 skipped/)
+    expect(ok.stdout).toMatch(/verify passed: \d+ passed, 0 failed, 8 skipped/)
     expect(ok.stdout).toMatch(/SKIP {2}Fault injection.*\n\s+skipped: --skip fault-injection was given/)
     const passed = JSON.parse(readFileSync(path.join(reports, 'verify.json'), 'utf8'))
     expect(passed.ok).toBe(true)

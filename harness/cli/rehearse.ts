@@ -8,6 +8,7 @@ import { HarnessError } from '../errors.ts'
 import { rehearse, DEFAULTS } from '../rehearse/rehearse.ts'
 import type { RehearsalReport } from '../rehearse/report.ts'
 import { describeFinding } from '../rehearse/verdict.ts'
+import { REHEARSE_ALLOW_FILE } from '../rehearse/allow.ts'
 import { writeRehearsalReport } from '../reports/write.ts'
 import { checkMigrationsDir } from './checks.ts'
 import { EXIT } from './exit-codes.ts'
@@ -25,6 +26,10 @@ and the longest wait, workload p95/p99 and throughput against the baseline. A mi
 when during a statement dashboard p95 > 100 ms, insert p95 > 500 ms (thresholds.dashboard,
 thresholds.insert in the config) or the workload errors (exit 1). Needs an engine with
 concurrent sessions (native, container, url): on embedded nothing is run, and it says why.
+A finding accepted in <dir>/rehearse-allow.json (file, line, measured, reason; upToMs caps it)
+is reported as allowed with its reason and does not fail the run. Writes reports/rehearse.json
+and reports/rehearse.html (per migration a timeline: workload latency, a span per statement,
+the locks held and the sessions that waited).
 
 Options:
   --engine NAME   native | container | url | embedded (default: as for verify)
@@ -79,7 +84,7 @@ export async function run(argv: Args, { config }: VerbContext): Promise<number> 
   const path = await writeRehearsalReport(report, reportsDir)
   if (argv.json) json(report)
   else render(report)
-  info(dim(`report: ${path}`))
+  info(dim(`report: ${path}, timeline: ${path.replace(/\.json$/, '.html')}`))
   return report.ok ? EXIT.OK : EXIT.FAILED
 }
 
@@ -104,12 +109,17 @@ function render(r: RehearsalReport): void {
       const locks = s.acquired.filter(shown).map((l) => `${l.mode.replace(/Lock$/, '')} ${l.relation}`).join(', ')
       out(`      ${s.where.padEnd(34)} ${n(s.durationMs).padStart(9)}  dash p95 ${n(w.dashboardP95Ms).padStart(8)}  ins p95 ${n(w.insertP95Ms).padStart(8)}  ${w.throughput.toFixed(0).padStart(4)} ops/s${s.blockedSessions ? red(`  ${s.blockedSessions} blocked, ${n(s.longestWaitMs)}`) : ''}${locks ? dim(`  takes ${locks}`) : ''}`)
     }
-    for (const f of m.findings) out(red(`      ✗ ${describeFinding(f)}`))
+    for (const f of m.findings) {
+      if (!f.allowed) out(red(`      ✗ ${describeFinding(f)}`))
+      else out(yellow(`      ~ allowed by ${REHEARSE_ALLOW_FILE} (${f.allowed.file}:${f.allowed.line}${f.allowed.upToMs ? `, up to ${n(f.allowed.upToMs)}` : ''}): ${describeFinding(f)} Measured when allowed: ${f.allowed.measured}. Why: ${f.allowed.reason}`))
+    }
     const o = m.sampler
     out(dim(`      sampler: ${o.polls} polls every ${o.periodMs} ms, poll ${n(o.pollMeanMs)} mean / ${n(o.pollP95Ms)} p95, longest gap ${n(o.maxGapMs)}; dashboard p95 without/with it ${n(o.dashboardP95WithoutMs)} / ${n(o.dashboardP95WithMs)}`))
   }
   out('')
-  out(r.ok ? green(bold('rehearsal passed')) : red(bold('rehearsal failed')))
+  for (const e of r.allow?.notSeen ?? []) out(dim(`${REHEARSE_ALLOW_FILE}: ${e.file}:${e.line} covered no finding in this run (findings depend on timing; the entry stays)`))
+  const allowed = r.migrations.reduce((k, m) => k + m.findings.filter((f) => f.allowed).length, 0)
+  out(r.ok ? green(bold(`rehearsal passed${allowed ? ` (${allowed} allowed finding${allowed === 1 ? '' : 's'}, see above)` : ''}`)) : red(bold('rehearsal failed')))
 }
 
 export const verb: Verb = { help: REHEARSE_HELP, options: { string: ['engine', 'dir', 'only', 'seed', 'days', 'rows', 'reports'], boolean: ['json'] }, run }

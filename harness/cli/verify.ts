@@ -11,6 +11,7 @@ import { EXIT } from './exit-codes.ts'
 import { bold, dim, green, info, json, out, red, yellow } from './output.ts'
 import { engineRequest, startCommandEngine } from './settings.ts'
 import { checkMigrationsDir, wholeNumber } from './checks.ts'
+import { LOAD_DEFAULTS } from '../verify/stages/load.ts'
 import { didYouMean } from './parse.ts'
 import { parseShard } from '../verify/shard.ts'
 import { flag, type Args, type Verb, type VerbContext } from './verb.ts'
@@ -41,6 +42,9 @@ Options:
                       I = 1…N on N machines with the same options, then
                       \`pgverify report merge DIR…\` gives the verdict of one full run. Without
                       --seed the seed comes from the migrations, the same in every shard
+  --load-hours N      the load stage's data at version k-1 (MS5.0: hours of telemetry, default
+                      ${LOAD_DEFAULTS.hours}: ~${(LOAD_DEFAULTS.hours * 4320).toLocaleString('en-US')} metric_hist rows; 24 is the seeds' typical day, as pgverify rehearse)
+  --load-rows N       the load stage on other schemas: generated rows per table (default ${LOAD_DEFAULTS.rows.toLocaleString('en-US')})
   --json              print the report as JSON on stdout
   -h, --help          this help
 
@@ -56,6 +60,9 @@ export async function verify(argv: Args, { config }: VerbContext): Promise<numbe
   const runs = wholeNumber('runs', argv.runs, '20')
   const skip = argv.skip === undefined ? undefined : checkSkip(String(argv.skip))
   const shard = argv.shard === undefined ? undefined : parseShard(String(argv.shard))
+  const hours = wholeNumber('load-hours', argv['load-hours'], '24')
+  const rows = wholeNumber('load-rows', argv['load-rows'], '100000')
+  if (hours === 0 || rows === 0) throw new HarnessError('USAGE', `--${hours === 0 ? 'load-hours' : 'load-rows'} must be at least 1`, { hint: 'Skip the stage instead: --skip load' })
   await checkMigrationsDir(dir)
   const since = flag(argv, 'since')
   if (since !== undefined && !since.trim()) throw new HarnessError('USAGE', '--since needs a git ref', { hint: 'e.g. pnpm verify --changed --since origin/main' })
@@ -75,6 +82,8 @@ export async function verify(argv: Args, { config }: VerbContext): Promise<numbe
       skip,
       changed: argv.changed || since !== undefined ? { since } : undefined,
       shard,
+      load: { ...(hours ? { hours } : {}), ...(rows ? { rows } : {}) },
+      thresholds: config.thresholds,
     })
   } finally {
     await engine.stop()
@@ -114,4 +123,4 @@ function render(report: VerifyReport, reportsDir: string): void {
   out(dim(`reports: ${join(reportsDir, 'index.html')} · verify.json · junit.xml`))
 }
 
-export const verb: Verb = { help: VERIFY_HELP, options: { string: ['engine', 'dir', 'log-schema', 'reports', 'seed', 'runs', 'skip', 'since', 'shard'], boolean: ['json', 'changed'] }, run: verify }
+export const verb: Verb = { help: VERIFY_HELP, options: { string: ['engine', 'dir', 'log-schema', 'reports', 'seed', 'runs', 'skip', 'since', 'shard', 'load-hours', 'load-rows'], boolean: ['json', 'changed'] }, run: verify }

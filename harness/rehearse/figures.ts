@@ -20,6 +20,11 @@ export interface WorkloadFigures {
   /** The slowest operation of each kind. */
   dashboardMaxMs: number | null
   insertMaxMs: number | null
+  /** Samples and medians of each kind (a baseline's p95 from few samples is judged with its median, verdict.ts). */
+  dashboardSamples?: number
+  insertSamples?: number
+  dashboardP50Ms?: number | null
+  insertP50Ms?: number | null
 }
 
 export interface StatementFigures {
@@ -59,6 +64,10 @@ export function workloadFigures(ops: OpRecord[], spanMs: number): WorkloadFigure
     insertP99Ms: pct(i, 99),
     dashboardMaxMs: d.length ? Math.max(...d) : null,
     insertMaxMs: i.length ? Math.max(...i) : null,
+    dashboardSamples: d.length,
+    insertSamples: i.length,
+    dashboardP50Ms: pct(d, 50),
+    insertP50Ms: pct(i, 50),
   }
 }
 

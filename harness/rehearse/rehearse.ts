@@ -16,7 +16,9 @@ import type { StartedEngine } from '../engines/types.ts'
 import { THRESHOLDS } from '../measure/thresholds.ts'
 import { percentileSorted } from '../measure/stats.ts'
 import type { Migration } from '../sql/migration.ts'
+import { applyRehearseAllow, loadRehearseAllow, type RehearseAllowEntry } from './allow.ts'
 import { Boundaries } from './boundaries.ts'
+import { buildTimeline } from './timeline.ts'
 import { statementFigures, workloadFigures } from './figures.ts'
 import { loadGenericAt, loadTelemetryAt, telemetryPlan, type Loaded } from './load.ts'
 import { genericOperations, genericSessions, telemetryOperations, telemetrySessions } from './operations.ts'
@@ -43,6 +45,8 @@ export interface RehearseOptions {
   /** The seeds' limits, as the config sets them for `pnpm bench` (thresholds.dashboard, thresholds.insert). */
   thresholds?: { dashboard?: number; insert?: number }
   onProgress?: (line: string) => void
+  /** Findings accepted on purpose (default: `<dir>/rehearse-allow.json`, allow.ts); `[]` accepts none. */
+  allow?: RehearseAllowEntry[]
 }
 
 export const DEFAULTS = { seed: 1, days: 1, rows: 100_000, baselineMs: 2_000 }
@@ -67,9 +71,15 @@ export async function rehearse(engine: StartedEngine, o: RehearseOptions): Promi
   if (refused) throw refused
   const manifest = await loadManifest(o.dir)
   const ms5 = manifest?.schema === 'factory_telemetry' && (manifest.tables ?? []).includes('factory_telemetry.metric_hist')
+  const days = o.days ?? DEFAULTS.days
+  // verify's load stage asks for hours (a fraction of a day).
+  const span = days >= 1 ? `${days} day(s)` : `${+(days * 24).toFixed(2)} hour(s)`
   const data = ms5
-    ? `MS5.0 telemetry (harness/data/telemetry/, seed ${seed}): ${o.days ?? DEFAULTS.days} day(s) at scale 1, ~${Math.round((o.days ?? DEFAULTS.days) * 103_680).toLocaleString('en-US')} metric_hist rows plus the other series and reference data`
+    ? `MS5.0 telemetry (harness/data/telemetry/, seed ${seed}): ${span} at scale 1, ~${Math.round(days * 103_680).toLocaleString('en-US')} metric_hist rows plus the other series and reference data`
     : `${(o.rows ?? DEFAULTS.rows).toLocaleString('en-US')} generated rows per table (harness/rehearse/generic.ts, seed ${seed})`
+  const allowFile = await loadRehearseAllow(o.dir)
+  const allow = o.allow ?? allowFile.entries
+  const used = new Set<RehearseAllowEntry>()
   const report: RehearsalReport = { ok: true, engine: engine.describe(), dir: o.dir, seed, data, limits, migrations: [], startedAt: new Date().toISOString(), durationMs: 0 }
   if (!engine.capabilities.concurrentConnections) {
     report.skipped = `${engine.name} has one client connection at a time: a workload cannot run beside the migration, so nothing was rehearsed (use --engine native or container)`
@@ -79,9 +89,15 @@ export async function rehearse(engine: StartedEngine, o: RehearseOptions): Promi
   for (const m of d.migrations) {
     if (o.only && !o.only.includes(m.version)) continue
     o.onProgress?.(`rehearsing ${m.up.file} (from version ${m.version - 1})`)
-    const r = await rehearseOne(engine, m, { ...o, seed, ms5, limits, logSchema: o.logSchema ?? manifest?.schema ?? 'public', requirements: manifest?.requirements, migrations: d.migrations })
+    const r = await rehearseOne(engine, m, { ...o, seed, ms5, limits, logSchema: o.logSchema ?? manifest?.schema ?? 'public', requirements: manifest?.requirements, migrations: d.migrations, allow, used })
     report.migrations.push(r)
     o.onProgress?.(`  ${r.verdict}: ${r.statements.length - (r.statements.length ? 1 : 0)} statement(s), ${r.findings.length} finding(s)`)
+  }
+  const rehearsed = new Set(report.migrations.map((r) => r.file))
+  report.allow = {
+    file: o.allow ? 'given by the caller' : allowFile.path,
+    entries: allow.length,
+    notSeen: allow.filter((e) => rehearsed.has(e.file) && !used.has(e)).map((e) => ({ file: e.file, line: e.line, reason: e.reason })),
   }
   report.ok = report.migrations.every((r) => r.verdict !== 'failed')
   report.durationMs = performance.now() - t0
@@ -95,6 +111,9 @@ interface OneOptions extends RehearseOptions {
   logSchema: string
   requirements?: Requirements
   migrations: Migration[]
+  allow: RehearseAllowEntry[]
+  /** Entries that covered a finding (collected across migrations). */
+  used: Set<RehearseAllowEntry>
 }
 
 /** The production runner, exactly as `migrate up` builds it, with the rehearsal's hooks. */
@@ -133,7 +152,8 @@ async function rehearseOne(engine: StartedEngine, m: Migration, o: OneOptions): 
     await workload.connect()
     const migrationPid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid
     sampler = new Sampler(db.url, migrationPid, workload.pids, o.periodMs ?? DEFAULT_PERIOD_MS)
-    const baselineMs = o.baselineMs ?? DEFAULTS.baselineMs
+    // No workload at this version (nothing exists yet to read or write): no baseline to wait for.
+    const baselineMs = sessions.length ? (o.baselineMs ?? DEFAULTS.baselineMs) : 0
     const b0 = performance.now()
     workload.start()
     await sleep(baselineMs / 2)
@@ -149,18 +169,21 @@ async function rehearseOne(engine: StartedEngine, m: Migration, o: OneOptions): 
     await sleep(100)
     await workload.stop()
     await sampler.stop()
+    const endOfRun = performance.now()
     const records = workload.records
     const result = run.results.find((x) => x.version === m.version)
     const baselineOps = records.filter((r) => r.startMs >= b0 && r.startMs < migStart)
     const statements = statementFigures(boundaries.spans, { file: m.up.file, startMs: migStart, endMs: migEnd }, records, sampler.samples)
     const baseline = workloadFigures(baselineOps, migStart - b0)
-    const found = findings(statements, baseline, o.limits)
+    const judged = applyRehearseAllow(findings(statements, baseline, o.limits), statements, o.allow.filter((e) => e.file === m.up.file), (line) => m.up.statements.find((s) => s.line === line)?.text)
+    for (const e of judged.used) o.used.add(e)
+    const found = judged.findings
     if (run.error) found.push({ during: result?.error ? `${result.error.file}:${result.error.line}:${result.error.column}` : m.up.file, what: `the migration itself failed: ${run.error.message}`, blockedMs: 0, blockedSessions: 0, fix: 'fix the migration (pnpm verify locates the failure)' })
     const overhead = samplerOverhead(sampler, baselineOps.filter((r) => r.startMs < bMid), baselineOps.filter((r) => r.startMs >= bMid), migStart, migEnd)
     return {
       version: m.version,
       file: m.up.file,
-      verdict: found.length ? 'failed' : 'passed',
+      verdict: found.some((f) => !f.allowed) ? 'failed' : 'passed',
       loaded: { rows: loaded.rows, notLoaded: loaded.notLoaded, durationMs: Math.round(loaded.durationMs) },
       workload: { operations: probe.usable.map((x) => x.id), unusable: probe.unusable, sessions: sessions.length },
       baseline,
@@ -168,6 +191,7 @@ async function rehearseOne(engine: StartedEngine, m: Migration, o: OneOptions): 
       statements,
       findings: found,
       sampler: overhead,
+      timeline: buildTimeline({ originMs: migStart, fromMs: b0, endMs: migEnd, toMs: endOfRun, records, spans: boundaries.spans, samples: sampler.samples, file: m.up.file }),
     }
   } finally {
     await workload?.close().catch(() => {})

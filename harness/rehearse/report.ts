@@ -2,6 +2,7 @@
 import type { StatementFigures, WorkloadFigures } from './figures.ts'
 import type { Finding, Limits } from './verdict.ts'
 import type { SamplerOverhead } from './types.ts'
+import type { Timeline } from './timeline.ts'
 
 export interface MigrationRehearsal {
   version: number
@@ -18,6 +19,8 @@ export interface MigrationRehearsal {
   statements: StatementFigures[]
   findings: Finding[]
   sampler: SamplerOverhead
+  /** What the report's timeline draws (timeline.ts). */
+  timeline?: Timeline
 }
 
 export interface RehearsalReport {
@@ -31,6 +34,8 @@ export interface RehearsalReport {
   migrations: MigrationRehearsal[]
   /** Set when the engine cannot rehearse (single session): nothing was run. */
   skipped?: string
+  /** rehearse-allow.json: where it was read, how many entries, and those that covered nothing in this run (timing varies: not an error). */
+  allow?: { file: string; entries: number; notSeen: { file: string; line: number; reason: string }[] }
   startedAt: string
   durationMs: number
 }

@@ -17,6 +17,9 @@ export interface OpRecord {
   sqlstate?: string
 }
 
+/** PostgreSQL's table lock modes, weakest first. */
+export const STRENGTH = ['AccessShareLock', 'RowShareLock', 'RowExclusiveLock', 'ShareUpdateExclusiveLock', 'ShareLock', 'ShareRowExclusiveLock', 'ExclusiveLock', 'AccessExclusiveLock']
+
 /** A lock as pg_locks shows it: mode and what it is on (a relation's name, else the lock type). */
 export interface LockHeld {
   mode: string
@@ -71,4 +74,15 @@ export interface SamplerOverhead {
   /** Dashboard p95 over the baseline without the sampler, then with it. */
   dashboardP95WithoutMs: number | null
   dashboardP95WithMs: number | null
+}
+
+/** A finding accepted by an entry of rehearse-allow.json (allow.ts): reported as allowed, with why. */
+export interface Allowance {
+  file: string
+  line: number
+  reason: string
+  /** The figure measured when the entry was written. */
+  measured: string
+  /** The longest blocked time the entry accepts. */
+  upToMs?: number
 }

@@ -9,7 +9,7 @@
  *
  *   verify    verify.json, junit.xml, index.html
  *   bench     bench.json, bench-junit.xml, bench.html
- *   rehearse  rehearse.json (the terminal shows the rest; the timeline page is a later increment)
+ *   rehearse  rehearse.json, rehearse.html (the timeline per migration)
  *
  * execute writes its own text report and JSON (execute/report.ts), as seed 000 names them.
  */
@@ -23,6 +23,7 @@ import { renderBenchHtml } from './bench-html.ts'
 import { renderBenchJunit } from './bench-junit.ts'
 import { renderJson } from './text.ts'
 import { renderHtml } from './verify-html.ts'
+import { renderRehearseHtml } from './rehearse-html.ts'
 import { renderJunit } from './verify-junit.ts'
 
 export { redactDeep } from '../util/redact.ts'
@@ -70,6 +71,10 @@ export async function writeBenchReports(run: BenchRun, dir: string, history: His
 
 export async function writeRehearsalReport(report: RehearsalReport, dir: string): Promise<string> {
   const path = join(resolve(dir), 'rehearse.json')
-  await writeReportFiles([[path, renderJson(redactDeep(report))]])
+  const safe = redactDeep(report)
+  await writeReportFiles([
+    [path, renderJson(safe)],
+    [join(resolve(dir), 'rehearse.html'), renderRehearseHtml(safe)],
+  ])
   return path
 }

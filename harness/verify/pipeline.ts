@@ -22,6 +22,7 @@ import { faultInjection } from './stages/fault-injection.ts'
 import { dataProperties } from './stages/data-properties.ts'
 import { backupRoundTripStage } from './stages/backup-round-trip.ts'
 import { jobsStage } from './stages/jobs.ts'
+import { loadStage } from './stages/load.ts'
 import { DIAGNOSTIC_TITLE, diagnosticReplayStage, runDiagnosticReplay } from './stages/diagnostic-replay.ts'
 
 export type { StageResult, VerifyDepth, VerifyReport, VerifyOptions, Verdict } from './stage.ts'
@@ -41,6 +42,7 @@ export const STAGES: Stage[] = [
   { id: 'fault-injection', title: 'Fault injection: a failure after any statement leaves no trace', needs: ['replay'], run: faultInjection },
   { id: 'data-properties', title: 'Property-based data through every upgrade step (fast-check)', needs: ['replay'], run: dataProperties },
   { id: 'backup-round-trip', title: 'Backup → restore round trip shows zero differences', needs: ['replay'], run: backupRoundTripStage },
+  { id: 'load', title: "Under load: each migration beside the seeds' workload (locks, blocked sessions, p95 per statement)", needs: ['replay'], run: loadStage },
 ]
 
 export async function runVerify(engine: StartedEngine, options: VerifyOptions, stages: Stage[] = STAGES): Promise<VerifyReport> {

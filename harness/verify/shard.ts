@@ -9,8 +9,8 @@
  *     property chains, down/up steps, idempotent files. Neighbouring units cost about the same,
  *     so round-robin balances better than contiguous ranges (one migration's many points are
  *     spread over every shard);
- *   - whole stages (jobs, backup round trip) cannot be cut without changing what they prove
- *     (the jobs run in id order on one database; the round trip restores one backup): each goes
+ *   - whole stages (jobs, backup round trip, load) are not cut without changing what they prove
+ *     (the jobs run in id order on one database; the round trip restores one backup; the load stage is one rehearsal, and the costliest stage to repeat): each goes
  *     to one shard, the i-th of them to shard (i mod N) + 1;
  *   - base stages (lint, files, replay, diagnostic replay, post-validation, second up) are cheap
  *     and establish the state the others start from: every shard runs them.
@@ -32,7 +32,7 @@ export interface ShardSpec {
 /** Stages whose units are dealt out over the shards. */
 export const SPLIT_STAGES = ['idempotency', 'down-up', 'fault-injection', 'data-properties'] as const
 /** Stages run whole by one shard each. */
-export const WHOLE_STAGES = ['jobs', 'backup-round-trip'] as const
+export const WHOLE_STAGES = ['jobs', 'backup-round-trip', 'load'] as const
 
 export type SplitStage = (typeof SPLIT_STAGES)[number]
 

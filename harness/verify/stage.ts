@@ -43,6 +43,10 @@ export interface VerifyOptions {
   changed?: { since?: string }
   /** `--shard I/N`: this run does the I-th of N parts of the expensive work (shard.ts). */
   shard?: ShardSpec
+  /** The load stage's scale (stages/load.ts LOAD_DEFAULTS): MS5.0 hours of telemetry, other schemas rows per table. */
+  load?: { hours?: number; rows?: number; baselineMs?: number }
+  /** The seeds' limits as the config sets them (thresholds.dashboard, thresholds.insert), for the load stage. */
+  thresholds?: { dashboard?: number; insert?: number }
 }
 
 export interface VerifyContext {

@@ -160,3 +160,54 @@ export function layoutProblems(layout: { viewport: number; tables: TableLayout[]
     ...t.columns.filter((c) => c.width < minColumn).map((c) => `${t.name}: column "${c.header}" is ${c.width} px wide`),
   ])
 }
+
+export interface TimelineLayout {
+  label: string
+  width: number
+  right: number
+  height: number
+  /** Marks as drawn: statement spans, lock bars, wait bars, workload operations. */
+  spans: number
+  spanWheres: string[]
+  held: number
+  waits: number
+  ops: number
+  /** Spans Chromium laid out with no width (not visible). */
+  invisibleSpans: number
+}
+
+/**
+ * How Chromium lays out every timeline (svg.timeline) of `htmlFile` in a window `width` pixels
+ * wide: its box, and how many of each mark it drew (rehearse-timeline.ts's classes). Measured
+ * the way measureTables is: a copy of the page with a probe appended.
+ */
+export async function measureTimelines(htmlFile: string, width: number, options?: RunOptions): Promise<{ viewport: number; timelines: TimelineLayout[] }> {
+  const probe = `<script>(function () {
+  var out = [].map.call(document.querySelectorAll('svg.timeline'), function (s) {
+    var r = s.getBoundingClientRect()
+    var spans = [].slice.call(s.querySelectorAll('rect.stmt'))
+    return {
+      label: s.getAttribute('aria-label'), width: Math.round(r.width), right: Math.round(r.right), height: Math.round(r.height),
+      spans: spans.length, spanWheres: spans.map(function (x) { return x.getAttribute('data-where') }),
+      invisibleSpans: spans.filter(function (x) { return x.getBoundingClientRect().width <= 0 }).length,
+      held: s.querySelectorAll('rect.held').length, waits: s.querySelectorAll('rect.wait').length, ops: s.querySelectorAll('.op').length
+    }
+  })
+  var pre = document.createElement('pre')
+  pre.id = 'pgverify-timelines'
+  pre.textContent = JSON.stringify({ viewport: document.documentElement.clientWidth, timelines: out })
+  document.body.appendChild(pre)
+})()</script>`
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'pgverify-timeline-'))
+  try {
+    const copy = path.join(dir, path.basename(htmlFile))
+    const html = readFileSync(htmlFile, 'utf8')
+    writeFileSync(copy, html.replace(/<\/body>(?![\s\S]*<\/body>)/, `${probe}</body>`))
+    const dom = await run([`--window-size=${width},900`, '--hide-scrollbars', '--dump-dom'], pathToFileURL(copy).href, options)
+    const json = /<pre id="pgverify-timelines">([\s\S]*?)<\/pre>/.exec(dom)?.[1]
+    if (!json) throw new Error(`no timeline measured for ${htmlFile}`)
+    return JSON.parse(json.replaceAll('&quot;', '"').replaceAll('&lt;', '<').replaceAll('&gt;', '>').replaceAll('&amp;', '&'))
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
