@@ -4,7 +4,7 @@
  */
 import { quoteIdent } from '../util/sql.ts'
 import pg from 'pg'
-import type { DatabaseHandle, EngineCapabilities, EngineVersions } from './types.ts'
+import type { CreateDatabaseOptions, DatabaseHandle, EngineCapabilities, EngineVersions } from './types.ts'
 
 /** One lazily (re)connected admin session; CREATE/DROP DATABASE cannot run in the target db itself. */
 export class AdminConnection {
@@ -85,11 +85,11 @@ export function sanitizeLabel(label: string | undefined): string {
 }
 
 /** createDatabase() for a server engine: template0, because images put extensions into template1. */
-export function databaseFactory(admin: AdminConnection, url: string, isStopped: () => boolean): (label?: string) => Promise<DatabaseHandle> {
+export function databaseFactory(admin: AdminConnection, url: string, isStopped: () => boolean): (label?: string, options?: CreateDatabaseOptions) => Promise<DatabaseHandle> {
   let n = 0
-  return async (label) => {
+  return async (label, options = {}) => {
     const name = `verify_${sanitizeLabel(label)}_${++n}`
-    await admin.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE template0`)
+    await admin.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE ${quoteIdent(options.template ?? 'template0')}`)
     let dropped: Promise<void> | undefined
     return {
       name,

@@ -101,6 +101,12 @@ export interface CreateDatabaseOptions {
    * (the server engines do not read this option).
    */
   from?: Blob
+  /**
+   * Server engines: a copy of this database of the same server (CREATE DATABASE … TEMPLATE), which
+   * must have no open session. A file copy, so a database at version k costs the same whatever k is.
+   * Engines without several sessions (embedded) do not read it: callers check concurrentConnections.
+   */
+  template?: string
 }
 
 export interface StartedEngine {

@@ -9,7 +9,7 @@ import { HarnessError } from '../errors.ts'
 import { connect } from '../runner/connect.ts'
 import { redactUrl } from '../util/redact.ts'
 import { AdminConnection, sanitizeLabel, withDatabase } from './admin.ts'
-import type { DatabaseHandle, EngineProvider, EngineSettings, EngineStartOptions, EngineVersions, StartedEngine } from './types.ts'
+import type { CreateDatabaseOptions, DatabaseHandle, EngineProvider, EngineSettings, EngineStartOptions, EngineVersions, StartedEngine } from './types.ts'
 
 
 /** Versions of the server behind a URL; the license is unknown until TimescaleDB's library is loaded. */
@@ -70,10 +70,10 @@ export const urlEngine: EngineProvider = {
         disposable: false,
       },
       describe: () => `url: ${redactUrl(url)}: PostgreSQL ${versions.postgres} + TimescaleDB ${versions.timescaledb}`,
-      async createDatabase(label?: string): Promise<DatabaseHandle> {
+      async createDatabase(label?: string, options: CreateDatabaseOptions = {}): Promise<DatabaseHandle> {
         const name = `verify_scratch_${process.pid}_${sanitizeLabel(label)}_${++n}`
         try {
-          await admin.query(`CREATE DATABASE ${quoteIdent(name)}`)
+          await admin.query(`CREATE DATABASE ${quoteIdent(name)}${options.template ? ` TEMPLATE ${quoteIdent(options.template)}` : ''}`)
         } catch (e) {
           throw new HarnessError('PERMISSION_DENIED', `cannot create a scratch database on ${redactUrl(url)}: ${(e as Error).message}`, {
             hint: 'Scratch databases need the CREATEDB privilege; use a disposable engine (--engine embedded|native|container) instead.',

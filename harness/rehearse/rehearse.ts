@@ -12,7 +12,7 @@ import { loadManifest, type Requirements } from '../manifest/manifest.ts'
 import { discover, refusal } from '../runner/discover.ts'
 import { Migrator } from '../runner/migrator.ts'
 import type { MigratorHooks } from '../runner/migrator/results.ts'
-import type { StartedEngine } from '../engines/types.ts'
+import type { DatabaseHandle, StartedEngine } from '../engines/types.ts'
 import { THRESHOLDS } from '../measure/thresholds.ts'
 import { percentileSorted } from '../measure/stats.ts'
 import type { Migration } from '../sql/migration.ts'
@@ -86,12 +86,20 @@ export async function rehearse(engine: StartedEngine, o: RehearseOptions): Promi
     report.durationMs = performance.now() - t0
     return report
   }
-  for (const m of d.migrations) {
-    if (o.only && !o.only.includes(m.version)) continue
-    o.onProgress?.(`rehearsing ${m.up.file} (from version ${m.version - 1})`)
-    const r = await rehearseOne(engine, m, { ...o, seed, ms5, limits, logSchema: o.logSchema ?? manifest?.schema ?? 'public', requirements: manifest?.requirements, migrations: d.migrations, allow, used })
-    report.migrations.push(r)
-    o.onProgress?.(`  ${r.verdict}: ${r.statements.length - (r.statements.length ? 1 : 0)} statement(s), ${r.findings.length} finding(s)`)
+  const one: OneOptions = { ...o, seed, ms5, limits, logSchema: o.logSchema ?? manifest?.schema ?? 'public', requirements: manifest?.requirements, migrations: d.migrations, allow, used }
+  // One base database walks up the versions; each rehearsal starts from a copy of it at k-1
+  // (CREATE DATABASE … TEMPLATE), so N migrations cost N steps and N copies, not N²/2 steps.
+  const base = new Base(engine, one)
+  try {
+    for (const m of d.migrations) {
+      if (o.only && !o.only.includes(m.version)) continue
+      o.onProgress?.(`rehearsing ${m.up.file} (from version ${m.version - 1})`)
+      const r = await rehearseOne(engine, m, one, await base.copyAt(m))
+      report.migrations.push(r)
+      o.onProgress?.(`  ${r.verdict}: ${r.statements.length - (r.statements.length ? 1 : 0)} statement(s), ${r.findings.length} finding(s)`)
+    }
+  } finally {
+    await base.drop()
   }
   const rehearsed = new Set(report.migrations.map((r) => r.file))
   report.allow = {
@@ -121,17 +129,56 @@ function migratorFor(client: pg.ClientBase, o: OneOptions, hooks?: MigratorHooks
   return new Migrator({ client, provider: { source: o.dir, getMigrations: async () => o.migrations }, logSchema: o.logSchema, ...(o.logTable ? { logTable: o.logTable } : {}), ...(o.requirements ? { requirements: o.requirements } : {}), lockWaitMs: 0, ...(hooks ? { hooks } : {}) })
 }
 
-async function rehearseOne(engine: StartedEngine, m: Migration, o: OneOptions): Promise<MigrationRehearsal> {
-  const db = await engine.createDatabase(`rehearse_${m.version}`)
+/** The database at the version before the next rehearsal, copied for each one. */
+class Base {
+  #db: DatabaseHandle | undefined
+  #version = 0
+  constructor(
+    private readonly engine: StartedEngine,
+    private readonly o: OneOptions,
+  ) {}
+
+  /** A fresh database at version m-1: the base migrated that far (no session left on it), then copied. */
+  async copyAt(m: Migration): Promise<DatabaseHandle> {
+    this.#db ??= await this.engine.createDatabase('rehearse_base')
+    if (this.#version < m.version - 1) {
+      await this.migrate(this.#db, m)
+      this.#version = m.version - 1
+    }
+    try {
+      return await this.engine.createDatabase(`rehearse_${m.version}`, { template: this.#db.name })
+    } catch {
+      // A server whose TimescaleDB scheduler sits in every database (a url server with background
+      // workers) refuses a copy while it is there: build this one from nothing instead.
+      const db = await this.engine.createDatabase(`rehearse_${m.version}`)
+      await this.migrate(db, m)
+      return db
+    }
+  }
+
+  private async migrate(db: DatabaseHandle, m: Migration): Promise<void> {
+    if (m.version <= 1) return
+    const client = new pg.Client({ connectionString: db.url, application_name: 'pgverify-rehearse-base' })
+    await client.connect()
+    try {
+      const prev = await migratorFor(client, this.o).up({ to: m.version - 1 })
+      if (prev.error) throw new HarnessError('MIGRATION_FAILED', `rehearsal of ${m.up.file}: migrating to version ${m.version - 1} first failed: ${prev.error.message}`, { hint: 'Fix the earlier migration first (pnpm verify shows where).' })
+    } finally {
+      await client.end().catch(() => {})
+    }
+  }
+
+  async drop(): Promise<void> {
+    await this.#db?.drop().catch(() => {})
+  }
+}
+
+async function rehearseOne(engine: StartedEngine, m: Migration, o: OneOptions, db: DatabaseHandle): Promise<MigrationRehearsal> {
   const client = new pg.Client({ connectionString: db.url, application_name: 'pgverify-rehearse-runner' })
   await client.connect()
   let workload: Workload | undefined
   let sampler: Sampler | undefined
   try {
-    if (m.version > 1) {
-      const prev = await migratorFor(client, o).up({ to: m.version - 1 })
-      if (prev.error) throw new HarnessError('MIGRATION_FAILED', `rehearsal of ${m.up.file}: migrating to version ${m.version - 1} first failed: ${prev.error.message}`, { hint: 'Fix the earlier migration first (pnpm verify shows where).' })
-    }
     // Version 0 is an empty database: nothing to load, the workload has nothing to run on.
     const anchor = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000)
     const plan = telemetryPlan({ seed: o.seed, days: o.days ?? DEFAULTS.days, end: anchor })
