@@ -120,6 +120,33 @@ describe.each(await availableEngines())('$name engine', (c) => {
     await db.drop()
   }, LONG)
 
+  it('an in-place restore behind an application that still reads gives up after --stall-timeout: exit 7, the reader named, nothing kept', async (ctx) => {
+    needs(ctx, engine(), 'concurrentConnections', 'a restore behind a lock')
+    depthOn(ctx, engine(), ['native'], 'a restore behind a lock')
+    const db = await engine().createDatabase('watchdog-restore')
+    const dir = migrations('SELECT 1;\n')
+    expect((await cli(['migrate', 'up', '--dir', dir, '--log-schema', 'ops'], { DATABASE_URL: db.url })).code).toBe(0)
+    const root = emptyDir('pgverify-watchdog-backups-')
+    expect((await cli(['backup', '--kind', 'full', '--dir', dir, '--log-schema', 'ops', '--backup-root', root], { DATABASE_URL: db.url }, LONG)).code).toBe(0)
+    const backup = path.join(root, readdirSync(root)[0]!)
+    const reader = await session(db.url, 'dashboard')
+    try {
+      await reader.query('BEGIN')
+      await reader.query('SELECT count(*) FROM app.items')
+      const r = await cli(['restore', backup, '--yes', '--stall-timeout', '1500'], { DATABASE_URL: db.url }, LONG)
+      expect(r.code, r.stdout + r.stderr).toBe(7)
+      expect(r.stderr).toMatch(/the restore of pre-migration-\S+ into postgres:\/\/\S+ waited 1\.5 s for a table lock; held: app\.items \(AccessShareLock, pid \d+ dashboard, idle in transaction\)[^\n]*\. It ran in one transaction, so nothing of it was kept/)
+      expect(await ours(db.url)).toEqual([])
+      expect((await reader.query('SELECT count(*)::int AS n FROM app.items')).rows[0].n).toBe(100)
+    } finally {
+      await reader.query('ROLLBACK').catch(() => {})
+      await reader.end()
+    }
+    const again = await cli(['restore', backup, '--yes'], { DATABASE_URL: db.url }, LONG)
+    expect(again.code, again.stderr).toBe(0)
+    await db.drop()
+  }, LONG)
+
   it('--stall-timeout 0 turns the watchdog off; a bad value is a usage error before any connection', async (ctx) => {
     needs(ctx, engine(), 'concurrentConnections', 'the lock-wait watchdog')
     depthOn(ctx, engine(), ['native'], '--stall-timeout 0 and its usage error')

@@ -30,7 +30,7 @@ export async function hasTimescale(client: pg.ClientBase): Promise<boolean> {
 }
 
 /** Data-only: truncate the backup's tables, load the rows, compress the chunks that were compressed. */
-export async function restoreData(client: pg.ClientBase, dir: string, rel: string, m: BackupManifest, log: (l: string) => void, notes: string[]): Promise<void> {
+export async function restoreData(client: pg.ClientBase, dir: string, rel: string, m: BackupManifest, log: (l: string) => void, notes: string[], lockTimeoutMs = 60_000): Promise<void> {
   // Only the header is read as text: the rows are streamed (runScriptFile), whatever the file's size.
   const tables = dataFileTables(await readHead(path.join(dir, rel), 100_000))
   const missing: string[] = []
@@ -44,6 +44,8 @@ export async function restoreData(client: pg.ClientBase, dir: string, rel: strin
     })
   }
   await inOneTransaction(client, async () => {
+    // TRUNCATE needs every table's lock: an application still reading would keep it waiting (and everything queued behind it).
+    await client.query(`SELECT set_config('lock_timeout', $1, true)`, [String(lockTimeoutMs)])
     const replica = await canSetReplicaRole(client)
     if (replica) await client.query('SET LOCAL session_replication_role = replica')
     else notes.push('this role may not set session_replication_role: rows were loaded in foreign-key order with triggers firing')

@@ -10,6 +10,12 @@ export interface RestoreOptions {
   kind?: RestoreKind
   mode: RestoreMode
   onLog?: (line: string) => void
+  /**
+   * In place: how long the restore waits for a table lock (ms; 0 forever). Default 60 s. Dropping
+   * the covered schemas needs every table's lock, and an application still reading would make
+   * the restore wait while everything queued behind it waits too.
+   */
+  lockTimeoutMs?: number
 }
 
 export interface RestoreResult {

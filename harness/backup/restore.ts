@@ -43,7 +43,8 @@ import { canSetReplicaRole, postRestoreSql, preRestoreSql, timescaleSchema } fro
 import type { DumpTools } from '../engines/types.ts'
 import { openWorkDir } from './work-dir.ts'
 import { hasTimescale, restoreData } from './restore-data.ts'
-import { isConnectionLoss, toolLostServer } from '../sqlstate.ts'
+import { isConnectionLoss, sqlstateOf, toolLostServer } from '../sqlstate.ts'
+import { exclusiveHolders } from '../runner/watchdog.ts'
 
 export type { RestoreKind, RestoreMode, RestoreOptions, RestoreResult } from './restore-types.ts'
 
@@ -153,15 +154,16 @@ export async function restoreBackup(dir: string, target: Target, options: Restor
     log(`restoring ${kind} (${options.mode}) into ${target.describe}${replaced.length ? `; replacing schemas ${replaced.join(', ')}` : ''}`)
     const tLoad = performance.now()
 
-    if (kind === 'data') await restoreData(client, dir, rel, m, log, notes)
+    const lockTimeoutMs = options.lockTimeoutMs ?? 60_000
+    if (kind === 'data') await restoreData(client, dir, rel, m, log, notes, lockTimeoutMs)
     else if (tools) {
-      await restoreWithPsql(client, tools, dir, rel, m, kind, target, options.mode, log, notes)
+      await restoreWithPsql(client, tools, dir, rel, m, kind, target, options.mode, lockTimeoutMs, log, notes)
       // psql's session may have dropped or re-created TimescaleDB under this one, whose loaded
       // extension then reads stale catalog OIDs ("could not open relation with OID …"): read
       // the result through a new session.
       await client.end().catch(() => {})
       client = await connect(target.url, { applicationName: `pgverify-restore ${kind}` })
-    } else await restorePlain(client, dir, rel, m, kind, options.mode, log, notes)
+    } else await restorePlain(client, dir, rel, m, kind, options.mode, lockTimeoutMs, log, notes)
 
     const loadMs = performance.now() - tLoad
     const tCompare = performance.now()
@@ -181,6 +183,14 @@ export async function restoreBackup(dir: string, target: Target, options: Restor
         cause: e,
       })
     }
+    if (options.mode === 'in-place' && (sqlstateOf(e) === '55P03' || /lock timeout/i.test(String((e as Error).message)))) {
+      const held = await exclusiveHolders(target.url, 'any')
+      throw new HarnessError('STALLED', `the restore of ${m.name} into ${redactUrl(target.url)} waited ${(options.lockTimeoutMs ?? 60_000) / 1000} s for a table lock${held ? `; held: ${held}` : ''}. It ran in one transaction, so nothing of it was kept: the database is as it was before the restore began`, {
+        hint: 'An in-place restore drops and re-creates the covered schemas, which needs every table\'s lock: stop the application (or end the sessions named), then run the restore again; raise --stall-timeout to wait longer. The backup is unchanged.',
+        details: { sqlstate: '55P03' },
+        cause: e,
+      })
+    }
     if (isHarnessError(e)) throw e
     const err = e as { code?: string; message?: string }
     throw new HarnessError('RESTORE_FAILED', `restore of ${m.name} into ${redactUrl(target.url)} failed: ${err.message ?? String(e)}${err.code ? ` [SQLSTATE ${err.code}]` : ''}; it ran in one transaction, so nothing of it was kept`, {
@@ -195,9 +205,10 @@ export async function restoreBackup(dir: string, target: Target, options: Restor
 
 
 /** Statements that empty the covered schemas and drop extensions the backup did not have. */
-async function prologue(client: pg.ClientBase, m: BackupManifest, kind: RestoreKind, mode: RestoreMode): Promise<string[]> {
+async function prologue(client: pg.ClientBase, m: BackupManifest, kind: RestoreKind, mode: RestoreMode, lockTimeoutMs: number): Promise<string[]> {
   const out: string[] = [`SET LOCAL client_min_messages = warning`]
   if (mode === 'in-place') {
+    out.push(`SET LOCAL lock_timeout = ${lockTimeoutMs}`)
     for (const s of await userSchemas(client)) if (m.coveredSchemas.includes(s)) out.push(`DROP SCHEMA ${quoteIdent(s)} CASCADE`)
     // TimescaleDB (seen with 2.28) drops a compressed hypertable's catalog rows but leaves its
     // compressed chunk tables in _timescaledb_internal; the dump creates them again ("already
@@ -227,9 +238,9 @@ const ORPHANED_CHUNKS = `DO $pgverify$ DECLARE r record; BEGIN
 END $pgverify$`
 
 /** Plain-SQL backups (the WASM pg_dump's) through one pg connection, one transaction. */
-async function restorePlain(client: pg.ClientBase, dir: string, rel: string, m: BackupManifest, kind: 'full' | 'schema', mode: RestoreMode, log: (l: string) => void, notes: string[]): Promise<void> {
+async function restorePlain(client: pg.ClientBase, dir: string, rel: string, m: BackupManifest, kind: 'full' | 'schema', mode: RestoreMode, lockTimeoutMs: number, log: (l: string) => void, notes: string[]): Promise<void> {
   await inOneTransaction(client, async () => {
-    for (const s of await prologue(client, m, kind, mode)) await client.query(s)
+    for (const s of await prologue(client, m, kind, mode, lockTimeoutMs)) await client.query(s)
     const ts = m.server.timescaledb !== 'none' && kind === 'full'
     let extSchema = ''
     let replica = false
@@ -264,6 +275,7 @@ async function restoreWithPsql(
   kind: 'full' | 'schema',
   target: Target,
   mode: RestoreMode,
+  lockTimeoutMs: number,
   log: (l: string) => void,
   notes: string[],
 ): Promise<void> {
@@ -277,7 +289,7 @@ async function restoreWithPsql(
     // prologue creates it inside the restore's one transaction: a failed or killed restore leaves
     // no extension behind.
     // The prologue is read first: it must see the database as it is (without the probe's extension).
-    const pro = await prologue(client, m, kind, mode)
+    const pro = await prologue(client, m, kind, mode, lockTimeoutMs)
     const probe = ts && !(await hasTimescale(client))
     if (probe) {
       await client.query('BEGIN')

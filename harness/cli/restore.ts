@@ -10,6 +10,7 @@ import { EXIT } from './exit-codes.ts'
 import { bold, dim, green, info, json, out, red, yellow } from './output.ts'
 import { openCommandTarget } from './settings.ts'
 import { confirmDestructive } from './confirm.ts'
+import { wholeNumber } from './checks.ts'
 import { redactUrl } from '../util/redact.ts'
 import { flag, type Args, type Verb, type VerbContext } from './verb.ts'
 
@@ -47,11 +48,15 @@ Options:
   --accept-current-state
                  an earlier execute of this database was interrupted: restore another backup than
                  its own anyway (restoring its own backup finishes its rollback and needs no flag)
+  --stall-timeout MS
+                 in place: give up (nothing kept, exit 7) when a table lock is not granted within
+                 MS, naming the sessions that hold them (default 60000; 0 = wait forever)
   --json         machine-readable output on stdout
 
 Exit codes: 0 restored with 0 differences · 2 usage (e.g. missing --yes) · 5 no matching
-pg_restore · 4 an interrupted execute of this database (see above) · 6 connection · 9 backup corrupt or versions do not match (nothing restored) ·
-10 restore failed or the comparison found differences`
+pg_restore · 4 an interrupted execute of this database (see above) · 6 connection · 7 a table
+lock not granted within --stall-timeout (nothing kept) · 9 backup corrupt or versions do not
+match (nothing restored) · 10 restore failed or the comparison found differences`
 
 const KINDS = ['full', 'schema', 'data', 'volume']
 
@@ -63,6 +68,7 @@ export async function restore(argv: Args, { config }: VerbContext): Promise<numb
   if (!KINDS.includes(kind)) throw new HarnessError('USAGE', `--kind ${kind}: unknown kind`, { hint: `Use ${KINDS.join(', ')}.` })
   const engine = flag(argv, 'engine')
   const asJson = Boolean(argv.json)
+  const lockTimeoutMs = wholeNumber('stall-timeout', argv['stall-timeout'], '0') ?? config.stallTimeoutMs
   const target = await openCommandTarget(engine, config, 'restore')
   try {
     const mode = target.capabilities.disposable ? 'fresh' : 'in-place'
@@ -81,7 +87,7 @@ export async function restore(argv: Args, { config }: VerbContext): Promise<numb
         safer: 'Rehearse into a disposable database with --engine embedded|native|container.',
       })
     }
-    const r = await restoreBackup(dir, target, { kind: kind as RestoreKind, mode, onLog: asJson ? undefined : (l) => info(dim(l)) })
+    const r = await restoreBackup(dir, target, { kind: kind as RestoreKind, mode, onLog: asJson ? undefined : (l) => info(dim(l)), lockTimeoutMs })
     try {
       const ok = r.comparison.differences.length === 0
       if (asJson) json({ ok, dir, kind, mode, durationMs: Math.round(r.durationMs), replaced: r.replaced, leftAlone: r.leftAlone, notes: r.notes, comparison: r.comparison })
@@ -107,4 +113,4 @@ export async function restore(argv: Args, { config }: VerbContext): Promise<numb
   }
 }
 
-export const verb: Verb = { help: RESTORE_HELP, options: { string: ['engine', 'kind'], boolean: ['yes', 'json', 'accept-current-state'], positionals: 1 }, run: restore }
+export const verb: Verb = { help: RESTORE_HELP, options: { string: ['engine', 'kind', 'stall-timeout'], boolean: ['yes', 'json', 'accept-current-state'], positionals: 1 }, run: restore }

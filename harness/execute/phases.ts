@@ -215,7 +215,7 @@ export async function postValidationPhase(run: Run, version: number): Promise<Fa
 export async function rollbackPhase(run: Run, backup: { dir: string; name: string }): Promise<void> {
   const { o, report, log } = run
   await phase(run, 'rollback', async (p) => {
-    const r = await restoreBackup(backup.dir, o.target, { kind: 'full', mode: 'in-place', onLog: (l) => log.info(`  ${l}`) })
+    const r = await restoreBackup(backup.dir, o.target, { kind: 'full', mode: 'in-place', onLog: (l) => log.info(`  ${l}`), lockTimeoutMs: o.stallTimeoutMs ?? 60_000 })
     report.rollback = { backup: backup.dir, durationMs: Math.round(r.durationMs), comparison: r.comparison, replaced: r.replaced, leftAlone: r.leftAlone, notes: r.notes }
     p.details = formatComparison(r.comparison)
     for (const l of p.details) log.write(r.comparison.differences.length ? 'WARN' : 'INFO', `  ${l}`)

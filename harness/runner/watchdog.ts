@@ -173,20 +173,22 @@ export async function openWatchdog(target: { url: string; capabilities: { concur
 }
 
 /**
- * Who holds exclusive table locks in the database of `url` now, said as "app.items (AccessExclusiveLock,
+ * Who holds exclusive (or, for a step that needs them all, any) table locks in the database of `url` now, said as "app.items (AccessExclusiveLock,
  * pid 123 maintenance, idle in transaction)": for a step that gave up on a lock by lock_timeout,
  * which does not say which. Best effort: undefined when it cannot be read.
  */
-export async function exclusiveHolders(url: string): Promise<string | undefined> {
+export async function exclusiveHolders(url: string, modes: 'exclusive' | 'any' = 'exclusive'): Promise<string | undefined> {
   const c = await connect(url, { applicationName: 'pgverify-watchdog', connectTimeoutMs: 5_000 }).catch(() => undefined)
   if (!c) return undefined
   try {
     const r = await c.query<{ rel: string; mode: string; pid: number; app: string; state: string }>(
       `SELECT l.relation::regclass::text AS rel, l.mode, l.pid, a.application_name AS app, a.state
          FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
-        WHERE l.granted AND l.locktype = 'relation' AND l.mode IN ('AccessExclusiveLock', 'ExclusiveLock')
+        WHERE l.granted AND l.locktype = 'relation' AND ($1 = 'any' OR l.mode IN ('AccessExclusiveLock', 'ExclusiveLock'))
+          AND a.application_name NOT LIKE 'pgverify%'
           AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND l.pid <> pg_backend_pid()
         ORDER BY 1 LIMIT 5`,
+      [modes],
     )
     return r.rows.length ? r.rows.map((x) => `${x.rel} (${x.mode}, pid ${x.pid} ${x.app || 'no application_name'}, ${x.state})`).join('; ') : undefined
   } catch {
