@@ -20,6 +20,8 @@ export interface Sizes {
   connectIterations: number
   freshDbIterations: number
   migrateIterations: number
+  /** Full `pnpm verify` runs of the gate benchmark (two or more: a single timing can never confirm a regression; none in quick runs). */
+  verifyIterations: number
   singleRowInserts: number
   /** Rows per measured iteration of each bulk ingest path. */
   ingestRows: number
@@ -40,8 +42,8 @@ export interface Sizes {
 
 export function sizesFor(quick: boolean): Sizes {
   return quick
-    ? { connectIterations: 10, freshDbIterations: 2, migrateIterations: 1, singleRowInserts: 30, ingestRows: 2000, ingestIterations: 2, ingestBatchRows: 1000, queryIterations: 8, queryWarmup: 1, extraDays: 0, datasetDays: 3, compressAfter: '1 day', hz: 0.005 }
-    : { connectIterations: 30, freshDbIterations: 4, migrateIterations: 3, singleRowInserts: 200, ingestRows: 10_000, ingestIterations: 6, ingestBatchRows: 2000, queryIterations: 30, queryWarmup: 3, extraDays: 2, compressAfter: '7 days', hz: 0.05 }
+    ? { connectIterations: 10, freshDbIterations: 2, migrateIterations: 1, verifyIterations: 0, singleRowInserts: 30, ingestRows: 2000, ingestIterations: 2, ingestBatchRows: 1000, queryIterations: 8, queryWarmup: 1, extraDays: 0, datasetDays: 3, compressAfter: '1 day', hz: 0.005 }
+    : { connectIterations: 30, freshDbIterations: 4, migrateIterations: 3, verifyIterations: 2, singleRowInserts: 200, ingestRows: 10_000, ingestIterations: 6, ingestBatchRows: 2000, queryIterations: 30, queryWarmup: 3, extraDays: 2, compressAfter: '7 days', hz: 0.05 }
 }
 
 export interface BenchContext {

@@ -3,8 +3,9 @@
  * each figure checked against its seed threshold, and, with a baseline, the regression
  * comparison (suspects measured again before anything is called a regression).
  *
- * Order per engine, cheapest memory first: connection, fresh database, migration replay,
- * ingest (own throw-away database, dropped before the dataset is loaded), then the dataset
+ * Order per engine, cheapest memory first: connection, fresh database, migration replay, the
+ * verify gate per stage (bench/verify-gate.ts), ingest (own throw-away database, dropped before
+ * the dataset is loaded), then the dataset
  * (load, compression policy, dashboard queries, compression and storage). The embedded engine
  * holds one WASM heap per database, so at most two databases are alive at any time.
  *
@@ -33,6 +34,7 @@ import { dashboardQueries } from './dashboard.ts'
 import { prepareDataset, type Dataset } from './dataset.ts'
 import { ingest } from './ingest.ts'
 import { migrationReplay } from './migrate.ts'
+import { verifyGate } from './verify-gate.ts'
 
 /** Engines `pnpm bench` tries when none is named; `url` only on request. */
 export const DEFAULT_ENGINES: EngineName[] = ['embedded', 'native', 'container']
@@ -70,8 +72,8 @@ export async function gitCommit(cwd: string): Promise<string | null> {
 interface Group {
   id: string
   label: string
-  /** Why it cannot run on this engine (capability), or undefined. */
-  unavailable?: (engine: StartedEngine) => string | undefined
+  /** Why it cannot run on this engine (capability) or in this run (--quick), or undefined. */
+  unavailable?: (engine: StartedEngine, quick: boolean) => string | undefined
   run: (ctx: BenchContext, ds?: Dataset) => Promise<Figure[]>
   /** Needs the loaded dataset. */
   dataset?: boolean
@@ -82,13 +84,16 @@ const GROUPS: Group[] = [
   { id: 'connect', label: 'connection time', run: connectionTime },
   { id: 'fresh_db', label: 'fresh database', run: freshDatabaseTime },
   { id: 'migrate', label: 'migration replay', unavailable: needsCompression, run: migrationReplay },
+  { id: 'verify', label: 'pnpm verify per stage', unavailable: (e, quick) => needsCompression(e) ?? (quick ? QUICK_NO_GATE : undefined), run: (ctx) => verifyGate(ctx) },
   { id: 'ingest', label: 'ingest into metric_hist', unavailable: needsCompression, run: ingest },
   { id: 'dashboard', label: 'dashboard queries', unavailable: needsCompression, dataset: true, run: (ctx, ds) => dashboardQueries(ctx, ds!) },
   { id: 'compression', label: 'compression and storage', unavailable: needsCompression, dataset: true, run: (ctx, ds) => compressionAndStorage(ctx, ds!) },
 ]
 
+const QUICK_NO_GATE = 'a quick run does not time the gate: pnpm verify at full depth per stage is in the full pnpm bench (two runs: one timing alone never confirms a regression)'
+
 /** Groups whose figures may be measured again to confirm a suspected regression. */
-const REPEATABLE = new Set(['connect', 'fresh_db', 'migrate', 'ingest', 'dashboard'])
+const REPEATABLE = new Set(['connect', 'fresh_db', 'migrate', 'verify', 'ingest', 'dashboard'])
 
 const errorText = (e: unknown) => redact(e instanceof Error ? e.message : String(e))
 
@@ -127,7 +132,7 @@ async function runEngine(name: EngineName, options: BenchOptions, sink: { compar
   const sampleRss = () => (peakRss = Math.max(peakRss, process.memoryUsage().rss))
   try {
     for (const group of GROUPS) {
-      const why = group.unavailable?.(engine)
+      const why = group.unavailable?.(engine, options.quick)
       if (why) {
         log(`${name}: ${group.label}: skipped: ${why}`)
         run.skipped.push({ id: group.id, reason: why })

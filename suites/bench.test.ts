@@ -28,7 +28,9 @@ import { bench, parseBenchArgs } from '../harness/cli/bench.ts'
 import type { StartedEngine } from '../harness/engines/types.ts'
 import { connect } from '../harness/runner/connect.ts'
 import { expectedRowCounts, loadTelemetry, metricHistCount, metricHistRows, planTelemetry, telemetryTables } from '../harness/data/telemetry/index.ts'
-import { availableEngines, skipWith, useEngine } from './support/engines.ts'
+import { availableEngines, depthOn, skipWith, useEngine } from './support/engines.ts'
+import { sizesFor } from '../bench/context.ts'
+import { verifyGate } from '../bench/verify-gate.ts'
 
 const cases = await availableEngines()
 
@@ -231,6 +233,29 @@ describe.each(cases)('telemetry generator loaded into a migrated database on the
     expect(readFileSync(history, 'utf8').trim().split('\n')).toHaveLength(1)
     // Re-rendering from the JSON gives the same page (the HTML is a function of the report).
     expect(renderBenchHtml(run, [])).toContain(e.describe.replaceAll('&', '&amp;').slice(0, 20))
+  }, 300_000)
+})
+
+describe.each(cases)('the gate as a benchmark on the $name engine', (c) => {
+  const started = useEngine(c)
+
+  it('times pnpm verify per stage over two runs, with the depth beside the time; a failing gate is no figure', async (ctx) => {
+    const engine = started()
+    depthOn(ctx, engine, ['native'], 'the gate benchmark (two full verify runs)')
+    const bench = { engine, scale: 1, seed: 3, quick: false, sizes: sizesFor(false), log: () => {} }
+    const figures = await verifyGate(bench, path.resolve('fixtures/plain-migrations'))
+    const total = figures.find((f) => f.id === 'verify.total')!
+    expect(total.samples).toHaveLength(2)
+    expect(total.group).toBe('verify')
+    expect(total.detail).toMatchObject({ downUpSteps: 3, idempotentFiles: 3 })
+    expect(Number(total.detail!.faultPoints)).toBeGreaterThan(0)
+    for (const id of ['lint', 'files', 'replay', 'fault-injection', 'data-properties', 'down-up']) {
+      const f = figures.find((x) => x.id === `verify.stage.${id}`)!
+      expect(f.samples, id).toHaveLength(2)
+      expect(f.samples!.every((v) => v >= 0)).toBe(true)
+    }
+    expect(figures.find((x) => x.id === 'verify.stage.fault-injection')!.detail!.faultPoints).toBe(total.detail!.faultPoints)
+    await expect(verifyGate({ ...bench, sizes: { ...bench.sizes, verifyIterations: 1 } }, path.resolve('fixtures/broken-runtime'))).rejects.toThrow(/pnpm verify failed on .*broken-runtime \(.*\): its time is no figure/)
   }, 300_000)
 })
 

@@ -6,13 +6,20 @@ import { quoteIdent } from '../util/sql.ts'
 import pg from 'pg'
 import type { CreateDatabaseOptions, DatabaseHandle, EngineCapabilities, EngineVersions } from './types.ts'
 
-/** One lazily (re)connected admin session; CREATE/DROP DATABASE cannot run in the target db itself. */
+/**
+ * One lazily (re)connected admin session; CREATE/DROP DATABASE cannot run in the target db itself.
+ * Callers may ask at the same time (verify's stages make their databases side by side): the
+ * queries go one after the other, as a session takes them, never two at once on one client.
+ */
 export class AdminConnection {
   #client: Promise<pg.Client> | undefined
+  #last: Promise<unknown> = Promise.resolve()
   constructor(private readonly url: string) {}
 
-  async query<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string): Promise<pg.QueryResult<R>> {
-    return (await this.#connect()).query<R>(sql)
+  query<R extends pg.QueryResultRow = pg.QueryResultRow>(sql: string): Promise<pg.QueryResult<R>> {
+    const run = this.#last.catch(() => {}).then(async () => (await this.#connect()).query<R>(sql))
+    this.#last = run
+    return run
   }
 
   #connect(): Promise<pg.Client> {

@@ -4,7 +4,9 @@
  *
  * One PGlite instance is one PostgreSQL backend with one database. A "fresh database" is
  * therefore a fresh instance cloned from a pristine data directory captured once at start
- * (`dumpDataDir` → `loadDataDir`), which is several times cheaper than a cold boot.
+ * (`dumpDataDir` → `loadDataDir`), which is several times cheaper than a cold boot. That
+ * directory is also kept between runs (keyed by the package version), so a start skips initdb, and
+ * the package's file-system bundle is read once per process instead of once per instance.
  * Each instance accepts one client connection at a time: a second concurrent connection is
  * terminated by the socket server, so `concurrentConnections` is false.
  *
@@ -13,6 +15,10 @@
  * boots a database from such a tar: the embedded counterpart of a volume backup and its restore.
  */
 import type { PGlite as PGliteType } from '@electric-sql/pglite'
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import os from 'node:os'
+import path from 'node:path'
 import { HarnessError } from '../errors.ts'
 import type { CreateDatabaseOptions, DatabaseHandle, EngineProvider, EngineStartOptions, EngineVersions, StartedEngine } from './types.ts'
 
@@ -36,6 +42,39 @@ async function load(): Promise<Modules> {
     import('@electric-sql/pglite-socket'),
   ])
   return { PGlite, timescaledb, PGLiteSocketServer }
+}
+
+/**
+ * What every instance would otherwise read and copy again: the file-system bundle (pglite.data,
+ * about 5 MB) read once per process, and the package version that keys the cached data directory.
+ */
+async function packageAssets(): Promise<{ fsBundle: Blob; version: string }> {
+  const dist = path.dirname(createRequire(import.meta.url).resolve('@electric-sql/pglite'))
+  const [data, pkg] = await Promise.all([readFile(path.join(dist, 'pglite.data')), readFile(path.join(dist, '..', 'package.json'), 'utf8')])
+  return { fsBundle: new Blob([data]), version: String((JSON.parse(pkg) as { version?: string }).version ?? 'unknown') }
+}
+
+/**
+ * A booted, empty data directory kept between runs: initdb is the slow part of a cold start, and
+ * its result depends only on the PGlite build (the package version) and whether the extension
+ * bundle was given. Written whole or not at all (a temporary file renamed into place); one that
+ * does not boot is made again.
+ */
+const templateCache = (version: string, timescale: boolean) => path.join(os.tmpdir(), 'pgverify-embedded', `datadir-${version.replace(/[^\w.-]/g, '_')}-${timescale ? 'timescaledb' : 'plain'}.tar`)
+
+async function readCached(file: string): Promise<Blob | undefined> {
+  try {
+    return new Blob([await readFile(file)])
+  } catch {
+    return undefined
+  }
+}
+
+async function writeCached(file: string, template: Blob): Promise<void> {
+  await mkdir(path.dirname(file), { recursive: true })
+  const partial = `${file}.${process.pid}.partial`
+  await writeFile(partial, new Uint8Array(await template.arrayBuffer()))
+  await rename(partial, file)
 }
 
 /** Not a secret (the socket server accepts any password), but masked in output like one. */
@@ -115,20 +154,32 @@ export const embeddedEngine: EngineProvider = {
     const log = options.log ?? ((l: string) => process.stderr.write(l + '\n'))
     const started = Date.now()
     let m: Modules
-    let base: PGliteType
+    let base: PGliteType | undefined
     let extensions: Record<string, never>
+    let fsBundle: Blob
+    let template: Blob | undefined
+    let pristine: Blob
     try {
       m = await load()
       extensions = options.timescale === false ? {} : { timescaledb: m.timescaledb as never }
-      base = await m.PGlite.create({ extensions })
+      const assets = await packageAssets()
+      fsBundle = assets.fsBundle
+      const cacheFile = templateCache(assets.version, options.timescale !== false)
+      template = await readCached(cacheFile)
+      if (template) base = await m.PGlite.create({ loadDataDir: template, extensions, fsBundle }).catch(() => undefined)
+      if (!base) {
+        base = await m.PGlite.create({ extensions, fsBundle })
+        // Captured before anything is created, so every clone is an empty database.
+        template = await base.dumpDataDir('none')
+        await writeCached(cacheFile, template).catch(() => {})
+      }
+      pristine = template!
     } catch (e) {
       throw new HarnessError('ENGINE_START_FAILED', `embedded engine failed to boot: ${(e as Error).message}`, {
         hint: 'Run `pnpm install` and check that Node is 20.19 or newer; the WASM heap needs about 300 MB free memory.',
         cause: e,
       })
     }
-    // Captured before anything is created, so every clone is an empty database.
-    const template = await base.dumpDataDir('none')
     const versions = await readVersions(base)
     const main = await serve(m, base)
     const databases = new Set<Served>()
@@ -157,7 +208,7 @@ export const embeddedEngine: EngineProvider = {
         if (stopped) throw new HarnessError('ENGINE_UNAVAILABLE', 'embedded engine is stopped')
         let db: PGliteType
         try {
-          db = await m.PGlite.create({ loadDataDir: options.from ?? template, extensions })
+          db = await m.PGlite.create({ loadDataDir: options.from ?? pristine, extensions, fsBundle })
         } catch (e) {
           if (!options.from) throw e
           throw new HarnessError('ENGINE_START_FAILED', `embedded engine: cannot boot a database from the given data directory snapshot: ${(e as Error).message}`, {

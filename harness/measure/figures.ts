@@ -9,7 +9,7 @@ import { describeLimit, meets, MIN_SAMPLES, TARGETS, THRESHOLDS, type Limit, typ
 
 export const BENCH_SCHEMA = 'ms5-bench/1'
 
-export type FigureGroup = 'ingest' | 'dashboard' | 'report' | 'connection' | 'database' | 'migration' | 'compression' | 'storage' | 'load'
+export type FigureGroup = 'ingest' | 'dashboard' | 'report' | 'connection' | 'database' | 'migration' | 'compression' | 'storage' | 'load' | 'verify'
 
 export interface CheckedLimit extends Limit {
   id: string

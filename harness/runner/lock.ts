@@ -58,10 +58,14 @@ async function watchForDeadClient(client: pg.ClientBase): Promise<() => Promise<
   const names = Object.keys(DEAD_CLIENT_SETTINGS)
   let before: Array<{ name: string; setting: string }> = []
   try {
-    before = (await client.query<{ name: string; setting: string }>(`SELECT name, setting FROM pg_settings WHERE name = ANY($1::text[])`, [names])).rows
-    if (before.length) {
-      await client.query(`SELECT set_config(name, value, false) FROM unnest($1::text[], $2::text[]) AS s(name, value)`, [before.map((b) => b.name), before.map((b) => DEAD_CLIENT_SETTINGS[b.name])])
-    }
+    // One round trip (the runner does this for every up and down): pg_settings is read whole
+    // before any set_config of the same statement runs, so `setting` is the value before.
+    before = (
+      await client.query<{ name: string; setting: string }>(
+        `SELECT p.name, p.setting, set_config(p.name, s.value, false) FROM pg_settings p JOIN unnest($1::text[], $2::text[]) AS s(name, value) ON s.name = p.name`,
+        [names, names.map((n) => DEAD_CLIENT_SETTINGS[n])],
+      )
+    ).rows
   } catch {
     /* not offered (or refused) by this server: nothing to put back */
     before = []

@@ -11,7 +11,7 @@ import type { StartedEngine } from '../engines/types.ts'
 import { connect } from '../runner/connect.ts'
 import { fingerprintHash, PackedSnapshots } from '../validation/fingerprint/index.ts'
 import { harnessOutcome, notRun, runStep } from '../steps/step.ts'
-import type { FilesContext, FilesStage, Stage, StageResult, VerifyContext, VerifyDepth, VerifyOptions, VerifyReport } from './stage.ts'
+import { failed, migratorFor, type FilesContext, type FilesStage, type Stage, type StageOutcome, type StageResult, type VerifyContext, type VerifyDepth, type VerifyOptions, type VerifyReport } from './stage.ts'
 import { Meter } from './meter.ts'
 import { changedScope } from './scope.ts'
 import { migrationSet, ShardPlan, shardLabel, shardSeed, type ShardRecord } from './shard.ts'
@@ -33,16 +33,17 @@ export const FILE_STAGES: FilesStage[] = [lintStage, filesStage]
 /** On the migrated database, in order; `--skip` and the `stages` argument of runVerify choose among these. */
 export const STAGES: Stage[] = [
   { id: 'replay', title: 'Replay all migrations from an empty database', needs: [], run: replay },
-  { id: 'diagnostic-replay', title: DIAGNOSTIC_TITLE, needs: [], run: diagnosticReplayStage },
+  { id: 'diagnostic-replay', title: DIAGNOSTIC_TITLE, needs: [], run: diagnosticReplayStage, alongside: 'own' },
   { id: 'post-validation', title: 'Post-migration validation (manifest, hypertables, policies, log, orphans)', needs: ['replay'], run: postValidation },
-  { id: 'jobs', title: 'Registered jobs run explicitly (CALL run_job): effects per job match their config', needs: ['replay'], run: jobsStage },
+  { id: 'jobs', title: 'Registered jobs run explicitly (CALL run_job): effects per job match their config', needs: ['replay'], run: jobsStage, alongside: 'own' },
   { id: 'second-up', title: 'A second up is a no-op', needs: ['replay'], run: secondUp },
   { id: 'idempotency', title: 'Idempotency: every file run again changes nothing', needs: ['replay'], run: idempotency },
   { id: 'down-up', title: 'Down/up round trip for every step', needs: ['replay'], run: downUp },
-  { id: 'fault-injection', title: 'Fault injection: a failure after any statement leaves no trace', needs: ['replay'], run: faultInjection },
-  { id: 'data-properties', title: 'Property-based data through every upgrade step (fast-check)', needs: ['replay'], run: dataProperties },
-  { id: 'backup-round-trip', title: 'Backup → restore round trip shows zero differences', needs: ['replay'], run: backupRoundTripStage },
-  { id: 'load', title: "Under load: each migration beside the seeds' workload (locks, blocked sessions, p95 per statement)", needs: ['replay'], run: loadStage },
+  { id: 'fault-injection', title: 'Fault injection: a failure after any statement leaves no trace', needs: ['replay'], run: faultInjection, alongside: 'own' },
+  { id: 'data-properties', title: 'Property-based data through every upgrade step (fast-check)', needs: ['replay'], run: dataProperties, alongside: 'migrated' },
+  { id: 'backup-round-trip', title: 'Backup → restore round trip shows zero differences', needs: ['replay'], run: backupRoundTripStage, alongside: 'own' },
+  // Alone: it measures latency, so nothing else may run beside it (it waits for every stage before it).
+  { id: 'load', title: "Under load: each migration beside the seeds' workload (locks, blocked sessions, p95 per statement)", needs: ['replay'], run: loadStage, alone: true },
 ]
 
 export async function runVerify(engine: StartedEngine, options: VerifyOptions, stages: Stage[] = STAGES): Promise<VerifyReport> {
@@ -105,27 +106,7 @@ export async function runVerify(engine: StartedEngine, options: VerifyOptions, s
   let client: pg.Client | undefined
   try {
     client = await connect(db.url, { applicationName: 'pgverify verify' })
-    for (const stage of stages) {
-      if (options.skip?.includes(stage.id)) {
-        results.push(notRun(stage, `skipped: --skip ${stage.id} was given (not verified in this run)`))
-        continue
-      }
-      const blocked = stage.needs.find((n) => results.find((r) => r.id === n)?.verdict !== 'passed')
-      if (blocked) {
-        results.push(notRun(stage, `skipped: needs stage "${blocked}" to pass`))
-        continue
-      }
-      if (shard && !shard.runsWhole(stage.id)) {
-        results.push(notRun(stage, `skipped: shard ${shard.wholeOwner(stage.id)}/${shard.spec.count} runs this stage whole (not this shard's work)`))
-        continue
-      }
-      progress(`▸ ${stage.title}`)
-      const c = client
-      const meter = (ctx.meter = new Meter())
-      const r = await runStep(stage, () => stage.run(ctx, c), (e) => harnessOutcome(e, `${stage.id} could not complete: ${e.message}`))
-      ctx.meter = undefined
-      results.push(withMeter(r, meter))
-    }
+    results.push(...(await runStages(ctx, client, stages)))
   } finally {
     await client?.end().catch(() => {})
     await db.drop().catch(() => {})
@@ -151,6 +132,53 @@ function shardRecord(options: VerifyOptions, plan: ShardPlan, migrations: Verify
     migrations: migrationSet(migrations),
     settings: { seed: options.seed, runs: options.runs, skip: [...(options.skip ?? [])].sort(), ...(options.changed ? { changed: options.changed.since ?? 'released.json' } : {}) },
     units: plan.units,
+  }
+}
+
+/**
+ * The database stages, each once its needs have passed. On an engine with several sessions a
+ * stage marked `alongside` starts as soon as its needs have passed, beside everything else (it
+ * works on a database of its own: see Stage.alongside); the others run one after the other on
+ * the shared client, in their order. The results come back in the stages' order, whatever order
+ * they finished in.
+ */
+async function runStages(ctx: VerifyContext, client: pg.Client, stages: Stage[]): Promise<StageResult[]> {
+  const together = ctx.engine.capabilities.concurrentConnections
+  const running = new Map<string, Promise<StageResult>>()
+  let inOrder: Promise<unknown> = Promise.resolve()
+  for (const stage of stages) {
+    const alongside = together ? stage.alongside : undefined
+    // A stage that measures time waits for everything started before it, so it runs alone.
+    const after = alongside ? Promise.resolve() : stage.alone ? Promise.all([inOrder, ...running.values()]) : inOrder
+    const result = after.then(async (): Promise<StageResult> => {
+      if (ctx.options.skip?.includes(stage.id)) return notRun(stage, `skipped: --skip ${stage.id} was given (not verified in this run)`)
+      for (const n of stage.needs) if ((await running.get(n))?.verdict !== 'passed') return notRun(stage, `skipped: needs stage "${n}" to pass`)
+      if (ctx.shard && !ctx.shard.runsWhole(stage.id)) return notRun(stage, `skipped: shard ${ctx.shard.wholeOwner(stage.id)}/${ctx.shard.spec.count} runs this stage whole (not this shard's work)`)
+      ctx.progress(`▸ ${stage.title}${alongside ? ' (alongside the others, on a database of its own)' : ''}`)
+      // A context of its own per stage: its meter counts its work only, whatever runs beside it.
+      const meter = new Meter()
+      const own: VerifyContext = { ...ctx, meter }
+      const body = alongside === 'migrated' ? () => onMigratedDatabase(own, stage) : () => stage.run(own, client)
+      return withMeter(await runStep(stage, body, (e) => harnessOutcome(e, `${stage.id} could not complete: ${e.message}`)), meter)
+    })
+    running.set(stage.id, result)
+    if (!alongside) inOrder = result
+  }
+  return Promise.all(stages.map((s) => running.get(s.id)!))
+}
+
+/** Runs `stage` on a fresh database the runner migrated to the top, used by nobody else, dropped after. */
+async function onMigratedDatabase(ctx: VerifyContext, stage: Stage): Promise<StageOutcome> {
+  const db = await ctx.engine.createDatabase(stage.id)
+  let client: pg.Client | undefined
+  try {
+    client = await connect(db.url, { applicationName: `pgverify ${stage.id}` })
+    const up = await migratorFor(ctx, client).up()
+    if (up.error) return failed(`${stage.id}: could not migrate a database of its own to the top: ${up.error.message}`, up.error.hint ? [up.error.hint] : [], { code: up.error.code, message: up.error.message })
+    return await stage.run(ctx, client)
+  } finally {
+    await client?.end().catch(() => {})
+    await db.drop().catch(() => {})
   }
 }
 

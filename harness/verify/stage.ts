@@ -124,6 +124,16 @@ export interface Stage {
   /** Stages that must have passed for this one to mean anything. */
   needs: string[]
   run: StageFn
+  /**
+   * Whether the stage may run alongside others on an engine with several sessions
+   * (`capabilities.concurrentConnections`): `own`, it works only on databases it creates and
+   * ignores the shared client; `migrated`, it needs a database at the top version that nobody
+   * else uses, and the pipeline gives it one of its own, migrated to the top by the runner.
+   * Absent: in order, on the shared database. On single-session engines every stage runs in order.
+   */
+  alongside?: 'own' | 'migrated'
+  /** Runs with nothing beside it: it starts once every stage before it has ended (it measures latency). */
+  alone?: boolean
 }
 
 /** What the stages before the database share: the directory, and what they found in it. */

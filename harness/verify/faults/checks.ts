@@ -51,7 +51,8 @@ export async function checkLog(client: pg.ClientBase, migrator: Migrator, m: Mig
 /**
  * Session advisory locks are re-entrant: pg_try_advisory_lock from the runner's own session would
  * succeed even if the runner had kept the lock. So pg_locks is asked first (no backend holds it),
- * then the lock is taken and given back once.
+ * then the lock is taken and given back once. Advisory locks belong to a database: only this
+ * database's are counted (other stages run the runner beside this one, on databases of their own).
  */
 export async function checkLockFree(client: pg.ClientBase, migrator: Migrator, at: string): Promise<void> {
   const key = lockKey(migrator.log.qualified)
@@ -59,7 +60,7 @@ export async function checkLockFree(client: pg.ClientBase, migrator: Migrator, a
   const held = async () =>
     (
       await client.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND granted AND classid::bigint = $1 AND objid::bigint = $2 AND objsubid = 1`,
+        `SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) AND classid::bigint = $1 AND objid::bigint = $2 AND objsubid = 1`,
         [Number((k >> 32n) & 0xffffffffn), Number(k & 0xffffffffn)],
       )
     ).rows[0]!.n
