@@ -22,6 +22,7 @@ export const PROGRAM: Program = {
   restore   restore a verified backup
   execute   the orchestrated production migration with automatic rollback
   rehearse  apply each migration under a production-like workload: locks, blocked work, latency
+  plan      what \`up\` would do; with --rehearse: duration, locks and risk at production size
 
   --version, -V   print the version
   --help, -h      this help
@@ -38,6 +39,7 @@ Run \`pgverify <verb> --help\` for a verb's options and exit codes.`,
     restore: lazy(() => import('./restore.ts')),
     execute: lazy(() => import('./execute.ts')),
     rehearse: lazy(() => import('./rehearse.ts')),
+    plan: lazy(() => import('./plan.ts')),
   },
   noun: 'verb',
   helpHint: (name) => `See \`pgverify ${name} --help\` for its options.`,
