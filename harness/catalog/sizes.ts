@@ -100,7 +100,9 @@ export async function readRelationOwners(client: pg.ClientBase): Promise<Relatio
 }
 
 /** The user table a locked relation belongs to (itself when it is one), or undefined (catalog, new or unknown relations). */
-export function ownerOf(relation: string, owners: RelationOwners, tables: ReadonlySet<string>): string | undefined {
+export function ownerOf(name: string, owners: RelationOwners, tables: ReadonlySet<string>): string | undefined {
+  // regclass leaves out the schema of what is on the search path (public): named here as it is everywhere else.
+  const relation = name.includes('.') ? name : `public.${name}`
   if (tables.has(relation)) return relation
   if (owners.indexes[relation]) return owners.indexes[relation]
   const chunk = /(?:^|\.)(?:compress)?_hyper_(\d+)_\d+_chunk/.exec(relation)

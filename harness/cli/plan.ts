@@ -46,6 +46,8 @@ Options:
   --only N,M        these versions only
   --scales A,B      the two multipliers of the default data (default ${DEFAULT_SCALES.join(',')})
   --seed N          seed of the generated data (default ${DEFAULTS.seed})
+  --days N          MS5.0: days of telemetry at 1× (default ${DEFAULTS.days})
+  --rows N          other schemas: generated rows per table at 1× (default ${DEFAULTS.rows.toLocaleString('en-US')})
   --reports DIR     where plan-estimate.json goes (default: reports)
   --to N            without --rehearse: plan up to version N
   --json            the result as JSON on stdout
@@ -63,7 +65,7 @@ function list(name: string, v: string, whole: boolean): number[] {
 
 export async function run(argv: Args, { config }: VerbContext): Promise<number> {
   if (!argv.rehearse) {
-    for (const f of ['size-from', 'scales', 'only', 'seed', 'reports']) if (argv[f] !== undefined) throw new HarnessError('USAGE', `--${f} needs --rehearse`, { hint: 'pgverify plan --rehearse --size-from URL' })
+    for (const f of ['size-from', 'scales', 'only', 'seed', 'days', 'rows', 'reports']) if (argv[f] !== undefined) throw new HarnessError('USAGE', `--${f} needs --rehearse`, { hint: 'pgverify plan --rehearse --size-from URL' })
     return migrate(parseMigrateArgs({ ...argv, _: ['plan'] }, config), config)
   }
   if (argv.to !== undefined) throw new HarnessError('USAGE', '--to is for the plan without --rehearse', { hint: 'Narrow the rehearsal with --only N,M.' })
@@ -71,8 +73,11 @@ export async function run(argv: Args, { config }: VerbContext): Promise<number> 
   const reportsDir = resolve(flag(argv, 'reports') ?? config.reports)
   const scales = flag(argv, 'scales') ? list('scales', flag(argv, 'scales')!, false) : DEFAULT_SCALES
   if (scales.length !== 2 || scales[0] === scales[1]) throw new HarnessError('USAGE', `--scales needs two different multipliers, got "${flag(argv, 'scales')}"`, { hint: 'e.g. --scales 1,3' })
-  const only = flag(argv, 'only')
-  const seed = flag(argv, 'seed')
+  const num = (name: string, whole: boolean) => (flag(argv, name) === undefined ? undefined : list(name, flag(argv, name)!, whole)[0]!)
+  const only = flag(argv, 'only') === undefined ? undefined : list('only', flag(argv, 'only')!, true)
+  const seed = num('seed', true)
+  const days = num('days', false)
+  const rows = num('rows', true)
   const sizeFrom = flag(argv, 'size-from')
   // Cheap checks first: the URL's shape (never echoed), the config's sizes, the directory.
   if (sizeFrom !== undefined) checkDatabaseUrl(sizeFrom, '--size-from')
@@ -88,8 +93,10 @@ export async function run(argv: Args, { config }: VerbContext): Promise<number> 
       dir,
       production,
       scales: [scales[0]!, scales[1]!],
-      ...(only ? { only: list('only', only, true) } : {}),
-      ...(seed ? { seed: list('seed', seed, true)[0]! } : {}),
+      ...(only ? { only } : {}),
+      ...(seed ? { seed } : {}),
+      ...(days ? { days } : {}),
+      ...(rows ? { rows } : {}),
       logSchema: config.logSchema,
       logTable: config.logTable,
       thresholds: config.thresholds,
@@ -134,6 +141,6 @@ function render(e: PlanEstimate): void {
 
 export const verb: Verb = {
   help: PLAN_HELP,
-  options: { string: ['engine', 'dir', 'only', 'scales', 'seed', 'size-from', 'reports', 'to', 'log-schema', 'log-table', 'lock-wait'], boolean: ['json', 'rehearse'] },
+  options: { string: ['engine', 'dir', 'only', 'scales', 'seed', 'days', 'rows', 'size-from', 'reports', 'to', 'log-schema', 'log-table', 'lock-wait'], boolean: ['json', 'rehearse'] },
   run,
 }
