@@ -157,3 +157,12 @@ describe.each(engines)('production sizes and the estimate on the $name engine', 
     }
   }, 200_000)
 })
+
+describe('productionRows in pgverify.config.json', () => {
+  it('takes schema.table → whole rows, and names a bad key or value', async () => {
+    const { validateConfig } = await import('../harness/config/file.ts')
+    expect(validateConfig({ productionRows: { 'factory_telemetry.metric_hist': 36_000_000 } }, '/x/pgverify.config.json').productionRows).toEqual({ 'factory_telemetry.metric_hist': 36_000_000 })
+    expect(() => validateConfig({ productionRows: { metric_hist: 5 } }, '/x/pgverify.config.json')).toThrow(/"productionRows\.metric_hist" is not a schema-qualified table name/)
+    expect(() => validateConfig({ productionRows: { 'a.b': -1 } }, '/x/pgverify.config.json')).toThrow(/"productionRows\.a\.b" must be a whole number/)
+  })
+})
