@@ -10,7 +10,7 @@
 import fc from 'fast-check'
 import { describe, expect, it } from 'vitest'
 import pg from 'pg'
-import { estimateMs, fit, riskOf, blocks } from '../harness/rehearse/model.ts'
+import { estimateMs, fit, noiseFloor, riskOf, blocks } from '../harness/rehearse/model.ts'
 import { sizesFromUrl } from '../harness/rehearse/sizes.ts'
 import type { PlanEstimate } from '../harness/rehearse/estimate.ts'
 import { cli } from './support/cli.ts'
@@ -37,6 +37,14 @@ describe('the extrapolation model', () => {
     expect(noise).toEqual({ kind: 'constant', interceptMs: 4, msPerRow: 0 })
     expect(estimateMs(noise, 1e9)).toBe(4)
     expect(fit({ rows: 100_000, ms: 100 }, { rows: 300_000, ms: 110 }).kind).toBe('constant')
+    // The machine's measured noise raises the bar: 20 ms more is growth on a quiet machine, not on a busy one.
+    expect(fit({ rows: 1, ms: 100 }, { rows: 3, ms: 130 }).kind).toBe('linear')
+    expect(fit({ rows: 1, ms: 100 }, { rows: 3, ms: 130 }, 40).kind).toBe('constant')
+  })
+  it('the noise floor: the 90th percentile of how much statements whose data did not grow differ', () => {
+    const same = (d: number) => [{ rows: 5, ms: 10 }, { rows: 5, ms: 10 + d }] as [{ rows: number; ms: number }, { rows: number; ms: number }]
+    expect(noiseFloor([same(1), same(2)])).toBe(5) // too few to say: the floor
+    expect(noiseFloor([...Array.from({ length: 9 }, (_, i) => same(i)), same(30), [{ rows: 1, ms: 0 }, { rows: 9, ms: 900 }]])).toBe(30)
   })
   it('risk: what a lock mode stops, high above the seeds’ limits, low on empty tables', () => {
     expect(blocks('AccessExclusiveLock')).toBe('readers and writers')

@@ -20,7 +20,7 @@ import { Migrator } from '../runner/migrator.ts'
 import { readRelationOwners, ownerOf, type RelationOwners } from '../catalog/sizes.ts'
 import type { StartedEngine } from '../engines/types.ts'
 import type { StatementFigures } from './figures.ts'
-import { blocks, estimateMs, fit, riskOf, type BlockingLock, type Fit, type Point, type Risk } from './model.ts'
+import { blocks, estimateMs, fit, noiseFloor, riskOf, type BlockingLock, type Fit, type Point, type Risk } from './model.ts'
 import { DEFAULTS, limitsFrom, rehearse, type RehearseOptions } from './rehearse.ts'
 import type { MigrationRehearsal, RehearsalReport } from './report.ts'
 import type { ProductionSizes } from './sizes.ts'
@@ -28,7 +28,7 @@ import type { LockHeld } from './types.ts'
 
 export const DEFAULT_SCALES: [number, number] = [1, 3]
 
-export const MODEL = `duration = a + b·N, N = rows of the tables the statement touches, fitted through the two rehearsals (b ≥ 0, a ≥ 0); constant (the larger of the two) where the durations differ by less than 5 ms or 25 %. Linear holds for scans, rewrites and validations; index builds grow as N log N (a few per cent more per tenfold), and a plan that changes with size (a sort or hash that spills to disk) can be slower than the line. Blocked time = the statement's estimate plus every later one up to its migration's COMMIT. Measured on this machine under the rehearsal's workload: production hardware, concurrency and lock queues differ.`
+export const MODEL = `duration = a + b·N, N = rows of the tables the statement touches, fitted through the two rehearsals (b ≥ 0, a ≥ 0); constant (the larger of the two) where the durations differ by less than the machine's noise (noiseMs: the 90th percentile of how much statements whose data did not grow differ between the two rehearsals; at least 5 ms) or 25 %. Linear holds for scans, rewrites and validations; index builds grow as N log N (a few per cent more per tenfold), and a plan that changes with size (a sort or hash that spills to disk) can be slower than the line. Blocked time = the statement's estimate plus every later one up to its migration's COMMIT. Measured on this machine under the rehearsal's workload: production hardware, concurrency and lock queues differ.`
 
 export interface EstimateOptions extends Omit<RehearseOptions, 'onProgress'> {
   production: ProductionSizes
@@ -71,6 +71,8 @@ export interface PlanEstimate {
   model: string
   scales: { factor: number; data: string; durationMs: number }[]
   production: { source: string; readOnly?: boolean; tables: number; rows: Record<string, number> }
+  /** The noise between the two rehearsals below which a difference is not taken as growth (model.ts noiseFloor). */
+  noiseMs: number
   limits: { insertMs: number; dashboardMs: number }
   migrations: MigrationEstimate[]
   skipped?: string
@@ -93,6 +95,7 @@ export async function estimatePlan(engine: StartedEngine, o: EstimateOptions): P
     scales: [],
     production: { source: o.production.source, ...(o.production.readOnly !== undefined ? { readOnly: o.production.readOnly } : {}), tables: Object.keys(o.production.rows).length, rows: {} },
     limits: { insertMs: limits.insertMs, dashboardMs: limits.dashboardMs },
+    noiseMs: 0,
     migrations: [],
     startedAt: new Date().toISOString(),
     durationMs: 0,
@@ -110,12 +113,15 @@ export async function estimatePlan(engine: StartedEngine, o: EstimateOptions): P
     out.scales.push({ factor, data: r.data, durationMs: Math.round(r.durationMs) })
   }
   const owners = await ownersAt(engine, o)
-  for (const m of d.migrations) {
+  const pairs = d.migrations.flatMap((m) => {
     const a = reports[0]!.migrations.find((x) => x.version === m.version)
     const b = reports[1]!.migrations.find((x) => x.version === m.version)
-    if (!a || !b) continue
-    out.migrations.push(estimateMigration(m.version, m.up.file, m.up.noTransaction, a, b, owners, o.production.rows, limits))
-  }
+    return a && b ? [{ m, a, b }] : []
+  })
+  // First every statement's two points, for the machine's noise; then the fits against it.
+  const points = pairs.flatMap(({ a, b }) => measuredPoints(a, b, owners, o.production.rows).map((s) => s.measured)).filter((p): p is [Point, Point] => p.length === 2)
+  out.noiseMs = noiseFloor(points)
+  for (const { m, a, b } of pairs) out.migrations.push(estimateMigration(m.version, m.up.file, m.up.noTransaction, a, b, owners, o.production.rows, limits, out.noiseMs))
   const touched = new Set(out.migrations.flatMap((m) => m.statements.flatMap((s) => s.touches)))
   out.production.rows = Object.fromEntries([...touched].sort().map((t) => [t, o.production.rows[t] ?? 0]))
   out.ok = out.migrations.every((m) => m.risk.level !== 'high')
@@ -167,13 +173,20 @@ function touchedBy(s: StatementFigures, owners: RelationOwners, known: ReadonlyS
 
 const sum = (tables: string[], rows: Rows) => tables.reduce((n, t) => n + (rows[t] ?? 0), 0)
 
-function estimateMigration(version: number, file: string, noTransaction: boolean, a: MigrationRehearsal, b: MigrationRehearsal, owners: RelationOwners, production: Rows, limits: { insertMs: number; dashboardMs: number }): MigrationEstimate {
+/** Each statement of the migration at the two scales: the tables it touches and its two (N, ms). */
+function measuredPoints(a: MigrationRehearsal, b: MigrationRehearsal, owners: RelationOwners, production: Rows) {
   const known = new Set([...Object.keys(a.loaded.rows), ...Object.keys(b.loaded.rows), ...Object.keys(production)])
-  const partial = a.statements.map((sa, i) => {
+  return a.statements.map((sa, i) => {
     const sb = b.statements.find((x) => x.where === sa.where) ?? b.statements[i]
     const touches = [...new Set([...touchedBy(sa, owners, known), ...(sb ? touchedBy(sb, owners, known) : [])])].sort()
     const measured: Point[] = [{ rows: sum(touches, a.loaded.rows), ms: sa.durationMs }, ...(sb ? [{ rows: sum(touches, b.loaded.rows), ms: sb.durationMs }] : [])]
-    const f = measured.length === 2 ? fit(measured[0]!, measured[1]!) : { kind: 'constant' as const, interceptMs: sa.durationMs, msPerRow: 0 }
+    return { sa, sb, touches, measured, known }
+  })
+}
+
+function estimateMigration(version: number, file: string, noTransaction: boolean, a: MigrationRehearsal, b: MigrationRehearsal, owners: RelationOwners, production: Rows, limits: { insertMs: number; dashboardMs: number }, noiseMs: number): MigrationEstimate {
+  const partial = measuredPoints(a, b, owners, production).map(({ sa, sb, touches, measured, known }) => {
+    const f = measured.length === 2 ? fit(measured[0]!, measured[1]!, noiseMs) : { kind: 'constant' as const, interceptMs: sa.durationMs, msPerRow: 0 }
     const productionRows = sum(touches, production)
     const acquired = [...sa.acquired, ...(sb?.acquired ?? [])]
     const stopping = new Map<string, { mode: string; relation: string; stops: 'readers and writers' | 'writers' }>()

@@ -4,8 +4,9 @@
  *
  * A statement's duration is taken to be linear in N, the rows of the tables it touches:
  * d(N) = a + b·N, fitted through the two rehearsals (N₁, d₁) and (N₂, d₂), b ≥ 0, a ≥ 0. When
- * the two durations differ by less than the noise (NOISE_MS, or NOISE_FRACTION of the smaller),
- * or N did not grow, the statement is taken as constant: the larger of the two. So a statement
+ * the two durations differ by less than the noise (the machine's, measured: noiseFloor; at least
+ * NOISE_MS; or NOISE_FRACTION of the smaller), or N did not grow, the statement is taken as
+ * constant: the larger of the two. So a statement
  * that does not read its table (CREATE FUNCTION, add_compression_policy) is not scaled by noise.
  *
  * Limits, said plainly in the report: linear is right for a scan, a rewrite or a validation
@@ -33,12 +34,23 @@ export interface Fit {
   msPerRow: number
 }
 
-export function fit(p1: Point, p2: Point): Fit {
+export function fit(p1: Point, p2: Point, noiseMs: number = NOISE_MS): Fit {
   const [lo, hi] = p1.rows <= p2.rows ? [p1, p2] : [p2, p1]
-  const noise = Math.max(NOISE_MS, NOISE_FRACTION * Math.min(lo.ms, hi.ms))
+  const noise = Math.max(NOISE_MS, noiseMs, NOISE_FRACTION * Math.min(lo.ms, hi.ms))
   if (hi.rows <= lo.rows || hi.ms - lo.ms <= noise) return { kind: 'constant', interceptMs: Math.max(lo.ms, hi.ms), msPerRow: 0 }
   const msPerRow = (hi.ms - lo.ms) / (hi.rows - lo.rows)
   return { kind: 'linear', interceptMs: Math.max(0, lo.ms - msPerRow * lo.rows), msPerRow }
+}
+
+/**
+ * The machine's own noise between the two rehearsals: how much statements whose data did not
+ * grow (N the same at both scales) differ, at the 90th percentile; at least NOISE_MS, and
+ * NOISE_MS when fewer than ten such statements say so. On a busy machine it is tens of ms.
+ */
+export function noiseFloor(pairs: [Point, Point][]): number {
+  const d = pairs.filter(([a, b]) => a.rows === b.rows).map(([a, b]) => Math.abs(a.ms - b.ms)).sort((x, y) => x - y)
+  if (d.length < 10) return NOISE_MS
+  return Math.max(NOISE_MS, d[Math.min(d.length - 1, Math.floor(0.9 * d.length))]!)
 }
 
 /** The fitted duration at `rows`: never below the intercept, non-decreasing in rows. */
