@@ -84,6 +84,9 @@ describe('pgverify plan --rehearse (the command line)', () => {
   })
 })
 
+// The end-to-end cases run on native only (CI budget: the model and the reading are engine-independent SQL).
+if (!engines.length) it('sizes and plan --rehearse end to end', (ctx) => skipWith(ctx, 'need the native engine (PostgreSQL 15 + TimescaleDB), absent here'))
+
 describe.each(engines)('production sizes and the estimate on the $name engine', (c) => {
   const started = useEngine(c)
 
