@@ -5,7 +5,7 @@
  * the default by default: one and three days of MS5.0 telemetry). A statement's N is the rows,
  * at that scale, of the tables it touches: the tables its transaction holds locks on (indexes
  * and chunks counted for their table, catalog/sizes.ts) that the statement names; when it names
- * none of them, those it newly locked; when none, all it holds. model.ts fits d = a + b·N through
+ * none of them, those it newly locked; else none (N = 0: the statement is taken as constant). model.ts fits d = a + b·N through
  * the two points and evaluates it at the same tables' production rows (sizes.ts).
  *
  * A lock that stops readers or writers is held from the statement's start to its migration's
@@ -167,8 +167,9 @@ function touchedBy(s: StatementFigures, owners: RelationOwners, known: ReadonlyS
   const held = tablesOf(s.held, owners, known)
   const named = held.filter((t) => names(s.head || s.text, t))
   if (named.length) return named
-  const acquired = tablesOf(s.acquired, owners, known)
-  return acquired.length ? acquired : held
+  // Not "everything held": a CREATE TABLE after a big CREATE INDEX in the same transaction holds its
+  // lock, but does not touch its rows (noise there would be scaled by the index's table).
+  return tablesOf(s.acquired, owners, known)
 }
 
 const sum = (tables: string[], rows: Rows) => tables.reduce((n, t) => n + (rows[t] ?? 0), 0)
