@@ -13,16 +13,12 @@
  * `EngineRun.steps`. A group that throws something other than a HarnessError hit a bug: its
  * step says INTERNAL and `pnpm bench` exits 70.
  */
-import { execFile } from 'node:child_process'
-import os from 'node:os'
-import { promisify } from 'node:util'
 import { startEngine } from '../harness/engines/target.ts'
 import { ENGINES } from '../harness/engines/select.ts'
 import type { EngineName, EngineSettings, StartedEngine } from '../harness/engines/types.ts'
 import { BENCH_SCHEMA, failuresOf, formatValue, makeFigure, withLimits, type BenchRun, type EngineRun, type Figure } from '../harness/measure/figures.ts'
 import type { ThresholdId } from '../harness/measure/thresholds.ts'
 import { compareRuns, suspectsOf, type Comparable, type Comparison } from '../harness/measure/regression.ts'
-import { readEnvironment } from '../harness/config/environment.ts'
 import { failed, notRun, passed, runStep } from '../harness/steps/step.ts'
 import { redact } from '../harness/util/redact.ts'
 import { HarnessError } from '../harness/errors.ts'
@@ -35,6 +31,11 @@ import { prepareDataset, type Dataset } from './dataset.ts'
 import { ingest } from './ingest.ts'
 import { migrationReplay } from './migrate.ts'
 import { verifyGate } from './verify-gate.ts'
+import { gitCommit, machine } from './machine.ts'
+import { runSpans } from './spans.ts'
+import { spansUpTo, type SpanName } from '../harness/data/telemetry/index.ts'
+
+export { gitCommit, machine } from './machine.ts'
 
 /** Engines `pnpm bench` tries when none is named; `url` only on request. */
 export const DEFAULT_ENGINES: EngineName[] = ['embedded', 'native', 'container']
@@ -43,6 +44,8 @@ export interface BenchOptions {
   /** Engine names; default: every available engine among DEFAULT_ENGINES. */
   engines?: string[]
   scale: number
+  /** Instead of the scale: the queries at every span of typical data up to this one (bench/spans.ts; native by default). */
+  span?: SpanName
   seed: number
   quick: boolean
   /** A previous run to compare with (same engine's figures). */
@@ -52,20 +55,6 @@ export interface BenchOptions {
   /** DATABASE_URL, the container image, PG_BIN: as configured. */
   settings?: EngineSettings
   log: (line: string) => void
-}
-
-export async function machine(): Promise<BenchRun['machine']> {
-  const cpus = os.cpus()
-  return { cores: cpus.length, memoryBytes: os.totalmem(), cpu: cpus[0]?.model?.trim() ?? 'unknown', platform: `${os.platform()} ${os.release()} ${os.arch()}`, node: process.version }
-}
-
-export async function gitCommit(cwd: string): Promise<string | null> {
-  try {
-    const { stdout } = await promisify(execFile)('git', ['rev-parse', 'HEAD'], { cwd, timeout: 5000 })
-    return stdout.trim() || null
-  } catch {
-    return readEnvironment().githubSha ?? null
-  }
 }
 
 /** A benchmark group: a step (steps/step.ts) whose body measures figures. */
@@ -223,6 +212,11 @@ async function compareWithRepeats(ctx: BenchContext, run: EngineRun, options: Be
 const runOptions = (o: BenchOptions): BenchRun['options'] => ({ engines: o.engines ?? DEFAULT_ENGINES, scale: o.scale, seed: o.seed, quick: o.quick })
 
 export async function runBench(options: BenchOptions): Promise<BenchRun> {
+  if (options.span) {
+    const engines = options.engines ?? ['native']
+    if (engines.length !== 1) throw new HarnessError('USAGE', `--scale ${options.span} runs on one engine, got --engine ${engines.join(',')}`, { hint: 'e.g. --engine native' })
+    return runSpans({ engine: engines[0]!, spans: spansUpTo(options.span), seed: options.seed, quick: options.quick, thresholds: options.thresholds, settings: options.settings, log: options.log })
+  }
   const startedAt = new Date()
   const t0 = performance.now()
   const names = (options.engines ?? DEFAULT_ENGINES) as EngineName[]

@@ -11,6 +11,7 @@ import type { Config } from '../config/index.ts'
 import type { EngineSettings } from '../engines/types.ts'
 import { HarnessError } from '../errors.ts'
 import type { ThresholdId } from '../measure/thresholds.ts'
+import { isSpan, type SpanName } from '../data/telemetry/options.ts'
 import { isInternal } from '../steps/step.ts'
 import { EXIT } from './exit-codes.ts'
 import { bold, dim, green, info, json, out, red, yellow } from './output.ts'
@@ -27,6 +28,9 @@ Options:
   --engine NAME       embedded | native | container | url (default: every available one of
                       embedded, native, container; url only when named, with DATABASE_URL)
   --scale N           multiplies equipment and days of the dataset (default 1)
+  --scale SPAN        day | week | month | year: the dashboard and report queries at every span of
+                      the seeds' typical data up to SPAN (year: ~38 M metric_hist rows, made by the
+                      server), each p95 checked and plotted against the rows (native by default)
   --seed N            dataset seed (default 1)
   --quick             a small, fast run (tests, smoke checks)
   --compare FILE      a baseline bench.json: flags regressions beyond the noise, confirmed by a repeat
@@ -42,6 +46,8 @@ in pgverify (INTERNAL)`
 export interface BenchArgs {
   engines?: string[]
   scale: number
+  /** --scale day|week|month|year. */
+  span?: SpanName
   seed: number
   quick: boolean
   compare?: string
@@ -60,7 +66,7 @@ export function parseBenchArgs(argv: Args, config?: Config): BenchArgs {
     if (v === undefined) return def
     const n = Number(v)
     if (typeof v === 'boolean' || !Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) {
-      throw new HarnessError('USAGE', `--${name} needs a positive ${integer ? 'whole ' : ''}number, got "${String(v)}"`, { hint: `e.g. --${name} ${def}` })
+      throw new HarnessError('USAGE', `--${name} needs a positive ${integer ? 'whole ' : ''}number, got "${String(v)}"`, { hint: name === 'scale' ? 'e.g. --scale 2, or a span of typical data: --scale day, week, month or year' : `e.g. --${name} ${def}` })
     }
     return n
   }
@@ -73,7 +79,7 @@ export function parseBenchArgs(argv: Args, config?: Config): BenchArgs {
   const engine = str('engine')
   return {
     engines: engine ? engine.split(',').map((e) => e.trim()).filter(Boolean) : undefined,
-    scale: num('scale', argv.scale, 1, false),
+    ...(typeof argv.scale === 'string' && isSpan(argv.scale) ? { scale: 1, span: argv.scale } : { scale: num('scale', argv.scale, 1, false) }),
     seed: num('seed', argv.seed, 1, true),
     quick: Boolean(argv.quick),
     compare: str('compare'),
@@ -110,7 +116,7 @@ function printSummary(run: BenchRun): void {
 export async function bench(args: BenchArgs): Promise<number> {
   const baseline = args.compare ? await readBaseline(resolve(args.compare)) : undefined
   const { runBench } = await import('../../bench/index.ts')
-  const run = await runBench({ engines: args.engines, scale: args.scale, seed: args.seed, quick: args.quick, baseline, thresholds: args.thresholds, settings: args.settings, log: (l) => info(l) })
+  const run = await runBench({ engines: args.engines, scale: args.scale, ...(args.span ? { span: args.span } : {}), seed: args.seed, quick: args.quick, baseline, thresholds: args.thresholds, settings: args.settings, log: (l) => info(l) })
   const history = args.history ? await appendHistory(resolve(args.history), run) : []
   const written = await writeBenchReports(run, args.reports, history)
   const measured = run.engines.some((e) => !e.error)

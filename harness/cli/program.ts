@@ -22,7 +22,8 @@ export const PROGRAM: Program = {
   restore   restore a verified backup
   execute   the orchestrated production migration with automatic rollback
   rehearse  apply each migration under a production-like workload: locks, blocked work, latency
-  report    report merge DIR…: the reports of verify's shards (--shard I/N) as one run's
+  report    report merge DIR…: verify's shard reports (--shard I/N) as one run's verdict
+  plan      what \`up\` would do; with --rehearse: duration, locks and risk at production size
 
   --version, -V   print the version
   --help, -h      this help
@@ -40,6 +41,7 @@ Run \`pgverify <verb> --help\` for a verb's options and exit codes.`,
     execute: lazy(() => import('./execute.ts')),
     rehearse: lazy(() => import('./rehearse.ts')),
     report: lazy(() => import('./report.ts')),
+    plan: lazy(() => import('./plan.ts')),
   },
   noun: 'verb',
   helpHint: (name) => `See \`pgverify ${name} --help\` for its options.`,

@@ -16,6 +16,9 @@
  *     "stallTimeoutMs": 60000,                cancel a statement stuck on a table lock this long (0: never)
  *     "thresholds": { "dashboard": 100 },     bench: the seeds' limits, by threshold id
  *     "lint": { "allowFile": "lint-allow.json" }   the lint allow-list (default: in the migrations directory)
+ *     "productionRows": { "factory_telemetry.metric_hist": 36000000 }
+ *                                             plan --rehearse: production row counts per schema.table
+ *                                             (instead of reading them with --size-from URL)
  *   }
  *
  * Relative paths are relative to the file's directory.
@@ -48,6 +51,7 @@ export interface ConfigFile {
   stallTimeoutMs?: number
   thresholds?: Partial<Record<ThresholdKey, number>>
   lint?: { allowFile?: string }
+  productionRows?: Record<string, number>
 }
 
 type Check = (v: unknown, key: string, file: string) => unknown
@@ -65,6 +69,17 @@ const identifier: Check = (v, key, file) => {
 const wholeNumber: Check = (v, key, file) => (typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : fail(file, key, `must be a whole number ≥ 0, got ${JSON.stringify(v)}`))
 const positive: Check = (v, key, file) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : fail(file, key, `must be a number > 0, got ${JSON.stringify(v)}`))
 const oneOf = (choices: readonly string[]): Check => (v, key, file) => (typeof v === 'string' && choices.includes(v) ? v : fail(file, key, `must be one of ${choices.join(', ')}, got ${JSON.stringify(v)}`))
+
+/** `{ "schema.table": rows }`: a qualified name (as regclass prints it) and a whole number each. */
+function tableRows(v: unknown, key: string, file: string): Record<string, number> {
+  if (!v || typeof v !== 'object' || Array.isArray(v)) return fail(file, key, `must be an object of "schema.table": rows, got ${JSON.stringify(v)}`)
+  const out: Record<string, number> = {}
+  for (const [table, rows] of Object.entries(v)) {
+    if (!/^[^.\s]+\.[^.\s]+$/.test(table)) fail(file, `${key}.${table}`, 'is not a schema-qualified table name (schema.table)', `Name each table with its schema, e.g. "factory_telemetry.metric_hist".`)
+    out[table] = wholeNumber(rows, `${key}.${table}`, file) as number
+  }
+  return out
+}
 
 function object(v: unknown, key: string, file: string, fields: Record<string, Check>): Record<string, unknown> {
   if (!v || typeof v !== 'object' || Array.isArray(v)) return fail(file, key, `must be an object, got ${JSON.stringify(v)}`)
@@ -94,6 +109,7 @@ export function validateConfig(value: unknown, file: string, dir: string = path.
     stallTimeoutMs: wholeNumber,
     thresholds: (v, key, f) => object(v, key, f, Object.fromEntries(THRESHOLD_IDS.map((id) => [id, positive]))),
     lint: (v, key, f) => object(v, key, f, { allowFile: pathIn(dir) }),
+    productionRows: (v, key, f) => tableRows(v, key, f),
   }
   const values = object(value, '', file, fields)
   delete values.$schema

@@ -52,6 +52,8 @@ export interface Config {
   /** Bench limits replacing the seeds' defaults, by threshold id. */
   thresholds: Partial<Record<ThresholdKey, number>>
   lint: { allowFile?: string }
+  /** plan --rehearse: production row counts per schema.table (the config file's), when no --size-from URL is given. */
+  productionRows?: Record<string, number>
 }
 
 export const DEFAULTS = {
@@ -103,6 +105,7 @@ export function resolveConfig(sources: ConfigSources = {}): Config {
     stallTimeoutMs: file?.stallTimeoutMs ?? DEFAULTS.stallTimeoutMs,
     thresholds: { ...file?.thresholds },
     lint: { ...file?.lint },
+    ...(file?.productionRows ? { productionRows: { ...file.productionRows } } : {}),
   }
 }
 

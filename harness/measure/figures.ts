@@ -87,7 +87,28 @@ export interface BenchRun {
   /** Failed seed thresholds ("engine figure: text"); empty when all passed. */
   failures: string[]
   comparison?: Comparison
+  /** `--scale day|week|month|year`: each query's latency as the data grows (bench/spans.ts). */
+  growth?: Growth
   verdict: 'passed' | 'failed'
+}
+
+/** The queries measured at several sizes of the same database, grown backwards in time. */
+export interface Growth {
+  /** The table whose rows are the x axis. */
+  metric: string
+  points: {
+    span: string
+    days: number
+    /** Rows per hypertable, counted. */
+    rows: Record<string, number>
+    /** Rows generated for this step, and how long it took (the build rate). */
+    buildRows: number
+    buildMs: number
+    compressedChunks: number
+    compressMs: number
+    analyzeMs: number
+    queries: Record<string, { label: string; kind: string; p50: number; p95: number; p99: number; n: number; resultRows: number }>
+  }[]
 }
 
 /** A compact run for the history file (one JSON object per line). */

@@ -16,7 +16,8 @@ import type { Unit } from './thresholds.ts'
 /** What a benchmark run measured (figures.ts's RunOptions). */
 export interface RunOptions {
   engines: string[]
-  scale: number
+  /** A multiplier, or a span of typical data (day, week, month, year: bench/spans.ts). */
+  scale: number | string
   seed: number
   quick: boolean
 }

@@ -8,6 +8,7 @@
 import { formatValue, type BenchRun, type EngineRun, type Figure, type HistoryEntry } from '../measure/figures.ts'
 import { headroom } from '../measure/thresholds.ts'
 import { esc, formatDate as fmtDate } from './text.ts'
+import { growthSection } from './growth-html.ts'
 
 const CSS = `
 :root{--fg:#1f2328;--muted:#57606a;--line:#d0d7de;--pass:#116329;--pass-bg:#dafbe1;--fail:#a40e26;--fail-bg:#ffebe9;--info:#424a53;--info-bg:#eaeef2;--skip:#7d4e00;--skip-bg:#fff8c5}
@@ -22,7 +23,7 @@ table{border-collapse:collapse;width:100%;margin:8px 0;font-size:14px}th,td{bord
 thead th{background:var(--info-bg)}td.num{text-align:right;white-space:nowrap;font-variant-numeric:tabular-nums}td:first-child{min-width:200px}
 /* Twelve columns in a 1280 px window: the figures table is set a little tighter than prose tables. */
 table.figures{font-size:13px}table.figures th,table.figures td{padding:4px 6px}
-tr.fail td{background:#fff5f5}.note{color:var(--muted);font-size:13px}
+tr.fail td{background:#fff5f5}td.over{background:#ffebe9;color:#a40e26;font-weight:600}.note{color:var(--muted);font-size:13px}
 .badge{display:inline-block;border:1px solid currentColor;border-radius:999px;padding:0 8px;font-size:12px;font-weight:700;white-space:nowrap}
 .badge.passed{color:var(--pass);background:var(--pass-bg)}.badge.failed,.badge.regression{color:var(--fail);background:var(--fail-bg)}
 .badge.info,.badge.unchanged,.badge.new,.badge.missing,.badge.incomparable{color:var(--info);background:var(--info-bg)}
@@ -184,7 +185,7 @@ export function renderBenchHtml(run: BenchRun, history: HistoryEntry[] = []): st
 <dl class="facts"><div><dt>Started</dt><dd>${esc(fmtDate(run.startedAt))}</dd></div><div><dt>Duration</dt><dd>${esc((run.durationMs / 1000).toFixed(1))} s</dd></div>
 <div><dt>Versions</dt><dd>${esc(versions)}</dd></div><div><dt>Machine</dt><dd>${esc(`${run.machine.cores} cores, ${fmtBytes(run.machine.memoryBytes)}, ${run.machine.cpu}`)}</dd></div>
 <div><dt>Node</dt><dd>${esc(run.machine.node)}</dd></div><div><dt>Commit</dt><dd>${esc(run.git.commit ? run.git.commit.slice(0, 12) : 'unknown')}</dd></div></dl></div></div>
-<main>${failures}${comparisonSection(run)}${run.engines.map(engineSection).join('\n')}
+<main>${failures}${run.growth ? growthSection(run.growth) : ''}${comparisonSection(run)}${run.engines.map(engineSection).join('\n')}
 <h2>History</h2>${historyCharts(run, history)}
 <p class="note">Written by <code>pnpm bench</code>; the same figures are in bench.json.</p>
 </main></body></html>

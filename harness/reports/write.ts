@@ -10,6 +10,7 @@
  *   verify    verify.json, junit.xml, index.html
  *   bench     bench.json, bench-junit.xml, bench.html
  *   rehearse  rehearse.json, rehearse.html (the timeline per migration)
+ *   plan      plan-estimate.json (plan --rehearse)
  *
  * execute writes its own text report and JSON (execute/report.ts), as seed 000 names them.
  */
@@ -19,6 +20,7 @@ import { redactDeep } from '../util/redact.ts'
 import { writeAtomic } from '../util/write-atomic.ts'
 import type { VerifyReport } from '../verify/stage.ts'
 import type { RehearsalReport } from '../rehearse/report.ts'
+import type { PlanEstimate } from '../rehearse/estimate.ts'
 import { renderBenchHtml } from './bench-html.ts'
 import { renderBenchJunit } from './bench-junit.ts'
 import { renderJson } from './text.ts'
@@ -76,5 +78,12 @@ export async function writeRehearsalReport(report: RehearsalReport, dir: string)
     [path, renderJson(safe)],
     [join(resolve(dir), 'rehearse.html'), renderRehearseHtml(safe)],
   ])
+  return path
+}
+
+/** `pgverify plan --rehearse`: plan-estimate.json (the estimate per statement at production size). */
+export async function writePlanEstimate(estimate: PlanEstimate, dir: string): Promise<string> {
+  const path = join(resolve(dir), 'plan-estimate.json')
+  await writeReportFiles([[path, renderJson(redactDeep(estimate))]])
   return path
 }

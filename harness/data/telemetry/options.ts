@@ -39,3 +39,10 @@ export const SEED_TYPICAL_ROWS_PER_DAY = 100_000
 export const DAY_MS = 86_400_000
 export const MINUTE_MS = 60_000
 export const HOUR_MS = 3_600_000
+
+/** Spans of the seeds' typical data, in days (`pnpm bench --scale year`: day, week, month and year). */
+export const SPAN_DAYS = { day: 1, week: 7, month: 30, year: 365 } as const
+export type SpanName = keyof typeof SPAN_DAYS
+export const isSpan = (s: string): s is SpanName => Object.hasOwn(SPAN_DAYS, s)
+/** Every span up to the one named, smallest first. */
+export const spansUpTo = (last: SpanName): SpanName[] => (Object.keys(SPAN_DAYS) as SpanName[]).filter((s) => SPAN_DAYS[s] <= SPAN_DAYS[last])
