@@ -10,7 +10,7 @@ import { FileMigrationProvider } from '../runner/discover.ts'
 import type { Migration } from '../sql/migration.ts'
 import { RELEASED_FILE, writeReleased } from '../runner/released.ts'
 import { formatLocated } from '../runner/locate.ts'
-import { openWatchdog } from '../runner/watchdog.ts'
+import { openWatchdog, type Watchdog } from '../runner/watchdog.ts'
 import { Migrator, type MigrationResult, type MigratorEvent, type PlanResult, type RunResult, type StatusResult } from '../runner/migrator.ts'
 import { expectedAt, validateExpected, type CheckResult } from '../validation/expected.ts'
 import { loadManifest, type Manifest } from '../manifest/manifest.ts'
@@ -141,8 +141,9 @@ export async function migrate(args: MigrateArgs, config: Config): Promise<number
       if (guard.notice) info(yellow(guard.notice))
     }
     const client = await connect(target.url, { applicationName: `pgverify-migrate ${args.command}` })
-    const watchdog = (args.command === 'up' || args.command === 'down') && !args.dryRun ? await openWatchdog(target, args.stallTimeoutMs) : undefined
+    let watchdog: Watchdog | undefined
     try {
+      if ((args.command === 'up' || args.command === 'down') && !args.dryRun) watchdog = await openWatchdog(target, args.stallTimeoutMs, (l) => info(yellow(l)))
       const migrator = new Migrator({
         watchdog,
         client,

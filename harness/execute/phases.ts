@@ -17,7 +17,7 @@ import { connect } from '../runner/connect.ts'
 import { FileMigrationProvider } from '../runner/discover.ts'
 import { formatLocated } from '../runner/locate.ts'
 import { Migrator } from '../runner/migrator.ts'
-import { openWatchdog } from '../runner/watchdog.ts'
+import { openWatchdog, type Watchdog } from '../runner/watchdog.ts'
 import type { Migration } from '../sql/migration.ts'
 import { asHarness } from '../steps/step.ts'
 import { expectedAt, validateExpected, validateLog, type CheckResult } from '../validation/expected.ts'
@@ -140,8 +140,9 @@ export async function migratePhase(run: Run): Promise<Failure | undefined> {
   let failure: Failure | undefined
   await phase(run, 'migrate', async (p) => {
     const client = await connect(o.target.url, { applicationName: 'pgverify-execute up' })
-    const watchdog = await openWatchdog(o.target, o.stallTimeoutMs ?? 60_000)
+    let watchdog: Watchdog | undefined
     try {
+      watchdog = await openWatchdog(o.target, o.stallTimeoutMs ?? 60_000, (l) => log.warn(`  ${l}`))
       const migrator = new Migrator({
         watchdog,
         client,

@@ -24,6 +24,8 @@ export interface WatchdogOptions {
   stallMs: number
   /** How often the working session is looked at (ms); default a quarter of stallMs, within 100–1000 ms. */
   pollMs?: number
+  /** How long opening the probe session may take (ms); default the larger of stallMs and 2 s. */
+  connectTimeoutMs?: number
 }
 
 /** One session that holds what the stalled session waits for. */
@@ -55,8 +57,8 @@ export class Watchdog {
   ) {}
 
   static async open(url: string, options: WatchdogOptions): Promise<Watchdog> {
-    const side = await connect(url, { applicationName: 'pgverify-watchdog', connectTimeoutMs: Math.max(2_000, options.stallMs) })
-    return new Watchdog(side, { stallMs: options.stallMs, pollMs: options.pollMs ?? Math.min(1_000, Math.max(100, Math.round(options.stallMs / 4))) })
+    const side = await connect(url, { applicationName: 'pgverify-watchdog', connectTimeoutMs: options.connectTimeoutMs ?? Math.max(2_000, options.stallMs) })
+    return new Watchdog(side, { stallMs: options.stallMs, pollMs: options.pollMs ?? Math.min(1_000, Math.max(100, Math.round(options.stallMs / 4))), connectTimeoutMs: options.connectTimeoutMs ?? 0 })
   }
 
   get stallMs(): number {
@@ -167,9 +169,16 @@ export class Watchdog {
  * one-connection engine (the embedded one), where a second session cannot exist and nothing
  * else can hold a lock either.
  */
-export async function openWatchdog(target: { url: string; capabilities: { concurrentConnections: boolean } }, stallMs: number): Promise<Watchdog | undefined> {
+export async function openWatchdog(target: { url: string; capabilities: { concurrentConnections: boolean } }, stallMs: number, note: (line: string) => void = () => {}): Promise<Watchdog | undefined> {
   if (!stallMs || !target.capabilities.concurrentConnections) return undefined
-  return Watchdog.open(target.url, { stallMs })
+  try {
+    return await Watchdog.open(target.url, { stallMs, connectTimeoutMs: 5_000 })
+  } catch (e) {
+    // A server that takes one session at a time (the embedded engine behind `pgverify db`) has
+    // no other session to hold a lock either: go on without, and say so.
+    note(`no watchdog: the server took no second session (${(e as Error).message.split('\n')[0]}); a statement stuck on a lock would not be cancelled`)
+    return undefined
+  }
 }
 
 /**
