@@ -80,7 +80,8 @@ describe.each(cases)('pnpm verify on the $name engine', (c) => {
     expect(r.depth).toMatchObject({ downUpSteps: 2, idempotentFiles: 2, faultPoints: 0 })
   })
 
-  it('a non-idempotent file fails the idempotency stage, naming the file, line and SQLSTATE', async () => {
+  it('a non-idempotent file fails the idempotency stage, naming the file, line and SQLSTATE', async (ctx) => {
+    depthOn(ctx, engine, ['native', 'embedded'], 'a non-idempotent file')
     const dir = copyDir(MIGRATIONS, (f) => f !== 'released.json')
     edit(dir, '002_plc_equipment_management.sql', (s) => `${s}\nINSERT INTO factory_telemetry.production_lines (line_code, name) VALUES ('L1', 'Line 1');\n`)
     const r = await runVerify(engine, { dir }, SCHEMA_STAGES)
@@ -150,7 +151,8 @@ describe.each(cases)('pnpm verify on the $name engine', (c) => {
     expect(jobInScope(job('custom'), focused)).toBe(true)
   })
 
-  it('a down file that forgets an index fails the down/up stage, naming the index', async () => {
+  it('a down file that forgets an index fails the down/up stage, naming the index', async (ctx) => {
+    depthOn(ctx, engine, ['native', 'embedded'], 'a down file that forgets an index')
     const dir = copyDir(MIGRATIONS, (f) => f !== 'released.json')
     edit(dir, '009_database_optimization.down.sql', (s) => s.replace('DROP INDEX IF EXISTS factory_telemetry.idx_users_role_active;', ''))
     const r = await runVerify(engine, { dir }, SCHEMA_STAGES)
@@ -211,7 +213,8 @@ describe.each(cases)('pnpm verify on the $name engine', (c) => {
   })
 
   // The command line, as CI runs it: its own engine of the same kind, in a child process.
-  it('exits 1 on a failing set, 0 on ours, and writes reports/verify.json either way', { timeout: 600_000 }, async () => {
+  it('exits 1 on a failing set, 0 on ours, and writes reports/verify.json either way', { timeout: 600_000 }, async (ctx) => {
+    depthOn(ctx, engine, ['native', 'embedded'], 'the command line of a full verify')
     const reports = emptyDir()
     const bad = copyDir(MIGRATIONS, (f) => f !== 'released.json')
     edit(bad, '003_production_management.sql', (s) => s.replace(/;\s*$/, ';\nSELECT no_such_function();\n'))
