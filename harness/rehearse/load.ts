@@ -9,6 +9,7 @@
  */
 import type pg from 'pg'
 import { insertRows, planTelemetry, telemetryTables, type Plan } from '../data/telemetry/index.ts'
+import { inOneTransaction } from '../backup/sql-script.ts'
 import { userSchemas } from '../catalog/schemas.ts'
 import { bulkInsertSql, genericSchema, type GenericSchema } from './generic.ts'
 
@@ -16,18 +17,6 @@ export interface Loaded {
   rows: Record<string, number>
   notLoaded: { table: string; reason: string }[]
   durationMs: number
-}
-
-async function inOwnTransaction(client: pg.ClientBase, work: () => Promise<number>): Promise<number> {
-  await client.query('BEGIN')
-  try {
-    const n = await work()
-    await client.query('COMMIT')
-    return n
-  } catch (e) {
-    await client.query('ROLLBACK').catch(() => {})
-    throw e
-  }
 }
 
 export function telemetryPlan(options: { seed: number; days: number; end?: Date }): Plan {
@@ -39,7 +28,7 @@ export async function loadTelemetryAt(client: pg.ClientBase, plan: Plan): Promis
   const out: Loaded = { rows: {}, notLoaded: [], durationMs: 0 }
   for (const t of telemetryTables(plan)) {
     try {
-      out.rows[t.table] = await inOwnTransaction(client, () => insertRows(client, t.table, t.columns, t.rows()))
+      out.rows[t.table] = await inOneTransaction(client, () => insertRows(client, t.table, t.columns, t.rows()))
     } catch (e) {
       out.notLoaded.push({ table: t.table, reason: (e as Error).message })
     }
@@ -59,7 +48,7 @@ export async function loadGenericAt(client: pg.ClientBase, options: { seed: numb
   for (const t of schema.tables) {
     try {
       // In slices, so one statement never holds a million rows' worth of memory at once.
-      out.rows[t.name] = await inOwnTransaction(client, async () => {
+      out.rows[t.name] = await inOneTransaction(client, async () => {
         for (let from = 1; from <= options.rows; from += 250_000) await client.query(bulkInsertSql(t, from, Math.min(options.rows + 1, from + 250_000)))
         return options.rows
       })
