@@ -13,6 +13,7 @@
  * in-place updates PostgreSQL makes without a new row version (pg_class's relpages, reltuples,
  * relhasindex, relfrozenxid), none of which the fingerprint holds.
  */
+import { createHash } from 'node:crypto'
 import type pg from 'pg'
 
 const LIST = `SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS q
@@ -22,9 +23,19 @@ const LIST = `SELECT quote_ident(n.nspname) || '.' || quote_ident(c.relname) AS 
         OR n.nspname IN ('_timescaledb_catalog', '_timescaledb_config'))
  ORDER BY 1`
 
-/** Per table: its rows, and its rows written by a transaction at or after `$1` (an xid). */
+/**
+ * Per table: its rows, and its rows written by a transaction at or after `$1` (an xid). The
+ * mark's age is a sub-select, computed once per table rather than once per row.
+ */
 const countQuery = (tables: string[]): string =>
-  tables.length ? tables.map((t) => `SELECT count(*)::int AS n, (count(*) FILTER (WHERE age(xmin) <= age($1::text::xid)))::int AS fresh FROM ${t}`).join(' UNION ALL ') : ''
+  tables.length ? tables.map((t) => `SELECT count(*)::int AS n, (count(*) FILTER (WHERE age(xmin) <= (SELECT age($1::text::xid))))::int AS fresh FROM ${t}`).join(' UNION ALL ') : ''
+
+/**
+ * Marks are taken and checked over and over on one session (fault injection: twice per fault
+ * point), and the query unions ~90 tables: prepared once per session under a name derived from
+ * its text, it is planned once instead of every time (measured 12.6 → 7.4 ms per check on native).
+ */
+const prepared = (text: string, values: unknown[]) => ({ name: `pgverify-mark-${createHash('sha1').update(text).digest('hex').slice(0, 16)}`, text, values })
 
 export interface CatalogMark {
   /** The next transaction id at the time of the mark: every later write carries one at least this new. */
@@ -39,7 +50,7 @@ async function markOf(client: pg.ClientBase, tables: string[]): Promise<CatalogM
   const next = (await client.query<{ x: string }>(`SELECT pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot())::text AS x`)).rows[0]!.x
   // The xid8 of the snapshot, reduced to the 32-bit xid that xmin holds.
   const xid = (BigInt(next) % 2n ** 32n).toString()
-  const counts = query ? (await client.query<{ n: number }>(query, [xid])).rows.map((x) => x.n).join(',') : ''
+  const counts = query ? (await client.query<{ n: number }>(prepared(query, [xid]))).rows.map((x) => x.n).join(',') : ''
   return { next: xid, counts, query }
 }
 
@@ -64,7 +75,7 @@ export const dataMark = (client: pg.ClientBase, tables: string[]): Promise<Catal
 export async function rowsUnchanged(client: pg.ClientBase, mark: CatalogMark): Promise<boolean> {
   if (!mark.query) return true
   try {
-    const r = await client.query<{ n: number; fresh: number }>(mark.query, [mark.next])
+    const r = await client.query<{ n: number; fresh: number }>(prepared(mark.query, [mark.next]))
     return r.rows.map((x) => x.n).join(',') === mark.counts && r.rows.every((x) => x.fresh === 0)
   } catch {
     return false

@@ -127,5 +127,6 @@ export function serverCapabilities(versions: EngineVersions, backgroundJobs: boo
     dumpTool: 'pg_dump',
     physicalSnapshot: false,
     disposable: true,
+    parallelDatabases: true,
   }
 }

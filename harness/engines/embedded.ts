@@ -20,6 +20,8 @@ import { createRequire } from 'node:module'
 import os from 'node:os'
 import path from 'node:path'
 import { HarnessError } from '../errors.ts'
+import { dumpInProcess } from './embedded-dump.ts'
+import { startThreadDatabase, threadModules, type ThreadBoot, type ThreadModules } from './embedded-thread.ts'
 import type { CreateDatabaseOptions, DatabaseHandle, EngineProvider, EngineStartOptions, EngineVersions, StartedEngine } from './types.ts'
 
 interface Served {
@@ -45,13 +47,15 @@ async function load(): Promise<Modules> {
 }
 
 /**
- * What every instance would otherwise read and copy again: the file-system bundle (pglite.data,
- * about 5 MB) read once per process, and the package version that keys the cached data directory.
+ * What every instance would otherwise read, copy or compile again: the file-system bundle
+ * (pglite.data, about 5 MB) read once per process, PostgreSQL's WASM code compiled once per
+ * process (a compiled module is shared with worker threads too), and the package version that
+ * keys the cached data directory.
  */
-async function packageAssets(): Promise<{ fsBundle: Blob; version: string }> {
+async function packageAssets(): Promise<{ fsBundle: Blob; wasmModule: WebAssembly.Module; version: string }> {
   const dist = path.dirname(createRequire(import.meta.url).resolve('@electric-sql/pglite'))
-  const [data, pkg] = await Promise.all([readFile(path.join(dist, 'pglite.data')), readFile(path.join(dist, '..', 'package.json'), 'utf8')])
-  return { fsBundle: new Blob([data]), version: String((JSON.parse(pkg) as { version?: string }).version ?? 'unknown') }
+  const [data, wasm, pkg] = await Promise.all([readFile(path.join(dist, 'pglite.data')), readFile(path.join(dist, 'pglite.wasm')), readFile(path.join(dist, '..', 'package.json'), 'utf8')])
+  return { fsBundle: new Blob([data]), wasmModule: await WebAssembly.compile(wasm), version: String((JSON.parse(pkg) as { version?: string }).version ?? 'unknown') }
 }
 
 /**
@@ -80,6 +84,8 @@ async function writeCached(file: string, template: Blob): Promise<void> {
 /** Not a secret (the socket server accepts any password), but masked in output like one. */
 const EMBEDDED_PASSWORD = 'anypassword'
 
+const urlFor = (port: number) => `postgres://postgres:${EMBEDDED_PASSWORD}@127.0.0.1:${port}/postgres?sslmode=disable`
+
 async function serve(m: Modules, db: PGliteType): Promise<Served> {
   const server = new m.PGLiteSocketServer({ db, host: '127.0.0.1', port: 0 })
   await server.start()
@@ -93,7 +99,7 @@ async function serve(m: Modules, db: PGliteType): Promise<Served> {
     // The password: the socket server asks for one (and accepts any); without one in the URL,
     // psql prompts, and an empty answer ends in "server closed the connection unexpectedly".
     // A word that appears in no other text: passwords are masked wherever they appear in output.
-    url: `postgres://postgres:${EMBEDDED_PASSWORD}@127.0.0.1:${address.port}/postgres?sslmode=disable`,
+    url: urlFor(address.port),
     async stop() {
       if (stopped) return
       stopped = true
@@ -157,6 +163,7 @@ export const embeddedEngine: EngineProvider = {
     let base: PGliteType | undefined
     let extensions: Record<string, never>
     let fsBundle: Blob
+    let wasmModule: WebAssembly.Module
     let template: Blob | undefined
     let pristine: Blob
     try {
@@ -164,11 +171,12 @@ export const embeddedEngine: EngineProvider = {
       extensions = options.timescale === false ? {} : { timescaledb: m.timescaledb as never }
       const assets = await packageAssets()
       fsBundle = assets.fsBundle
+      wasmModule = assets.wasmModule
       const cacheFile = templateCache(assets.version, options.timescale !== false)
       template = await readCached(cacheFile)
-      if (template) base = await m.PGlite.create({ loadDataDir: template, extensions, fsBundle }).catch(() => undefined)
+      if (template) base = await m.PGlite.create({ loadDataDir: template, extensions, fsBundle, wasmModule }).catch(() => undefined)
       if (!base) {
-        base = await m.PGlite.create({ extensions, fsBundle })
+        base = await m.PGlite.create({ extensions, fsBundle, wasmModule })
         // Captured before anything is created, so every clone is an empty database.
         template = await base.dumpDataDir('none')
         await writeCached(cacheFile, template).catch(() => {})
@@ -182,7 +190,9 @@ export const embeddedEngine: EngineProvider = {
     }
     const versions = await readVersions(base)
     const main = await serve(m, base)
-    const databases = new Set<Served>()
+    const databases = new Set<{ stop(): Promise<void> }>()
+    // Databases in worker threads (options.parallel): the bytes every worker boots from, made once.
+    let threads: { modules: ThreadModules; boot: ThreadBoot } | undefined
     let counter = 0
     let stopped = false
     const ts = versions.timescaledb === 'none' ? 'without TimescaleDB' : `+ TimescaleDB ${versions.timescaledb} (${versions.timescaledbLicense} license)`
@@ -201,14 +211,30 @@ export const embeddedEngine: EngineProvider = {
         dumpTool: 'wasm-pg_dump',
         physicalSnapshot: true,
         disposable: true,
+        parallelDatabases: true,
       },
       describe: () => `embedded: PostgreSQL ${versions.postgres} (WASM, single connection, no background workers) ${ts}`,
 
       async createDatabase(label = 'db', options: CreateDatabaseOptions = {}): Promise<DatabaseHandle> {
         if (stopped) throw new HarnessError('ENGINE_UNAVAILABLE', 'embedded engine is stopped')
+        const name = (n: number) => `${label.replace(/[^a-z0-9_]/gi, '_').slice(0, 40)}_${n}`
+        if (options.parallel) {
+          threads ??= { modules: threadModules(extensions.timescaledb !== undefined), boot: { dataDir: await pristine.arrayBuffer(), fsBundle: await fsBundle.arrayBuffer(), wasmModule } }
+          const t = await startThreadDatabase(threads.modules, options.from ? { ...threads.boot, dataDir: await options.from.arrayBuffer(), snapshot: true } : threads.boot)
+          databases.add(t)
+          return {
+            url: urlFor(t.port),
+            name: name(++counter),
+            physical: t.physical,
+            async drop() {
+              databases.delete(t)
+              await t.stop()
+            },
+          }
+        }
         let db: PGliteType
         try {
-          db = await m.PGlite.create({ loadDataDir: options.from ?? pristine, extensions, fsBundle })
+          db = await m.PGlite.create({ loadDataDir: options.from ?? pristine, extensions, fsBundle, wasmModule })
         } catch (e) {
           if (!options.from) throw e
           throw new HarnessError('ENGINE_START_FAILED', `embedded engine: cannot boot a database from the given data directory snapshot: ${(e as Error).message}`, {
@@ -219,12 +245,11 @@ export const embeddedEngine: EngineProvider = {
         if (options.from) await loadExtensionLibraries(db)
         const served = await serve(m, db)
         databases.add(served)
-        const name = `${label.replace(/[^a-z0-9_]/gi, '_').slice(0, 40)}_${++counter}`
         return {
           url: served.url,
-          name,
+          name: name(++counter),
           physical: {
-            pglite: db,
+            pgDump: (args) => dumpInProcess(db, args),
             async dumpDataDir(compression = 'none') {
               // Dirty pages live in shared buffers until a checkpoint: without one the copy boots
               // by crash recovery, and sequences come back advanced (migration_log_id_seq 9 → 33 seen).

@@ -2,7 +2,6 @@
  * The engine contract. Suites, the runner and the CLI only ever see these types:
  * nothing outside harness/engines/ may branch on an engine's name.
  */
-import type { PGlite } from '@electric-sql/pglite'
 
 /** What a started engine can and cannot do; callers decide by flag, never by name. */
 export interface EngineCapabilities {
@@ -22,6 +21,12 @@ export interface EngineCapabilities {
   physicalSnapshot: boolean
   /** The harness created this server and may throw it away. False for `url`. */
   disposable: boolean
+  /**
+   * Work on different databases runs in parallel (a server process per session; the embedded
+   * engine's databases created with `parallel`, each in a thread of its own), so stages on
+   * databases of their own gain from running side by side even without `concurrentConnections`.
+   */
+  parallelDatabases: boolean
 }
 
 export interface EngineVersions {
@@ -34,18 +39,19 @@ export interface EngineVersions {
 }
 
 /**
- * In-process access to one database, offered only where `capabilities.physicalSnapshot` is true
- * (the embedded engine). Backups use it for the "volume backup" and for the WASM pg_dump.
+ * Access to one database's instance itself, offered only where `capabilities.physicalSnapshot`
+ * is true (the embedded engine), wherever the instance runs (this thread or a worker of its own).
+ * Backups use it for the "volume backup" and for the WASM pg_dump.
  */
 export interface PhysicalAccess {
   /** The whole data directory as a tar (gzip-compressed when asked): loadable with `createDatabase(label, { from })`. */
   dumpDataDir(compression?: 'none' | 'gzip'): Promise<Blob>
   /**
-   * The PGlite instance behind the socket, for tools that drive it in-process (the WASM pg_dump of
-   * `@electric-sql/pglite-tools`). Such tools bypass the socket: use it only while no client of this
-   * database is in the middle of a query or transaction.
+   * The WASM pg_dump of `@electric-sql/pglite-tools` with `args`, run against the instance
+   * (embedded-dump.ts); the plain SQL it wrote. It bypasses the socket: use it only while no
+   * client of this database is in the middle of a query or transaction.
    */
-  readonly pglite: PGlite
+  pgDump(args: string[]): Promise<Uint8Array>
 }
 
 export type ToolName = 'pg_dump' | 'pg_restore' | 'psql'
@@ -107,6 +113,12 @@ export interface CreateDatabaseOptions {
    * Engines without several sessions (embedded) do not read it: callers check concurrentConnections.
    */
   template?: string
+  /**
+   * Run this database apart from the others, so that work on it proceeds in parallel with
+   * theirs (the embedded engine: a worker thread of its own, `physical` served from there).
+   * Server engines do not read it: their databases always work in parallel.
+   */
+  parallel?: boolean
 }
 
 export interface StartedEngine {

@@ -68,6 +68,7 @@ export const urlEngine: EngineProvider = {
         dumpTool: 'pg_dump',
         physicalSnapshot: false,
         disposable: false,
+        parallelDatabases: true,
       },
       describe: () => `url: ${redactUrl(url)}: PostgreSQL ${versions.postgres} + TimescaleDB ${versions.timescaledb}`,
       async createDatabase(label?: string, options: CreateDatabaseOptions = {}): Promise<DatabaseHandle> {

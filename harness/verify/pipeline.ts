@@ -7,7 +7,7 @@
  */
 import type pg from 'pg'
 import { engineDifferences } from '../engines/differences.ts'
-import type { StartedEngine } from '../engines/types.ts'
+import type { CreateDatabaseOptions, StartedEngine } from '../engines/types.ts'
 import { connect } from '../runner/connect.ts'
 import { fingerprintHash, PackedSnapshots } from '../validation/fingerprint/index.ts'
 import { harnessOutcome, notRun, runStep } from '../steps/step.ts'
@@ -102,7 +102,9 @@ export async function runVerify(engine: StartedEngine, options: VerifyOptions, s
   }
   if (shard) progress(`▸ shard ${shardLabel(shard.spec)}: base stages in full, a share of the split stages' units (seed ${options.seed})`)
 
-  const db = await engine.createDatabase('verify')
+  // The shared database needs no in-process access either: on the embedded engine it runs in a
+  // thread of its own, so the stages beside it are not held up by its queries.
+  const db = await engine.createDatabase('verify', { parallel: true })
   let client: pg.Client | undefined
   try {
     client = await connect(db.url, { applicationName: 'pgverify verify' })
@@ -143,7 +145,7 @@ function shardRecord(options: VerifyOptions, plan: ShardPlan, migrations: Verify
  * they finished in.
  */
 async function runStages(ctx: VerifyContext, client: pg.Client, stages: Stage[]): Promise<StageResult[]> {
-  const together = ctx.engine.capabilities.concurrentConnections
+  const together = ctx.engine.capabilities.concurrentConnections || ctx.engine.capabilities.parallelDatabases
   const running = new Map<string, Promise<StageResult>>()
   let inOrder: Promise<unknown> = Promise.resolve()
   for (const stage of stages) {
@@ -157,7 +159,7 @@ async function runStages(ctx: VerifyContext, client: pg.Client, stages: Stage[])
       ctx.progress(`▸ ${stage.title}${alongside ? ' (alongside the others, on a database of its own)' : ''}`)
       // A context of its own per stage: its meter counts its work only, whatever runs beside it.
       const meter = new Meter()
-      const own: VerifyContext = { ...ctx, meter }
+      const own: VerifyContext = { ...ctx, meter, ...(alongside ? { engine: parallelDatabases(ctx.engine) } : {}) }
       const body = alongside === 'migrated' ? () => onMigratedDatabase(own, stage) : () => stage.run(own, client)
       return withMeter(await runStep(stage, body, (e) => harnessOutcome(e, `${stage.id} could not complete: ${e.message}`)), meter)
     })
@@ -165,6 +167,11 @@ async function runStages(ctx: VerifyContext, client: pg.Client, stages: Stage[])
     if (!alongside) inOrder = result
   }
   return Promise.all(stages.map((s) => running.get(s.id)!))
+}
+
+/** The engine as a stage running alongside the others sees it: every database it creates asks to run in parallel. */
+function parallelDatabases(engine: StartedEngine): StartedEngine {
+  return Object.assign(Object.create(engine) as StartedEngine, { createDatabase: (label?: string, o: CreateDatabaseOptions = {}) => engine.createDatabase(label, { parallel: true, ...o }) })
 }
 
 /** Runs `stage` on a fresh database the runner migrated to the top, used by nobody else, dropped after. */

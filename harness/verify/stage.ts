@@ -125,13 +125,14 @@ export interface Stage {
   needs: string[]
   run: StageFn
   /**
-   * Whether the stage may run alongside others on an engine with several sessions
-   * (`capabilities.concurrentConnections`): `own`, it works only on databases it creates and
-   * ignores the shared client; `migrated`, it needs a database at the top version that nobody
-   * else uses, and the pipeline gives it one of its own, migrated to the top by the runner.
-   * Absent: in order, on the shared database. On single-session engines every stage runs in order.
+   * Whether the stage may run alongside others on an engine whose databases work in parallel
+   * (`capabilities.concurrentConnections` or `parallelDatabases`): `own`, it works only on
+   * databases it creates and ignores the shared client; `migrated`, it needs a database at the
+   * top version that nobody else uses, and the pipeline gives it one of its own, migrated to the
+   * top by the runner. Absent: in order, on the shared database.
    */
   alongside?: 'own' | 'migrated'
+
   /** Runs with nothing beside it: it starts once every stage before it has ended (it measures latency). */
   alone?: boolean
 }

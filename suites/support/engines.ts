@@ -90,6 +90,7 @@ const LACKING: Record<Flag, string> = {
   nonTransactionalIndexBuilds: 'cannot build an index outside a transaction (CREATE INDEX CONCURRENTLY fails there)',
   physicalSnapshot: 'has no physical copy of a database (data directory)',
   disposable: 'is not disposable',
+  parallelDatabases: 'runs its databases one at a time',
 }
 
 /** Why `engine` cannot serve `what` for want of `flag`, or undefined when it can. */

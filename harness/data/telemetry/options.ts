@@ -11,6 +11,12 @@ export interface TelemetryOptions {
   end?: Date
   /** metric_hist samples per second per metric (default 0.05: one sample per 20 s, see the header). */
   hz?: number
+  /**
+   * oee_calculations and energy_consumption: one reading every this many minutes (default 1, the
+   * seed's rate). Each reading still covers its own minute; a larger step only thins the series,
+   * for data sized for a proof rather than a benchmark (the round trip needs chunks, not volume).
+   */
+  seriesMinutes?: number
 }
 
 export interface LoadOptions {

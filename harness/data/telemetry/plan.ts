@@ -77,6 +77,8 @@ export interface Plan {
   hz: number
   /** Sample period in ms (1000 / hz, rounded). */
   stepMs: number
+  /** Period of the per-minute series (oee_calculations, energy_consumption), in ms. */
+  seriesStepMs: number
   start: number
   end: number
   lines: Line[]
@@ -142,12 +144,14 @@ function resolveOptions(options: TelemetryOptions = {}) {
   if (!Number.isFinite(end)) throw new RangeError('end is not a valid date')
   const start = end - Math.round(days * DAY_MS)
   const stepMs = Math.max(100, Math.round(1000 / hz))
-  return { seed, scale, days, hz, end, start, stepMs }
+  const seriesMinutes = options.seriesMinutes ?? 1
+  if (!Number.isInteger(seriesMinutes) || seriesMinutes < 1) throw new RangeError(`seriesMinutes must be a whole number ≥ 1, got ${seriesMinutes}`)
+  return { seed, scale, days, hz, end, start, stepMs, seriesStepMs: seriesMinutes * MINUTE_MS }
 }
 
 /** Builds the reference data and the event timelines (no time series yet). Pure. */
 export function planTelemetry(options: TelemetryOptions = {}): Plan {
-  const { seed, scale, hz, start, end, stepMs } = resolveOptions(options)
+  const { seed, scale, hz, start, end, stepMs, seriesStepMs } = resolveOptions(options)
   const nEquipment = Math.max(1, Math.round(EQUIPMENT_PER_SCALE * scale))
   const nLines = Math.min(nEquipment, Math.max(1, Math.round(LINES_PER_SCALE * scale)))
 
@@ -272,7 +276,7 @@ export function planTelemetry(options: TelemetryOptions = {}): Plan {
     { id: uuidFor(seed, 'product', 0), code: 'BTL-500', name: 'Bottle 500 ml', ppm: 120 },
     { id: uuidFor(seed, 'product', 1), code: 'BTL-1000', name: 'Bottle 1 l', ppm: 90 },
   ]
-  return { seed, scale, hz, stepMs, start, end, lines, equipment, metrics, faults, plannedStops, users, shifts, products }
+  return { seed, scale, hz, stepMs, seriesStepMs, start, end, lines, equipment, metrics, faults, plannedStops, users, shifts, products }
 }
 
 // ---- interval helpers -------------------------------------------------------------------------------

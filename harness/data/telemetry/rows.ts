@@ -103,11 +103,12 @@ export const OEE_COLUMNS = [
   'planned_production_time', 'actual_production_time', 'ideal_cycle_time', 'actual_cycle_time', 'good_parts', 'total_parts',
 ] as const
 
-const firstMinute = (plan: Plan) => Math.ceil(plan.start / MINUTE_MS) * MINUTE_MS
+/** The first reading of a per-minute series: on a multiple of its period from the epoch. */
+const firstMinute = (plan: Plan) => Math.ceil(plan.start / plan.seriesStepMs) * plan.seriesStepMs
 
-/** oee_calculations: one row per line per minute. */
+/** oee_calculations: one row per line per minute (every `seriesMinutes`). */
 export function* oeeRows(plan: Plan): Generator<unknown[]> {
-  for (let t = firstMinute(plan); t < plan.end; t += MINUTE_MS) {
+  for (let t = firstMinute(plan); t < plan.end; t += plan.seriesStepMs) {
     for (const line of plan.lines) {
       const o = oeeMinute(plan, line, t)
       yield [line.id, line.primary.code, new Date(t), o.availability, o.performance, o.quality, o.oee, o.planned, o.actual, o.idealCycle, o.actualCycle, o.good, o.total]
@@ -137,9 +138,9 @@ export function energyMinute(plan: Plan, eq: Equipment, t: number): EnergyMinute
 
 export const ENERGY_COLUMNS = ['equipment_code', 'consumption_time', 'line_id', 'power_kw', 'energy_kwh', 'voltage_v', 'current_a', 'power_factor'] as const
 
-/** energy_consumption: one reading per machine per minute. */
+/** energy_consumption: one reading per machine per minute (every `seriesMinutes`). */
 export function* energyRows(plan: Plan): Generator<unknown[]> {
-  for (let t = firstMinute(plan); t < plan.end; t += MINUTE_MS) {
+  for (let t = firstMinute(plan); t < plan.end; t += plan.seriesStepMs) {
     for (const eq of plan.equipment) {
       const e = energyMinute(plan, eq, t)
       yield [eq.code, new Date(t), plan.lines[eq.lineIndex]!.id, e.powerKw, e.energyKwh, e.voltage, e.current, e.pf]

@@ -1,0 +1,93 @@
+/**
+ * The embedded engine's databases in threads of their own (`createDatabase(label, { parallel })`,
+ * harness/engines/embedded-thread.ts): a query running in one does not hold up another
+ * database's clients (in-process databases share one thread, and do), their physical access
+ * works from the worker (WASM pg_dump, data-directory copy, a database booted from that copy),
+ * and a dropped one ends its thread.
+ */
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { DatabaseHandle, StartedEngine } from '../harness/engines/types.ts'
+import { engineCases, useEngine } from './support/engines.ts'
+
+const [embedded] = await engineCases(['embedded'])
+
+async function open(db: DatabaseHandle): Promise<pg.Client> {
+  const c = new pg.Client({ connectionString: db.url })
+  await c.connect()
+  return c
+}
+
+/** Which of two queries answered first: a long one on `slow`'s database, a trivial one on `fast`'s, sent just after. */
+async function firstToAnswer(slow: pg.Client, fast: pg.Client): Promise<string[]> {
+  const order: string[] = []
+  const long = slow.query('SELECT pg_sleep(1.5)').then(() => order.push('long query'))
+  // Sent once the long one is surely running.
+  await new Promise((r) => setTimeout(r, 200))
+  const short = fast.query('SELECT 1').then(() => order.push('other database'))
+  await Promise.all([long, short])
+  return order
+}
+
+describe.skipIf(!embedded?.available)(`embedded databases in threads of their own${embedded?.available ? '' : ` (skipped: ${embedded?.reason})`}`, () => {
+  const engine = embedded?.available ? useEngine(embedded) : () => undefined as unknown as StartedEngine
+  let made: DatabaseHandle[] = []
+  const create = async (label: string, options: Parameters<StartedEngine['createDatabase']>[1]) => {
+    const db = await engine().createDatabase(label, options)
+    made.push(db)
+    return db
+  }
+  beforeAll(() => {
+    made = []
+  })
+  afterAll(async () => {
+    await Promise.all(made.map((d) => d.drop().catch(() => {})))
+  })
+
+  it('a long query in one thread database does not hold up another; in-process databases share one thread and do', async () => {
+    const [a, b] = [await create('thread_a', { parallel: true }), await create('thread_b', { parallel: true })]
+    const [ca, cb] = [await open(a), await open(b)]
+    const [p, q] = [await create('inproc_a', {}), await create('inproc_b', {})]
+    const [cp, cq] = [await open(p), await open(q)]
+    try {
+      expect(await firstToAnswer(ca, cb)).toEqual(['other database', 'long query'])
+      // The reason threads exist: in one thread the other database's reply waits for the long query.
+      expect(await firstToAnswer(cp, cq)).toEqual(['long query', 'other database'])
+    } finally {
+      await Promise.all([ca, cb, cp, cq].map((c) => c.end().catch(() => {})))
+    }
+  }, 60_000)
+
+  it('physical access works from the worker: WASM pg_dump, the data directory, and a thread database booted from it', async () => {
+    const db = await create('thread_physical', { parallel: true })
+    const c = await open(db)
+    try {
+      await c.query(`CREATE TABLE kept (id int PRIMARY KEY, note text); INSERT INTO kept VALUES (1, 'from the worker'), (2, 'second')`)
+      // pg_dump's own SETs do not stay behind for the next client (embedded-dump.ts).
+      const before = (await c.query<{ s: string }>(`SHOW extra_float_digits`)).rows[0]!.s
+      const sql = new TextDecoder().decode(await db.physical!.pgDump(['--inserts', '--schema-only']))
+      expect(sql).toMatch(/CREATE TABLE public\.kept/)
+      expect((await c.query<{ s: string }>(`SHOW extra_float_digits`)).rows[0]!.s).toBe(before)
+      const tar = await db.physical!.dumpDataDir('gzip')
+      expect(tar.size).toBeGreaterThan(0)
+      const copy = await create('thread_copy', { parallel: true, from: tar })
+      const cc = await open(copy)
+      try {
+        expect((await cc.query<{ note: string }>(`SELECT note FROM kept ORDER BY id`)).rows.map((r) => r.note)).toEqual(['from the worker', 'second'])
+      } finally {
+        await cc.end()
+      }
+    } finally {
+      await c.end().catch(() => {})
+    }
+  }, 120_000)
+
+  it('a dropped thread database ends its thread: its port refuses connections', async () => {
+    const db = await create('thread_drop', { parallel: true })
+    const c = await open(db)
+    expect((await c.query<{ n: number }>('SELECT 41 + 1 AS n')).rows[0]!.n).toBe(42)
+    await c.end()
+    await db.drop()
+    await expect(open(db)).rejects.toThrow(/ECONNREFUSED|terminated|closed/)
+  }, 60_000)
+})
