@@ -55,12 +55,10 @@ export class MigrationLog {
     return r.rows[0]?.t != null
   }
 
-  async read(client: pg.ClientBase): Promise<LogRow[]> {
-    if (!(await this.exists(client))) return []
-    const r = await client.query<LogRow>(
-      `SELECT migration_name, migration_file, status, checksum, applied_at, applied_by, execution_time_ms, error_message FROM ${this.qualified} ORDER BY id`,
-    )
-    return r.rows
+  /** Every row in order, or undefined when the table does not exist (asked first: a query naming a missing table would leave an ERROR in the server's log). */
+  async read(client: pg.ClientBase): Promise<LogRow[] | undefined> {
+    if (!(await this.exists(client))) return undefined
+    return (await client.query<LogRow>(`SELECT migration_name, migration_file, status, checksum, applied_at, applied_by, execution_time_ms, error_message FROM ${this.qualified} ORDER BY id`)).rows
   }
 
   async recordCompleted(client: pg.ClientBase, name: string, file: string, checksum: string, ms: number): Promise<void> {

@@ -38,19 +38,24 @@ const INSTALL_HINT =
   'Run on a PostgreSQL with TimescaleDB: the container image timescale/timescaledb:2.28.3-pg15 (or latest-pg15), or install the timescaledb-2-postgresql-15 package and set shared_preload_libraries = \'timescaledb\' in postgresql.conf, then restart.'
 
 export async function preflight(client: pg.ClientBase, req: Requirements): Promise<PreflightReport> {
-  const pgv = (await client.query<{ v: string; num: string }>(`SELECT current_setting('server_version') AS v, current_setting('server_version_num') AS num`)).rows[0]!
+  // Everything the checks read, in one round trip: the runner comes here at every up. The
+  // license setting exists only once TimescaleDB's library is loaded (preloaded or created).
+  const names = Object.keys(req.extensions ?? {})
+  const pgv = (
+    await client.query<{ v: string; license: string | null; ext: { name: string; default_version: string | null; installed_version: string | null }[] }>(
+      `SELECT current_setting('server_version') AS v, current_setting('timescaledb.license', true) AS license,
+              coalesce((SELECT json_agg(json_build_object('name', name, 'default_version', default_version, 'installed_version', installed_version))
+                          FROM pg_available_extensions WHERE name = ANY($1::text[])), '[]') AS ext`,
+      [names],
+    )
+  ).rows[0]!
   const report: PreflightReport = { postgres: pgv.v, extensions: {} }
   const minPg = req.postgres?.minVersion
   if (minPg && !versionAtLeast(pgv.v, minPg)) {
     throw new HarnessError('ENGINE_UNAVAILABLE', `PostgreSQL ${pgv.v} is older than the required ${minPg}; nothing was changed`, { hint: `Upgrade the server to PostgreSQL ${minPg} or newer.` })
   }
   for (const [name, want] of Object.entries(req.extensions ?? {})) {
-    const row = (
-      await client.query<{ default_version: string | null; installed_version: string | null }>(
-        `SELECT default_version, installed_version FROM pg_available_extensions WHERE name = $1`,
-        [name],
-      )
-    ).rows[0]
+    const row = pgv.ext.find((e) => e.name === name)
     const isTs = name === 'timescaledb'
     if (!row) {
       throw new HarnessError(isTs ? 'TIMESCALEDB_MISSING' : 'ENGINE_UNAVAILABLE', `extension "${name}" is not available on this server (PostgreSQL ${pgv.v}); nothing was changed`, {
@@ -69,10 +74,9 @@ export async function preflight(client: pg.ClientBase, req: Requirements): Promi
         details: { extension: name, installed, available, required: want.minVersion },
       })
     }
-    // The license GUC exists only once the library is loaded (preloaded or already created).
     let license: string | undefined
     if (isTs) {
-      license = (await client.query<{ l: string | null }>(`SELECT current_setting('timescaledb.license', true) AS l`)).rows[0]?.l ?? undefined
+      license = pgv.license ?? undefined
       checkLicense(want, license)
     }
     report.extensions[name] = { available, installed, license }

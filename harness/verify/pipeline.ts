@@ -182,7 +182,7 @@ async function onMigratedDatabase(ctx: VerifyContext, stage: Stage): Promise<Sta
     client = await connect(db.url, { applicationName: `pgverify ${stage.id}` })
     const up = await migratorFor(ctx, client).up()
     if (up.error) return failed(`${stage.id}: could not migrate a database of its own to the top: ${up.error.message}`, up.error.hint ? [up.error.hint] : [], { code: up.error.code, message: up.error.message })
-    return await stage.run(ctx, client)
+    return await stage.run({ ...ctx, throwaway: true }, client)
   } finally {
     await client?.end().catch(() => {})
     await db.drop().catch(() => {})

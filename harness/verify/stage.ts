@@ -63,6 +63,8 @@ export interface VerifyContext {
   options: VerifyOptions
   /** The running stage's meter (the pipeline gives every stage a fresh one): counts and time by part. */
   meter?: Meter
+  /** The stage's client is on a database of its own, dropped when the stage ends: nothing on it needs to be left as found. */
+  throwaway?: boolean
   /** With --changed: the migrations proven at full depth (the others are only replayed); absent: all. */
   focus?: Set<string>
   /** With --shard: which units of the split stages this run owns (shard.ts); absent: all. */

@@ -37,6 +37,8 @@ export interface PropertyContext {
   chains?: (total: number) => number[]
   /** `verify --changed`: which registered jobs run at the latest version (the others were proven when released); absent: all. */
   jobs?: (job: RegisteredJob) => boolean
+  /** Put the database back as replay left it (every migration applied, none of the generated rows) at the end; default true. A database dropped afterwards skips it (N downs and N ups). */
+  leaveAsFound?: boolean
 }
 
 /** The verdict, as a verify stage reports it. */

@@ -257,12 +257,12 @@ export async function runDataProperties(ctx: PropertyContext): Promise<PropertyR
   }
 
   // Leave the database as replay left it: every migration applied, none of the generated rows.
-  const reset = await migrator.down({ to: 0 })
-  const back = reset.error ? reset : await migrator.up()
+  const reset = ctx.leaveAsFound === false ? undefined : await migrator.down({ to: 0 })
+  const back = reset?.error ? reset : reset ? await migrator.up() : undefined
 
   return verdict({
     ctx, seed, runs, N, started, stats: steps.map((s) => s.stats), declared, preconditions, generatorNotes, rejections, jobsRan, retentionRemoved, jobErrors, timing,
-    digest: digest.digest('hex'), resetError: back.error?.message, failure, tooManySkips, starts: steps.map((s) => s.k),
+    digest: digest.digest('hex'), resetError: back?.error?.message, failure, tooManySkips, starts: steps.map((s) => s.k),
   })
 }
 

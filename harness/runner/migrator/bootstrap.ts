@@ -12,8 +12,10 @@ import { bootstrapError } from './driver-errors.ts'
 /** Creates what is missing; returns what it created (empty when everything was there). */
 export async function bootstrap(client: pg.ClientBase, log: MigrationLog, req: Requirements): Promise<string[]> {
   const created: string[] = []
-  const installed = new Set((await client.query<{ extname: string }>(`SELECT extname FROM pg_extension`)).rows.map((r) => r.extname))
-  const logExists = await log.exists(client)
+  // One round trip: the runner comes here at every up.
+  const seen = (await client.query<{ ext: string[]; log: boolean }>(`SELECT array(SELECT extname::text FROM pg_extension) AS ext, to_regclass($1) IS NOT NULL AS log`, [log.qualified])).rows[0]!
+  const installed = new Set(seen.ext)
+  const logExists = seen.log
   const missingExt = Object.keys(req.extensions ?? {}).filter((e) => !installed.has(e))
   if (missingExt.length === 0 && logExists) return created
   await client.query('BEGIN')

@@ -23,8 +23,9 @@ const isoOrNull = (d: Date | null | undefined) => (d ? new Date(d).toISOString()
 /** Reads files and log, and classifies every migration. */
 export async function readState(client: pg.ClientBase, log: MigrationLog, provider: MigrationProvider): Promise<State> {
   const migrations = await provider.getMigrations()
-  const logExists = await log.exists(client)
-  const list = logExists ? await log.read(client) : []
+  const read = await log.read(client)
+  const logExists = read !== undefined
+  const list = read ?? []
   const rows = new Map(list.map((r) => [r.migration_name, r]))
   const entries: MigrationStatusEntry[] = migrations.map((m) => {
     const row = rows.get(m.name)

@@ -23,6 +23,7 @@ export const dataProperties: StageFn = async (ctx, client) => {
     backgroundWorkers: ctx.engine.capabilities.backgroundWorkers,
     progress: ctx.progress,
     focus: ctx.focus,
+    leaveAsFound: !ctx.throwaway,
     // --shard: every chain is a unit; this run makes its own.
     // --changed: at the latest version, only the jobs a new or changed migration registers or touches.
     jobs: ctx.focus ? (j) => jobInScope(j, ctx.migrations.filter((m) => inFocus(ctx, m))) : undefined,
