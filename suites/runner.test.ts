@@ -247,6 +247,21 @@ describe.each(cases)('runner on the $name engine', (c) => {
     }
   })
 
+  it('a failed migration that changed session settings leaves them as they were (the rollback undoes its SETs)', async () => {
+    const s = await fresh()
+    try {
+      const dir = copyDir(PLAIN, (f) => !f.startsWith('003'))
+      write(dir, '003_sets_then_fails.sql', "SET search_path = pg_catalog;\nSELECT set_config('work_mem', '7MB', false);\nSELECT 1 / 0;\n")
+      const show = async () => (await s.client.query(`SELECT current_setting('search_path') AS sp, current_setting('work_mem') AS wm`)).rows[0]
+      const before = await show()
+      const r = await migrator(s.client, dir, plainManifest).up()
+      expect(r.error?.code).toBe('MIGRATION_FAILED')
+      expect(await show()).toEqual(before)
+    } finally {
+      await s.close()
+    }
+  })
+
   it('reports a syntax error at its exact file:line:column', async () => {
     const s = await fresh()
     try {

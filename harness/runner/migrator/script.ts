@@ -65,7 +65,11 @@ export async function runScript(r: ScriptRunner, m: Migration, script: Migration
   } finally {
     // Files may SET session settings (search_path, timeouts); they must not leak into the next
     // one. Not RESET ALL: that returns to server defaults, not to this session's start state.
-    await restoreSessionSettings(client, settings).catch(() => {})
+    // A transaction that rolled back took its SETs with it (PostgreSQL undoes them on abort):
+    // nothing to put back, one pg_settings scan saved on every failed run (fault injection fails
+    // a run at every statement boundary).
+    const rolledBack = result.status === 'failed' && !script.noTransaction
+    if (!rolledBack) await restoreSessionSettings(client, settings).catch(() => {})
   }
   return result
 }
