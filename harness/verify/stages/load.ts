@@ -61,6 +61,7 @@ export const loadStage: StageFn = async (ctx) => {
     days: o.hours / 24,
     rows: o.rows,
     baselineMs: o.baselineMs,
+    walk: true,
     only,
     logSchema: ctx.logSchema,
     ...(ctx.logTable ? { logTable: ctx.logTable } : {}),
