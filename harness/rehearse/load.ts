@@ -32,6 +32,9 @@ export function telemetryPlan(options: { seed: number; days: number; end?: Date 
   return planTelemetry({ seed: options.seed, days: options.days, ...(options.end ? { end: options.end } : {}) })
 }
 
+/** A table just loaded: its name as reported (`schema.name`) and as SQL (quoted where needed). */
+type Added = { name: string; sql: string }
+
 export type LoaderOptions = { ms5: true; plan: Plan } | { ms5: false; seed: number; rows: number; anchor: Date; exclude: string[] }
 
 export class Loader {
@@ -56,8 +59,8 @@ export class Loader {
     const retry = (table: string) => !this.#failed.has(table) || !changed || changed.has(table)
     const added = this.o.ms5 ? await this.#telemetry(client, this.o.plan, retry) : await this.#generic(client, this.o, retry)
     // The loaded tables only: a database-wide ANALYZE also reads every catalog and TimescaleDB table.
-    if (added.length) await client.query(`ANALYZE ${added.join(', ')}`)
-    return { ...this.loaded, added, durationMs: performance.now() - t0 }
+    if (added.length) await client.query(`ANALYZE ${added.map((a) => a.sql).join(', ')}`)
+    return { ...this.loaded, added: added.map((a) => a.name), durationMs: performance.now() - t0 }
   }
 
   /** What it holds now, without loading anything. */
@@ -72,15 +75,15 @@ export class Loader {
     for (const { t } of r.rows) this.#rows.delete(t)
   }
 
-  async #telemetry(client: pg.ClientBase, plan: Plan, retry: (table: string) => boolean): Promise<string[]> {
-    const added: string[] = []
+  async #telemetry(client: pg.ClientBase, plan: Plan, retry: (table: string) => boolean): Promise<Added[]> {
+    const added: Added[] = []
     for (const t of telemetryTables(plan)) {
       if (this.#rows.has(t.table) || !retry(t.table)) continue
       try {
         const n = await inOneTransaction(client, () => insertRows(client, t.table, t.columns, t.rows()))
         this.#rows.set(t.table, n)
         this.#failed.delete(t.table)
-        if (n > 0) added.push(t.table)
+        if (n > 0) added.push({ name: t.table, sql: t.table })
       } catch (e) {
         this.#failed.set(t.table, (e as Error).message)
       }
@@ -88,14 +91,14 @@ export class Loader {
     return added
   }
 
-  async #generic(client: pg.ClientBase, o: Extract<LoaderOptions, { ms5: false }>, retry: (table: string) => boolean): Promise<string[]> {
+  async #generic(client: pg.ClientBase, o: Extract<LoaderOptions, { ms5: false }>, retry: (table: string) => boolean): Promise<Added[]> {
     const schemas = ['public', ...(await userSchemas(client))]
     const schema = await genericSchema(client, schemas, { seed: o.seed, anchor: o.anchor, exclude: o.exclude })
     this.tables = schema.tables
     this.#skipped = schema.skipped
     const present = new Set(schema.tables.map((t) => t.name))
     for (const t of this.#failed.keys()) if (!present.has(t)) this.#failed.delete(t)
-    const added: string[] = []
+    const added: Added[] = []
     for (const t of schema.tables) {
       if (this.#rows.has(t.name) || !retry(t.name)) continue
       try {
@@ -105,7 +108,7 @@ export class Loader {
         })
         this.#rows.set(t.name, o.rows)
         this.#failed.delete(t.name)
-        added.push(t.table)
+        added.push({ name: t.name, sql: t.table })
       } catch (e) {
         this.#failed.set(t.name, (e as Error).message)
       }

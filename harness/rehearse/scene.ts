@@ -61,6 +61,9 @@ export function migratorFor(client: pg.ClientBase, o: SceneOptions, hooks?: Migr
   return new Migrator({ client, provider: { source: o.dir, getMigrations: async () => o.migrations }, logSchema: o.logSchema, ...(o.logTable ? { logTable: o.logTable } : {}), ...(o.requirements ? { requirements: o.requirements } : {}), lockWaitMs: 0, ...(hooks ? { hooks } : {}) })
 }
 
+/** The shortest baseline the sampler's cost is measured on: 200 ms each side, ~8 dashboard queries per side. */
+export const OVERHEAD_BASELINE_MS = 400
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 export class Scene {
@@ -75,7 +78,7 @@ export class Scene {
   /** Operations that failed in the last run: probed again before the next. */
   #failing = new Set<string>()
   #probes = 0
-  #runs = 0
+  #overheadMeasured = false
 
   private constructor(
     private readonly db: DatabaseHandle,
@@ -154,10 +157,13 @@ export class Scene {
     const ops = m.version > 1 ? this.#usable : []
     const sessions = o.ms5 ? telemetrySessions(ops) : genericSessions(ops)
     await this.#workload.plan(sessions)
+    // The sampler's cost on the workload: the first baseline of a scene (the only one of a copy)
+    // runs half of it without the sampler, and long enough for a few queries on each side.
+    const first = sessions.length > 0 && !this.#overheadMeasured
+    if (first) this.#overheadMeasured = true
     // No workload at this version (nothing exists yet to read or write): no baseline to wait for.
-    const baselineMs = sessions.length ? o.baselineMs : 0
-    // The sampler's cost on the workload: the first baseline of a scene runs half of it without the sampler.
-    const withoutMs = this.#runs++ === 0 ? baselineMs / 2 : 0
+    const baselineMs = !sessions.length ? 0 : first ? Math.max(o.baselineMs, OVERHEAD_BASELINE_MS) : o.baselineMs
+    const withoutMs = first ? baselineMs / 2 : 0
     const sampler = this.#sampler
     const b0 = performance.now()
     this.#workload.start()

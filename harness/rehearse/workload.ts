@@ -8,6 +8,7 @@
  * migration on one database, scene.ts): `plan()` gives them new operations when the schema
  * changed, and each operation's run count goes on, so an insert never repeats a key it made.
  */
+import { setTimeout as delay } from 'node:timers/promises'
 import pg from 'pg'
 import type { OpKind, OpRecord } from './types.ts'
 
@@ -38,6 +39,8 @@ export class Workload {
   #clients: pg.Client[] = []
   #running = false
   #loops: Promise<void>[] = []
+  /** Ends the sessions' waits between two operations at `stop()`, so it does not wait out a period. */
+  #stopping = new AbortController()
   #pids: number[] = []
   /** Runs per operation id, across runs and sessions. */
   readonly #counts = new Map<string, number>()
@@ -69,6 +72,7 @@ export class Workload {
 
   start(): void {
     this.records = []
+    this.#stopping = new AbortController()
     this.#running = true
     this.#loops = this.#sessions.map((s, i) => this.#loop(i, s))
   }
@@ -76,6 +80,7 @@ export class Workload {
   /** Stops after each session's operation in flight has ended (a waiting one ends when the migration's locks go). */
   async stop(): Promise<void> {
     this.#running = false
+    this.#stopping.abort()
     await Promise.all(this.#loops)
     this.#loops = []
   }
@@ -106,7 +111,7 @@ export class Workload {
       }
       next = Math.max(next + plan.periodMs, performance.now())
       const wait = next - performance.now()
-      if (wait > 0 && this.#running) await new Promise((r) => setTimeout(r, wait))
+      if (wait > 0 && this.#running) await delay(wait, undefined, { signal: this.#stopping.signal }).catch(() => {})
     }
   }
 }
