@@ -167,8 +167,9 @@ export class Scene {
     const sampler = this.#sampler
     const b0 = performance.now()
     this.#workload.start()
-    await sleep(withoutMs)
-    const bMid = performance.now()
+    if (withoutMs) await sleep(withoutMs)
+    // Without a half without the sampler, no operation counts as one (the sessions start at once).
+    const bMid = withoutMs ? performance.now() : b0
     await sampler.start(this.#workload.pids)
     await sleep(baselineMs - withoutMs)
     const boundaries = new Boundaries(sampler)
