@@ -83,11 +83,13 @@ export const loadStage: StageFn = async (ctx) => {
   const polls = r.migrations.reduce((k, m) => k + m.sampler.polls, 0)
   const gap = Math.max(0, ...r.migrations.map((m) => m.sampler.maxGapMs))
   const poll = r.migrations.length ? r.migrations.reduce((k, m) => k + m.sampler.pollMeanMs, 0) / r.migrations.length : 0
+  // The walk measures the sampler's cost once, on its first baseline.
+  const cost = r.migrations.find((m) => m.sampler.dashboardP95WithoutMs !== null)
   const details = [
     `data at version k-1: ${r.data}; limits: dashboard p95 ${r.limits.dashboardMs} ms, inserts ${r.limits.insertMs} ms`,
     ...(first ? [`${first.up.file}: not rehearsed, it starts from an empty database (no table for a workload at version 0)`] : []),
     ...r.migrations.flatMap((m) => [line(m), ...m.findings.map((f) => `  ${f.allowed ? `allowed (${f.allowed.file}:${f.allowed.line} in rehearse-allow.json: ${f.allowed.reason})` : 'finding'}: ${describeFinding(f)}`)]),
-    `sampler: ${polls} polls every ${r.migrations[0]?.sampler.periodMs ?? 10} ms, ${poll.toFixed(1)} ms mean per poll, longest gap ${ms(gap)}`,
+    `sampler: ${polls} polls every ${r.migrations[0]?.sampler.periodMs ?? 10} ms, ${poll.toFixed(1)} ms mean per poll, longest gap ${ms(gap)}${cost ? `; dashboard p95 without / with it ${ms(cost.sampler.dashboardP95WithoutMs)} / ${ms(cost.sampler.dashboardP95WithMs)} (the walk's first baseline, ${cost.file})` : ''}`,
     ...(r.allow?.notSeen ?? []).map((x) => `rehearse-allow.json ${x.file}:${x.line} covered no finding in this run (timing varies; the entry stays)`),
     'the timeline per migration: pgverify rehearse (reports/rehearse.html)',
   ]
