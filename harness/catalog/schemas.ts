@@ -50,7 +50,7 @@ export async function readExtensions(client: pg.ClientBase): Promise<ExtensionRo
 export interface RelationShape {
   /** pg_class.relkind: r, p, v, m or f. */
   kind: string
-  /** A digest of its columns, constraints, triggers and row security: equal while none of them changed. */
+  /** A digest of its identity (oid), columns, constraints, triggers and row security: equal while none of them changed. */
   shape: string
 }
 
@@ -63,7 +63,7 @@ export async function relationShapes(client: pg.ClientBase): Promise<Map<string,
   const r = await rows<{ name: string; kind: string; shape: string }>(
     client,
     `SELECT n.nspname || '.' || c.relname AS name, c.relkind::text AS kind,
-            md5(concat_ws('|', c.relrowsecurity::text,
+            md5(concat_ws('|', c.oid::text, c.relrowsecurity::text,
               (SELECT string_agg(concat_ws(' ', a.attname, a.atttypid, a.atttypmod, a.attnotnull, a.atthasdef, a.attidentity, a.attgenerated), ',' ORDER BY a.attnum)
                  FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped),
               (SELECT string_agg(concat_ws(' ', k.conname, k.contype, k.convalidated), ',' ORDER BY k.conname) FROM pg_constraint k WHERE k.conrelid = c.oid),

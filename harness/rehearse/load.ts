@@ -17,6 +17,7 @@ import type pg from 'pg'
 import { insertRows, planTelemetry, telemetryTables, type Plan } from '../data/telemetry/index.ts'
 import { inOneTransaction } from '../backup/sql-script.ts'
 import { userSchemas } from '../catalog/schemas.ts'
+import { quoteQualified } from '../util/sql.ts'
 import { bulkInsertSql, genericSchema, type GenericTable } from './generic.ts'
 
 export interface Loaded {
@@ -49,14 +50,16 @@ export class Loader {
   constructor(private readonly o: LoaderOptions) {}
 
   /**
-   * Loads what exists and is not loaded yet; ANALYZE on those tables only. `changed` (`schema.name`):
-   * the relations changed since the last call; a table that failed then is tried again only if
-   * it is one of them (every table is tried when it is not given).
+   * Loads what exists and is not loaded yet; ANALYZE on those tables only. `since` (after a first
+   * call): the relations there are now and those changed since the last call (`schema.name`); a
+   * loaded table no longer there, or changed and empty (dropped and made again), is loaded again
+   * when it is there; a table that failed to load is tried again only if it changed. Without it
+   * every table is tried.
    */
-  async topUp(client: pg.ClientBase, changed?: Set<string>): Promise<Loaded> {
+  async topUp(client: pg.ClientBase, since?: { present: Set<string>; changed: Set<string> }): Promise<Loaded> {
     const t0 = performance.now()
-    await this.#forgetDropped(client)
-    const retry = (table: string) => !this.#failed.has(table) || !changed || changed.has(table)
+    if (since) await this.#forgetGone(client, since)
+    const retry = (table: string) => !this.#failed.has(table) || !since || since.changed.has(table)
     const added = this.o.ms5 ? await this.#telemetry(client, this.o.plan, retry) : await this.#generic(client, this.o, retry)
     // The loaded tables only: a database-wide ANALYZE also reads every catalog and TimescaleDB table.
     if (added.length) await client.query(`ANALYZE ${added.map((a) => a.sql).join(', ')}`)
@@ -68,11 +71,11 @@ export class Loader {
     return { rows: Object.fromEntries(this.#rows), notLoaded: [...this.#skipped, ...[...this.#failed].map(([table, reason]) => ({ table, reason }))], added: [], durationMs: 0 }
   }
 
-  /** A migration may drop a loaded table: it is loaded again if it comes back. */
-  async #forgetDropped(client: pg.ClientBase): Promise<void> {
-    if (!this.#rows.size) return
-    const r = await client.query<{ t: string }>('SELECT t FROM unnest($1::text[]) AS t WHERE to_regclass(t) IS NULL', [[...this.#rows.keys()]])
-    for (const { t } of r.rows) this.#rows.delete(t)
+  async #forgetGone(client: pg.ClientBase, since: { present: Set<string>; changed: Set<string> }): Promise<void> {
+    for (const t of [...this.#rows.keys()]) {
+      if (!since.present.has(t)) this.#rows.delete(t)
+      else if (since.changed.has(t) && !(await client.query(`SELECT 1 FROM ${quoteQualified(t)} LIMIT 1`)).rowCount) this.#rows.delete(t)
+    }
   }
 
   async #telemetry(client: pg.ClientBase, plan: Plan, retry: (table: string) => boolean): Promise<Added[]> {

@@ -137,7 +137,7 @@ export class Scene {
     this.#shapes = shapes
     if (before && !changed.size && !this.#failing.size) return this.#loader.loaded
     const tablesChanged = !before || [...changed].some((n) => shapes.get(n)?.kind !== 'v' && shapes.get(n)?.kind !== 'm')
-    const loaded = tablesChanged ? await this.#loader.topUp(this.client, before ? changed : undefined) : this.#loader.loaded
+    const loaded = tablesChanged ? await this.#loader.topUp(this.client, before ? { present: new Set(shapes.keys()), changed } : undefined) : this.#loader.loaded
     this.#candidates = this.o.ms5 ? (this.#candidates.length ? this.#candidates : telemetryOperations(this.#plan)) : genericOperations(this.#loader.tables, this.o.rows)
     const worked = new Map(this.#usable.map((op) => [op.id, op.sql]))
     const again = (op: Operation) => worked.get(op.id) !== op.sql || this.#failing.has(op.id) || (op.table ? changed.has(op.table) : changed.size > 0)
