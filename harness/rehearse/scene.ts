@@ -83,7 +83,7 @@ export class Scene {
   private constructor(
     private readonly db: DatabaseHandle,
     private readonly client: pg.Client,
-    private readonly migrationPid: number,
+    migrationPid: number,
     /** The version the database is at. */
     public version: number,
     private readonly o: SceneOptions,
