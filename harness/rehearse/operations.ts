@@ -24,6 +24,7 @@ export function telemetryOperations(plan: Plan): Operation[] {
   const ops: Operation[] = QUERIES.filter((q) => q.kind === 'dashboard').map((q) => ({
     id: q.id,
     kind: 'dashboard' as const,
+    sql: q.sql,
     run: async (c: pg.ClientBase) => {
       await c.query(q.sql, q.params(params))
     },
@@ -35,6 +36,7 @@ export function telemetryOperations(plan: Plan): Operation[] {
   ops.push({
     id: 'metric_hist_insert',
     kind: 'insert',
+    sql,
     run: async (c, i) => {
       const ids: string[] = []
       const ts: Date[] = []
@@ -70,6 +72,8 @@ export function genericOperations(tables: GenericTable[], loadedRows: number): O
     ops.push({
       id: `${t.name} insert`,
       kind: 'insert',
+      sql: insert,
+      table: t.name,
       run: async (c, i) => {
         await c.query(insert, insert.includes('$1') ? [loadedRows + 1 + i] : [])
       },
@@ -78,6 +82,8 @@ export function genericOperations(tables: GenericTable[], loadedRows: number): O
     ops.push({
       id: `${t.name} recent rows`,
       kind: 'dashboard',
+      sql: select,
+      table: t.name,
       run: async (c) => {
         await c.query(select)
       },

@@ -10,8 +10,8 @@ export interface MigrationRehearsal {
   verdict: 'passed' | 'failed' | 'skipped'
   /** Why it was skipped, or how the migration itself ended when it failed to apply. */
   reason?: string
-  /** What the database at version k-1 was loaded with. */
-  loaded: { rows: Record<string, number>; notLoaded: { table: string; reason: string }[]; durationMs: number }
+  /** What the database at version k-1 holds from the loader; `added`: the tables loaded just before this migration (in a walk the others were loaded at an earlier version and carried forward). */
+  loaded: { rows: Record<string, number>; notLoaded: { table: string; reason: string }[]; added?: string[]; durationMs: number }
   workload: { operations: string[]; unusable: { op: string; reason: string }[]; sessions: number }
   baseline: WorkloadFigures
   /** The migration as the runner reported it. */

@@ -29,21 +29,28 @@ const POLL_SQL = `
 const named = (relation: string): string => (/^\d+$/.test(relation) ? `new relation (oid ${relation})` : relation)
 
 export class Sampler {
-  readonly samples: Sample[] = []
+  /** The polls of the current run (since `start()`). */
+  samples: Sample[] = []
   #client?: pg.Client
   #running = false
   #loop?: Promise<void>
+  #workloadPids: number[] = []
 
   constructor(
     private readonly url: string,
     private readonly migrationPid: number,
-    private readonly workloadPids: number[],
     readonly periodMs = DEFAULT_PERIOD_MS,
   ) {}
 
-  async start(): Promise<void> {
-    this.#client = new pg.Client({ connectionString: this.url, application_name: 'pgverify-rehearse-sampler' })
-    await this.#client.connect()
+  /** Starts polling for these workload sessions; the session is opened once and kept for later runs. */
+  async start(workloadPids: number[]): Promise<void> {
+    if (!this.#client) {
+      const c = new pg.Client({ connectionString: this.url, application_name: 'pgverify-rehearse-sampler' })
+      await c.connect()
+      this.#client = c
+    }
+    this.#workloadPids = [...workloadPids]
+    this.samples = []
     this.#running = true
     this.#loop = this.#run()
   }
@@ -53,7 +60,7 @@ export class Sampler {
     const t0 = performance.now()
     // A named statement: parsed and planned once per session, not every 10 ms (measured on native at
     // load ~14 with 41 locks held and a waiter: 4.2-4.9 ms mean per poll instead of 8.0-12.4 ms).
-    const r = await this.#client!.query<{ held: LockHeld[]; waiters: (Omit<Waiter, 'wants'> & LockHeld)[] }>({ name: 'pgverify-rehearse-poll', text: POLL_SQL, values: [this.migrationPid, this.workloadPids] })
+    const r = await this.#client!.query<{ held: LockHeld[]; waiters: (Omit<Waiter, 'wants'> & LockHeld)[] }>({ name: 'pgverify-rehearse-poll', text: POLL_SQL, values: [this.migrationPid, this.#workloadPids] })
     const row = r.rows[0]!
     const atMs = performance.now()
     return {
@@ -64,10 +71,17 @@ export class Sampler {
     }
   }
 
+  /** Stops polling (the session stays open for the next run). */
   async stop(): Promise<void> {
     this.#running = false
     await this.#loop
+    this.#loop = undefined
+  }
+
+  async close(): Promise<void> {
+    await this.stop()
     await this.#client?.end().catch(() => {})
+    this.#client = undefined
   }
 
   async #run(): Promise<void> {
