@@ -8,7 +8,9 @@
  * directory is also kept between runs (keyed by the package version), so a start skips initdb, and
  * the package's file-system bundle is read once per process instead of once per instance.
  * Each instance accepts one client connection at a time: a second concurrent connection is
- * terminated by the socket server, so `concurrentConnections` is false.
+ * terminated by the socket server, so `concurrentConnections` is false. An instance runs on the
+ * thread that made it: `createDatabase(label, { parallel: true })` makes it in a worker thread of
+ * its own (embedded-thread.ts), so that databases work in parallel (`parallelDatabases`).
  *
  * `physicalSnapshot`: every handle carries `physical` (the data directory as a tar, and the PGlite
  * instance for in-process tools such as the WASM pg_dump), and `createDatabase(label, { from })`
