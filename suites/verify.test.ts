@@ -14,6 +14,7 @@ import { renderJunit } from '../harness/reports/verify-junit.ts'
 import { DEFAULT_RUNS } from '../harness/data/properties/model.ts'
 import { FileMigrationProvider } from '../harness/runner/discover.ts'
 import { cli } from './support/cli.ts'
+import { expectJobsOf009 } from './support/jobs-009.ts'
 import { copyDir, edit, emptyDir, MIGRATIONS, PLAIN, write } from './support/dirs.ts'
 import { availableEngines, useEngine, depthOn } from './support/engines.ts'
 
@@ -32,8 +33,8 @@ describe.each(cases)('pnpm verify on the $name engine', (c) => {
   })
 
   // The one full run per engine: besides the gate's verdict, it carries the detailed assertions on
-  // the fault-injection and data-properties stages' pass over MS5.0 (their suites prove the stages
-  // able to fail on sets of their own), so those stages are not run a second time there.
+  // the fault-injection, data-properties and jobs stages' pass over MS5.0 (their suites prove the
+  // stages able to fail on sets of their own), so those stages are not run a second time there.
   it('passes every stage on the nine MS5.0 migrations', { timeout: 400_000 }, async () => {
     const migrations = await new FileMigrationProvider(MIGRATIONS).getMigrations()
     const r = await runVerify(engine, { dir: MIGRATIONS, seed: 20261122 })
@@ -99,6 +100,11 @@ describe.each(cases)('pnpm verify on the $name engine', (c) => {
     expect(details).toMatch(/declared data change: 008_fix_critical_schema_issues: delete rows of factory_telemetry\.plc_tags/)
     expect(details).not.toMatch(/declared precondition/)
     expect(dp.summary).not.toMatch(/assumes \d+ declared precondition/)
+
+    // Jobs: 009's retention and compression policies each run once, with what each did.
+    const jobs = stage(r, 'jobs')
+    console.log(`[jobs on ${engine.name}] ${(jobs.durationMs / 1000).toFixed(1)} s\n${jobs.summary}\n  ${jobs.details.join('\n  ')}`)
+    expectJobsOf009(jobs)
   })
 
   it('verify.json breaks every database stage down by part and counts its work', async () => {
