@@ -29,6 +29,7 @@ import { connect } from '../harness/runner/connect.ts'
 import { FileMigrationProvider } from '../harness/runner/discover.ts'
 import { Migrator } from '../harness/runner/migrator.ts'
 import { cli } from './support/cli.ts'
+import { builtOnce } from './support/copies.ts'
 import { copyDir, emptyDir, MIGRATIONS, ROOT, write } from './support/dirs.ts'
 import { availableEngines, needsLocalDumpTools, useEngine, depthOn } from './support/engines.ts'
 
@@ -134,11 +135,9 @@ describe.each(cases)('execute killed and recovered on the $name engine', (c) => 
   })
 
   // The version-6 database with telemetry is built once per engine, on first use, and copied per
-  // test (CREATE DATABASE … TEMPLATE, a file copy): each kill point still starts from a database of
-  // its own, untouched, without paying for nine migrations up, the load and three down each time.
-  let base: Promise<DatabaseHandle> | undefined
-  async function buildBase(): Promise<DatabaseHandle> {
-    const db = await engine.createDatabase('journal_base_v6')
+  // test (support/copies.ts): each kill point still starts from a database of its own, untouched,
+  // without paying for nine migrations up, the load and three down each time.
+  const copy = builtOnce(() => engine, 'journal_base_v6', async (db) => {
     const client = await connect(db.url)
     try {
       // The telemetry generator writes the version-9 schema: load it there, then go down to 6 (the rows stay).
@@ -149,15 +148,12 @@ describe.each(cases)('execute killed and recovered on the $name engine', (c) => 
       const d = await migrator.down({ to: 6 })
       if (d.error) throw d.error
     } finally {
-      // A template takes no session: this one is closed before the first copy.
       await client.end()
     }
-    return db
-  }
+  })
 
   async function atVersion6(label: string): Promise<{ db: DatabaseHandle; before: DatabaseState }> {
-    base ??= buildBase()
-    const db = await engine.createDatabase(label, { template: (await base).name })
+    const db = await copy(label)
     return { db, before: await capture(db.url) }
   }
 
