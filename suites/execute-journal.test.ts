@@ -11,7 +11,9 @@
  * the journal, changed nothing and leaves no journal. `--accept-current-state` is the other way out.
  *
  * Against DATABASE_URL through the real CLI, on the native engine (a server that outlives the
- * killed process); the container engine where present.
+ * killed process): every kill point; on the container engine where present, the points that cross
+ * its own dump and restore tools (KillPoint.on). Each test copies one version-6 database built
+ * once per engine.
  */
 import { spawn } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
@@ -27,6 +29,7 @@ import { connect } from '../harness/runner/connect.ts'
 import { FileMigrationProvider } from '../harness/runner/discover.ts'
 import { Migrator } from '../harness/runner/migrator.ts'
 import { cli } from './support/cli.ts'
+import { builtOnce } from './support/copies.ts'
 import { copyDir, emptyDir, MIGRATIONS, ROOT, write } from './support/dirs.ts'
 import { availableEngines, needsLocalDumpTools, useEngine, depthOn } from './support/engines.ts'
 
@@ -98,20 +101,25 @@ interface KillPoint {
   reached: (ctx: { url: string; root: string; logDir: string }) => Promise<boolean> | boolean
   /** Killed before the journal: nothing changed, nothing to recover. */
   beforeJournal?: boolean
-  /** Run on every engine present (the others run on native only). */
-  onEveryEngine?: boolean
+  /**
+   * Where the point runs in full (native when not said). Journal logic is the same code on every
+   * server; what differs is the engine's own dump and restore tools, so the container engine runs
+   * the points that cross them: a mid-migrate kill (after 008; native's is after 007, the same
+   * journal path one version apart) and the kill mid-rollback, each recovered by its restore.
+   */
+  on?: string[]
 }
 
 const POINTS: KillPoint[] = [
   { name: 'during the backup (before the journal)', beforeJournal: true, reached: ({ root }) => readdirSync(root).some((f) => existsSync(path.join(root, f, 'database/data_only.sql'))) },
   { name: 'at the backup → migrate boundary (journal written)', reached: ({ root }) => journals(root).length > 0 },
   { name: 'mid-migrate, after 007 committed', reached: async ({ url }) => (await completed(url)) >= 7 },
-  { name: 'mid-migrate, after 008 committed', onEveryEngine: true, reached: async ({ url }) => (await completed(url)) >= 8 },
+  { name: 'mid-migrate, after 008 committed', on: ['container'], reached: async ({ url }) => (await completed(url)) >= 8 },
   { name: 'at the migrate → post-validation boundary', reached: async ({ url }) => (await completed(url)) >= 9 },
   {
     name: 'mid-rollback (010 failed, the backup being restored)',
     failing010: true,
-    onEveryEngine: true,
+    on: ['native', 'container'],
     reached: ({ logDir }) => readdirSync(logDir).some((f) => f.endsWith('.log') && /restoring the pre-migration backup/.test(readFileSync(path.join(logDir, f), 'utf8'))),
   },
 ]
@@ -126,8 +134,10 @@ describe.each(cases)('execute killed and recovered on the $name engine', (c) => 
     engine = started()
   })
 
-  async function atVersion6(label: string): Promise<{ db: DatabaseHandle; before: DatabaseState }> {
-    const db = await engine.createDatabase(label)
+  // The version-6 database with telemetry is built once per engine, on first use, and copied per
+  // test (support/copies.ts): each kill point still starts from a database of its own, untouched,
+  // without paying for nine migrations up, the load and three down each time.
+  const copy = builtOnce(() => engine, 'journal_base_v6', async (db) => {
     const client = await connect(db.url)
     try {
       // The telemetry generator writes the version-9 schema: load it there, then go down to 6 (the rows stay).
@@ -140,14 +150,17 @@ describe.each(cases)('execute killed and recovered on the $name engine', (c) => 
     } finally {
       await client.end()
     }
+  })
+
+  async function atVersion6(label: string): Promise<{ db: DatabaseHandle; before: DatabaseState }> {
+    const db = await copy(label)
     return { db, before: await capture(db.url) }
   }
 
   for (const point of POINTS) {
     it(`kill -9 ${point.name}: the next commands refuse and say why; --finish-rollback restores the exact pre-execute state`, async (ctx) => {
       await needsLocalDumpTools(ctx, engine, 'execute against DATABASE_URL')
-      // Every kill point on native; on the container engine the two that cross its own dump and restore tools' work.
-      if (!point.onEveryEngine) depthOn(ctx, engine, ['native'], `kill -9 ${point.name}`)
+      depthOn(ctx, engine, point.on ?? ['native'], `kill -9 ${point.name}`)
       const { db, before } = await atVersion6(point.name.replace(/\W+/g, '_').slice(0, 20))
       const dir = copyDir(MIGRATIONS)
       if (point.failing010) write(dir, '010_fails.sql', FAILING_010)
@@ -195,6 +208,9 @@ describe.each(cases)('execute killed and recovered on the $name engine', (c) => 
 
   it('--accept-current-state is the other way out: the journal is closed, the log says so, and the run goes on from there', async (ctx) => {
     await needsLocalDumpTools(ctx, engine, 'execute against DATABASE_URL')
+    // Closing the journal and going on is the same code on every server (the plain execute that
+    // follows is the execute suite's); the restores that differ per engine are the kill points'.
+    depthOn(ctx, engine, ['native'], '--accept-current-state after a kill -9')
     const { db } = await atVersion6('accept')
     const dir = copyDir(MIGRATIONS)
     const root = emptyDir('pgverify-journal-backups-')
