@@ -141,6 +141,7 @@ describe.skipIf(!docker.ok)('container engine', () => {
       dumpTool: 'pg_dump',
       physicalSnapshot: false,
       disposable: true,
+      parallelDatabases: true,
     })
     expect(engine.describe()).toMatch(/background jobs off/)
     expect(await query(engine.url, `SELECT current_setting('timescaledb.max_background_workers') AS n`)).toEqual([{ n: '0' }])
