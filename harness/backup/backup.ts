@@ -118,7 +118,6 @@ export async function createBackup(target: Target, options: BackupOptions): Prom
     () => rmSync(tmp, { recursive: true, force: true }),
   )
   try {
-    for (const d of ['database', 'volumes', 'config', 'logs']) await mkdir(path.join(tmp, d), { recursive: true })
     log(`backup ${name} of ${target.describe} into ${root}`)
 
     // ---- the tool, before anything is read ----------------------------------------------------
@@ -131,7 +130,10 @@ export async function createBackup(target: Target, options: BackupOptions): Prom
     const logicalTool = tools ? `pg_dump ${tools.version} (${tools.where})` : `WASM pg_dump (${wasmDumpVersion!()})`
     log(`logical dump tool: ${logicalTool}`)
 
+    // The session before any file: a server that cannot be reached leaves nothing behind, and a
+    // partial directory on disk means the backup had the server's attention when it was made.
     client = await connect(target.url, { applicationName: 'pgverify-backup' })
+    for (const d of ['database', 'volumes', 'config', 'logs']) await mkdir(path.join(tmp, d), { recursive: true })
     const info = (
       await client.query<{ db: string; pg: string; lic: string | null }>(
         `SELECT current_database() AS db, current_setting('server_version') AS pg, current_setting('timescaledb.license', true) AS lic`,
