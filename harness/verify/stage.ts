@@ -12,11 +12,12 @@ import { diffSnapshots, snapshot, type SchemaSnapshot, type Snapshots } from '..
 import type { Manifest } from '../manifest/manifest.ts'
 import type { LintResult } from '../lint/lint.ts'
 import type { StepOutcome, StepResult } from '../steps/step.ts'
-import { dataDigests, type TableDigest } from '../validation/data-digest.ts'
+import { dataDigests, diffDigests, type TableDigest } from '../validation/data-digest.ts'
+import { quoteQualified } from '../util/sql.ts'
 import { Meter } from './meter.ts'
 import type { VerifyScope } from './scope.ts'
 import type { MergeRecord, ShardPlan, ShardRecord, ShardSpec } from './shard.ts'
-import { catalogMark, catalogUnchanged, type CatalogMark } from '../catalog/marks.ts'
+import { catalogMark, catalogUnchanged, dataMark, rowsUnchanged, type CatalogMark } from '../catalog/marks.ts'
 
 export type { Verdict } from '../steps/step.ts'
 export { failed, passed } from '../steps/step.ts'
@@ -217,6 +218,34 @@ export async function schemaDiff(client: pg.ClientBase, ctx: VerifyContext, stat
   }
   const d = diffLines(state.snapshot, await take(client, ctx))
   if (d.length === 0) state.mark = await catalogMark(client)
+  return d
+}
+
+/** A data state to compare with later: every table's digest, and the mark of their rows (catalog/marks.ts) at that moment. */
+export interface DataState {
+  digests: Map<string, TableDigest>
+  mark: CatalogMark
+  exclude: string[]
+}
+
+export async function dataState(client: pg.ClientBase, ctx: VerifyContext, exclude: string[], taken?: Map<string, TableDigest>): Promise<DataState> {
+  const d = taken ?? (await digests(client, ctx, exclude))
+  return { digests: d, mark: await dataMark(client, [...d.keys()].map(quoteQualified)), exclude }
+}
+
+/**
+ * The differences between `state` and the rows now, as schemaDiff does for the schema: when no
+ * committed write touched the tables since the state's mark (no row version written, none
+ * deleted) there are none, proven by one query instead of hashing every table again; otherwise
+ * the digests are taken and compared, and when they are still equal the mark is renewed.
+ */
+export async function dataDiff(client: pg.ClientBase, ctx: VerifyContext, state: DataState): Promise<string[]> {
+  if (await rowsUnchanged(client, state.mark)) {
+    ctx.meter?.count('dataDigestsAvoided')
+    return []
+  }
+  const d = diffDigests(state.digests, await digests(client, ctx, state.exclude))
+  if (d.length === 0) state.mark = await dataMark(client, [...state.digests.keys()].map(quoteQualified))
   return d
 }
 

@@ -5,8 +5,7 @@
 import type { MigratorHooks } from '../../runner/migrator.ts'
 import type { Migration } from '../../sql/migration.ts'
 import type { TableDigest } from '../../validation/data-digest.ts'
-import type { SchemaState } from '../stage.ts'
-import type { CatalogMark } from '../../catalog/marks.ts'
+import type { DataState, SchemaState } from '../stage.ts'
 import type { SchemaSnapshot } from '../../validation/fingerprint/index.ts'
 
 /** The error the hook throws; its message is what migration_log must show. */
@@ -39,8 +38,8 @@ export interface Start {
   schemaBefore: SchemaSnapshot
   /** The fingerprint and the catalog's mark at the start: an unchanged catalog needs no new fingerprint. */
   state: SchemaState
-  /** The rows' mark at the start (catalog/marks.ts): unchanged rows need no new digest. */
-  rows?: CatalogMark
+  /** The digests and the rows' mark at the start (stage.ts dataState): unchanged rows need no new digest. */
+  data?: DataState
   dataBefore: Map<string, TableDigest>
   exclude: string[]
 }

@@ -31,8 +31,6 @@
  */
 import type pg from 'pg'
 import { sequencePositions } from '../../catalog/sequences.ts'
-import { dataMark, rowsUnchanged } from '../../catalog/marks.ts'
-import { quoteQualified } from '../../util/sql.ts'
 import { seedDataset } from '../../data/seed.ts'
 import { connect } from '../../runner/connect.ts'
 import { formatLocated } from '../../runner/locate.ts'
@@ -41,7 +39,7 @@ import { diffDigests, type TableDigest } from '../../validation/data-digest.ts'
 import { fingerprintHash } from '../../validation/fingerprint/index.ts'
 import { checkLockFree, checkLog, expectInjected, otherLogRows, restoreSequences } from '../faults/checks.ts'
 import { failingAfter, Problem, where, type FaultStats, type Start } from '../faults/model.ts'
-import { diffLines, digests, failed, inFocus, migratorFor, passed, schemaDiff, schemaState, take, type StageFn, type VerifyContext } from '../stage.ts'
+import { dataDiff, dataState, diffLines, digests, failed, inFocus, migratorFor, passed, schemaDiff, schemaState, take, type StageFn, type VerifyContext } from '../stage.ts'
 
 export const faultInjection: StageFn = async (ctx) => {
   const db = await ctx.engine.createDatabase('fault')
@@ -108,7 +106,7 @@ async function run(ctx: VerifyContext, client: pg.Client, stats: FaultStats, lin
     const t0 = performance.now()
     const note = m.up.noTransaction
       ? await nonTransactional(ctx, client, m, { schemaBefore, state: await schemaState(client, ctx, schemaBefore), dataBefore, exclude }, stats, mine)
-      : await transactional(ctx, client, m, { schemaBefore, state: await schemaState(client, ctx, schemaBefore), dataBefore, exclude, rows: await dataMark(client, [...dataBefore.keys()].map(quoteQualified)) }, stats, mine)
+      : await transactional(ctx, client, m, { schemaBefore, state: await schemaState(client, ctx, schemaBefore), dataBefore, exclude, data: await dataState(client, ctx, exclude, dataBefore) }, stats, mine)
     stats.migrations++
     ctx.meter?.part(m.name, performance.now() - t0)
     const rows = [...dataBefore.values()].reduce((s, d) => s + d.rows, 0)
@@ -138,10 +136,8 @@ async function transactional(ctx: VerifyContext, client: pg.Client, m: Migration
     // A rolled-back migration leaves the catalog's mark as it was: no fingerprint needed to prove it.
     const schema = await schemaDiff(client, ctx, start.state)
     if (schema.length) throw new Problem(`${m.up.file} left schema changes behind ${at}`, ['the transaction should have been rolled back; the schema differs from version ' + (m.version - 1) + ':', ...schema])
-    // Same schema and no row version written since the start: the same data, without hashing every table.
-    const same = schema.length === 0 && start.rows !== undefined && (await rowsUnchanged(client, start.rows))
-    if (same) ctx.meter?.count('dataDigestsAvoided')
-    const data = same ? [] : diffDigests(start.dataBefore, await digests(client, ctx, start.exclude))
+    // No row version written since the start: the same data, without hashing every table.
+    const data = start.data ? await dataDiff(client, ctx, start.data) : diffDigests(start.dataBefore, await digests(client, ctx, start.exclude))
     if (data.length) throw new Problem(`${m.up.file} left data changes behind ${at}`, data)
     await checkLog(client, migrator, m, i, at, logBefore)
     await checkLockFree(client, migrator, at)

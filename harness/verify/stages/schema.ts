@@ -3,15 +3,12 @@
  * idempotency of every file, and the down/up round trip of every step.
  */
 import type pg from 'pg'
-import { dataMark, rowsUnchanged } from '../../catalog/marks.ts'
-import { quoteQualified } from '../../util/sql.ts'
 import { formatLocated, locateError } from '../../runner/locate.ts'
 import type { Migration } from '../../sql/migration.ts'
-import { diffDigests } from '../../validation/data-digest.ts'
 import { validateExpected } from '../../validation/expected.ts'
 import { fingerprintHash } from '../../validation/fingerprint/index.ts'
 import { foreignKeyOrphans } from '../../validation/orphans.ts'
-import { diffLines, digests, failed, inFocus, migratorFor, passed, schemaDiff, schemaState, take, type StageFn, type VerifyContext } from '../stage.ts'
+import { dataDiff, dataState, diffLines, failed, inFocus, migratorFor, passed, schemaDiff, schemaState, take, type StageFn, type VerifyContext } from '../stage.ts'
 
 /** Replays every migration from empty, one version at a time, recording the schema after each. */
 export const replay: StageFn = async (ctx, client) => {
@@ -104,11 +101,8 @@ export const idempotency: StageFn = async (ctx, client) => {
   const exclude = [`${log.schema}.${log.table}`]
   // The schema before, with the catalog's mark: a file whose re-run writes nothing to the catalog needs no new fingerprint.
   const schema0 = await schemaState(client, ctx)
-  const data0 = await digests(client, ctx, exclude)
-  // The same for the rows: a re-run that commits no row version and deletes nothing leaves every
-  // table's digest as it was, proven by one query instead of hashing every table again.
-  const tables = [...data0.keys()].map(quoteQualified)
-  let rows = await dataMark(client, tables)
+  // The same for the rows: a re-run that commits no row version and deletes nothing needs no new digests.
+  const data0 = await dataState(client, ctx, exclude)
   const problems: string[] = []
   const files = ctx.migrations.filter((m) => inFocus(ctx, m))
   // --shard: every file proven here is a unit; this run re-runs its own.
@@ -131,11 +125,7 @@ export const idempotency: StageFn = async (ctx, client) => {
       continue
     }
     const diff = await schemaDiff(client, ctx, schema0)
-    const same = await rowsUnchanged(client, rows)
-    if (same) ctx.meter?.count('dataDigestsAvoided')
-    const data = same ? [] : diffDigests(data0, await digests(client, ctx, exclude))
-    // Rows written again with the same values: equal digests, and a new mark to compare the next file with.
-    if (!same && !data.length) rows = await dataMark(client, tables)
+    const data = await dataDiff(client, ctx, data0)
     if (diff.length || data.length) {
       problems.push(`${script.file} changed the database when run a second time:`, ...diff.map((l) => `  ${l}`), ...data.map((l) => `  ${l}`))
       break
