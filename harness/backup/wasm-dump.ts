@@ -11,20 +11,20 @@ import { readFileSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import path from 'node:path'
+import { DUMP_TOOL } from '../engines/embedded-dump.ts'
 import type { PhysicalAccess } from '../engines/types.ts'
 import { HarnessError, isHarnessError } from '../errors.ts'
 
-const PACKAGE = '@electric-sql/pglite-tools'
 
 export function wasmDumpVersion(): string {
   try {
     const require = createRequire(import.meta.url)
-    const entry = require.resolve(`${PACKAGE}/pg_dump`)
+    const entry = require.resolve(`${DUMP_TOOL}/pg_dump`)
     let dir = path.dirname(entry)
     for (let i = 0; i < 4; i++, dir = path.dirname(dir)) {
       try {
         const pkg = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string }
-        if (pkg.name === PACKAGE) return `${PACKAGE}@${pkg.version}`
+        if (pkg.name === DUMP_TOOL) return `${DUMP_TOOL}@${pkg.version}`
       } catch {
         /* keep looking upwards */
       }
@@ -32,7 +32,7 @@ export function wasmDumpVersion(): string {
   } catch {
     /* not installed: reported when a dump is attempted */
   }
-  return PACKAGE
+  return DUMP_TOOL
 }
 
 /** Runs the WASM pg_dump with `args` where the database lives (engines/embedded-dump.ts) and writes its output to `file`; returns the byte count. */

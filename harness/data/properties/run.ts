@@ -257,12 +257,15 @@ export async function runDataProperties(ctx: PropertyContext): Promise<PropertyR
   }
 
   // Leave the database as replay left it: every migration applied, none of the generated rows.
-  const reset = ctx.leaveAsFound === false ? undefined : await migrator.down({ to: 0 })
-  const back = reset?.error ? reset : reset ? await migrator.up() : undefined
+  let resetError: string | undefined
+  if (ctx.leaveAsFound !== false) {
+    const down = await migrator.down({ to: 0 })
+    resetError = (down.error ?? (await migrator.up()).error)?.message
+  }
 
   return verdict({
     ctx, seed, runs, N, started, stats: steps.map((s) => s.stats), declared, preconditions, generatorNotes, rejections, jobsRan, retentionRemoved, jobErrors, timing,
-    digest: digest.digest('hex'), resetError: back?.error?.message, failure, tooManySkips, starts: steps.map((s) => s.k),
+    digest: digest.digest('hex'), resetError, failure, tooManySkips, starts: steps.map((s) => s.k),
   })
 }
 
