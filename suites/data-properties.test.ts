@@ -209,6 +209,40 @@ describe.each(cases)('data properties through the upgrades, on the $name engine'
     expect(sql).toMatch(/^INSERT INTO "app"\."items" /m)
   })
 
+  it('carried rows: after a step only what it touched is read and compared again, and a touch is found whichever way it came', async (ctx) => {
+    depthOn(ctx, engine, SERVERS_ONCE, 'carried rows')
+    const base = {
+      '001_items.sql': `CREATE TYPE app.mood AS ENUM ('calm', 'busy');
+CREATE FUNCTION app.small(q integer) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT q <= 100';
+CREATE TABLE app.items (id integer PRIMARY KEY, name text NOT NULL, qty integer CHECK (app.small(qty)), mood app.mood);
+CREATE TABLE app.audit (id bigserial PRIMARY KEY, item integer, source text NOT NULL);
+CREATE FUNCTION app.audit_item() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO app.audit (item, source) VALUES (NEW.id, 'trigger:' || NEW.id); RETURN NEW; END $$;
+CREATE TRIGGER items_audit AFTER INSERT ON app.items FOR EACH ROW EXECUTE FUNCTION app.audit_item();
+`,
+      '001_items.down.sql': 'DROP TABLE app.audit, app.items; DROP FUNCTION app.audit_item(); DROP FUNCTION app.small(integer); DROP TYPE app.mood;\n',
+      '002_noop.sql': 'SELECT 1;\n',
+      '002_noop.down.sql': 'SELECT 1;\n',
+    }
+    const at3 = (sql: string) => migrationSet({ ...base, '003_step.sql': sql, '003_step.down.sql': 'SELECT 1;\n' })
+
+    // Steps 2 and 3 touch nothing: both tables carried, nothing read or compared again (3 chains × 2 steps × 2 tables).
+    const good = await stageOf(at3('SELECT 1;\n'), { seed: 7, runs: 3 })
+    expect(good.verdict, good.details.join('\n')).toBe('passed')
+    expect(good.counts).toMatchObject({ tablesCompared: 0, tablesCarried: 12 })
+
+    const cases: [string, string, RegExp][] = [
+      ['an UPDATE', `UPDATE app.items SET name = name || '!';\n`, /app\.items\.name changed/],
+      ['a function a CHECK calls', `CREATE OR REPLACE FUNCTION app.small(q integer) RETURNS boolean LANGUAGE sql IMMUTABLE AS 'SELECT q < -2147483000';\n`, /violate CHECK items_qty_check/],
+      ['an enum label renamed', `ALTER TYPE app.mood RENAME VALUE 'busy' TO 'hectic';\n`, /app\.items\.mood changed/],
+      ['rows a trigger wrote (not the INSERT itself)', `DELETE FROM app.audit WHERE source = 'trigger:' || item;\n`, /app\.audit: the row with primary key/],
+    ]
+    for (const [what, sql, found] of cases) {
+      const bad = await stageOf(at3(sql), { seed: 7, runs: 3 })
+      expect(bad.verdict, what).toBe('failed')
+      expect(bad.details.join('\n'), what).toMatch(found)
+    }
+  })
+
   it('a connection lost in the middle is reported as such, not as a property of the data (no shrinking, no replay file)', async () => {
     const dir = migrationSet({
       ...ITEMS,

@@ -45,11 +45,16 @@ export interface CatalogMark {
   query: string
 }
 
-async function markOf(client: pg.ClientBase, tables: string[]): Promise<CatalogMark> {
-  const query = countQuery(tables)
+/** The next transaction id: every later write carries one at least this new. */
+async function nextXid(client: pg.ClientBase): Promise<string> {
   const next = (await client.query<{ x: string }>(`SELECT pg_catalog.pg_snapshot_xmax(pg_catalog.pg_current_snapshot())::text AS x`)).rows[0]!.x
   // The xid8 of the snapshot, reduced to the 32-bit xid that xmin holds.
-  const xid = (BigInt(next) % 2n ** 32n).toString()
+  return (BigInt(next) % 2n ** 32n).toString()
+}
+
+async function markOf(client: pg.ClientBase, tables: string[]): Promise<CatalogMark> {
+  const query = countQuery(tables)
+  const xid = await nextXid(client)
   const counts = query ? (await client.query<{ n: number }>(prepared(query, [xid]))).rows.map((x) => x.n).join(',') : ''
   return { next: xid, counts, query }
 }
@@ -79,6 +84,43 @@ export async function rowsUnchanged(client: pg.ClientBase, mark: CatalogMark): P
     return r.rows.map((x) => x.n).join(',') === mark.counts && r.rows.every((x) => x.fresh === 0)
   } catch {
     return false
+  }
+}
+
+/** Each table's rows at a moment: the next transaction id then, and the row count of every table. */
+export interface RowsMark {
+  next: string
+  counts: Map<string, number>
+}
+
+/** A table's rows now, how many of them a committed transaction wrote since the mark, and whether anything wrote it (fresh rows, or a count that differs: a DELETE alone). */
+export interface TableRows {
+  n: number
+  fresh: number
+  written: boolean
+}
+
+/**
+ * The rows of `tables` (qualified names, quoted) now, per table, with those written since
+ * `since`, and a new mark to look from next time. A table `since` did not count comes with every
+ * row fresh. Undefined when the rows cannot show their xmin (see dataMark): the caller then
+ * treats every table as written.
+ */
+export async function rowsSince(client: pg.ClientBase, tables: string[], since?: RowsMark): Promise<{ mark: RowsMark; tables: Map<string, TableRows> } | undefined> {
+  const next = await nextXid(client)
+  const query = countQuery(tables)
+  if (!query) return { mark: { next, counts: new Map() }, tables: new Map() }
+  try {
+    const r = await client.query<{ n: number; fresh: number }>(prepared(query, [since?.next ?? next]))
+    const out = new Map<string, TableRows>()
+    tables.forEach((t, i) => {
+      const row = r.rows[i]!
+      const was = since?.counts.get(t)
+      out.set(t, was === undefined ? { n: row.n, fresh: row.n, written: true } : { n: row.n, fresh: row.fresh, written: row.fresh > 0 || row.n !== was })
+    })
+    return { mark: { next, counts: new Map(tables.map((t, i) => [t, r.rows[i]!.n])) }, tables: out }
+  } catch {
+    return undefined
   }
 }
 

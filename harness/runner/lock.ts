@@ -58,11 +58,12 @@ async function watchForDeadClient(client: pg.ClientBase): Promise<() => Promise<
   const names = Object.keys(DEAD_CLIENT_SETTINGS)
   let before: Array<{ name: string; setting: string }> = []
   try {
-    // One round trip (the runner does this for every up and down): pg_settings is read whole
-    // before any set_config of the same statement runs, so `setting` is the value before.
+    // One round trip (the runner does this for every up and down), without the pg_settings view;
+    // a row's setting is read before its set_config runs, so `setting` is the value before. A
+    // setting the server does not have reads NULL and is left out.
     before = (
       await client.query<{ name: string; setting: string }>(
-        `SELECT p.name, p.setting, set_config(p.name, s.value, false) FROM pg_settings p JOIN unnest($1::text[], $2::text[]) AS s(name, value) ON s.name = p.name`,
+        `SELECT s.name, current_setting(s.name, true) AS setting, set_config(s.name, s.value, false) FROM unnest($1::text[], $2::text[]) AS s(name, value) WHERE current_setting(s.name, true) IS NOT NULL`,
         [names, names.map((n) => DEAD_CLIENT_SETTINGS[n])],
       )
     ).rows

@@ -4,6 +4,7 @@
  * replica: we check by query instead of trusting that.
  */
 import type pg from 'pg'
+import { countAll } from '../util/counts.ts'
 
 interface FkRow {
   name: string
@@ -30,12 +31,18 @@ export async function foreignKeyOrphans(client: pg.ClientBase, schemas: string[]
     )
   ).rows
   const out: string[] = []
-  for (const fk of fks) {
-    const notNull = fk.child_cols.map((c) => `c.${c} IS NOT NULL`).join(' AND ')
-    const match = fk.child_cols.map((c, i) => `p.${fk.parent_cols[i]} = c.${c}`).join(' AND ')
-    const r = await client.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${fk.child} c WHERE ${notNull} AND NOT EXISTS (SELECT 1 FROM ${fk.parent} p WHERE ${match})`)
-    const n = Number(r.rows[0]?.n ?? 0)
+  const counts = await countAll(
+    client,
+    fks.map((fk) => {
+      const notNull = fk.child_cols.map((c) => `c.${c} IS NOT NULL`).join(' AND ')
+      const match = fk.child_cols.map((c, i) => `p.${fk.parent_cols[i]} = c.${c}`).join(' AND ')
+      return `SELECT count(*) FROM ${fk.child} c WHERE ${notNull} AND NOT EXISTS (SELECT 1 FROM ${fk.parent} p WHERE ${match})`
+    }),
+  )
+  fks.forEach((fk, i) => {
+    const n = counts[i]!
+    if (n instanceof Error) throw n
     if (n > 0) out.push(`${fk.child}.${fk.name}: ${n} row${n > 1 ? 's' : ''} reference missing ${fk.parent} rows`)
-  }
+  })
   return out
 }

@@ -24,20 +24,6 @@ export interface Violation {
 
 export type Before = Map<string, { table: TableInfo; rows: Map<string, (string | null)[]>; counts: Map<string, number>; total: number }>
 
-export async function readAll(client: pg.ClientBase, cat: Catalog): Promise<Before> {
-  const out: Before = new Map()
-  for (const t of cat.tables) {
-    const cols = t.columns.map((c) => ({ name: c.name }))
-    const key = t.primaryKey ? t.primaryKey.map((k) => t.columns.findIndex((c) => c.name === k)) : null
-    const r = await readBack(client, t.sql, cols, key)
-    let total = 0
-    for (const n of r.counts.values()) total += n
-    out.set(t.name, { table: t, rows: r.rows, counts: r.counts, total })
-  }
-  return out
-}
-
-
 export const show = (v: string | null) => (v === null ? 'NULL' : JSON.stringify(v.length > 80 ? `${v.slice(0, 77)}…` : v))
 
 function keyWhere(t: TableInfo, key: string): string {

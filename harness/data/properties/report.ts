@@ -20,6 +20,8 @@ export interface Tally {
   retentionRemoved: Map<string, number>
   jobErrors: Map<string, { count: number; from: Set<number> }>
   timing: { migrate: number; insert: number; check: number; jobs: number }
+  /** Tables compared again after a step (touched by it), and tables carried without reading (untouched). */
+  compared: { again: number; carried: number }
   /** sha256 (hex) of every dataset's SQL. */
   digest: string
   resetError?: string
@@ -35,6 +37,8 @@ export function verdict(t: Tally): PropertyResult {
     rows: t.stats.reduce((s, x) => s + x.rows, 0),
     rejectedDatasets: t.stats.reduce((s, x) => s + x.rejected, 0),
     startingVersions: t.stats.length,
+    tablesCompared: t.compared.again,
+    tablesCarried: t.compared.carried,
   }
   const breakdown = [
     ...t.stats.map((s) => ({ label: `from ${s.k} (${s.label})`, ms: Math.round(s.ms) })),
@@ -72,6 +76,7 @@ function describe(t: Tally): PropertyResult {
     ...[...retentionRemoved].map(([l, n]) => `declared by a retention policy: ${n} generated row(s) removed by the ${l} (time value older than now() - drop_after)`),
     ...[...jobErrors].map(([m, x]) => `JOB ERROR on generated data (${x.count} run(s), datasets from version ${[...x.from].join(', ')}; no row lost or changed by it): ${m}`),
     `time: migrating down and up ${(timing.migrate / 1000).toFixed(1)} s, generating and inserting ${(timing.insert / 1000).toFixed(1)} s, reading and checking ${(timing.check / 1000).toFixed(1)} s${jobsRan.size ? `, running the jobs and checking after them ${(timing.jobs / 1000).toFixed(1)} s` : ''}`,
+    `after a step, ${t.compared.again} table(s) were read and compared again (the step wrote them, changed their shape or declared a change) and ${t.compared.carried} carried as they were (untouched by the step: same rows, same shape)`,
     `datasets sha256 ${t.digest.slice(0, 16)} (equal for equal --seed and --runs)`,
   ]
   if (t.resetError) lines.push(`could not reset the database to version ${N} afterwards: ${t.resetError}`)

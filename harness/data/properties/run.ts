@@ -26,6 +26,11 @@
  * every version's dataset) and is written to reports/data-property-<k>-<seed>.sql (per version,
  * the INSERTs made there; the step that failed; the failing check).
  *
+ * The rows are carried from step to step (carried.ts): a step reads and compares again only the
+ * tables it touched (wrote, reshaped, or declared a change to) and re-evaluates constraints only
+ * where it may have broken them, so a step's work follows the step, not everything the chain
+ * holds by then.
+ *
  * Declared data changes: declared.ts. Checks: preservation.ts, constraints.ts, jobs.ts. The
  * verdict and the replay file: report.ts.
  */
@@ -44,7 +49,8 @@ import { constraints } from './constraints.ts'
 import { dataChanges, withPreconditions, type Declared } from './declared.ts'
 import { jobErrorKey, retentionExplainer, runRegisteredJobs } from './jobs.ts'
 import { DEFAULT_RUNS, failed, PropertyFailed, SHRINK_BUDGET_MS, versionLabel, type Failure, type KStats, type PropertyContext, type PropertyResult } from './model.ts'
-import { preservation, readAll, type Violation } from './preservation.ts'
+import { CarriedRows } from './carried.ts'
+import { preservation, type Before, type Violation } from './preservation.ts'
 import { replayFile, verdict } from './report.ts'
 
 /** One step of the chain: data generated at `k` (with the catalog there), checked after migrating to `to`. */
@@ -53,6 +59,8 @@ interface Step {
   to: number
   /** The catalog at k, with the preconditions later migrations declare (what the generator honours). */
   catK: Catalog
+  /** The catalog at k as the engine has it (catK without the preconditions). */
+  rawK: Catalog
   /** The catalog at `to`, as it is (what the rows are checked against). */
   catTo: Catalog
   plan: GenerationPlan
@@ -77,6 +85,7 @@ export async function runDataProperties(ctx: PropertyContext): Promise<PropertyR
   const reports = path.resolve(ctx.reportsDir ?? 'reports')
   const digest = createHash('sha256')
   const timing = { migrate: 0, insert: 0, check: 0, jobs: 0 }
+  const compared = { again: 0, carried: 0 }
   const preconditions = new Set<string>()
   const generatorNotes = new Set<string>()
 
@@ -103,7 +112,7 @@ export async function runDataProperties(ctx: PropertyContext): Promise<PropertyR
     if (up.error) return failed(`could not migrate to version ${to} while reading the catalog of every version: ${up.error.message}`, [], { code: up.error.code, message: up.error.message })
     const catTo = to === N ? catN : await readCatalog(client, ctx.schemas, { exclude: [logName] })
     const stats: KStats = { k, label: versionLabel(ctx.migrations, k), datasets: 0, rows: 0, tables: built.plan.tables.length, rejected: 0, droppedByCheck: 0, droppedDuplicate: 0, droppedNoParent: 0, repaired: 0, ms: 0 }
-    steps.push({ k, to, catK, catTo, plan: built.plan, arbitrary: built.arbitrary, decl: declared.filter((d) => d.version > k && d.version <= to), stats })
+    steps.push({ k, to, catK, rawK: raw, catTo, plan: built.plan, arbitrary: built.arbitrary, decl: declared.filter((d) => d.version > k && d.version <= to), stats })
     raw = catTo
   }
 
@@ -140,6 +149,10 @@ export async function runDataProperties(ctx: PropertyContext): Promise<PropertyR
     if (d.error && connectionLost(d.error)) return lose(d.error.message)
     if (d.error) throw new PropertyFailed([{ check: 'down-failed', message: `down to version 0 failed: ${d.error.message}` }])
     if (truncate0) await client.query(truncate0)
+    const carried = new CarriedRows(client)
+    // Constraints are evaluated again only where a step may have broken them, which holds when
+    // every earlier step was checked; after a step that was not (--changed), everything is.
+    let probedAll = false
     for (const [i, st] of steps.entries()) {
       at = st.k
       const t0 = performance.now()
@@ -165,7 +178,7 @@ export async function runDataProperties(ctx: PropertyContext): Promise<PropertyR
       // --changed: a released step is only applied (it was proven when it was new); the rows go on.
       const checked = !ctx.focus || ctx.focus.has(versionName(st.to))
       t = performance.now()
-      const before = checked ? await readAll(client, st.catK) : undefined
+      const before = checked ? await carried.rows(st.catK, outcome.dataset.inserts) : undefined
       timing.check += performance.now() - t
       t = performance.now()
       const up = await migrator.up({ to: st.to })
@@ -180,17 +193,28 @@ export async function runDataProperties(ctx: PropertyContext): Promise<PropertyR
         const where = located ? `${located.file}:${located.line}:${located.column}${located.sqlstate ? ` (SQLSTATE ${located.sqlstate})` : ''}` : ''
         violations = [{ check: 'migration-failed', message: `migrating up from version ${st.k} with this data failed${where ? ` at ${where}` : ''}: ${located?.message ?? up.error.message}` }]
       } else if (before) {
-        violations = [...(await preservation(client, before, st.catTo, st.decl)), ...(await constraints(client, ctx.schemas, st.catTo))]
-      } else violations = []
+        const touched = await carried.touched(st.catK, st.catTo, st.decl, st.rawK)
+        const probe = probedAll ? touched.probe : undefined
+        if (!shrinking) {
+          compared.again += touched.compare.size
+          compared.carried += before.size - touched.compare.size
+        }
+        violations = [...(await preservation(client, only(before, touched.compare), st.catTo, st.decl)), ...(await constraints(client, ctx.schemas, st.catTo, { probe, counts: touched.counts }))]
+        probedAll = true
+      } else {
+        violations = []
+        probedAll = false
+      }
       timing.check += performance.now() - t
       st.stats.ms += performance.now() - t0
       if (violations.length) fail(st.k, chain, violations)
     }
     // At N: the jobs the migrations registered, as production's workers would run them.
     t = performance.now()
-    const beforeJobs = await readAll(client, catN)
+    const beforeJobs = await carried.rows(catN)
     const jr = await runRegisteredJobs(client, ctx)
     if (jr.jobs.length) {
+      const touched = await carried.touched(catN, catN, [])
       const last = steps[steps.length - 1]!.k
       if (!shrinking) for (const j of jr.jobs) jobsRan.set(`${jobLabel(j)} [${registeredLabel(j)}]`, (jobsRan.get(`${jobLabel(j)} [${registeredLabel(j)}]`) ?? 0) + 1)
       if (!shrinking)
@@ -201,7 +225,7 @@ export async function runDataProperties(ctx: PropertyContext): Promise<PropertyR
           for (const c of chain) if (c.dataset.stats.rows) x.from.add(c.k)
         }
       const tally = shrinking ? undefined : new Map<string, number>()
-      const violations = (await preservation(client, beforeJobs, catN, [], await retentionExplainer(client, jr.jobs, tally))).map((v) => ({ ...v, afterJobs: true }))
+      const violations = (await preservation(client, only(beforeJobs, touched.compare), catN, [], await retentionExplainer(client, jr.jobs, tally))).map((v) => ({ ...v, afterJobs: true }))
       timing.jobs += performance.now() - t
       if (violations.length) fail(last, chain, violations)
       if (tally) for (const [l, n] of tally) retentionRemoved.set(l, (retentionRemoved.get(l) ?? 0) + n)
@@ -264,7 +288,7 @@ export async function runDataProperties(ctx: PropertyContext): Promise<PropertyR
   }
 
   return verdict({
-    ctx, seed, runs, N, started, stats: steps.map((s) => s.stats), declared, preconditions, generatorNotes, rejections, jobsRan, retentionRemoved, jobErrors, timing,
+    ctx, seed, runs, N, started, stats: steps.map((s) => s.stats), declared, preconditions, generatorNotes, rejections, jobsRan, retentionRemoved, jobErrors, timing, compared,
     digest: digest.digest('hex'), resetError, failure, tooManySkips, starts: steps.map((s) => s.k),
   })
 }
@@ -277,6 +301,9 @@ function count(ks: KStats, d: Dataset): void {
   ks.repaired += d.stats.repaired
   for (const n of Object.values(d.stats.droppedByCheck)) ks.droppedByCheck += n
 }
+
+/** The tables of `before` a step may have changed (CarriedRows.touched): the others hold what they held. */
+const only = (before: Before, touched: Set<string>): Before => new Map([...before].filter(([name]) => touched.has(name)))
 
 /** Every version's inserts of a chain as one dataset (what the failure's details list). */
 function merged(chain: { dataset: Dataset }[]): Dataset {
