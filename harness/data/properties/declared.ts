@@ -9,7 +9,7 @@
  *                                                                                   a precondition: the migration refuses (fails, rolled back) data that violates it;
  *                                                                                   generated data at earlier versions satisfies it, and the stage lists it.
  */
-import type { Catalog } from '../../catalog/tables.ts'
+import type { Catalog, TableInfo } from '../../catalog/tables.ts'
 import { declaredDataChanges, type Manifest } from '../../manifest/manifest.ts'
 import type { DataChange, DeclaredDataChange } from '../../manifest/data-changes.ts'
 import { quoteIdent } from '../../util/sql.ts'
@@ -44,12 +44,21 @@ export const describeChange = (d: Declared): string => {
 /** The catalog at k plus the preconditions later migrations declare, as constraints the generator honours. */
 export function withPreconditions(cat: Catalog, declared: Declared[], k: number): { catalog: Catalog; applied: string[] } {
   const applied: string[] = []
-  const tables = cat.tables.map((t) => ({ ...t, checks: [...t.checks], uniques: [...t.uniques], foreignKeys: [...t.foreignKeys] }))
+  // Copied on write: a table no precondition names stays the catalog's own object (the data
+  // properties keep a catalog per version, and share the tables that did not change).
+  const tables = [...cat.tables]
+  const copied = new Set<TableInfo>()
   declared.forEach((d, i) => {
     const c = d.change
     if (c.kind !== 'requires' || d.version <= k) return
-    const t = tables.find((x) => x.name === c.table)
-    if (!t) return
+    const at = tables.findIndex((x) => x.name === c.table)
+    if (at < 0) return
+    if (!copied.has(tables[at]!)) {
+      const own = { ...tables[at]!, checks: [...tables[at]!.checks], uniques: [...tables[at]!.uniques], foreignKeys: [...tables[at]!.foreignKeys] }
+      copied.add(own)
+      tables[at] = own
+    }
+    const t = tables[at]!
     const name = `requires ${d.migration} #${i}`
     if (c.check !== undefined) {
       const cols = t.columns.filter((col) => wordIn(col.name, c.check!)).map((col) => col.name)

@@ -38,7 +38,7 @@ import { createHash } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import fc from 'fast-check'
-import { readCatalog, type Catalog } from '../../catalog/tables.ts'
+import { readCatalog, type Catalog, type TableInfo } from '../../catalog/tables.ts'
 import { HarnessError } from '../../errors.ts'
 import { isConnectionLoss } from '../../sqlstate.ts'
 import { jobLabel, listJobs, registeredLabel, unscheduleJobs } from '../../validation/jobs/index.ts'
@@ -91,14 +91,18 @@ export async function runDataProperties(ctx: PropertyContext): Promise<PropertyR
 
   const toTop = await migrator.up()
   if (toTop.error) return failed(`could not migrate to version ${N} before generating data: ${toTop.error.message}`, [], { code: toTop.error.code, message: toTop.error.message })
-  const catN = await readCatalog(client, ctx.schemas, { exclude: [logName] })
+  // A catalog per version is kept for the whole stage: a table that did not change between
+  // versions is one object in all of them, so what is kept grows with the changes, not with N × tables.
+  const tableOnce = new Map<string, TableInfo>()
+  const intern = (cat: Catalog): Catalog => ({ ...cat, tables: cat.tables.map((t) => tableOnce.get(JSON.stringify(t)) ?? (tableOnce.set(JSON.stringify(t), t), t)) })
+  const catN = intern(await readCatalog(client, ctx.schemas, { exclude: [logName] }))
 
   // One walk from 0 to N, reading the catalog at every version: the generation plan of each step.
   const versions = [0, ...ctx.migrations.map((m) => m.version)]
   const bottom = await migrator.down({ to: 0 })
   if (bottom.error) return failed(`could not bring the database down to version 0: ${bottom.error.message}`, [`the down files must work for data to be generated at every version (seed ${seed})`], { code: bottom.error.code, message: bottom.error.message })
   const steps: Step[] = []
-  let raw = await readCatalog(client, ctx.schemas, { exclude: [logName] })
+  let raw = intern(await readCatalog(client, ctx.schemas, { exclude: [logName] }))
   const truncate0 = raw.tables.length ? `TRUNCATE ${raw.tables.map((t) => t.sql).join(', ')} RESTART IDENTITY CASCADE` : ''
   for (let i = 0; i + 1 < versions.length; i++) {
     const k = versions[i]!
@@ -110,7 +114,7 @@ export async function runDataProperties(ctx: PropertyContext): Promise<PropertyR
     for (const c of built.plan.cut) generatorNotes.add(`${c.table}.${c.fk} closes a foreign-key cycle: its rows reference nothing (NULL) or are dropped`)
     const up = await migrator.up({ to })
     if (up.error) return failed(`could not migrate to version ${to} while reading the catalog of every version: ${up.error.message}`, [], { code: up.error.code, message: up.error.message })
-    const catTo = to === N ? catN : await readCatalog(client, ctx.schemas, { exclude: [logName] })
+    const catTo = to === N ? catN : intern(await readCatalog(client, ctx.schemas, { exclude: [logName] }))
     const stats: KStats = { k, label: versionLabel(ctx.migrations, k), datasets: 0, rows: 0, tables: built.plan.tables.length, rejected: 0, droppedByCheck: 0, droppedDuplicate: 0, droppedNoParent: 0, repaired: 0, ms: 0 }
     steps.push({ k, to, catK, rawK: raw, catTo, plan: built.plan, arbitrary: built.arbitrary, decl: declared.filter((d) => d.version > k && d.version <= to), stats })
     raw = catTo
