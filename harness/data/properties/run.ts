@@ -42,7 +42,7 @@ import { readCatalog, type Catalog, type TableInfo } from '../../catalog/tables.
 import { HarnessError } from '../../errors.ts'
 import { isConnectionLoss } from '../../sqlstate.ts'
 import { jobLabel, listJobs, registeredLabel, unscheduleJobs } from '../../validation/jobs/index.ts'
-import { buildPlan } from '../arbitraries.ts'
+import { buildPlan, type PlanMemo } from '../arbitraries.ts'
 import type { GenerationPlan, RawDataset } from '../plan-types.ts'
 import { insertDataset, toSql, type Dataset } from '../dataset.ts'
 import { constraints } from './constraints.ts'
@@ -95,6 +95,7 @@ export async function runDataProperties(ctx: PropertyContext): Promise<PropertyR
   // versions is one object in all of them, so what is kept grows with the changes, not with N × tables.
   const tableOnce = new Map<string, TableInfo>()
   const intern = (cat: Catalog): Catalog => ({ ...cat, tables: cat.tables.map((t) => tableOnce.get(JSON.stringify(t)) ?? (tableOnce.set(JSON.stringify(t), t), t)) })
+  const plans: PlanMemo = new WeakMap()
   const catN = intern(await readCatalog(client, ctx.schemas, { exclude: [logName] }))
 
   // One walk from 0 to N, reading the catalog at every version: the generation plan of each step.
@@ -109,7 +110,7 @@ export async function runDataProperties(ctx: PropertyContext): Promise<PropertyR
     const to = versions[i + 1]!
     const { catalog: catK, applied } = withPreconditions(raw, declared, k)
     applied.forEach((a) => preconditions.add(a))
-    const built = buildPlan(catK)
+    const built = buildPlan(catK, {}, plans)
     for (const s of built.plan.skipped) generatorNotes.add(`${s.table} not generated: ${s.reason}`)
     for (const c of built.plan.cut) generatorNotes.add(`${c.table}.${c.fk} closes a foreign-key cycle: its rows reference nothing (NULL) or are dropped`)
     const up = await migrator.up({ to })
