@@ -11,7 +11,7 @@ import type { CreateDatabaseOptions, StartedEngine } from '../engines/types.ts'
 import { connect } from '../runner/connect.ts'
 import { fingerprintHash, PackedSnapshots } from '../validation/fingerprint/index.ts'
 import { harnessOutcome, notRun, runStep } from '../steps/step.ts'
-import { failed, migratorFor, type FilesContext, type FilesStage, type Stage, type StageOutcome, type StageResult, type VerifyContext, type VerifyDepth, type VerifyOptions, type VerifyReport } from './stage.ts'
+import { type FilesContext, type FilesStage, type Stage, type StageOutcome, type StageResult, type VerifyContext, type VerifyDepth, type VerifyOptions, type VerifyReport } from './stage.ts'
 import { Meter } from './meter.ts'
 import { changedScope } from './scope.ts'
 import { migrationSet, ShardPlan, shardLabel, shardSeed, type ShardRecord } from './shard.ts'
@@ -40,7 +40,7 @@ export const STAGES: Stage[] = [
   { id: 'idempotency', title: 'Idempotency: every file run again changes nothing', needs: ['replay'], run: idempotency },
   { id: 'down-up', title: 'Down/up round trip for every step', needs: ['replay'], run: downUp },
   { id: 'fault-injection', title: 'Fault injection: a failure after any statement leaves no trace', needs: ['replay'], run: faultInjection, alongside: 'own' },
-  { id: 'data-properties', title: 'Property-based data through every upgrade step (fast-check)', needs: ['replay'], run: dataProperties, alongside: 'migrated' },
+  { id: 'data-properties', title: 'Property-based data through every upgrade step (fast-check)', needs: ['replay'], run: dataProperties, alongside: 'fresh' },
   { id: 'backup-round-trip', title: 'Backup → restore round trip shows zero differences', needs: ['replay'], run: backupRoundTripStage, alongside: 'own' },
   // Alone: it measures latency, so nothing else may run beside it (it waits for every stage before it).
   { id: 'load', title: "Under load: each migration beside the seeds' workload (locks, blocked sessions, p95 per statement)", needs: ['replay'], run: loadStage, alone: true },
@@ -160,7 +160,7 @@ async function runStages(ctx: VerifyContext, client: pg.Client, stages: Stage[])
       // A context of its own per stage: its meter counts its work only, whatever runs beside it.
       const meter = new Meter()
       const own: VerifyContext = { ...ctx, meter, ...(alongside ? { engine: parallelDatabases(ctx.engine) } : {}) }
-      const body = alongside === 'migrated' ? () => onMigratedDatabase(own, stage) : () => stage.run(own, client)
+      const body = alongside === 'fresh' ? () => onFreshDatabase(own, stage) : () => stage.run(own, client)
       return withMeter(await runStep(stage, body, (e) => harnessOutcome(e, `${stage.id} could not complete: ${e.message}`)), meter)
     })
     running.set(stage.id, result)
@@ -174,14 +174,12 @@ function parallelDatabases(engine: StartedEngine): StartedEngine {
   return Object.assign(Object.create(engine) as StartedEngine, { createDatabase: (label?: string, o: CreateDatabaseOptions = {}) => engine.createDatabase(label, { parallel: true, ...o }) })
 }
 
-/** Runs `stage` on a fresh database the runner migrated to the top, used by nobody else, dropped after. */
-async function onMigratedDatabase(ctx: VerifyContext, stage: Stage): Promise<StageOutcome> {
+/** Runs `stage` on a fresh database, used by nobody else, dropped after. */
+async function onFreshDatabase(ctx: VerifyContext, stage: Stage): Promise<StageOutcome> {
   const db = await ctx.engine.createDatabase(stage.id)
   let client: pg.Client | undefined
   try {
     client = await connect(db.url, { applicationName: `pgverify ${stage.id}` })
-    const up = await migratorFor(ctx, client).up()
-    if (up.error) return failed(`${stage.id}: could not migrate a database of its own to the top: ${up.error.message}`, up.error.hint ? [up.error.hint] : [], { code: up.error.code, message: up.error.message })
     return await stage.run({ ...ctx, throwaway: true }, client)
   } finally {
     await client?.end().catch(() => {})

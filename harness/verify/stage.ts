@@ -130,11 +130,12 @@ export interface Stage {
   /**
    * Whether the stage may run alongside others on an engine whose databases work in parallel
    * (`capabilities.concurrentConnections` or `parallelDatabases`): `own`, it works only on
-   * databases it creates and ignores the shared client; `migrated`, it needs a database at the
-   * top version that nobody else uses, and the pipeline gives it one of its own, migrated to the
-   * top by the runner. Absent: in order, on the shared database.
+   * databases it creates and ignores the shared client; `fresh`, it works on the client it is
+   * given, which the pipeline connects to a fresh database of its own (nothing migrated; the
+   * stage must then also work on the shared database at the top, which it gets when nothing runs
+   * alongside). Absent: in order, on the shared database.
    */
-  alongside?: 'own' | 'migrated'
+  alongside?: 'own' | 'fresh'
 
   /** Runs with nothing beside it: it starts once every stage before it has ended (it measures latency). */
   alone?: boolean

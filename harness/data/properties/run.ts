@@ -89,18 +89,18 @@ export async function runDataProperties(ctx: PropertyContext): Promise<PropertyR
   const preconditions = new Set<string>()
   const generatorNotes = new Set<string>()
 
-  const toTop = await migrator.up()
-  if (toTop.error) return failed(`could not migrate to version ${N} before generating data: ${toTop.error.message}`, [], { code: toTop.error.code, message: toTop.error.message })
   // A catalog per version is kept for the whole stage: a table that did not change between
   // versions is one object in all of them, so what is kept grows with the changes, not with N × tables.
   const tableOnce = new Map<string, TableInfo>()
   const intern = (cat: Catalog): Catalog => ({ ...cat, tables: cat.tables.map((t) => tableOnce.get(JSON.stringify(t)) ?? (tableOnce.set(JSON.stringify(t), t), t)) })
   const plans: PlanMemo = new WeakMap()
-  const catN = intern(await readCatalog(client, ctx.schemas, { exclude: [logName] }))
 
   // One walk from 0 to N, reading the catalog at every version: the generation plan of each step.
+  // Version 0 is the runner's bootstrap: an up to 0 on a fresh database (the pipeline gives this
+  // stage one), the downs on one at the top (the shared database, when nothing runs alongside).
   const versions = [0, ...ctx.migrations.map((m) => m.version)]
-  const bottom = await migrator.down({ to: 0 })
+  const now = await migrator.status()
+  const bottom = now.current > 0 ? await migrator.down({ to: 0 }) : await migrator.up({ to: 0 })
   if (bottom.error) return failed(`could not bring the database down to version 0: ${bottom.error.message}`, [`the down files must work for data to be generated at every version (seed ${seed})`], { code: bottom.error.code, message: bottom.error.message })
   const steps: Step[] = []
   let raw = intern(await readCatalog(client, ctx.schemas, { exclude: [logName] }))
@@ -115,11 +115,12 @@ export async function runDataProperties(ctx: PropertyContext): Promise<PropertyR
     for (const c of built.plan.cut) generatorNotes.add(`${c.table}.${c.fk} closes a foreign-key cycle: its rows reference nothing (NULL) or are dropped`)
     const up = await migrator.up({ to })
     if (up.error) return failed(`could not migrate to version ${to} while reading the catalog of every version: ${up.error.message}`, [], { code: up.error.code, message: up.error.message })
-    const catTo = to === N ? catN : intern(await readCatalog(client, ctx.schemas, { exclude: [logName] }))
+    const catTo = intern(await readCatalog(client, ctx.schemas, { exclude: [logName] }))
     const stats: KStats = { k, label: versionLabel(ctx.migrations, k), datasets: 0, rows: 0, tables: built.plan.tables.length, rejected: 0, droppedByCheck: 0, droppedDuplicate: 0, droppedNoParent: 0, repaired: 0, ms: 0 }
     steps.push({ k, to, catK, rawK: raw, catTo, plan: built.plan, arbitrary: built.arbitrary, decl: declared.filter((d) => d.version > k && d.version <= to), stats })
     raw = catTo
   }
+  const catN = raw
 
   const retentionRemoved = new Map<string, number>()
   const jobsRan = new Map<string, number>()
