@@ -147,6 +147,7 @@ function shardRecord(options: VerifyOptions, plan: ShardPlan, migrations: Verify
 async function runStages(ctx: VerifyContext, client: pg.Client, stages: Stage[]): Promise<StageResult[]> {
   const together = ctx.engine.capabilities.concurrentConnections || ctx.engine.capabilities.parallelDatabases
   const running = new Map<string, Promise<StageResult>>()
+  ctx.stageResult = (id) => running.get(id) ?? Promise.resolve(undefined)
   let inOrder: Promise<unknown> = Promise.resolve()
   for (const stage of stages) {
     const alongside = together ? stage.alongside : undefined

@@ -64,6 +64,8 @@ export interface VerifyContext {
   options: VerifyOptions
   /** The running stage's meter (the pipeline gives every stage a fresh one): counts and time by part. */
   meter?: Meter
+  /** Another stage's result once it has ended (undefined when it is not part of the run); a stage may wait only for stages listed before it. */
+  stageResult?: (id: string) => Promise<StageResult | undefined>
   /** The stage's client is on a database of its own, dropped when the stage ends: nothing on it needs to be left as found. */
   throwaway?: boolean
   /** With --changed: the migrations proven at full depth (the others are only replayed); absent: all. */
