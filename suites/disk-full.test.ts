@@ -28,8 +28,13 @@ import { copyDir, emptyDir, MIGRATIONS, ROOT, write } from './support/dirs.ts'
 import { availableEngines, needsLocalDumpTools, skipWith, useEngine } from './support/engines.ts'
 
 const LONG = 600_000
-/** "Within seconds": the CLI's own start (tsx, engine probe) included. The hang never returned. */
-const PROMPT_MS = 30_000
+/**
+ * "Within seconds", the CLI's own start (tsx, engine probe) included: 2.5–5 s on a 2-core machine
+ * running one other suite. CI once saw 56 s while the concurrency suite beside it started 16 CLI
+ * processes at once (load above 20), so the bound is what a loaded runner needs; the hang of
+ * issue #15 never returned at all, and the CLI is killed at 120 s.
+ */
+const PROMPT_MS = 90_000
 const FILLER = 'filler.bin'
 
 /** A tmpfs of our own; undefined (and the reason) where this process may not mount. */
@@ -173,7 +178,7 @@ describe.each(cases)('a full disk or an interrupt on the $name engine', (c) => {
     const ms = Date.now() - t0
     console.log(`[${c.name}] execute: exit ${r.code} after ${ms} ms\n${r.stdout.split('\n').filter((l) => /ENOSPC|NOT CHANGED|FAILED/.test(l)).join('\n')}`)
     expect(r.code).toBe(1)
-    expect(ms).toBeLessThan(PROMPT_MS + 30_000)
+    expect(ms).toBeLessThan(PROMPT_MS)
     expect(r.stdout + r.stderr).toMatch(/no space left on the device \(ENOSPC\)/)
     expect(r.stdout + r.stderr).toMatch(/NOT CHANGED: the backup failed, so no migration was run/)
     expect(leftovers(root())).toEqual([])

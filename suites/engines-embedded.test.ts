@@ -8,6 +8,7 @@
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { DatabaseHandle, StartedEngine } from '../harness/engines/types.ts'
+import { leanSharedBuffers } from '../harness/engines/embedded.ts'
 import { engineCases, useEngine } from './support/engines.ts'
 
 const [embedded] = await engineCases(['embedded'])
@@ -81,6 +82,33 @@ describe.skipIf(!embedded?.available)(`embedded databases in threads of their ow
       await c.end().catch(() => {})
     }
   }, 120_000)
+
+  it('every database, in-process, in a thread or booted ahead as the spare, runs with the lean shared_buffers and starts empty', async () => {
+    // Three thread databases in a row: the second and third are spares booted while the one before was in use.
+    for (const [label, options] of [['lean_inproc', {}], ['lean_thread_1', { parallel: true }], ['lean_thread_2', { parallel: true }], ['lean_thread_3', { parallel: true }]] as const) {
+      const db = await create(label, options)
+      const c = await open(db)
+      try {
+        expect((await c.query<{ s: string }>(`SELECT current_setting('shared_buffers') AS s`)).rows[0]!.s, label).toBe('16MB')
+        // A spare nobody touched: nothing of another caller's work is in it.
+        expect((await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_class WHERE relname = 'touched'`)).rows[0]!.n, label).toBe(0)
+        await c.query(`CREATE TABLE touched (id int)`)
+      } finally {
+        await c.end()
+      }
+    }
+  }, 120_000)
+
+  it('the patch is exact: one occurrence of the argument is rewritten to the same length, anything else is left alone', () => {
+    const built = Buffer.from('\0\0prefix shared_buffers=128MB\0wal_buffers=4MB\0')
+    const lean = leanSharedBuffers(built)
+    expect(lean.sharedBuffers).toBe('16MB')
+    expect(lean.wasm.length).toBe(built.length)
+    expect(lean.wasm.toString('latin1')).toBe('\0\0prefix shared_buffers=16MB\0\0wal_buffers=4MB\0')
+    // Not found, or found twice (a build we do not know): as built.
+    expect(leanSharedBuffers(Buffer.from('shared_buffers=64MB\0')).sharedBuffers).toBe('as built')
+    expect(leanSharedBuffers(Buffer.from('shared_buffers=128MB\0shared_buffers=128MB\0')).sharedBuffers).toBe('as built')
+  })
 
   it('a dropped thread database ends its thread: its port refuses connections', async () => {
     const db = await create('thread_drop', { parallel: true })
