@@ -50,8 +50,8 @@ const tmpDir = (prefix: string) => emptyDir(prefix)
 // The default scale (788k rows) takes minutes to load, dump and restore on the WASM engine: CI
 // runs the same checks on a smaller slice with compressed chunks; BACKUP_DATA=default for figures.
 const FULL = process.env.BACKUP_DATA === 'default'
-const DATA = FULL ? {} : { days: 4, hz: 0.01, uncompressedDays: 1 }
-const DATA_LABEL = FULL ? 'harness/data/telemetry.ts defaults (scale 1, 7 days, 1 sample / 20 s per metric)' : 'a reduced slice (4 days, 1 sample / 100 s per metric, last day uncompressed)'
+const DATA = FULL ? {} : { days: 4, hz: 0.002, uncompressedDays: 1, seriesMinutes: 30 }
+const DATA_LABEL = FULL ? 'harness/data/telemetry.ts defaults (scale 1, 7 days, 1 sample / 20 s per metric)' : 'a reduced slice (4 days, 1 sample / 500 s per metric, the per-minute series every 30 min, last day uncompressed)'
 
 // ---- figures ------------------------------------------------------------------------------------
 const figures: Record<string, Record<string, unknown>> = {}
