@@ -83,19 +83,27 @@ describe.skipIf(!embedded?.available)(`embedded databases in threads of their ow
     }
   }, 120_000)
 
-  it('every database, in-process, in a thread or booted ahead as the spare, runs with the lean shared_buffers and starts empty', async () => {
-    // Three thread databases in a row: the second and third are spares booted while the one before was in use.
-    for (const [label, options] of [['lean_inproc', {}], ['lean_thread_1', { parallel: true }], ['lean_thread_2', { parallel: true }], ['lean_thread_3', { parallel: true }]] as const) {
+  it('every database, in-process, in a thread or booted from a snapshot, runs with the lean shared_buffers; a fresh one starts empty', async () => {
+    let last: DatabaseHandle | undefined
+    for (const [label, options] of [['lean_inproc', {}], ['lean_thread_1', { parallel: true }], ['lean_thread_2', { parallel: true }]] as const) {
       const db = await create(label, options)
       const c = await open(db)
       try {
         expect((await c.query<{ s: string }>(`SELECT current_setting('shared_buffers') AS s`)).rows[0]!.s, label).toBe('16MB')
-        // A spare nobody touched: nothing of another caller's work is in it.
+        // Nothing of another database's work is in a fresh one.
         expect((await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_class WHERE relname = 'touched'`)).rows[0]!.n, label).toBe(0)
         await c.query(`CREATE TABLE touched (id int)`)
       } finally {
         await c.end()
       }
+      last = db
+    }
+    const copy = await create('lean_copy', { parallel: true, from: await last!.physical!.dumpDataDir() })
+    const cc = await open(copy)
+    try {
+      expect((await cc.query<{ s: string; n: number }>(`SELECT current_setting('shared_buffers') AS s, (SELECT count(*)::int FROM pg_class WHERE relname = 'touched') AS n`)).rows[0]).toEqual({ s: '16MB', n: 1 })
+    } finally {
+      await cc.end()
     }
   }, 120_000)
 

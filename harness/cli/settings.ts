@@ -31,6 +31,6 @@ export function openCommandTarget(engine: string | undefined, config: Config, la
 }
 
 /** A disposable engine for this command (verify, db), chosen by --engine, the configuration or automatically. */
-export function startCommandEngine(request: EngineRequest | undefined, config: Config, options: { parallelSoon?: boolean } = {}): Promise<StartedEngine> {
-  return startEngine({ request, settings: engineSettings(config), log: info, ...options })
+export function startCommandEngine(request: EngineRequest | undefined, config: Config): Promise<StartedEngine> {
+  return startEngine({ request, settings: engineSettings(config), log: info })
 }

@@ -66,8 +66,7 @@ export async function verify(argv: Args, { config }: VerbContext): Promise<numbe
   await checkMigrationsDir(dir)
   const since = flag(argv, 'since')
   if (since !== undefined && !since.trim()) throw new HarnessError('USAGE', '--since needs a git ref', { hint: 'e.g. pnpm verify --changed --since origin/main' })
-  // Verify's shared database and its stages' databases all run in parallel on engines that can.
-  const engine = await startCommandEngine(engineRequest(argv, config), config, { parallelSoon: true })
+  const engine = await startCommandEngine(engineRequest(argv, config), config)
   let report: VerifyReport
   try {
     info(bold(`verify ${dir} on ${engine.describe()}`))

@@ -10,9 +10,7 @@
  * Each instance accepts one client connection at a time: a second concurrent connection is
  * terminated by the socket server, so `concurrentConnections` is false. An instance runs on the
  * thread that made it: `createDatabase(label, { parallel: true })` makes it in a worker thread of
- * its own (embedded-thread.ts), so that databases work in parallel (`parallelDatabases`). From
- * the first such database on, one more pristine thread database is kept booted ahead (a spare),
- * so the next caller does not wait for a boot.
+ * its own (embedded-thread.ts), so that databases work in parallel (`parallelDatabases`).
  *
  * `physicalSnapshot`: every handle carries `physical` (the data directory as a tar, and the PGlite
  * instance for in-process tools such as the WASM pg_dump), and `createDatabase(label, { from })`
@@ -25,7 +23,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { HarnessError } from '../errors.ts'
 import { dumpInProcess } from './embedded-dump.ts'
-import { startThreadDatabase, threadModules, type ThreadBoot, type ThreadDatabase, type ThreadModules } from './embedded-thread.ts'
+import { startThreadDatabase, threadModules, type ThreadBoot, type ThreadModules } from './embedded-thread.ts'
 import type { CreateDatabaseOptions, DatabaseHandle, EngineProvider, EngineStartOptions, EngineVersions, StartedEngine } from './types.ts'
 
 interface Served {
@@ -215,45 +213,13 @@ export const embeddedEngine: EngineProvider = {
         cause: e,
       })
     }
+    const versions = await readVersions(base)
+    const main = await serve(m, base)
+    const databases = new Set<{ stop(): Promise<void> }>()
     // Databases in worker threads (options.parallel): the bytes every worker boots from, made once.
     let threads: { modules: ThreadModules; boot: ThreadBoot } | undefined
-    const threadBoot = async (): Promise<{ modules: ThreadModules; boot: ThreadBoot }> => (threads ??= { modules: threadModules(extensions.timescaledb !== undefined), boot: { dataDir: await pristine.arrayBuffer(), fsBundle: await fsBundle.arrayBuffer(), wasmModule } })
-    // A pristine thread database booted ahead, on a core of its own: the next `parallel` caller
-    // takes it instead of waiting for a boot (a worker started, the data directory unpacked,
-    // PostgreSQL started). Kept from the first such caller on, or from the start with
-    // `parallelSoon`; an engine that is never asked for one never boots a spare.
-    let spare: Promise<ThreadDatabase> | undefined
-    let stopped = false
-    const bootSpare = () => {
-      spare = threadBoot().then((t) => startThreadDatabase(t.modules, t.boot))
-      spare.catch(() => {})
-    }
-    const pristineThread = async (): Promise<ThreadDatabase> => {
-      const ahead = spare
-      spare = undefined
-      // A spare that failed to boot is booted again here, so the caller sees that failure itself.
-      let t = await ahead?.catch(() => undefined)
-      if (!t) {
-        const b = await threadBoot()
-        t = await startThreadDatabase(b.modules, b.boot)
-      }
-      if (!stopped && !spare) bootSpare()
-      return t
-    }
-    if (options.parallelSoon) bootSpare()
-    let versions: EngineVersions
-    let main: Served
-    try {
-      versions = await readVersions(base)
-      main = await serve(m, base)
-    } catch (e) {
-      stopped = true
-      await spare?.then((t) => t.stop(), () => {})
-      await base.close().catch(() => {})
-      throw e
-    }
-    const databases = new Set<{ stop(): Promise<void> }>()
     let counter = 0
+    let stopped = false
     const ts = versions.timescaledb === 'none' ? 'without TimescaleDB' : `+ TimescaleDB ${versions.timescaledb} (${versions.timescaledbLicense} license)`
     log(`embedded: PostgreSQL ${versions.postgres} (WASM, shared_buffers ${sharedBuffers}) ${ts} ready in ${Date.now() - started} ms`)
 
@@ -278,8 +244,8 @@ export const embeddedEngine: EngineProvider = {
         if (stopped) throw new HarnessError('ENGINE_UNAVAILABLE', 'embedded engine is stopped')
         const name = (n: number) => `${label.replace(/[^a-z0-9_]/gi, '_').slice(0, 40)}_${n}`
         if (options.parallel) {
-          const boot = await threadBoot()
-          const t = options.from ? await startThreadDatabase(boot.modules, { ...boot.boot, dataDir: await options.from.arrayBuffer(), snapshot: true }) : await pristineThread()
+          threads ??= { modules: threadModules(extensions.timescaledb !== undefined), boot: { dataDir: await pristine.arrayBuffer(), fsBundle: await fsBundle.arrayBuffer(), wasmModule } }
+          const t = await startThreadDatabase(threads.modules, options.from ? { ...threads.boot, dataDir: await options.from.arrayBuffer(), snapshot: true } : threads.boot)
           databases.add(t)
           return {
             url: urlFor(t.port),
@@ -326,9 +292,7 @@ export const embeddedEngine: EngineProvider = {
       async stop() {
         if (stopped) return
         stopped = true
-        const ahead = spare
-        spare = undefined
-        await Promise.all([...[...databases].map((d) => d.stop()), ahead?.then((t) => t.stop(), () => {})])
+        await Promise.all([...databases].map((d) => d.stop()))
         databases.clear()
         await main.stop()
       },

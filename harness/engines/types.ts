@@ -164,12 +164,6 @@ export interface EngineStartOptions extends EngineSettings {
    * jobs are run explicitly (`CALL run_job`) where a stage wants their effect.
    */
   backgroundJobs?: boolean
-  /**
-   * The caller will soon ask for databases with `parallel: true` (verify's stages): an engine
-   * that boots those ahead (the embedded engine's spare) starts the first one now, beside its
-   * own start-up, instead of when it is first asked for.
-   */
-  parallelSoon?: boolean
 }
 
 export interface EngineProvider {
