@@ -3,8 +3,12 @@
  * harness/engines/embedded-thread.ts): a query running in one does not hold up another
  * database's clients (in-process databases share one thread, and do), their physical access
  * works from the worker (WASM pg_dump, data-directory copy, a database booted from that copy),
- * and a dropped one ends its thread.
+ * and a dropped one ends its thread. Every database runs with the lean shared_buffers, and a
+ * start boots from the caches the first start wrote.
  */
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { DatabaseHandle, StartedEngine } from '../harness/engines/types.ts'
@@ -126,4 +130,50 @@ describe.skipIf(!embedded?.available)(`embedded databases in threads of their ow
     await db.drop()
     await expect(open(db)).rejects.toThrow(/ECONNREFUSED|terminated|closed/)
   }, 60_000)
+})
+
+describe.skipIf(!embedded?.available)(`the embedded engine's start-up caches${embedded?.available ? '' : ` (skipped: ${embedded?.reason})`}`, () => {
+  it('a first start writes the empty template and the engine\'s own database with TimescaleDB; a second boots from them: the extension loaded, fresh databases still empty', async () => {
+    // A cache directory of our own: os.tmpdir() follows TMPDIR.
+    const saved = process.env.TMPDIR
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pgverify-cache-'))
+    process.env.TMPDIR = dir
+    try {
+      const { startEmbedded } = await import('../harness/engines/embedded.ts')
+      const cached = () => readdirSync(path.join(dir, 'pgverify-embedded')).filter((f) => f.endsWith('.tar')).sort()
+      for (const [run, from] of [['first start (no cache)', /from initdb \(nothing cached yet\)$/], ['second start (from the cache)', /from its cached database with TimescaleDB$/]] as const) {
+        const lines: string[] = []
+        const engine = await startEmbedded({ log: (l) => lines.push(l) })
+        try {
+          expect(lines.join('\n'), run).toMatch(from)
+          expect(engine.versions.timescaledbLicense, run).toBe('timescale')
+          const c = new pg.Client({ connectionString: engine.url })
+          await c.connect()
+          try {
+            // The library is loaded, not only the catalog rows: a hypertable with a compressed chunk reads back.
+            await c.query(`CREATE TABLE m (ts timestamptz NOT NULL, v int); SELECT create_hypertable('m', 'ts'); INSERT INTO m VALUES ('2024-01-01', 1), ('2024-01-02', 2); ALTER TABLE m SET (timescaledb.compress); SELECT compress_chunk(c) FROM show_chunks('m') c`)
+            expect((await c.query<{ n: number }>(`SELECT sum(v)::int AS n FROM m`)).rows[0]!.n, run).toBe(3)
+          } finally {
+            await c.end()
+          }
+          const fresh = await engine.createDatabase('cache_fresh')
+          const f = new pg.Client({ connectionString: fresh.url })
+          await f.connect()
+          try {
+            expect((await f.query(`SELECT extname FROM pg_extension WHERE extname = 'timescaledb'`)).rows, run).toEqual([])
+          } finally {
+            await f.end()
+            await fresh.drop()
+          }
+        } finally {
+          await engine.stop()
+        }
+        expect(cached(), run).toEqual([expect.stringMatching(/-timescaledb-base\.tar$/), expect.stringMatching(/-timescaledb\.tar$/)])
+      }
+    } finally {
+      if (saved === undefined) delete process.env.TMPDIR
+      else process.env.TMPDIR = saved
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }, 180_000)
 })
