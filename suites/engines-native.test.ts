@@ -4,7 +4,8 @@
  * signalled or SIGKILLed.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, readFileSync } from 'node:fs'
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import pg from 'pg'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
@@ -199,6 +200,41 @@ function startChild(): Promise<{ child: ChildProcess; info: ChildInfo; stderr: (
     void exited.then((code) => reject(new Error(`engine-child exited (${code}) before reporting:\n${err}`)))
   })
 }
+
+describe.skipIf(!probe.ok)('native engine: initdb kept between starts', () => {
+  it('the first start runs initdb and keeps its output; the next copies it and works the same; a password cluster never uses it', async () => {
+    // A cache of our own: os.tmpdir() follows TMPDIR. Traversable, as the server's OS user must reach it.
+    const saved = process.env.TMPDIR
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'pgverify-initdb-test-'))
+    chmodSync(dir, 0o755)
+    process.env.TMPDIR = dir
+    try {
+      const kept = () => (existsSync(path.join(dir, 'pgverify-initdb')) ? readdirSync(path.join(dir, 'pgverify-initdb')) : [])
+      for (const [run, how, options] of [
+        ['first start', /; initdb \d+ ms, ready/, {}],
+        ['second start', /; cluster copied from initdb's kept output in \d+ ms, ready/, {}],
+        ['password authentication', /, password authentication .*; initdb \d+ ms, ready/, { passwordAuth: true }],
+      ] as const) {
+        const lines: string[] = []
+        const engine = await startNative({ ...options, log: (l) => lines.push(l) })
+        try {
+          expect(lines.join('\n'), run).toMatch(how)
+          const db = await engine.createDatabase('kept')
+          expect(await query<{ u: string; enc: string }>(db.url, `SELECT current_user AS u, pg_encoding_to_char(encoding) AS enc FROM pg_database WHERE datname = current_database()`), run).toEqual([{ u: 'postgres', enc: 'UTF8' }])
+          await db.drop()
+        } finally {
+          await engine.stop()
+        }
+        // One kept cluster, the trust one: the password run adds none.
+        expect(kept(), run).toHaveLength(1)
+      }
+    } finally {
+      if (saved === undefined) delete process.env.TMPDIR
+      else process.env.TMPDIR = saved
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }, 120_000)
+})
 
 describe.skipIf(!probe.ok)('native engine: harness process death', () => {
   afterEach(async () => {

@@ -10,9 +10,9 @@
  *
  */
 import { spawnSync } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
-import { chown, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { rmSync } from 'node:fs'
+import { createHash, randomBytes } from 'node:crypto'
+import { chown, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises'
+import { existsSync, rmSync } from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
@@ -104,6 +104,32 @@ function serverOptions(port: number, socketDir: string, timescale: boolean, back
   return [`-p ${port}`, ...settings.map((s) => `-c ${s}`)].join(' ')
 }
 
+/**
+ * initdb's output kept between runs (about a second of every start): a trust-authentication
+ * cluster depends only on the install and initdb's arguments, so the first start copies it aside
+ * and later ones copy it back (`cp -a`: owner and modes kept). Written under a temporary name and
+ * renamed, so a kept copy is whole or absent; a password cluster is never kept (its password is
+ * new every time).
+ */
+const INITDB_TRUST = ['--no-sync', '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--locale=C']
+const initdbCache = (install: PgInstall) =>
+  path.join(os.tmpdir(), 'pgverify-initdb', createHash('sha256').update([install.binDir, install.version, String(process.getuid?.() ?? ''), ...INITDB_TRUST].join('\0')).digest('hex').slice(0, 16))
+
+async function copyFromCache(cache: string, dataDir: string): Promise<boolean> {
+  if (!existsSync(path.join(cache, 'PG_VERSION'))) return false
+  if ((await run('cp', ['-a', cache, dataDir])).code === 0) return true
+  await rm(dataDir, { recursive: true, force: true })
+  return false
+}
+
+async function keepInCache(cache: string, dataDir: string): Promise<void> {
+  const partial = `${cache}.${process.pid}.partial`
+  await mkdir(path.dirname(cache), { recursive: true })
+  // Another start that got there first has kept the same cluster: the rename fails, ours goes.
+  if ((await run('cp', ['-a', dataDir, partial])).code === 0) await rename(partial, cache).catch(() => {})
+  await rm(partial, { recursive: true, force: true })
+}
+
 export async function startNative(options: NativeStartOptions = {}): Promise<NativeStartedEngine> {
   const log = options.log ?? stderrLog
   const t0 = Date.now()
@@ -161,18 +187,23 @@ export async function startNative(options: NativeStartOptions = {}): Promise<Nat
 
     const tInit = Date.now()
     let credentials: { user: string; password: string } | undefined
-    let auth = ['-A', 'trust']
+    let args = INITDB_TRUST
+    const cache = options.passwordAuth ? undefined : initdbCache(install)
+    const copied = cache ? await copyFromCache(cache, dataDir) : false
     if (options.passwordAuth) {
       credentials = { user: 'postgres', password: randomBytes(12).toString('hex') }
       const pwfile = path.join(tempDir, 'pwfile')
       await writeFile(pwfile, `${credentials.password}\n`, { mode: 0o600 })
       if (ids) await chown(pwfile, ids.uid, ids.gid)
-      auth = ['--auth-local=trust', '--auth-host=scram-sha-256', `--pwfile=${pwfile}`]
+      args = ['--no-sync', '--auth-local=trust', '--auth-host=scram-sha-256', `--pwfile=${pwfile}`, '-U', 'postgres', '-E', 'UTF8', '--locale=C']
     }
-    const init = await serverRun(install, 'initdb', ['--no-sync', ...auth, '-U', 'postgres', '-E', 'UTF8', '--locale=C', '-D', dataDir], tempDir)
-    if (credentials) await rm(path.join(tempDir, 'pwfile'), { force: true })
-    if (init.code !== 0) {
-      throw startFailed(`initdb failed (${install.binDir})`, `${init.stdout}\n${init.stderr}`, ids ? `the '${SERVER_USER}' user must be able to reach ${os.tmpdir()}; set TMPDIR to a world-traversable directory if it cannot` : 'check the output above', { tempDir, binDir: install.binDir })
+    if (!copied) {
+      const init = await serverRun(install, 'initdb', [...args, '-D', dataDir], tempDir)
+      if (credentials) await rm(path.join(tempDir, 'pwfile'), { force: true })
+      if (init.code !== 0) {
+        throw startFailed(`initdb failed (${install.binDir})`, `${init.stdout}\n${init.stderr}`, ids ? `the '${SERVER_USER}' user must be able to reach ${os.tmpdir()}; set TMPDIR to a world-traversable directory if it cannot` : 'check the output above', { tempDir, binDir: install.binDir })
+      }
+      if (cache) await keepInCache(cache, dataDir)
     }
     const initMs = Date.now() - tInit
 
@@ -199,7 +230,7 @@ export async function startNative(options: NativeStartOptions = {}): Promise<Nat
       ? `+ TimescaleDB ${versions.timescaledb} (${versions.timescaledbLicense} license${backgroundJobs ? ', background jobs on' : ', background jobs off'})`
       : install.hasTimescale && !preload ? 'with TimescaleDB installed but not preloaded' : 'without TimescaleDB'
     const description = `native: PostgreSQL ${versions.postgres} ${ts} on 127.0.0.1:${port}${credentials ? ', password authentication' : ''} (${install.binDir})`
-    log(`${description}; initdb ${initMs} ms, ready in ${Date.now() - t0} ms`)
+    log(`${description}; ${copied ? `cluster copied from initdb's kept output in ${initMs} ms` : `initdb ${initMs} ms`}, ready in ${Date.now() - t0} ms`)
 
     return {
       name: 'native',
