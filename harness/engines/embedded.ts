@@ -213,10 +213,10 @@ export const embeddedEngine: EngineProvider = {
       const baseTar = template && baseFile ? await readCached(baseFile) : undefined
       if (baseTar) {
         base = await m.PGlite.create({ loadDataDir: baseTar, extensions, fsBundle, wasmModule }).catch(() => undefined)
+        // As for any snapshot that has the extension (loadExtensionLibraries): its library, loaded.
         const kept = await base?.query(`SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'`).then((r) => r.rows.length === 1, () => false)
-        if (base && kept) {
-          // As for any snapshot that has the extension (loadExtensionLibraries): its library, loaded.
-          await base.exec(`LOAD 'timescaledb'`)
+        const loaded = kept && (await base!.exec(`LOAD 'timescaledb'`).then(() => true, () => false))
+        if (base && loaded) {
           baseFile = undefined
           bootedFrom = 'its cached database with TimescaleDB'
         } else {
