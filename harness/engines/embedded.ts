@@ -60,7 +60,7 @@ async function load(): Promise<Modules> {
 const DEFAULT_BUFFERS = Buffer.from('shared_buffers=128MB\0')
 const LEAN_BUFFERS = Buffer.from('shared_buffers=16MB\0\0')
 
-export function leanSharedBuffers(wasm: Buffer): { wasm: Buffer; sharedBuffers: string } {
+export function leanSharedBuffers(wasm: Buffer<ArrayBuffer>): { wasm: Buffer<ArrayBuffer>; sharedBuffers: string } {
   const at = wasm.indexOf(DEFAULT_BUFFERS)
   if (at < 0 || wasm.indexOf(DEFAULT_BUFFERS, at + 1) >= 0) return { wasm, sharedBuffers: 'as built' }
   const out = Buffer.from(wasm)
@@ -78,7 +78,7 @@ async function packageAssets(): Promise<{ fsBundle: Blob; wasmModule: WebAssembl
   const dist = path.dirname(createRequire(import.meta.url).resolve('@electric-sql/pglite'))
   const [data, wasm, pkg] = await Promise.all([readFile(path.join(dist, 'pglite.data')), readFile(path.join(dist, 'pglite.wasm')), readFile(path.join(dist, '..', 'package.json'), 'utf8')])
   const lean = leanSharedBuffers(wasm)
-  return { fsBundle: new Blob([data]), wasmModule: await WebAssembly.compile(new Uint8Array(lean.wasm)), version: String((JSON.parse(pkg) as { version?: string }).version ?? 'unknown'), sharedBuffers: lean.sharedBuffers }
+  return { fsBundle: new Blob([data]), wasmModule: await WebAssembly.compile(lean.wasm), version: String((JSON.parse(pkg) as { version?: string }).version ?? 'unknown'), sharedBuffers: lean.sharedBuffers }
 }
 
 /**
@@ -155,11 +155,13 @@ async function readVersions(db: PGliteType): Promise<EngineVersions> {
 /**
  * A server with TimescaleDB preloads its library; a PGlite instance loads it on CREATE EXTENSION.
  * An instance booted from a snapshot that already has the extension has neither: until the
- * library is loaded its planner hooks are missing and compressed chunks read as empty. Load it.
+ * library is loaded its planner hooks are missing and compressed chunks read as empty. Load it;
+ * the answer says whether the snapshot had the extension.
  */
-async function loadExtensionLibraries(db: PGliteType): Promise<void> {
+async function loadExtensionLibraries(db: PGliteType): Promise<boolean> {
   const has = await db.query(`SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'`)
   if (has.rows.length) await db.exec(`LOAD 'timescaledb'`)
+  return has.rows.length > 0
 }
 
 export interface EmbeddedStartOptions extends EngineStartOptions {
@@ -213,10 +215,7 @@ export const embeddedEngine: EngineProvider = {
       const baseTar = template && baseFile ? await readCached(baseFile) : undefined
       if (baseTar) {
         base = await m.PGlite.create({ loadDataDir: baseTar, extensions, fsBundle, wasmModule }).catch(() => undefined)
-        // As for any snapshot that has the extension (loadExtensionLibraries): its library, loaded.
-        const kept = await base?.query(`SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'`).then((r) => r.rows.length === 1, () => false)
-        const loaded = kept && (await base!.exec(`LOAD 'timescaledb'`).then(() => true, () => false))
-        if (base && loaded) {
+        if (base && (await loadExtensionLibraries(base).catch(() => false))) {
           baseFile = undefined
           bootedFrom = 'its cached database with TimescaleDB'
         } else {
