@@ -111,7 +111,8 @@ function serverOptions(port: number, socketDir: string, timescale: boolean, back
  * renamed, so a kept copy is whole or absent; a password cluster is never kept (its password is
  * new every time).
  */
-const INITDB_TRUST = ['--no-sync', '-A', 'trust', '-U', 'postgres', '-E', 'UTF8', '--locale=C']
+const INITDB = ['--no-sync', '-U', 'postgres', '-E', 'UTF8', '--locale=C']
+const INITDB_TRUST = [...INITDB, '-A', 'trust']
 const initdbCache = (install: PgInstall) =>
   path.join(os.tmpdir(), 'pgverify-initdb', createHash('sha256').update([install.binDir, install.version, String(process.getuid?.() ?? ''), ...INITDB_TRUST].join('\0')).digest('hex').slice(0, 16))
 
@@ -195,7 +196,7 @@ export async function startNative(options: NativeStartOptions = {}): Promise<Nat
       const pwfile = path.join(tempDir, 'pwfile')
       await writeFile(pwfile, `${credentials.password}\n`, { mode: 0o600 })
       if (ids) await chown(pwfile, ids.uid, ids.gid)
-      args = ['--no-sync', '--auth-local=trust', '--auth-host=scram-sha-256', `--pwfile=${pwfile}`, '-U', 'postgres', '-E', 'UTF8', '--locale=C']
+      args = [...INITDB, '--auth-local=trust', '--auth-host=scram-sha-256', `--pwfile=${pwfile}`]
     }
     if (!copied) {
       const init = await serverRun(install, 'initdb', [...args, '-D', dataDir], tempDir)
