@@ -6,13 +6,13 @@
  * and a dropped one ends its thread. Every database runs with the lean shared_buffers, and a
  * start boots from the caches the first start wrote.
  */
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs'
-import os from 'node:os'
+import { readdirSync } from 'node:fs'
 import path from 'node:path'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { DatabaseHandle, StartedEngine } from '../harness/engines/types.ts'
 import { leanSharedBuffers } from '../harness/engines/embedded.ts'
+import { withOwnTmpdir } from './support/dirs.ts'
 import { engineCases, useEngine } from './support/engines.ts'
 
 const [embedded] = await engineCases(['embedded'])
@@ -134,11 +134,7 @@ describe.skipIf(!embedded?.available)(`embedded databases in threads of their ow
 
 describe.skipIf(!embedded?.available)(`the embedded engine's start-up caches${embedded?.available ? '' : ` (skipped: ${embedded?.reason})`}`, () => {
   it('a first start writes the empty template and the engine\'s own database with TimescaleDB; a second boots from them: the extension loaded, fresh databases still empty', async () => {
-    // A cache directory of our own: os.tmpdir() follows TMPDIR.
-    const saved = process.env.TMPDIR
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'pgverify-cache-'))
-    process.env.TMPDIR = dir
-    try {
+    await withOwnTmpdir('pgverify-cache-', async (dir) => {
       const { startEmbedded } = await import('../harness/engines/embedded.ts')
       const cached = () => readdirSync(path.join(dir, 'pgverify-embedded')).filter((f) => f.endsWith('.tar')).sort()
       for (const [run, from] of [['first start (no cache)', /from initdb \(nothing cached yet\)$/], ['second start (from the cache)', /from its cached database with TimescaleDB$/]] as const) {
@@ -170,10 +166,6 @@ describe.skipIf(!embedded?.available)(`the embedded engine's start-up caches${em
         }
         expect(cached(), run).toEqual([expect.stringMatching(/-timescaledb-base\.tar$/), expect.stringMatching(/-timescaledb\.tar$/)])
       }
-    } finally {
-      if (saved === undefined) delete process.env.TMPDIR
-      else process.env.TMPDIR = saved
-      rmSync(dir, { recursive: true, force: true })
-    }
+    })
   }, 180_000)
 })

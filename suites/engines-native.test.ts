@@ -4,14 +4,14 @@
  * signalled or SIGKILLed.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
-import os from 'node:os'
+import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import pg from 'pg'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { startNative, type NativeStartedEngine } from '../harness/engines/native.ts'
 import { locatePostgres } from '../harness/engines/pg-bin.ts'
 import { alive, reapStaleClusters } from '../harness/engines/reaper.ts'
+import { withOwnTmpdir } from './support/dirs.ts'
 import { engineCases } from './support/engines.ts'
 
 // Probed (and a reason printed) by support/engines.ts, which also honours SUITE_ENGINES.
@@ -203,12 +203,7 @@ function startChild(): Promise<{ child: ChildProcess; info: ChildInfo; stderr: (
 
 describe.skipIf(!probe.ok)('native engine: initdb kept between starts', () => {
   it('the first start runs initdb and keeps its output; the next copies it and works the same; a password cluster never uses it', async () => {
-    // A cache of our own: os.tmpdir() follows TMPDIR. Traversable, as the server's OS user must reach it.
-    const saved = process.env.TMPDIR
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'pgverify-initdb-test-'))
-    chmodSync(dir, 0o755)
-    process.env.TMPDIR = dir
-    try {
+    await withOwnTmpdir('pgverify-initdb-test-', async (dir) => {
       const kept = () => (existsSync(path.join(dir, 'pgverify-initdb')) ? readdirSync(path.join(dir, 'pgverify-initdb')) : [])
       for (const [run, how, options] of [
         ['first start', /; initdb \d+ ms, ready/, {}],
@@ -228,11 +223,7 @@ describe.skipIf(!probe.ok)('native engine: initdb kept between starts', () => {
         // One kept cluster, the trust one: the password run adds none.
         expect(kept(), run).toHaveLength(1)
       }
-    } finally {
-      if (saved === undefined) delete process.env.TMPDIR
-      else process.env.TMPDIR = saved
-      rmSync(dir, { recursive: true, force: true })
-    }
+    })
   }, 120_000)
 })
 
