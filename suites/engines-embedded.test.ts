@@ -7,6 +7,7 @@
  * start boots from the caches the first start wrote.
  */
 import { readdirSync } from 'node:fs'
+import net from 'node:net'
 import path from 'node:path'
 import pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -121,6 +122,43 @@ describe.skipIf(!embedded?.available)(`embedded databases in threads of their ow
     expect(leanSharedBuffers(Buffer.from('shared_buffers=64MB\0')).sharedBuffers).toBe('as built')
     expect(leanSharedBuffers(Buffer.from('shared_buffers=128MB\0shared_buffers=128MB\0')).sharedBuffers).toBe('as built')
   })
+
+  it("the socket server answers a parameterised query in one write (not one per protocol message), and every reply still arrives whole and in order", async () => {
+    const db = await create('gathered', {})
+    const port = Number(new URL(db.url).port)
+    let serverWrites = 0
+    const write = net.Socket.prototype.write
+    // Installed before the connection: the server binds the socket's write when a client connects.
+    net.Socket.prototype.write = function (this: net.Socket, ...args: unknown[]) {
+      if (this.localPort === port) serverWrites++
+      return (write as (...a: unknown[]) => boolean).apply(this, args)
+    } as typeof write
+    let c: pg.Client | undefined
+    try {
+      c = await open(db)
+      const writes = async <T>(run: () => Promise<T>): Promise<[T, number]> => {
+        const before = serverWrites
+        const out = await run()
+        return [out, serverWrites - before]
+      }
+      // Parse, Bind, Describe, Execute, Sync: five replies, one write.
+      const [sum, n1] = await writes(() => c!.query<{ n: number }>('SELECT $1::int + 1 AS n', [41]))
+      expect(sum.rows[0]!.n).toBe(42)
+      expect(n1).toBe(1)
+      // An error in the middle of the messages: the client gets it, and the connection goes on.
+      const [failed, n2] = await writes(() => c!.query('SELECT $1::int AS n', ['not a number']).then(() => 'no error', (e: { code?: string }) => e.code))
+      expect(failed).toBe('22P02')
+      expect(n2).toBe(1)
+      // A reply larger than a socket buffer arrives whole.
+      const [big] = await writes(() => c!.query<{ n: number; pad: string }>(`SELECT g AS n, repeat('x', 100) AS pad FROM generate_series(1, 5000) g`))
+      expect(big.rows.length).toBe(5000)
+      expect(big.rows.at(-1)).toEqual({ n: 5000, pad: 'x'.repeat(100) })
+      expect((await c.query<{ n: number }>('SELECT 7 AS n')).rows[0]!.n).toBe(7)
+    } finally {
+      net.Socket.prototype.write = write
+      await c?.end().catch(() => {})
+    }
+  }, 60_000)
 
   it('a dropped thread database ends its thread: its port refuses connections', async () => {
     const db = await create('thread_drop', { parallel: true })

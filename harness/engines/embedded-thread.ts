@@ -17,6 +17,7 @@
 import { Worker } from 'node:worker_threads'
 import { HarnessError } from '../errors.ts'
 import { DUMP_BODY, dumpToolUrl, toolMissing } from './embedded-dump.ts'
+import { GATHER_REPLIES_BODY } from './embedded-socket.ts'
 import type { PhysicalAccess } from './types.ts'
 
 const WORKER_SOURCE = `
@@ -55,10 +56,15 @@ parentPort.on('message', (r) => {
   const { PGlite } = await import(m.pglite)
   const { PGLiteSocketServer } = await import(m.socket)
   const extensions = m.timescaledb ? { timescaledb: (await import(m.timescaledb)).timescaledb } : {}
-  db = await PGlite.create({ loadDataDir: new Blob([workerData.dataDir]), fsBundle: new Blob([workerData.fsBundle]), wasmModule: workerData.wasmModule, extensions })
+  // Blob-likes over the bytes this thread was given (its own copies): see inMemory in embedded.ts.
+  const bytes = (b) => ({ size: b.byteLength, type: '', arrayBuffer: async () => b })
+  db = await PGlite.create({ loadDataDir: bytes(workerData.dataDir), fsBundle: bytes(workerData.fsBundle), wasmModule: workerData.wasmModule, extensions })
   // A snapshot that already has TimescaleDB: load its library, as an in-process boot does (embedded.ts).
   if (workerData.snapshot && (await db.query("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'")).rows.length) await db.exec("LOAD 'timescaledb'")
   server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0 })
+  ;((server) => {
+    ${GATHER_REPLIES_BODY}
+  })(server)
   await server.start()
   parentPort.postMessage({ port: server.server.address().port })
 })().catch((e) => parentPort.postMessage({ error: String((e && e.stack) || e) }))

@@ -23,6 +23,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { HarnessError } from '../errors.ts'
 import { dumpInProcess } from './embedded-dump.ts'
+import { gatherReplies } from './embedded-socket.ts'
 import { startThreadDatabase, threadModules, type ThreadBoot, type ThreadModules } from './embedded-thread.ts'
 import type { CreateDatabaseOptions, DatabaseHandle, EngineProvider, EngineStartOptions, EngineVersions, StartedEngine } from './types.ts'
 
@@ -74,11 +75,11 @@ export function leanSharedBuffers(wasm: Buffer<ArrayBuffer>): { wasm: Buffer<Arr
  * process (a compiled module is shared with worker threads too), and the package version that
  * keys the cached data directory.
  */
-async function packageAssets(): Promise<{ fsBundle: Blob; wasmModule: WebAssembly.Module; version: string; sharedBuffers: string }> {
+async function packageAssets(): Promise<{ fsBundle: ArrayBuffer; wasmModule: WebAssembly.Module; version: string; sharedBuffers: string }> {
   const dist = path.dirname(createRequire(import.meta.url).resolve('@electric-sql/pglite'))
   const [data, wasm, pkg] = await Promise.all([readFile(path.join(dist, 'pglite.data')), readFile(path.join(dist, 'pglite.wasm')), readFile(path.join(dist, '..', 'package.json'), 'utf8')])
   const lean = leanSharedBuffers(wasm)
-  return { fsBundle: new Blob([data]), wasmModule: await WebAssembly.compile(lean.wasm), version: String((JSON.parse(pkg) as { version?: string }).version ?? 'unknown'), sharedBuffers: lean.sharedBuffers }
+  return { fsBundle: ownBytes(data), wasmModule: await WebAssembly.compile(lean.wasm), version: String((JSON.parse(pkg) as { version?: string }).version ?? 'unknown'), sharedBuffers: lean.sharedBuffers }
 }
 
 /**
@@ -96,20 +97,32 @@ const templateCache = (version: string, timescale: boolean) => path.join(os.tmpd
  */
 const baseCache = (template: string) => template.replace(/\.tar$/, '-base.tar')
 
-async function readCached(file: string): Promise<Blob | undefined> {
+async function readCached(file: string): Promise<ArrayBuffer | undefined> {
   try {
-    return new Blob([await readFile(file)])
+    return ownBytes(await readFile(file))
   } catch {
     return undefined
   }
 }
 
-async function writeCached(file: string, template: Blob): Promise<void> {
+async function writeCached(file: string, bytes: ArrayBuffer): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true })
   const partial = `${file}.${process.pid}.partial`
-  await writeFile(partial, new Uint8Array(await template.arrayBuffer()))
+  await writeFile(partial, new Uint8Array(bytes))
   await rename(partial, file)
 }
+
+/**
+ * PGlite reads its data directory and file-system bundle with `Blob.arrayBuffer()`, which in Node
+ * 20 streams a Blob's parts back and joins them: a real Blob costs every fresh database a copy
+ * through a stream of ~30 MB. This Blob-like hands over the bytes themselves. PGlite copies each
+ * file out of a data directory's tar, but keeps the bundle's files as views of its buffer: the
+ * bundle is given `own: true`, a copy per instance (one memcpy of 5 MB).
+ */
+const inMemory = (bytes: ArrayBuffer, own = false): Blob => ({ size: bytes.byteLength, type: '', arrayBuffer: async () => (own ? bytes.slice(0) : bytes) }) as unknown as Blob
+
+/** A file's bytes in an ArrayBuffer of their own (readFile may hand back a slice of a pooled one). */
+const ownBytes = (b: Buffer): ArrayBuffer => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer
 
 /** Not a secret (the socket server accepts any password), but masked in output like one. */
 const EMBEDDED_PASSWORD = 'anypassword'
@@ -118,6 +131,7 @@ const urlFor = (port: number) => `postgres://postgres:${EMBEDDED_PASSWORD}@127.0
 
 async function serve(m: Modules, db: PGliteType): Promise<Served> {
   const server = new m.PGLiteSocketServer({ db, host: '127.0.0.1', port: 0 })
+  gatherReplies(server)
   await server.start()
   // The server object keeps the bound net.Server privately; port 0 means we must ask it.
   const address = (server as unknown as { server: import('node:net').Server }).server.address()
@@ -194,10 +208,10 @@ export const embeddedEngine: EngineProvider = {
     let m: Modules
     let base: PGliteType | undefined
     let extensions: Record<string, never>
-    let fsBundle: Blob
+    let fsBundle: ArrayBuffer
     let wasmModule: WebAssembly.Module
-    let template: Blob | undefined
-    let pristine: Blob
+    let template: ArrayBuffer | undefined
+    let pristine: ArrayBuffer
     let sharedBuffers: string
     // Set while the engine's own database still has to be written to the cache (baseCache).
     let baseFile: string | undefined
@@ -214,7 +228,7 @@ export const embeddedEngine: EngineProvider = {
       baseFile = options.timescale === false ? undefined : baseCache(cacheFile)
       const baseTar = template && baseFile ? await readCached(baseFile) : undefined
       if (baseTar) {
-        base = await m.PGlite.create({ loadDataDir: baseTar, extensions, fsBundle, wasmModule }).catch(() => undefined)
+        base = await m.PGlite.create({ loadDataDir: inMemory(baseTar), extensions, fsBundle: inMemory(fsBundle, true), wasmModule }).catch(() => undefined)
         if (base && (await loadExtensionLibraries(base).catch(() => false))) {
           baseFile = undefined
           bootedFrom = 'its cached database with TimescaleDB'
@@ -224,14 +238,14 @@ export const embeddedEngine: EngineProvider = {
         }
       }
       if (!base && template) {
-        base = await m.PGlite.create({ loadDataDir: template, extensions, fsBundle, wasmModule }).catch(() => undefined)
+        base = await m.PGlite.create({ loadDataDir: inMemory(template), extensions, fsBundle: inMemory(fsBundle, true), wasmModule }).catch(() => undefined)
         bootedFrom = 'the cached empty data directory'
       }
       if (!base) {
         bootedFrom = 'initdb (nothing cached yet)'
-        base = await m.PGlite.create({ extensions, fsBundle, wasmModule })
+        base = await m.PGlite.create({ extensions, fsBundle: inMemory(fsBundle, true), wasmModule })
         // Captured before anything is created, so every clone is an empty database.
-        template = await base.dumpDataDir('none')
+        template = await (await base.dumpDataDir('none')).arrayBuffer()
         await writeCached(cacheFile, template).catch(() => {})
       }
       pristine = template!
@@ -244,7 +258,7 @@ export const embeddedEngine: EngineProvider = {
     const versions = await readVersions(base)
     if (baseFile && versions.timescaledb !== 'none') {
       await base.exec('CHECKPOINT')
-      await writeCached(baseFile, await base.dumpDataDir('none')).catch(() => {})
+      await writeCached(baseFile, await (await base.dumpDataDir('none')).arrayBuffer()).catch(() => {})
     }
     const main = await serve(m, base)
     const databases = new Set<{ stop(): Promise<void> }>()
@@ -276,7 +290,7 @@ export const embeddedEngine: EngineProvider = {
         if (stopped) throw new HarnessError('ENGINE_UNAVAILABLE', 'embedded engine is stopped')
         const name = (n: number) => `${label.replace(/[^a-z0-9_]/gi, '_').slice(0, 40)}_${n}`
         if (options.parallel) {
-          threads ??= { modules: threadModules(extensions.timescaledb !== undefined), boot: { dataDir: await pristine.arrayBuffer(), fsBundle: await fsBundle.arrayBuffer(), wasmModule } }
+          threads ??= { modules: threadModules(extensions.timescaledb !== undefined), boot: { dataDir: pristine, fsBundle, wasmModule } }
           const t = await startThreadDatabase(threads.modules, options.from ? { ...threads.boot, dataDir: await options.from.arrayBuffer(), snapshot: true } : threads.boot)
           databases.add(t)
           return {
@@ -291,7 +305,7 @@ export const embeddedEngine: EngineProvider = {
         }
         let db: PGliteType
         try {
-          db = await m.PGlite.create({ loadDataDir: options.from ?? pristine, extensions, fsBundle, wasmModule })
+          db = await m.PGlite.create({ loadDataDir: options.from ?? inMemory(pristine), extensions, fsBundle: inMemory(fsBundle, true), wasmModule })
         } catch (e) {
           if (!options.from) throw e
           throw new HarnessError('ENGINE_START_FAILED', `embedded engine: cannot boot a database from the given data directory snapshot: ${(e as Error).message}`, {
