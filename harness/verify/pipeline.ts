@@ -33,7 +33,7 @@ export const FILE_STAGES: FilesStage[] = [lintStage, filesStage]
 /** On the migrated database, in order; `--skip` and the `stages` argument of runVerify choose among these. */
 export const STAGES: Stage[] = [
   { id: 'replay', title: 'Replay all migrations from an empty database', needs: [], run: replay },
-  { id: 'diagnostic-replay', title: DIAGNOSTIC_TITLE, needs: [], run: diagnosticReplayStage, alongside: 'own' },
+  { id: 'diagnostic-replay', title: DIAGNOSTIC_TITLE, needs: [], after: ['replay'], run: diagnosticReplayStage, alongside: 'own' },
   { id: 'post-validation', title: 'Post-migration validation (manifest, hypertables, policies, log, orphans)', needs: ['replay'], run: postValidation },
   { id: 'jobs', title: 'Registered jobs run explicitly (CALL run_job): effects per job match their config', needs: ['replay'], run: jobsStage, alongside: 'own' },
   { id: 'second-up', title: 'A second up is a no-op', needs: ['replay'], run: secondUp },
@@ -156,6 +156,7 @@ async function runStages(ctx: VerifyContext, client: pg.Client, stages: Stage[])
     const result = after.then(async (): Promise<StageResult> => {
       if (ctx.options.skip?.includes(stage.id)) return notRun(stage, `skipped: --skip ${stage.id} was given (not verified in this run)`)
       for (const n of stage.needs) if ((await running.get(n))?.verdict !== 'passed') return notRun(stage, `skipped: needs stage "${n}" to pass`)
+      for (const a of stage.after ?? []) await running.get(a)
       if (ctx.shard && !ctx.shard.runsWhole(stage.id)) return notRun(stage, `skipped: shard ${ctx.shard.wholeOwner(stage.id)}/${ctx.shard.spec.count} runs this stage whole (not this shard's work)`)
       ctx.progress(`▸ ${stage.title}${alongside ? ' (alongside the others, on a database of its own)' : ''}`)
       // A context of its own per stage: its meter counts its work only, whatever runs beside it.

@@ -128,6 +128,11 @@ export interface Stage {
   title: string
   /** Stages that must have passed for this one to mean anything. */
   needs: string[]
+  /**
+   * Stages this one reads the result of, whatever their verdict: it starts once they have ended
+   * (its clock too, so its duration is its own work, not the wait).
+   */
+  after?: string[]
   run: StageFn
   /**
    * Whether the stage may run alongside others on an engine whose databases work in parallel

@@ -52,7 +52,8 @@ export async function runDiagnosticReplay(engine: StartedEngine, dir: string, ma
 /**
  * When the replay stage applied every file of the directory (none refused, none failed), every
  * statement ran, in order, on a fresh database: a second replay could list no failure, and the
- * stage says so from the replay's result instead of running one.
+ * stage says so from the replay's result instead of running one. The pipeline starts this stage
+ * after replay (`after`), so the result is there to read.
  */
 export const diagnosticReplayStage: StageFn = async (ctx) => {
   const replay = await ctx.stageResult?.('replay')
