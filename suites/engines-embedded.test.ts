@@ -160,7 +160,31 @@ describe.skipIf(!embedded?.available)(`embedded databases in threads of their ow
     }
   }, 60_000)
 
-  it('a dropped thread database ends its thread: its port refuses connections', async () => {
+  it("a dropped thread database's worker boots the next one: nothing of the dropped database is in it, and the dropped handle reaches nothing", async () => {
+    const first = await create('reused_1', { parallel: true })
+    const c1 = await open(first)
+    await c1.query(`CREATE TABLE left_behind (id int); INSERT INTO left_behind VALUES (1); SET application_name = 'first'`)
+    await c1.end()
+    await first.drop()
+    await expect(first.physical!.dumpDataDir()).rejects.toThrow(/dropped/)
+    await expect(first.physical!.pgDump(['--schema-only'])).rejects.toThrow(/dropped/)
+    for (const label of ['reused_2', 'reused_3']) {
+      const next = await create(label, { parallel: true })
+      const c = await open(next)
+      try {
+        expect((await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_class WHERE relname = 'left_behind'`)).rows[0]!.n, label).toBe(0)
+        expect((await c.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_extension WHERE extname = 'timescaledb'`)).rows[0]!.n, label).toBe(0)
+        // Its own data directory answers, not the dropped one's.
+        const sql = new TextDecoder().decode(await next.physical!.pgDump(['--schema-only']))
+        expect(sql).not.toMatch(/left_behind/)
+      } finally {
+        await c.end()
+      }
+      await next.drop()
+    }
+  }, 120_000)
+
+  it('a dropped thread database stops serving: its port refuses connections', async () => {
     const db = await create('thread_drop', { parallel: true })
     const c = await open(db)
     expect((await c.query<{ n: number }>('SELECT 41 + 1 AS n')).rows[0]!.n).toBe(42)

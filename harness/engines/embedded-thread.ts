@@ -1,15 +1,20 @@
 /**
- * An embedded database in a worker thread of its own. A PGlite instance is PostgreSQL compiled to
- * WASM: it runs on the JavaScript thread that created it, so every embedded database of one
- * process shares one core, and a query running in one holds up the clients of all the others
- * (their replies wait for the thread). An instance in a worker thread runs beside the others:
- * verify's independent stages, each on a database of its own, use both cores of a two-core
- * runner instead of one.
+ * Embedded databases in worker threads. A PGlite instance is PostgreSQL compiled to WASM: it runs
+ * on the JavaScript thread that created it, so every embedded database of one process shares one
+ * core, and a query running in one holds up the clients of all the others (their replies wait for
+ * the thread). An instance in a worker thread runs beside the others: verify's independent
+ * stages, each on a database of its own, use both cores of a two-core runner instead of one.
  *
- * The worker boots PGlite from the bytes it is given (the pristine data directory, or a snapshot
- * for `createDatabase(label, { from })`) with the same file-system bundle as an in-process
- * database, serves it on 127.0.0.1 with the same socket server, and answers requests: the data
- * directory as a tar, the WASM pg_dump (embedded-dump.ts, the same steps as in-process), stop.
+ * A worker boots PGlite from the bytes it is given (the pristine data directory, or a snapshot for
+ * `createDatabase(label, { from })`) with the same file-system bundle as an in-process database,
+ * serves it on 127.0.0.1 with the same socket server, and answers requests: the data directory as
+ * a tar, the WASM pg_dump (embedded-dump.ts, the same steps as in-process), stop.
+ *
+ * A worker outlives its database: once one is dropped, the worker waits (at most MAX_IDLE of
+ * them, not holding the process open) and the next database boots in it. Starting a worker and
+ * importing PGlite and its extension into it is about 300 ms of a thread database's ~800 ms.
+ * Each database is still a PGlite instance of its own, from its own copy of the bytes: nothing of
+ * a dropped database is left for the next (the suite checks it).
  *
  * The worker's code is plain JavaScript given as a string (`eval`), with the modules resolved
  * here: it runs the same under tsx, from the built files or under the `pgverify` bin.
@@ -25,6 +30,15 @@ const { parentPort, workerData } = require('node:worker_threads')
 const m = workerData.modules
 let db
 let server
+const modules = (async () => {
+  const { PGlite } = await import(m.pglite)
+  const { PGLiteSocketServer } = await import(m.socket)
+  const extensions = m.timescaledb ? { timescaledb: (await import(m.timescaledb)).timescaledb } : {}
+  return { PGlite, PGLiteSocketServer, extensions }
+})()
+// Blob-likes over bytes (see inMemory in embedded.ts); PGlite keeps the bundle's files as views of
+// its buffer, so every instance gets a copy of the bundle.
+const bytes = (b) => ({ size: b.byteLength, type: '', arrayBuffer: async () => b })
 const dump = async (args) => {
   if (!m.dumpTool) throw Object.assign(new Error('not installed'), { missing: true })
   let pgDump
@@ -36,6 +50,18 @@ const dump = async (args) => {
   ${DUMP_BODY}
 }
 const ops = {
+  async boot({ dataDir, snapshot }) {
+    const { PGlite, PGLiteSocketServer, extensions } = await modules
+    db = await PGlite.create({ loadDataDir: bytes(dataDir), fsBundle: bytes(workerData.fsBundle.slice(0)), wasmModule: workerData.wasmModule, extensions })
+    // A snapshot that already has TimescaleDB: load its library, as an in-process boot does (embedded.ts).
+    if (snapshot && (await db.query("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'")).rows.length) await db.exec("LOAD 'timescaledb'")
+    server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0 })
+    ;((server) => {
+      ${GATHER_REPLIES_BODY}
+    })(server)
+    await server.start()
+    return server.server.address().port
+  },
   async dumpDataDir({ compression }) {
     // Dirty pages live in shared buffers until a checkpoint: without one the copy boots by crash recovery.
     await db.exec('CHECKPOINT')
@@ -45,30 +71,22 @@ const ops = {
   async stop() {
     await server?.stop().catch(() => {})
     await db?.close().catch(() => {})
+    server = undefined
+    db = undefined
   },
 }
 parentPort.on('message', (r) => {
   ops[r.op](r)
     .then((value) => parentPort.postMessage({ id: r.id, value }, value instanceof Uint8Array ? [value.buffer] : []))
-    .catch((e) => parentPort.postMessage({ id: r.id, error: String((e && e.message) || e), missing: Boolean(e && e.missing) }))
+    .catch((e) => parentPort.postMessage({ id: r.id, error: String((e && e.stack) || (e && e.message) || e), missing: Boolean(e && e.missing) }))
 })
-;(async () => {
-  const { PGlite } = await import(m.pglite)
-  const { PGLiteSocketServer } = await import(m.socket)
-  const extensions = m.timescaledb ? { timescaledb: (await import(m.timescaledb)).timescaledb } : {}
-  // Blob-likes over the bytes this thread was given (its own copies): see inMemory in embedded.ts.
-  const bytes = (b) => ({ size: b.byteLength, type: '', arrayBuffer: async () => b })
-  db = await PGlite.create({ loadDataDir: bytes(workerData.dataDir), fsBundle: bytes(workerData.fsBundle), wasmModule: workerData.wasmModule, extensions })
-  // A snapshot that already has TimescaleDB: load its library, as an in-process boot does (embedded.ts).
-  if (workerData.snapshot && (await db.query("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'")).rows.length) await db.exec("LOAD 'timescaledb'")
-  server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0 })
-  ;((server) => {
-    ${GATHER_REPLIES_BODY}
-  })(server)
-  await server.start()
-  parentPort.postMessage({ port: server.server.address().port })
-})().catch((e) => parentPort.postMessage({ error: String((e && e.stack) || e) }))
 `
+
+/** Workers kept waiting for a next database: verify drops and makes databases a few at a time. */
+const MAX_IDLE = 2
+
+/** A stop that does not answer in this time ends the worker instead (a client that never hung up can hold the instance's close). */
+const STOP_WAIT_MS = 5_000
 
 export interface ThreadModules {
   /** Module URLs (import.meta.resolve): PGlite, the socket server, the TimescaleDB bundle when the instances have it, the WASM pg_dump when installed. */
@@ -78,14 +96,10 @@ export interface ThreadModules {
   dumpTool?: string
 }
 
-/** What a worker boots from: a data directory (the pristine one, or a database's own snapshot), the file-system bundle, the compiled WASM. */
-export interface ThreadBoot {
-  dataDir: ArrayBuffer
+/** What every worker gets once: the file-system bundle and the compiled WASM (a compiled module crosses to a worker without compiling again). */
+export interface ThreadShared {
   fsBundle: ArrayBuffer
-  /** Compiled once by the engine; a compiled module crosses to a worker without compiling again. */
   wasmModule: WebAssembly.Module
-  /** The data directory is a database's own snapshot (not the pristine one). */
-  snapshot?: boolean
 }
 
 export interface ThreadDatabase {
@@ -105,60 +119,101 @@ export function threadModules(timescale: boolean): ThreadModules {
   }
 }
 
-/** Boots a database in a new worker thread and serves it; resolves once it accepts connections. */
-export async function startThreadDatabase(modules: ThreadModules, boot: ThreadBoot): Promise<ThreadDatabase> {
-  const snapshot = boot.snapshot ?? false
-  // Copies, not transfers: the pristine directory and the bundle are reused for every database.
-  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { modules, ...boot, snapshot } })
-  const port = await new Promise<number>((resolve, reject) => {
-    const fail = (message: string) => {
-      void worker.terminate()
-      reject(new HarnessError('ENGINE_START_FAILED', `embedded engine: a database in a worker thread did not start: ${message}`, { hint: snapshot ? 'The snapshot must be a tar made by dumpDataDir() of this same PGlite build (gzip or plain); check that the file is complete.' : 'Run `pnpm install`; each embedded database needs about 150 MB of free memory.' }))
+/** One worker thread and its requests. */
+class Host {
+  readonly worker: Worker
+  #pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>()
+  #next = 0
+  /** Set once the worker has failed or exited: it takes no more requests. */
+  gone?: string
+
+  constructor(modules: ThreadModules, shared: ThreadShared) {
+    // Copies, not transfers: the bundle is given to every worker.
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { modules, ...shared } })
+    const lost = (why: string) => {
+      this.gone ??= why
+      for (const p of this.#pending.values()) p.reject(new HarnessError('CONNECTION_FAILED', `embedded engine: the database's worker thread ${why}`))
+      this.#pending.clear()
     }
-    worker.once('error', (e) => fail(e.message))
-    worker.once('exit', (code) => fail(`the worker exited with code ${code}`))
-    worker.once('message', (m: { port?: number; error?: string }) => (m.port ? resolve(m.port) : fail(m.error ?? 'no port')))
-  })
-  worker.removeAllListeners('exit')
-  worker.removeAllListeners('error')
-
-  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>()
-  let next = 0
-  const gone = (why: string) => {
-    for (const p of pending.values()) p.reject(new HarnessError('CONNECTION_FAILED', `embedded engine: the database's worker thread ${why}`))
-    pending.clear()
-  }
-  // A worker that dies (out of memory) ends its connections: the clients see the loss, and so do requests.
-  worker.on('error', (e) => gone(`failed: ${e.message}`))
-  worker.on('exit', (code) => gone(`exited with code ${code}`))
-  worker.on('message', (m: { id: number; value?: unknown; error?: string; missing?: boolean }) => {
-    const p = pending.get(m.id)
-    if (!p) return
-    pending.delete(m.id)
-    if (m.error === undefined) p.resolve(m.value)
-    else p.reject(m.missing ? toolMissing(m.error) : new Error(m.error))
-  })
-  const ask = <T>(op: string, args: Record<string, unknown> = {}): Promise<T> =>
-    new Promise<T>((resolve, reject) => {
-      const id = ++next
-      pending.set(id, { resolve: resolve as (v: unknown) => void, reject })
-      worker.postMessage({ id, op, ...args })
+    // A worker that dies (out of memory) ends its connections: the clients see the loss, and so do requests.
+    this.worker.on('error', (e) => lost(`failed: ${e.message}`))
+    this.worker.on('exit', (code) => lost(`exited with code ${code}`))
+    this.worker.on('message', (m: { id: number; value?: unknown; error?: string; missing?: boolean }) => {
+      const p = this.#pending.get(m.id)
+      if (!p) return
+      this.#pending.delete(m.id)
+      if (m.error === undefined) p.resolve(m.value)
+      else p.reject(m.missing ? toolMissing(m.error) : new Error(m.error))
     })
+  }
 
-  let stopped: Promise<void> | undefined
-  return {
-    port,
-    physical: {
-      dumpDataDir: async (compression = 'none') => new Blob([await ask<Uint8Array<ArrayBuffer>>('dumpDataDir', { compression })]),
-      pgDump: (args) => ask<Uint8Array>('pgDump', { args }),
-    },
-    stop() {
-      stopped ??= (async () => {
-        // Closing the instance can hang on a client that never hung up: give it a moment, then end the thread.
-        await Promise.race([ask('stop').catch(() => {}), new Promise((r) => setTimeout(r, 5_000).unref())])
-        await worker.terminate()
-      })()
-      return stopped
-    },
+  ask<T>(op: string, args: Record<string, unknown> = {}): Promise<T> {
+    if (this.gone) return Promise.reject(new HarnessError('CONNECTION_FAILED', `embedded engine: the database's worker thread ${this.gone}`))
+    return new Promise<T>((resolve, reject) => {
+      const id = ++this.#next
+      this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject })
+      this.worker.postMessage({ id, op, ...args })
+    })
+  }
+
+  async end(): Promise<void> {
+    await this.worker.terminate()
+  }
+}
+
+/** The engine's databases in worker threads, and the workers waiting for the next one. */
+export class ThreadDatabases {
+  #idle: Host[] = []
+  #closed = false
+
+  constructor(
+    private readonly modules: ThreadModules,
+    private readonly shared: ThreadShared,
+  ) {}
+
+  /** Boots a database from `dataDir` in a worker and serves it; resolves once it accepts connections. */
+  async start(dataDir: ArrayBuffer, snapshot = false): Promise<ThreadDatabase> {
+    let host = this.#idle.pop()
+    host?.worker.ref()
+    host ??= new Host(this.modules, this.shared)
+    let port: number
+    try {
+      port = await host.ask<number>('boot', { dataDir, snapshot })
+    } catch (e) {
+      // A worker whose boot failed is not used again.
+      void host.end()
+      throw new HarnessError('ENGINE_START_FAILED', `embedded engine: a database in a worker thread did not start: ${(e as Error).message}`, {
+        hint: snapshot ? 'The snapshot must be a tar made by dumpDataDir() of this same PGlite build (gzip or plain); check that the file is complete.' : 'Run `pnpm install`; each embedded database needs about 150 MB of free memory.',
+      })
+    }
+    const h = host
+    let stopped: Promise<void> | undefined
+    // Once dropped, the worker may hold the next database: this handle must not reach it.
+    const ask = <T>(op: string, args: Record<string, unknown>) => (stopped ? Promise.reject(new HarnessError('CONNECTION_FAILED', 'embedded engine: the database was dropped')) : h.ask<T>(op, args))
+    return {
+      port,
+      physical: {
+        dumpDataDir: async (compression = 'none') => new Blob([await ask<Uint8Array<ArrayBuffer>>('dumpDataDir', { compression })]),
+        pgDump: (args) => ask<Uint8Array>('pgDump', { args }),
+      },
+      stop: () => (stopped ??= this.#release(h)),
+    }
+  }
+
+  /** Ends the waiting workers; a database still running ends with its own stop. */
+  async close(): Promise<void> {
+    this.#closed = true
+    await Promise.all(this.#idle.splice(0).map((h) => h.end()))
+  }
+
+  async #release(host: Host): Promise<void> {
+    const closed = await Promise.race([host.ask('stop').then(() => true, () => false), new Promise<false>((r) => setTimeout(() => r(false), STOP_WAIT_MS).unref())])
+    if (closed && !host.gone && !this.#closed && this.#idle.length < MAX_IDLE) {
+      // Waiting for the next database must not keep the process alive.
+      host.worker.unref()
+      this.#idle.push(host)
+      return
+    }
+    await host.end()
   }
 }

@@ -24,7 +24,7 @@ import path from 'node:path'
 import { HarnessError } from '../errors.ts'
 import { dumpInProcess } from './embedded-dump.ts'
 import { gatherReplies } from './embedded-socket.ts'
-import { startThreadDatabase, threadModules, type ThreadBoot, type ThreadModules } from './embedded-thread.ts'
+import { ThreadDatabases, threadModules } from './embedded-thread.ts'
 import type { CreateDatabaseOptions, DatabaseHandle, EngineProvider, EngineStartOptions, EngineVersions, StartedEngine } from './types.ts'
 
 interface Served {
@@ -262,8 +262,8 @@ export const embeddedEngine: EngineProvider = {
     }
     const main = await serve(m, base)
     const databases = new Set<{ stop(): Promise<void> }>()
-    // Databases in worker threads (options.parallel): the bytes every worker boots from, made once.
-    let threads: { modules: ThreadModules; boot: ThreadBoot } | undefined
+    // Databases in worker threads (options.parallel), made when the first is asked for.
+    let threads: ThreadDatabases | undefined
     let counter = 0
     let stopped = false
     const ts = versions.timescaledb === 'none' ? 'without TimescaleDB' : `+ TimescaleDB ${versions.timescaledb} (${versions.timescaledbLicense} license)`
@@ -290,8 +290,8 @@ export const embeddedEngine: EngineProvider = {
         if (stopped) throw new HarnessError('ENGINE_UNAVAILABLE', 'embedded engine is stopped')
         const name = (n: number) => `${label.replace(/[^a-z0-9_]/gi, '_').slice(0, 40)}_${n}`
         if (options.parallel) {
-          threads ??= { modules: threadModules(extensions.timescaledb !== undefined), boot: { dataDir: pristine, fsBundle, wasmModule } }
-          const t = await startThreadDatabase(threads.modules, options.from ? { ...threads.boot, dataDir: await options.from.arrayBuffer(), snapshot: true } : threads.boot)
+          threads ??= new ThreadDatabases(threadModules(extensions.timescaledb !== undefined), { fsBundle, wasmModule })
+          const t = options.from ? await threads.start(await options.from.arrayBuffer(), true) : await threads.start(pristine)
           databases.add(t)
           return {
             url: urlFor(t.port),
@@ -340,6 +340,7 @@ export const embeddedEngine: EngineProvider = {
         stopped = true
         await Promise.all([...databases].map((d) => d.stop()))
         databases.clear()
+        await threads?.close()
         await main.stop()
       },
     }
