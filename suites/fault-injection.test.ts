@@ -22,8 +22,10 @@ import { Migrator } from '../harness/runner/migrator.ts'
 import { dataDigests } from '../harness/validation/data-digest.ts'
 import { diffSnapshots, snapshot } from '../harness/validation/fingerprint/index.ts'
 import { runVerify, STAGES, type VerifyReport } from '../harness/verify/pipeline.ts'
+import type { VerifyContext } from '../harness/verify/stage.ts'
+import { planLanes } from '../harness/verify/stages/fault-injection.ts'
 import { cli } from './support/cli.ts'
-import { copyDir, edit, PLAIN, write } from './support/dirs.ts'
+import { copyDir, edit, MIGRATIONS, PLAIN, write } from './support/dirs.ts'
 import { availableEngines, needs, needsTimeouts, useEngine } from './support/engines.ts'
 
 const STAGE_IDS = ['replay', 'fault-injection']
@@ -38,6 +40,33 @@ function plainWith003(up: string, down?: string): string {
   if (down !== undefined) write(dir, '003_nickname.down.sql', down)
   return dir
 }
+
+describe('fault injection in lanes: where the migrations are cut', () => {
+  const engineWith = (parallel: boolean) => ({ capabilities: { concurrentConnections: parallel, parallelDatabases: parallel } }) as unknown as StartedEngine
+  const ctxFor = async (parallel: boolean, focus?: string[]) => ({ engine: engineWith(parallel), migrations: await new FileMigrationProvider(MIGRATIONS).getMigrations(), ...(focus ? { focus: new Set(focus) } : {}) }) as unknown as VerifyContext
+
+  it('cuts the nine migrations into two contiguous lanes that cover each exactly once, where the estimated work evens out', async () => {
+    const ctx = await ctxFor(true)
+    const lanes = planLanes(ctx)
+    expect(lanes.length).toBe(2)
+    expect(lanes[0]!.from).toBe(0)
+    expect(lanes[0]!.to).toBe(lanes[1]!.from)
+    expect(lanes[1]!.to).toBe(ctx.migrations.length)
+    // Replay's times move the cut: a first migration that replays slowly is proven alone.
+    const slowFirst = ctx.migrations.map((m, i) => ({ label: m.name, ms: i === 0 ? 5_000 : 10 }))
+    expect(planLanes(ctx, slowFirst)).toEqual([{ from: 0, to: 1 }, { from: 1, to: ctx.migrations.length }])
+  })
+
+  it('one lane where databases cannot work side by side, or where fewer than two migrations are proven (--changed)', async () => {
+    expect(planLanes(await ctxFor(false))).toEqual([{ from: 0, to: 9 }])
+    expect(planLanes(await ctxFor(true, ['009_database_optimization']))).toEqual([{ from: 0, to: 9 }])
+    // Two proven: each lane proves one of them.
+    const two = planLanes(await ctxFor(true, ['002_plc_equipment_management', '009_database_optimization']))
+    expect(two.length).toBe(2)
+    expect(two[1]!.from).toBeGreaterThan(1)
+    expect(two[1]!.from).toBeLessThan(9)
+  })
+})
 
 describe.each(cases)('fault injection and failures mid-migration on the $name engine', (c) => {
   const started = useEngine(c)
@@ -65,6 +94,22 @@ describe.each(cases)('fault injection and failures mid-migration on the $name en
     expect(details).toMatch(/001_accounts\.sql: 2 fault points, each rolled back to version 0/)
     expect(r.ok).toBe(false)
   })
+
+  it('two databases side by side prove exactly what one does: the same fault points, seeded rows and per-file evidence', async () => {
+    const migrations = await new FileMigrationProvider(MIGRATIONS).getMigrations()
+    // The same engine with its parallel databases hidden: the stage then runs in one database.
+    const alone = Object.assign(Object.create(engine) as StartedEngine, { capabilities: { ...engine.capabilities, concurrentConnections: false, parallelDatabases: false } })
+    const [two, one] = [await runVerify(engine, { dir: MIGRATIONS }, stages), await runVerify(alone, { dir: MIGRATIONS }, stages)]
+    const [a, b] = [stage(two, 'fault-injection'), stage(one, 'fault-injection')]
+    expect(a.verdict, a.details.join('\n')).toBe('passed')
+    expect(b.verdict, b.details.join('\n')).toBe('passed')
+    expect(a.summary).toMatch(/; in 2 databases side by side: 001_init_telemetry…\S+ \| \S+…009_database_optimization\)$/)
+    expect(b.summary).not.toMatch(/side by side/)
+    for (const k of ['faultPoints', 'faultPointsNotExercised', 'seededRows']) expect(a.counts?.[k], k).toBe(b.counts?.[k])
+    expect(a.counts?.faultPoints).toBe(migrations.reduce((n, m) => n + m.up.statements.length, 0))
+    const timeless = (d: string[]) => d.map((l) => l.replace(/; \d+ ms\)$/, ')'))
+    expect(timeless(a.details)).toEqual(timeless(b.details))
+  }, 180_000)
 
   it('is able to fail on data: a non-idempotent INSERT runs twice when a non-transactional file is re-run', async () => {
     const dir = plainWith003(

@@ -42,37 +42,86 @@ import { failingAfter, Problem, where, type FaultStats, type Start } from '../fa
 import { dataDiff, dataState, diffLines, digests, failed, inFocus, migratorFor, passed, schemaDiff, schemaState, take, type StageFn, type VerifyContext } from '../stage.ts'
 
 export const faultInjection: StageFn = async (ctx) => {
-  const db = await ctx.engine.createDatabase('fault')
-  let client: pg.Client | undefined
+  const stats: FaultStats = { points: 0, notExercised: 0, migrations: 0, seededRows: 0, replayedOnly: 0 }
+  const started = performance.now()
+  const lanes = planLanes(ctx, (await ctx.stageResult?.('replay'))?.breakdown)
+  const done = await Promise.all(lanes.map((lane) => runLane(ctx, lane)))
+  for (const d of done) for (const k of Object.keys(stats) as (keyof FaultStats)[]) stats[k] += d.stats[k]
+  // A table with no generated rows is named once, by whichever lane met it first.
+  const lines = done.flatMap((d) => d.lines).filter((l, i, all) => !l.startsWith('  no generated rows') || all.indexOf(l) === i)
+  ctx.meter?.count('faultPoints', stats.points)
+  ctx.meter?.count('faultPointsNotExercised', stats.notExercised)
+  ctx.meter?.count('seededRows', stats.seededRows)
+  const problem = done.find((d) => d.problem)?.problem
+  if (problem) return failed(`${problem.summary} (after ${stats.points} fault points passed)`, [...problem.details, '', 'fault points that passed before:', ...lines], { code: 'VALIDATION_FAILED', message: problem.summary })
+  const seconds = ((performance.now() - started) / 1000).toFixed(1)
+  const laneNote = lanes.length > 1 ? `; in ${lanes.length} databases side by side: ${lanes.map((l) => `${ctx.migrations[l.from]!.name}…${ctx.migrations[l.to - 1]!.name}`).join(' | ')}` : ''
+  const skippedNote = (stats.notExercised ? `; ${stats.notExercised} not exercised (see details)` : '') + (stats.replayedOnly ? `; ${stats.replayedOnly} released migration(s) replayed only (--changed)` : '') + (ctx.shard?.note('fault-injection') ?? '')
+  return passed(`${stats.points} fault points in ${stats.migrations} migrations: every injected failure left schema, data, log and lock as before, and up then succeeded (${stats.seededRows} seeded rows, ${seconds} s${laneNote})${skippedNote}`, lines)
+}
+
+/**
+ * The migrations (indexes from…to-1 of ctx.migrations) one database proves. A lane that starts
+ * later first migrates to its start with the same seeded data, injecting nothing on the way.
+ */
+export interface Lane {
+  from: number
+  to: number
+}
+
+/**
+ * The stage is the longest of verify (the last to end, with a core idle meanwhile), and its work
+ * is a chain only within a database: on an engine whose databases work in parallel the
+ * migrations are cut in two where the estimated work evens out. A proven migration's work is its
+ * fault points times half its replay time (the prefix re-run at each point) plus the checks after
+ * each point (about eight statements' worth); the second lane also migrates to its start, with
+ * the data seeded at every version (about twice a replay). Replay's per-migration times are the
+ * measure; without them, statement counts.
+ */
+export function planLanes(ctx: VerifyContext, replayed?: { label: string; ms: number }[]): Lane[] {
+  const n = ctx.migrations.length
+  const whole = [{ from: 0, to: n }]
+  const together = ctx.engine.capabilities.concurrentConnections || ctx.engine.capabilities.parallelDatabases
+  if (!together || ctx.migrations.filter((m) => inFocus(ctx, m)).length < 2) return whole
+  const measured = new Map((replayed ?? []).map((p) => [p.label, p.ms]))
+  const replayMs = ctx.migrations.map((m) => measured.get(m.name) ?? m.up.statements.length)
+  const perStatement = replayMs.reduce((a, b) => a + b, 0) / Math.max(1, ctx.migrations.reduce((t, m) => t + m.up.statements.length, 0))
+  const work = ctx.migrations.map((m, i) => (inFocus(ctx, m) ? m.up.statements.length * (replayMs[i]! / 2 + 8 * perStatement) : replayMs[i]!))
+  const sum = (a: number[]) => a.reduce((x, y) => x + y, 0)
+  let best = whole
+  let bestCost = sum(work)
+  for (let cut = 1; cut < n; cut++) {
+    const proves = (ms: Migration[]) => ms.some((m) => inFocus(ctx, m))
+    if (!proves(ctx.migrations.slice(0, cut)) || !proves(ctx.migrations.slice(cut))) continue
+    const cost = Math.max(sum(work.slice(0, cut)), sum(work.slice(cut)) + 2 * sum(replayMs.slice(0, cut)))
+    if (cost < bestCost) {
+      best = [{ from: 0, to: cut }, { from: cut, to: n }]
+      bestCost = cost
+    }
+  }
+  return best
+}
+
+/** One lane on a database of its own: what it proved, or the problem that ended it. */
+async function runLane(ctx: VerifyContext, lane: Lane): Promise<{ stats: FaultStats; lines: string[]; problem?: Problem }> {
   const stats: FaultStats = { points: 0, notExercised: 0, migrations: 0, seededRows: 0, replayedOnly: 0 }
   const lines: string[] = []
-  const started = performance.now()
-  const counted = () => {
-    ctx.meter?.count('faultPoints', stats.points)
-    ctx.meter?.count('faultPointsNotExercised', stats.notExercised)
-    ctx.meter?.count('seededRows', stats.seededRows)
-  }
+  const db = await ctx.engine.createDatabase('fault')
+  let client: pg.Client | undefined
   try {
     client = await connect(db.url, { applicationName: 'pgverify fault-injection' })
-    await run(ctx, client, stats, lines)
-    counted()
-    const seconds = ((performance.now() - started) / 1000).toFixed(1)
-    const skippedNote = (stats.notExercised ? `; ${stats.notExercised} not exercised (see details)` : '') + (stats.replayedOnly ? `; ${stats.replayedOnly} released migration(s) replayed only (--changed)` : '') + (ctx.shard?.note('fault-injection') ?? '')
-    return passed(
-      `${stats.points} fault points in ${stats.migrations} migrations: every injected failure left schema, data, log and lock as before, and up then succeeded (${stats.seededRows} seeded rows, ${seconds} s)${skippedNote}`,
-      lines,
-    )
+    await run(ctx, client, stats, lines, lane)
+    return { stats, lines }
   } catch (e) {
     if (!(e instanceof Problem)) throw e
-    counted()
-    return failed(`${e.summary} (after ${stats.points} fault points passed)`, [...e.details, '', 'fault points that passed before:', ...lines], { code: 'VALIDATION_FAILED', message: e.summary })
+    return { stats, lines, problem: e }
   } finally {
     await client?.end().catch(() => {})
     await db.drop().catch(() => {})
   }
 }
 
-async function run(ctx: VerifyContext, client: pg.Client, stats: FaultStats, lines: string[]): Promise<void> {
+async function run(ctx: VerifyContext, client: pg.Client, stats: FaultStats, lines: string[], lane: Lane): Promise<void> {
   const base = migratorFor(ctx, client)
   const logName = `${base.log.schema}.${base.log.table}`
   const exclude = [logName]
@@ -83,10 +132,16 @@ async function run(ctx: VerifyContext, client: pg.Client, stats: FaultStats, lin
   // --shard: every statement boundary of every migration proven here is a unit; this run owns some.
   const all = ctx.migrations.filter((m) => inFocus(ctx, m)).flatMap((m) => m.up.statements.map((_, i) => pointLabel(m, i)))
   const owned = ctx.shard ? new Set(ctx.shard.owned('fault-injection', all, (l) => l)) : undefined
-  for (const m of ctx.migrations) {
+  for (const [index, m] of ctx.migrations.slice(0, lane.to).entries()) {
     const k = m.version
     const mine = (i: number) => !owned || owned.has(pointLabel(m, i))
     const seeded = await seedDataset(client, ctx.schemas, exclude)
+    if (index < lane.from) {
+      // The other lane proves it; applied here with the same seeded data, to reach this lane's start.
+      const r = await migratorFor(ctx, client).up({ to: k })
+      if (r.error) throw new Problem(`${m.up.file} failed on a database with data (migrating to the start of the second lane): ${r.error.message.split('\n')[0]}`, r.error.message.split('\n'))
+      continue
+    }
     stats.seededRows += seeded.rows
     if (!inFocus(ctx, m)) {
       // --changed: proven when it was released; applied (with data) as the base for the new ones.
