@@ -12,6 +12,7 @@
  * lock_timeout against a table another session holds); timeouts that fire (statement_timeout).
  * Each time: a clear code and message, nothing changed, and a run afterwards applies.
  */
+import os from 'node:os'
 import type pg from 'pg'
 import { beforeAll, describe, expect, it } from 'vitest'
 import type { StartedEngine } from '../harness/engines/types.ts'
@@ -43,7 +44,8 @@ function plainWith003(up: string, down?: string): string {
 
 describe('fault injection in lanes: where the migrations are cut', () => {
   const engineWith = (parallel: boolean) => ({ capabilities: { concurrentConnections: parallel, parallelDatabases: parallel } }) as unknown as StartedEngine
-  const ctxFor = async (parallel: boolean, focus?: string[]) => ({ engine: engineWith(parallel), migrations: await new FileMigrationProvider(MIGRATIONS).getMigrations(), ...(focus ? { focus: new Set(focus) } : {}) }) as unknown as VerifyContext
+  // heavyStages 0: a core to spare whatever the machine (coresToSpare); the machine's cores all busy: none.
+  const ctxFor = async (parallel: boolean, focus?: string[], heavyStages = 0) => ({ engine: engineWith(parallel), migrations: await new FileMigrationProvider(MIGRATIONS).getMigrations(), heavyStages, ...(focus ? { focus: new Set(focus) } : {}) }) as unknown as VerifyContext
 
   it('cuts the nine migrations into two contiguous lanes that cover each exactly once, where the estimated work evens out', async () => {
     const ctx = await ctxFor(true)
@@ -57,8 +59,9 @@ describe('fault injection in lanes: where the migrations are cut', () => {
     expect(planLanes(ctx, slowFirst)).toEqual([{ from: 0, to: 1 }, { from: 1, to: ctx.migrations.length }])
   })
 
-  it('one lane where databases cannot work side by side, or where fewer than two migrations are proven (--changed)', async () => {
+  it('one lane where databases cannot work side by side, where the run\'s heavy stages already take every core, or where fewer than two migrations are proven (--changed)', async () => {
     expect(planLanes(await ctxFor(false))).toEqual([{ from: 0, to: 9 }])
+    expect(planLanes(await ctxFor(true, undefined, os.availableParallelism()))).toEqual([{ from: 0, to: 9 }])
     expect(planLanes(await ctxFor(true, ['009_database_optimization']))).toEqual([{ from: 0, to: 9 }])
     // Two proven: each lane proves one of them.
     const two = planLanes(await ctxFor(true, ['002_plc_equipment_management', '009_database_optimization']))
@@ -95,7 +98,9 @@ describe.each(cases)('fault injection and failures mid-migration on the $name en
     expect(r.ok).toBe(false)
   })
 
-  it('two databases side by side prove exactly what one does: the same fault points, seeded rows and per-file evidence', async () => {
+  it('two databases side by side prove exactly what one does: the same fault points, seeded rows and per-file evidence', async (t) => {
+    // Run alone (replay and this stage), the stage has a core to spare on any machine with two.
+    if (os.availableParallelism() < 2) t.skip(`skipped: this machine has ${os.availableParallelism()} core; lanes need a second`)
     const migrations = await new FileMigrationProvider(MIGRATIONS).getMigrations()
     // The same engine with its parallel databases hidden: the stage then runs in one database.
     const alone = Object.assign(Object.create(engine) as StartedEngine, { capabilities: { ...engine.capabilities, concurrentConnections: false, parallelDatabases: false } })

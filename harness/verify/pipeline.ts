@@ -35,13 +35,13 @@ export const STAGES: Stage[] = [
   { id: 'replay', title: 'Replay all migrations from an empty database', needs: [], run: replay },
   { id: 'diagnostic-replay', title: DIAGNOSTIC_TITLE, needs: [], after: ['replay'], run: diagnosticReplayStage, alongside: 'own' },
   { id: 'post-validation', title: 'Post-migration validation (manifest, hypertables, policies, log, orphans)', needs: ['replay'], run: postValidation },
-  { id: 'jobs', title: 'Registered jobs run explicitly (CALL run_job): effects per job match their config', needs: ['replay'], run: jobsStage, alongside: 'own' },
+  { id: 'jobs', title: 'Registered jobs run explicitly (CALL run_job): effects per job match their config', needs: ['replay'], run: jobsStage, alongside: 'own', heavy: true },
   { id: 'second-up', title: 'A second up is a no-op', needs: ['replay'], run: secondUp },
   { id: 'idempotency', title: 'Idempotency: every file run again changes nothing', needs: ['replay'], run: idempotency },
   { id: 'down-up', title: 'Down/up round trip for every step', needs: ['replay'], run: downUp },
-  { id: 'fault-injection', title: 'Fault injection: a failure after any statement leaves no trace', needs: ['replay'], run: faultInjection, alongside: 'own' },
-  { id: 'data-properties', title: 'Property-based data through every upgrade step (fast-check)', needs: ['replay'], run: dataProperties, alongside: 'fresh' },
-  { id: 'backup-round-trip', title: 'Backup → restore round trip shows zero differences', needs: ['replay'], run: backupRoundTripStage, alongside: 'own' },
+  { id: 'fault-injection', title: 'Fault injection: a failure after any statement leaves no trace', needs: ['replay'], run: faultInjection, alongside: 'own', heavy: true },
+  { id: 'data-properties', title: 'Property-based data through every upgrade step (fast-check)', needs: ['replay'], run: dataProperties, alongside: 'fresh', heavy: true },
+  { id: 'backup-round-trip', title: 'Backup → restore round trip shows zero differences', needs: ['replay'], run: backupRoundTripStage, alongside: 'own', heavy: true },
   // Alone: it measures latency, so nothing else may run beside it (it waits for every stage before it).
   { id: 'load', title: "Under load: each migration beside the seeds' workload (locks, blocked sessions, p95 per statement)", needs: ['replay'], run: loadStage, alone: true },
 ]
@@ -146,6 +146,7 @@ function shardRecord(options: VerifyOptions, plan: ShardPlan, migrations: Verify
  */
 async function runStages(ctx: VerifyContext, client: pg.Client, stages: Stage[]): Promise<StageResult[]> {
   const together = ctx.engine.capabilities.concurrentConnections || ctx.engine.capabilities.parallelDatabases
+  ctx.heavyStages = together ? stages.filter((s) => s.heavy && s.alongside && !ctx.options.skip?.includes(s.id)).length : 1
   const running = new Map<string, Promise<StageResult>>()
   ctx.stageResult = (id) => running.get(id) ?? Promise.resolve(undefined)
   let inOrder: Promise<unknown> = Promise.resolve()

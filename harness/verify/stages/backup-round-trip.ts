@@ -6,7 +6,7 @@
  */
 import { loadBackupData } from '../../data/backup-data.ts'
 import { backupRoundTrip } from '../../backup/round-trip.ts'
-import type { StageFn } from '../stage.ts'
+import { coresToSpare, type StageFn } from '../stage.ts'
 
 /**
  * Sized for the proof, not for volume (that is `pnpm bench`): three days make several 1-day
@@ -26,6 +26,7 @@ export const backupRoundTripStage: StageFn = async (ctx) => {
     migrations: ctx.migrations,
     manifest: ctx.manifest,
     logSchema: ctx.logSchema,
+    sideBySide: ctx.engine.capabilities.concurrentConnections && coresToSpare(ctx),
     load: ms5
       ? async (c) => {
           const d = await loadBackupData(c, VERIFY_DATA)

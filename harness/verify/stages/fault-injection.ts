@@ -39,7 +39,7 @@ import { diffDigests, type TableDigest } from '../../validation/data-digest.ts'
 import { fingerprintHash } from '../../validation/fingerprint/index.ts'
 import { checkLockFree, checkLog, expectInjected, otherLogRows, restoreSequences } from '../faults/checks.ts'
 import { failingAfter, Problem, where, type FaultStats, type Start } from '../faults/model.ts'
-import { dataDiff, dataState, diffLines, digests, failed, inFocus, migratorFor, passed, schemaDiff, schemaState, take, type StageFn, type VerifyContext } from '../stage.ts'
+import { coresToSpare, dataDiff, dataState, diffLines, digests, failed, inFocus, migratorFor, passed, schemaDiff, schemaState, take, type StageFn, type VerifyContext } from '../stage.ts'
 
 export const faultInjection: StageFn = async (ctx) => {
   const stats: FaultStats = { points: 0, notExercised: 0, migrations: 0, seededRows: 0, replayedOnly: 0 }
@@ -71,8 +71,8 @@ export interface Lane {
 
 /**
  * The stage is the longest of verify (the last to end, with a core idle meanwhile), and its work
- * is a chain only within a database: on an engine whose databases work in parallel the
- * migrations are cut in two where the estimated work evens out. A proven migration's work is its
+ * is a chain only within a database: on an engine whose databases work in parallel, with a core
+ * to spare (coresToSpare), the migrations are cut in two where the estimated work evens out. A proven migration's work is its
  * fault points times half its replay time (the prefix re-run at each point) plus the checks after
  * each point (about eight statements' worth); the second lane also migrates to its start, with
  * the data seeded at every version (about twice a replay). Replay's per-migration times are the
@@ -82,7 +82,7 @@ export function planLanes(ctx: VerifyContext, replayed?: { label: string; ms: nu
   const n = ctx.migrations.length
   const whole = [{ from: 0, to: n }]
   const together = ctx.engine.capabilities.concurrentConnections || ctx.engine.capabilities.parallelDatabases
-  if (!together || ctx.migrations.filter((m) => inFocus(ctx, m)).length < 2) return whole
+  if (!together || !coresToSpare(ctx) || ctx.migrations.filter((m) => inFocus(ctx, m)).length < 2) return whole
   const measured = new Map((replayed ?? []).map((p) => [p.label, p.ms]))
   const replayMs = ctx.migrations.map((m) => measured.get(m.name) ?? m.up.statements.length)
   const perStatement = replayMs.reduce((a, b) => a + b, 0) / Math.max(1, ctx.migrations.reduce((t, m) => t + m.up.statements.length, 0))
