@@ -70,13 +70,13 @@ export interface Lane {
 }
 
 /**
- * The stage is the longest of verify (the last to end, with a core idle meanwhile), and its work
- * is a chain only within a database: on an engine whose databases work in parallel, with a core
- * to spare (coresToSpare), the migrations are cut in two where the estimated work evens out. A proven migration's work is its
- * fault points times half its replay time (the prefix re-run at each point) plus the checks after
- * each point (about eight statements' worth); the second lane also migrates to its start, with
- * the data seeded at every version (about twice a replay). Replay's per-migration times are the
- * measure; without them, statement counts.
+ * The stage's work is a chain only within a database: on an engine whose databases work in
+ * parallel, with a core to spare (coresToSpare), the migrations are cut in two where the
+ * estimated work evens out. A proven migration's work is its fault points times half its replay
+ * time (the prefix re-run at each point) plus the checks after each point (about eight
+ * statements' worth); the second lane also migrates to its start, with the data seeded at every
+ * version (about twice a replay). Replay's per-migration times are the measure; without them,
+ * statement counts.
  */
 export function planLanes(ctx: VerifyContext, replayed?: { label: string; ms: number }[]): Lane[] {
   const n = ctx.migrations.length
