@@ -29,7 +29,8 @@ import { runScript } from '../harness/backup/sql-script.ts'
 import { captureState } from '../harness/backup/state.ts'
 import { userSchemas } from '../harness/catalog/schemas.ts'
 import { handleTarget } from '../harness/engines/target.ts'
-import { locateClientTools } from '../harness/engines/client-tools.ts'
+import { locateClientTools, toolError, toolSaid } from '../harness/engines/client-tools.ts'
+import { toolLostServer } from '../harness/sqlstate.ts'
 import type { DatabaseHandle, StartedEngine } from '../harness/engines/types.ts'
 import { HarnessError } from '../harness/errors.ts'
 import { connect } from '../harness/runner/connect.ts'
@@ -610,6 +611,28 @@ describe('retention', () => {
 describe('client tools', () => {
   it('pg_dump of another major version is refused, naming what was found', async () => {
     await expectRejects(locateClientTools('99.1'), 'BACKUP_TOOL_MISMATCH', /no pg_dump\/pg_restore\/psql of PostgreSQL 99 .*found: .*pg_dump \(PostgreSQL 15\./)
+  })
+
+  it('a tool that lost the server mid-query: its error line stays in the message above the long query it prints after it, so the failure reads as the server going away', () => {
+    // What pg_dump 15 printed in CI when the server stopped under its catalog query (the query shortened here).
+    const query = Array.from({ length: 20 }, (_, i) => `  AND clause_${i} = ${i}`)
+    const stderr = [
+      'pg_dump: error: query failed: server closed the connection unexpectedly',
+      '\tThis probably means the server terminated abnormally',
+      '\tbefore or while processing the request.',
+      'pg_dump: detail: Query was: SELECT p.tableoid, p.oid, p.proname FROM pg_proc p',
+      ...query,
+      '  OR p.proacl IS DISTINCT FROM pip.initprivs)',
+    ].join('\n')
+    const e = toolError('BACKUP_FAILED', 'pg_dump', { code: 1, stdout: '', stderr, durationMs: 5 }, 'postgres://u:secret@db.example/app', 'hint')
+    expect(e.message).toMatch(/^pg_dump failed \(exit 1\) on postgres:\/\/u:\S*@db\.example\/app:\npg_dump: error: query failed: server closed the connection unexpectedly\n\tThis probably means/)
+    expect(e.message).toMatch(/\n… \(10 more lines\)\n/)
+    expect(e.message).toMatch(/OR p\.proacl IS DISTINCT FROM pip\.initprivs\)$/)
+    expect(e.message).not.toContain('secret')
+    expect(toolLostServer(e.message)).toBe(true)
+    // Short output is shown whole; without an error line, the last lines.
+    expect(toolSaid('pg_dump: error: connection to server failed')).toBe('pg_dump: error: connection to server failed')
+    expect(toolSaid(Array.from({ length: 30 }, (_, i) => `line ${i}`).join('\n'), 3)).toBe('line 27\nline 28\nline 29')
   })
 
 })

@@ -120,10 +120,28 @@ export async function locateClientTools(serverVersion: string, pgBin: string | u
   })
 }
 
-/** An error from a tool, with its stderr tail (passwords redacted) and what to do. */
+/** An error from a tool, with what it printed (passwords redacted) and what to do. */
 export function toolError(code: 'BACKUP_FAILED' | 'RESTORE_FAILED', what: string, r: ToolRun, url: string, hint: string): HarnessError {
-  const tail = redact(r.stderr.trim().split('\n').slice(-12).join('\n'))
-  return new HarnessError(code, `${what} failed (exit ${r.code ?? 'signal'}) on ${redactUrl(url)}${tail ? `:\n${tail}` : ''}`, { hint, details: { exitCode: r.code } })
+  const said = redact(toolSaid(r.stderr))
+  return new HarnessError(code, `${what} failed (exit ${r.code ?? 'signal'}) on ${redactUrl(url)}${said ? `:\n${said}` : ''}`, { hint, details: { exitCode: r.code } })
+}
+
+/**
+ * A tool's stderr for a message: its last `keep` lines, and before them the first error line and
+ * the two after it when those fell outside. pg_dump prints its error first and then the whole
+ * query it was running ("detail: Query was: …", twenty lines and more): the last lines alone
+ * showed the query and not why it failed (nor that the server had gone away, which decides the
+ * exit code).
+ */
+export function toolSaid(stderr: string, keep = 12): string {
+  const lines = stderr.trim().split('\n')
+  if (lines.length <= keep) return lines.join('\n').trim()
+  const tailFrom = lines.length - keep
+  const first = lines.findIndex((l) => /\b(error|fatal|panic)\b/i.test(l))
+  if (first < 0 || first >= tailFrom) return lines.slice(tailFrom).join('\n')
+  const head = lines.slice(first, Math.min(first + 3, tailFrom))
+  const skipped = tailFrom - first - head.length
+  return [...head, ...(skipped > 0 ? [`… (${skipped} more line${skipped > 1 ? 's' : ''})`] : []), ...lines.slice(tailFrom)].join('\n')
 }
 
 /** The local install's tools of the server's major version, as a toolbox. */
