@@ -27,7 +27,7 @@ import { loadManifest } from '../harness/manifest/manifest.ts'
 import { connect } from '../harness/runner/connect.ts'
 import { FileMigrationProvider } from '../harness/runner/discover.ts'
 import { Migrator } from '../harness/runner/migrator.ts'
-import { emptyDir, MIGRATIONS, ROOT } from './support/dirs.ts'
+import { copyDir, edit, emptyDir, MIGRATIONS, ROOT } from './support/dirs.ts'
 import { availableEngines, useEngine } from './support/engines.ts'
 
 const LONG = 900_000
@@ -161,10 +161,16 @@ describe.each(cases)('the server stops mid-run on the $name engine', (c) => {
   }, LONG)
 
   it('migrate down: stopped after 1…4 reverted migrations, every hit exits 6; down then completes', async () => {
+    // The down files of the nine take tens of milliseconds each: under a loaded CI machine the
+    // poll below saw the run end before the stop (2 of 4 hits once). Each down file of a copy
+    // starts with a short sleep, so the stop lands inside the next one; the up files are the same
+    // (their checksums match what migrated() applied).
+    const dir = copyDir(MIGRATIONS)
+    for (const f of readdirSync(dir).filter((f) => f.endsWith('.down.sql'))) edit(dir, f, (s) => `SELECT pg_sleep(0.2);\n${s}`)
     const hits: string[] = []
     for (let k = 1; k <= 4; k++) {
       const db = await migrated(`down${k}`)
-      const run = spawnCli(['migrate', 'down', '--to', '0', '--yes'], db.url)
+      const run = spawnCli(['migrate', 'down', '--to', '0', '--yes', '--dir', dir], db.url)
       const reached = await until(`${k} reverted migrations`, 120_000, async () => ((await completed(db.url)) ?? 99) <= 9 - k, run.done)
       if (reached) crash()
       const r = await run.done
@@ -175,7 +181,7 @@ describe.each(cases)('the server stops mid-run on the $name engine', (c) => {
       }
       expectConnectionLoss(r, `down stopped after ${k}`)
       hits.push(`k=${k}: exit 6`)
-      const r2 = await spawnCli(['migrate', 'down', '--to', '0', '--yes'], db.url).done
+      const r2 = await spawnCli(['migrate', 'down', '--to', '0', '--yes', '--dir', dir], db.url).done
       expect(r2.code, r2.stderr).toBe(0)
       expect(await completed(db.url)).toBe(0)
     }
