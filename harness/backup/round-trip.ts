@@ -64,7 +64,7 @@ export async function backupRoundTrip(engine: StartedEngine, o: RoundTripOptions
   try {
     const c = await connect(source.url, { applicationName: 'pgverify round trip' })
     try {
-      const r = await new Migrator({ client: c, provider: { source: o.dir, getMigrations: async () => o.migrations }, logSchema: o.logSchema, requirements: o.manifest?.requirements, lockWaitMs: 0 }).up()
+      const r = await migrateUp(c, o)
       if (r.error) return { verdict: 'failed', summary: `migrations failed before the backup: ${r.error.message}`, details: [], parts, restores }
       lap('source: fresh database and migrations')
       await o.load?.(c)
@@ -107,6 +107,10 @@ export async function backupRoundTrip(engine: StartedEngine, o: RoundTripOptions
     : { verdict: 'passed', summary: `backup round trip: ${kinds.join(', ')} restores each show 0 differences from the backed-up state${uncovered ? `; ${uncovered}` : ''}`, details, parts, restores }
 }
 
+/** The round trip's migrations applied on `client` (the source, and the host of a data-only restore). */
+const migrateUp = (client: pg.ClientBase, o: RoundTripOptions) =>
+  new Migrator({ client, provider: { source: o.dir, getMigrations: async () => o.migrations }, logSchema: o.logSchema, requirements: o.manifest?.requirements, lockWaitMs: 0 }).up()
+
 interface Restored {
   kind: RestoreKind
   /** A restore was made and compared (whatever the comparison found). */
@@ -127,7 +131,7 @@ async function restoreAndCompare(engine: StartedEngine, o: RoundTripOptions, bac
     if (kind === 'data') {
       const hc = await connect(host!.url)
       try {
-        const r = await new Migrator({ client: hc, provider: { source: o.dir, getMigrations: async () => o.migrations }, logSchema: o.logSchema, requirements: o.manifest?.requirements, lockWaitMs: 0 }).up()
+        const r = await migrateUp(hc, o)
         if (r.error) throw r.error
       } finally {
         await hc.end().catch(() => {})

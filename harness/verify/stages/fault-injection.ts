@@ -42,7 +42,7 @@ import { failingAfter, Problem, where, type FaultStats, type Start } from '../fa
 import { coresToSpare, dataDiff, dataState, diffLines, digests, failed, inFocus, migratorFor, passed, schemaDiff, schemaState, take, type StageFn, type VerifyContext } from '../stage.ts'
 
 export const faultInjection: StageFn = async (ctx) => {
-  const stats: FaultStats = { points: 0, notExercised: 0, migrations: 0, seededRows: 0, replayedOnly: 0 }
+  const stats = noStats()
   const started = performance.now()
   const lanes = planLanes(ctx, (await ctx.stageResult?.('replay'))?.breakdown)
   const done = await Promise.all(lanes.map((lane) => runLane(ctx, lane)))
@@ -102,9 +102,11 @@ export function planLanes(ctx: VerifyContext, replayed?: { label: string; ms: nu
   return best
 }
 
+const noStats = (): FaultStats => ({ points: 0, notExercised: 0, migrations: 0, seededRows: 0, replayedOnly: 0 })
+
 /** One lane on a database of its own: what it proved, or the problem that ended it. */
 async function runLane(ctx: VerifyContext, lane: Lane): Promise<{ stats: FaultStats; lines: string[]; problem?: Problem }> {
-  const stats: FaultStats = { points: 0, notExercised: 0, migrations: 0, seededRows: 0, replayedOnly: 0 }
+  const stats = noStats()
   const lines: string[] = []
   const db = await ctx.engine.createDatabase('fault')
   let client: pg.Client | undefined
