@@ -11,6 +11,7 @@ import { readCatalog } from '../harness/catalog/tables.ts'
 import { constraints } from '../harness/data/properties/constraints.ts'
 import type { StartedEngine } from '../harness/engines/types.ts'
 import { connect } from '../harness/runner/connect.ts'
+import { countAll } from '../harness/util/counts.ts'
 import { foreignKeyOrphans } from '../harness/validation/orphans.ts'
 import { availableEngines, useEngine } from './support/engines.ts'
 
@@ -57,6 +58,25 @@ describe.each(cases)('constraint probes on the $name engine', (c) => {
       const narrowed = await constraints(client, ['app'], cat, { probe: new Set(['app.quiet']) })
       expect(narrowed.map((v) => v.check)).toEqual(['foreign-key'])
       expect(await foreignKeyOrphans(client, ['app'])).toHaveLength(1)
+    } finally {
+      await client.end()
+      await db.drop()
+    }
+  })
+
+  it('evaluates more probes than one statement holds: every value in its place, a failing probe only fails its own', async () => {
+    const db = await engine.createDatabase('probes')
+    const client = await connect(db.url)
+    try {
+      // 130 probes go as three statements; the one that divides by zero sits in the second.
+      const queries = [...Array(130).keys()].map((i) => (i === 75 ? `SELECT count(*) FROM generate_series(1, 3) g WHERE 1 / (g - g) = 0` : `SELECT count(*) FROM generate_series(1, ${i})`))
+      const values = await countAll(client, queries)
+      expect(values).toHaveLength(130)
+      values.forEach((v, i) => {
+        if (i === 75) expect(v).toBeInstanceOf(Error)
+        else expect(v).toBe(i)
+      })
+      expect((values[75] as Error).message).toMatch(/division by zero/)
     } finally {
       await client.end()
       await db.drop()
