@@ -195,9 +195,11 @@ describe.each(cases)('data properties through the upgrades, on the $name engine'
     const good = await runVerify(engine, { dir: migrationSet({ ...steps, '004_noop.sql': 'SELECT 1;\n', '004_noop.down.sql': 'SELECT 1;\n' }), reportsDir: reports, seed: 5, runs: 3 }, STAGES_USED)
     const s = good.stages.find((x) => x.id === 'data-properties')!
     expect(s.verdict, s.details.join('\n')).toBe('passed')
-    // 4 migrations, 3 chains, on a fresh database of its own: one walk up reading the catalogs,
-    // each chain up once: (1 + 3) × 4. No reset at the end: that database is dropped after the stage.
-    expect(s.counts).toMatchObject({ migrationsApplied: 16, datasets: 1 + 3 * 3 })
+    // 4 migrations, 3 chains, on a fresh database of its own: each chain up once, 3 × 4; the
+    // catalog of every version comes from replay (no walk of its own); the first chain starts at
+    // the bottom, the two others go down first, 2 × 4. No reset at the end: that database is
+    // dropped after the stage.
+    expect(s.counts).toMatchObject({ migrationsApplied: 12, migrationsReverted: 8, datasets: 1 + 3 * 3 })
     expect(s.breakdown!.map((p) => p.label).slice(0, 4)).toEqual(['from 0 (bootstrap only)', 'from 1 (001_items)', 'from 2 (002_items_idx)', 'from 3 (003_tags)'])
 
     // 004 loses every row of app.items, whichever version generated it: caught at the step 3 → 4.

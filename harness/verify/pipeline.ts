@@ -95,6 +95,7 @@ export async function runVerify(engine: StartedEngine, options: VerifyOptions, s
   const logSchema = options.logSchema ?? manifest?.schema ?? 'public'
   if (!schemas.includes(logSchema)) schemas.push(logSchema)
   const ctx: VerifyContext = { engine, dir: options.dir, manifest, migrations, schemas, logSchema, logTable: options.logTable, fingerprints: new PackedSnapshots(), progress, options, shard }
+  if (!options.skip?.includes('data-properties')) ctx.catalogs = new Map()
   if (options.changed) {
     report.scope = await changedScope(options.dir, migrations, options.changed.since)
     ctx.focus = new Set(report.scope.fullDepth)

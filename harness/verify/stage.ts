@@ -11,6 +11,7 @@ import type { Migration } from '../sql/migration.ts'
 import { Migrator, type MigratorEvent, type MigratorHooks } from '../runner/migrator.ts'
 import { diffSnapshots, snapshot, type SchemaSnapshot, type Snapshots } from '../validation/fingerprint/index.ts'
 import type { Manifest } from '../manifest/manifest.ts'
+import type { Catalog } from '../catalog/tables.ts'
 import type { LintResult } from '../lint/lint.ts'
 import type { StepOutcome, StepResult } from '../steps/step.ts'
 import { dataDigests, diffDigests, type TableDigest } from '../validation/data-digest.ts'
@@ -61,6 +62,8 @@ export interface VerifyContext {
   logTable?: string
   /** Fingerprint after each version 0..N, recorded during replay. */
   fingerprints: Snapshots
+  /** The tables at each version 0..N (the migration log left out), read by replay when data properties will want them. */
+  catalogs?: Map<number, Catalog>
   progress: (line: string) => void
   options: VerifyOptions
   /** The running stage's meter (the pipeline gives every stage a fresh one): counts and time by part. */

@@ -1,5 +1,6 @@
 /** The data property's shared vocabulary: what it is given, what it returns, what a failure holds. */
 import type pg from 'pg'
+import type { Catalog } from '../../catalog/tables.ts'
 import type { Manifest } from '../../manifest/manifest.ts'
 import type { Migrator } from '../../runner/migrator.ts'
 import type { Migration } from '../../sql/migration.ts'
@@ -24,6 +25,8 @@ export interface PropertyContext {
   manifest?: Manifest
   /** The fingerprint after each version, recorded by replay (attributes the jobs). */
   fingerprints: Snapshots
+  /** The tables at each version (the migration log left out), when replay read them: then the stage does not walk the versions to read them itself. */
+  catalogs?: ReadonlyMap<number, Catalog>
   /** As given; a fresh seed and DEFAULT_RUNS when not. */
   seed?: number
   runs?: number

@@ -95,15 +95,17 @@ export async function runDataProperties(ctx: PropertyContext): Promise<PropertyR
   const intern = (cat: Catalog): Catalog => ({ ...cat, tables: cat.tables.map((t) => tableOnce.get(JSON.stringify(t)) ?? (tableOnce.set(JSON.stringify(t), t), t)) })
   const plans: PlanMemo = new WeakMap()
 
-  // One walk from 0 to N, reading the catalog at every version: the generation plan of each step.
-  // Version 0 is the runner's bootstrap: an up to 0 on a fresh database (the pipeline gives this
-  // stage one), the downs on one at the top (the shared database, when nothing runs alongside).
+  // The catalog at every version gives each step its generation plan: replay's, read on its way
+  // up, else one walk from 0 to N here. Version 0 is the runner's bootstrap: an up to 0 on a
+  // fresh database (the pipeline gives this stage one), the downs on one at the top (the shared
+  // database, when nothing runs alongside).
   const versions = [0, ...ctx.migrations.map((m) => m.version)]
+  const recorded = versions.every((v) => ctx.catalogs?.has(v)) ? ctx.catalogs : undefined
   const now = await migrator.status()
   const bottom = now.current > 0 ? await migrator.down({ to: 0 }) : await migrator.up({ to: 0 })
   if (bottom.error) return failed(`could not bring the database down to version 0: ${bottom.error.message}`, [`the down files must work for data to be generated at every version (seed ${seed})`], { code: bottom.error.code, message: bottom.error.message })
   const steps: Step[] = []
-  let raw = intern(await readCatalog(client, ctx.schemas, { exclude: [logName] }))
+  let raw = intern(recorded?.get(0) ?? (await readCatalog(client, ctx.schemas, { exclude: [logName] })))
   const truncate0 = raw.tables.length ? `TRUNCATE ${raw.tables.map((t) => t.sql).join(', ')} RESTART IDENTITY CASCADE` : ''
   for (let i = 0; i + 1 < versions.length; i++) {
     const k = versions[i]!
@@ -113,9 +115,13 @@ export async function runDataProperties(ctx: PropertyContext): Promise<PropertyR
     const built = buildPlan(catK, {}, plans)
     for (const s of built.plan.skipped) generatorNotes.add(`${s.table} not generated: ${s.reason}`)
     for (const c of built.plan.cut) generatorNotes.add(`${c.table}.${c.fk} closes a foreign-key cycle: its rows reference nothing (NULL) or are dropped`)
-    const up = await migrator.up({ to })
-    if (up.error) return failed(`could not migrate to version ${to} while reading the catalog of every version: ${up.error.message}`, [], { code: up.error.code, message: up.error.message })
-    const catTo = intern(await readCatalog(client, ctx.schemas, { exclude: [logName] }))
+    let catTo = recorded?.get(to)
+    if (!catTo) {
+      const up = await migrator.up({ to })
+      if (up.error) return failed(`could not migrate to version ${to} while reading the catalog of every version: ${up.error.message}`, [], { code: up.error.code, message: up.error.message })
+      catTo = await readCatalog(client, ctx.schemas, { exclude: [logName] })
+    }
+    catTo = intern(catTo)
     const stats: KStats = { k, label: versionLabel(ctx.migrations, k), datasets: 0, rows: 0, tables: built.plan.tables.length, rejected: 0, droppedByCheck: 0, droppedDuplicate: 0, droppedNoParent: 0, repaired: 0, ms: 0 }
     steps.push({ k, to, catK, rawK: raw, catTo, plan: built.plan, arbitrary: built.arbitrary, decl: declared.filter((d) => d.version > k && d.version <= to), stats })
     raw = catTo

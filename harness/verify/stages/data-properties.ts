@@ -17,6 +17,7 @@ export const dataProperties: StageFn = async (ctx, client) => {
     dir: ctx.dir,
     manifest: ctx.manifest,
     fingerprints: ctx.fingerprints,
+    catalogs: ctx.catalogs,
     seed: ctx.options.seed,
     runs: ctx.options.runs,
     reportsDir: ctx.options.reportsDir,

@@ -5,6 +5,7 @@
 import type pg from 'pg'
 import { formatLocated, locateError } from '../../runner/locate.ts'
 import type { Migration } from '../../sql/migration.ts'
+import { readCatalog } from '../../catalog/tables.ts'
 import { validateExpected } from '../../validation/expected.ts'
 import { fingerprintHash } from '../../validation/fingerprint/index.ts'
 import { foreignKeyOrphans } from '../../validation/orphans.ts'
@@ -17,6 +18,12 @@ export const replay: StageFn = async (ctx, client) => {
   const boot = await migrator.up({ to: 0 })
   if (boot.error) return failed(`bootstrap failed: ${boot.error.message}`, boot.error.hint ? [boot.error.hint] : [], { code: boot.error.code, message: boot.error.message })
   ctx.fingerprints.set(0, await take(client, ctx))
+  // Data properties generate rows from the tables at every version: read here, on the way up,
+  // instead of by a walk of its own (one replay and N downs fewer there).
+  const catalogs = ctx.catalogs
+  const log = `${migrator.log.schema}.${migrator.log.table}`
+  const readTables = async (v: number) => void catalogs?.set(v, await readCatalog(client, ctx.schemas, { exclude: [log] }))
+  await readTables(0)
   const lines: string[] = []
   let total = 0
   for (const m of ctx.migrations) {
@@ -35,6 +42,7 @@ export const replay: StageFn = async (ctx, client) => {
     lines.push(`${m.name}: ${Math.round(ms)} ms, ${m.up.statements.length} statements`)
     ctx.progress(`  replayed ${m.name} (${Math.round(ms)} ms)`)
     ctx.fingerprints.set(m.version, await take(client, ctx))
+    await readTables(m.version)
     ctx.meter?.part(m.name, performance.now() - t0)
   }
   const last = ctx.fingerprints.get(ctx.migrations.length)!
