@@ -231,3 +231,48 @@ describe.skipIf(!embedded?.available)(`the embedded engine's start-up caches${em
     })
   }, 180_000)
 })
+
+describe.skipIf(!embedded?.available)(`the embedded engine started for verify (threadAhead)${embedded?.available ? '' : ` (skipped: ${embedded?.reason})`}`, () => {
+  it('boots its first thread database while it starts: booted before it is asked for, empty like any fresh one; a database from a snapshot does not take it, and the next one is booted on request', async () => {
+    const { startEmbedded } = await import('../harness/engines/embedded.ts')
+    const engine = await startEmbedded({ log: () => {}, threadAhead: true })
+    const made: DatabaseHandle[] = []
+    const state = async (db: DatabaseHandle) => {
+      const c = await open(db)
+      try {
+        return (await c.query<{ booted: Date; tables: string[] }>(`SELECT pg_postmaster_start_time() AS booted, array(SELECT relname::text FROM pg_class WHERE relnamespace = 'public'::regnamespace AND relkind = 'r' ORDER BY 1) AS tables`)).rows[0]!
+      } finally {
+        await c.end()
+      }
+    }
+    const ask = async (label: string, options: Parameters<StartedEngine['createDatabase']>[1]) => {
+      const asked = new Date()
+      const db = await engine.createDatabase(label, options)
+      made.push(db)
+      return { asked, ...(await state(db)) }
+    }
+    try {
+      const source = await engine.createDatabase('ahead_source')
+      made.push(source)
+      const c = await open(source)
+      await c.query('CREATE TABLE kept (id int)')
+      await c.end()
+      const snapshot = await source.physical!.dumpDataDir()
+
+      const fromSnapshot = await ask('ahead_snapshot', { parallel: true, from: snapshot })
+      expect(fromSnapshot.tables).toEqual(['kept'])
+      expect(fromSnapshot.booted.getTime()).toBeGreaterThanOrEqual(fromSnapshot.asked.getTime())
+
+      const first = await ask('ahead_first', { parallel: true })
+      expect(first.tables).toEqual([])
+      expect(first.booted.getTime()).toBeLessThan(first.asked.getTime())
+
+      const second = await ask('ahead_second', { parallel: true })
+      expect(second.tables).toEqual([])
+      expect(second.booted.getTime()).toBeGreaterThanOrEqual(second.asked.getTime())
+    } finally {
+      await Promise.all(made.map((d) => d.drop().catch(() => {})))
+      await engine.stop()
+    }
+  }, 120_000)
+})

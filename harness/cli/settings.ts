@@ -30,7 +30,7 @@ export function openCommandTarget(engine: string | undefined, config: Config, la
   return openTarget({ engine: engine || undefined, databaseUrl: config.databaseUrl, fallbackEngine: configuredEngine(config), label, settings: engineSettings(config), log: info })
 }
 
-/** A disposable engine for this command (verify, db), chosen by --engine, the configuration or automatically. */
-export function startCommandEngine(request: EngineRequest | undefined, config: Config): Promise<StartedEngine> {
-  return startEngine({ request, settings: engineSettings(config), log: info })
+/** A disposable engine for this command (verify, db), chosen by --engine, the configuration or automatically; `threadAhead`: see EngineStartOptions. */
+export function startCommandEngine(request: EngineRequest | undefined, config: Config, threadAhead = false): Promise<StartedEngine> {
+  return startEngine({ request, settings: engineSettings(config), log: info, threadAhead })
 }

@@ -14,7 +14,8 @@
  * them, not holding the process open) and the next database boots in it. Starting a worker and
  * importing PGlite and its extension into it is about 300 ms of a thread database's ~800 ms.
  * Each database is still a PGlite instance of its own, from its own copy of the bytes: nothing of
- * a dropped database is left for the next (the suite checks it).
+ * a dropped database is left for the next (the suite checks it). A worker's first boot is the
+ * slow one: an engine started for verify boots its first thread database while it starts (ahead).
  *
  * The worker's code is plain JavaScript given as a string (`eval`), with the modules resolved
  * here: it runs the same under tsx, from the built files or under the `pgverify` bin.
@@ -165,6 +166,8 @@ class Host {
 export class ThreadDatabases {
   #idle: Host[] = []
   #closed = false
+  /** A database booted ahead (see ahead), until a start takes it. */
+  #spare?: { dataDir: ArrayBuffer; host: Host; port: Promise<number> }
 
   constructor(
     private readonly modules: ThreadModules,
@@ -173,12 +176,19 @@ export class ThreadDatabases {
 
   /** Boots a database from `dataDir` in a worker and serves it; resolves once it accepts connections. */
   async start(dataDir: ArrayBuffer, snapshot = false): Promise<ThreadDatabase> {
-    let host = this.#idle.pop()
+    const spare = this.#spare && !snapshot && this.#spare.dataDir === dataDir ? this.#spare : undefined
+    if (spare) this.#spare = undefined
+    let host = spare?.host ?? this.#idle.pop()
+    // One that died while it waited (out of memory, a module that failed to load) is not used.
+    while (host?.gone && host !== spare?.host) {
+      void host.end()
+      host = this.#idle.pop()
+    }
     host?.worker.ref()
     host ??= new Host(this.modules, this.shared)
     let port: number
     try {
-      port = await host.ask<number>('boot', { dataDir, snapshot })
+      port = await (spare ? spare.port : host.ask<number>('boot', { dataDir, snapshot }))
     } catch (e) {
       // A worker whose boot failed is not used again.
       void host.end()
@@ -200,10 +210,27 @@ export class ThreadDatabases {
     }
   }
 
+  /**
+   * Boots a database from `dataDir` in a new worker now, for the next `start` from those same
+   * bytes to take as it is. A worker's first boot is the slow one (~1.5 s: the worker loads
+   * PostgreSQL's JavaScript and extension before it can boot); made ahead, beside whatever the
+   * caller does meanwhile, the first database is ready when it is asked for.
+   */
+  ahead(dataDir: ArrayBuffer): void {
+    if (this.#closed || this.#spare) return
+    const host = new Host(this.modules, this.shared)
+    host.worker.unref()
+    const port = host.ask<number>('boot', { dataDir, snapshot: false })
+    port.catch(() => {}) // said by the start that takes it
+    this.#spare = { dataDir, host, port }
+  }
+
   /** Ends the waiting workers; a database still running ends with its own stop. */
   async close(): Promise<void> {
     this.#closed = true
-    await Promise.all(this.#idle.splice(0).map((h) => h.end()))
+    const spare = this.#spare?.host
+    this.#spare = undefined
+    await Promise.all([...this.#idle.splice(0), ...(spare ? [spare] : [])].map((h) => h.end()))
   }
 
   async #release(host: Host): Promise<void> {

@@ -216,6 +216,9 @@ export const embeddedEngine: EngineProvider = {
     // Set while the engine's own database still has to be written to the cache (baseCache).
     let baseFile: string | undefined
     let bootedFrom = ''
+    // Databases in worker threads (options.parallel), made when the first is asked for, or while
+    // this boots when the caller said its first database will be one (threadAhead).
+    let threads: ThreadDatabases | undefined
     try {
       m = await load()
       extensions = options.timescale === false ? {} : { timescaledb: m.timescaledb as never }
@@ -225,6 +228,10 @@ export const embeddedEngine: EngineProvider = {
       sharedBuffers = assets.sharedBuffers
       const cacheFile = templateCache(assets.version, options.timescale !== false)
       template = await readCached(cacheFile)
+      if (options.threadAhead && template) {
+        threads = new ThreadDatabases(threadModules(options.timescale !== false), { fsBundle, wasmModule })
+        threads.ahead(template)
+      }
       baseFile = options.timescale === false ? undefined : baseCache(cacheFile)
       const baseTar = template && baseFile ? await readCached(baseFile) : undefined
       if (baseTar) {
@@ -250,6 +257,7 @@ export const embeddedEngine: EngineProvider = {
       }
       pristine = template!
     } catch (e) {
+      await threads?.close()
       throw new HarnessError('ENGINE_START_FAILED', `embedded engine failed to boot: ${(e as Error).message}`, {
         hint: 'Run `pnpm install` and check that Node is 20.19 or newer; the WASM heap needs about 300 MB free memory.',
         cause: e,
@@ -262,8 +270,6 @@ export const embeddedEngine: EngineProvider = {
     }
     const main = await serve(m, base)
     const databases = new Set<{ stop(): Promise<void> }>()
-    // Databases in worker threads (options.parallel), made when the first is asked for.
-    let threads: ThreadDatabases | undefined
     let counter = 0
     let stopped = false
     const ts = versions.timescaledb === 'none' ? 'without TimescaleDB' : `+ TimescaleDB ${versions.timescaledb} (${versions.timescaledbLicense} license)`

@@ -51,6 +51,8 @@ export interface StartEngineOptions {
   settings?: EngineSettings
   /** Where the choice, its reason and the engine's start-up lines go. */
   log: (line: string) => void
+  /** See EngineStartOptions.threadAhead. */
+  threadAhead?: boolean
 }
 
 /** Starts the requested (or automatically chosen) engine; Ctrl-C and SIGTERM stop it. */
@@ -59,7 +61,7 @@ export async function startEngine(options: StartEngineOptions): Promise<StartedE
   const settings = options.settings ?? {}
   const choice = await chooseEngine(options.request, settings)
   options.log(`engine: ${choice.provider.name} (${choice.reason})`)
-  const engine = await choice.provider.start({ ...settings, log: options.log })
+  const engine = await choice.provider.start({ ...settings, log: options.log, threadAhead: options.threadAhead })
   // Native and container engines register their own teardown; this covers every engine alike.
   const unregister = registerCleanup(`${engine.name} engine`, () => engine.stop())
   const stop = engine.stop.bind(engine)

@@ -164,6 +164,13 @@ export interface EngineStartOptions extends EngineSettings {
    * jobs are run explicitly (`CALL run_job`) where a stage wants their effect.
    */
   backgroundJobs?: boolean
+  /**
+   * The caller's first database will be one that works beside others (`parallel`): an engine
+   * that serves those from worker threads (embedded) starts one while it boots, so that database
+   * does not wait for a worker to load PostgreSQL. Verify asks for it; a command that never
+   * makes such a database should not (the worker would load for nothing).
+   */
+  threadAhead?: boolean
 }
 
 export interface EngineProvider {
