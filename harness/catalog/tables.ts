@@ -177,6 +177,15 @@ export async function readCatalog(client: pg.ClientBase, schemas: string[], opti
   return { schemas, tables, enums, timescaledb: tsdb }
 }
 
+/**
+ * Catalogs kept side by side, one per version: a table that did not change between versions is
+ * one object in all of them, so what is kept grows with the changes, not with versions × tables.
+ */
+export function tableInterner(): (cat: Catalog) => Catalog {
+  const once = new Map<string, TableInfo>()
+  return (cat) => ({ ...cat, tables: cat.tables.map((t) => once.get(JSON.stringify(t)) ?? (once.set(JSON.stringify(t), t), t)) })
+}
+
 function columnInfo(c: ColumnRow): ColumnInfo {
   return {
     name: c.name,

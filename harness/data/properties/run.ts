@@ -38,7 +38,7 @@ import { createHash } from 'node:crypto'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import fc from 'fast-check'
-import { readCatalog, type Catalog, type TableInfo } from '../../catalog/tables.ts'
+import { readCatalog, tableInterner, type Catalog } from '../../catalog/tables.ts'
 import { HarnessError } from '../../errors.ts'
 import { isConnectionLoss } from '../../sqlstate.ts'
 import { jobLabel, listJobs, registeredLabel, unscheduleJobs } from '../../validation/jobs/index.ts'
@@ -89,10 +89,8 @@ export async function runDataProperties(ctx: PropertyContext): Promise<PropertyR
   const preconditions = new Set<string>()
   const generatorNotes = new Set<string>()
 
-  // A catalog per version is kept for the whole stage: a table that did not change between
-  // versions is one object in all of them, so what is kept grows with the changes, not with N × tables.
-  const tableOnce = new Map<string, TableInfo>()
-  const intern = (cat: Catalog): Catalog => ({ ...cat, tables: cat.tables.map((t) => tableOnce.get(JSON.stringify(t)) ?? (tableOnce.set(JSON.stringify(t), t), t)) })
+  // A catalog per version is kept for the whole stage (tableInterner: what is kept grows with the changes, not with N × tables).
+  const intern = tableInterner()
   const plans: PlanMemo = new WeakMap()
 
   // The catalog at every version gives each step its generation plan: replay's, read on its way

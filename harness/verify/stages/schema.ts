@@ -5,7 +5,7 @@
 import type pg from 'pg'
 import { formatLocated, locateError } from '../../runner/locate.ts'
 import type { Migration } from '../../sql/migration.ts'
-import { readCatalog } from '../../catalog/tables.ts'
+import { readCatalog, tableInterner } from '../../catalog/tables.ts'
 import { validateExpected } from '../../validation/expected.ts'
 import { fingerprintHash } from '../../validation/fingerprint/index.ts'
 import { foreignKeyOrphans } from '../../validation/orphans.ts'
@@ -22,7 +22,8 @@ export const replay: StageFn = async (ctx, client) => {
   // instead of by a walk of its own (one replay and N downs fewer there).
   const catalogs = ctx.catalogs
   const log = `${migrator.log.schema}.${migrator.log.table}`
-  const readTables = async (v: number) => void catalogs?.set(v, await readCatalog(client, ctx.schemas, { exclude: [log] }))
+  const intern = tableInterner()
+  const readTables = async (v: number) => void catalogs?.set(v, intern(await readCatalog(client, ctx.schemas, { exclude: [log] })))
   await readTables(0)
   const lines: string[] = []
   let total = 0
