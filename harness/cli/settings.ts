@@ -31,6 +31,6 @@ export function openCommandTarget(engine: string | undefined, config: Config, la
 }
 
 /** A disposable engine for this command (verify, db), chosen by --engine, the configuration or automatically; `threadAhead`: see EngineStartOptions. */
-export function startCommandEngine(request: EngineRequest | undefined, config: Config, threadAhead = false): Promise<StartedEngine> {
-  return startEngine({ request, settings: engineSettings(config), log: info, threadAhead })
+export function startCommandEngine(request: EngineRequest | undefined, config: Config, options: { threadAhead?: boolean } = {}): Promise<StartedEngine> {
+  return startEngine({ request, settings: engineSettings(config), log: info, threadAhead: options.threadAhead })
 }

@@ -67,7 +67,7 @@ export async function verify(argv: Args, { config }: VerbContext): Promise<numbe
   const since = flag(argv, 'since')
   if (since !== undefined && !since.trim()) throw new HarnessError('USAGE', '--since needs a git ref', { hint: 'e.g. pnpm verify --changed --since origin/main' })
   // Verify's shared database is its first, in a worker thread on the embedded engine.
-  const engine = await startCommandEngine(engineRequest(argv, config), config, true)
+  const engine = await startCommandEngine(engineRequest(argv, config), config, { threadAhead: true })
   let report: VerifyReport
   try {
     info(bold(`verify ${dir} on ${engine.describe()}`))
