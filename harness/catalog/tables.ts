@@ -183,7 +183,11 @@ export async function readCatalog(client: pg.ClientBase, schemas: string[], opti
  */
 export function tableInterner(): (cat: Catalog) => Catalog {
   const once = new Map<string, TableInfo>()
-  return (cat) => ({ ...cat, tables: cat.tables.map((t) => once.get(JSON.stringify(t)) ?? (once.set(JSON.stringify(t), t), t)) })
+  const one = (t: TableInfo): TableInfo => {
+    const key = JSON.stringify(t)
+    return once.get(key) ?? (once.set(key, t), t)
+  }
+  return (cat) => ({ ...cat, tables: cat.tables.map(one) })
 }
 
 function columnInfo(c: ColumnRow): ColumnInfo {

@@ -89,7 +89,8 @@ export async function runDataProperties(ctx: PropertyContext): Promise<PropertyR
   const preconditions = new Set<string>()
   const generatorNotes = new Set<string>()
 
-  // A catalog per version is kept for the whole stage (tableInterner: what is kept grows with the changes, not with N × tables).
+  // A catalog per version is kept for the whole stage (tableInterner: what is kept grows with the
+  // changes, not with N × tables); replay's come interned already.
   const intern = tableInterner()
   const plans: PlanMemo = new WeakMap()
 
@@ -103,7 +104,7 @@ export async function runDataProperties(ctx: PropertyContext): Promise<PropertyR
   const bottom = now.current > 0 ? await migrator.down({ to: 0 }) : await migrator.up({ to: 0 })
   if (bottom.error) return failed(`could not bring the database down to version 0: ${bottom.error.message}`, [`the down files must work for data to be generated at every version (seed ${seed})`], { code: bottom.error.code, message: bottom.error.message })
   const steps: Step[] = []
-  let raw = intern(recorded?.get(0) ?? (await readCatalog(client, ctx.schemas, { exclude: [logName] })))
+  let raw = recorded?.get(0) ?? intern(await readCatalog(client, ctx.schemas, { exclude: [logName] }))
   const truncate0 = raw.tables.length ? `TRUNCATE ${raw.tables.map((t) => t.sql).join(', ')} RESTART IDENTITY CASCADE` : ''
   for (let i = 0; i + 1 < versions.length; i++) {
     const k = versions[i]!
@@ -117,9 +118,8 @@ export async function runDataProperties(ctx: PropertyContext): Promise<PropertyR
     if (!catTo) {
       const up = await migrator.up({ to })
       if (up.error) return failed(`could not migrate to version ${to} while reading the catalog of every version: ${up.error.message}`, [], { code: up.error.code, message: up.error.message })
-      catTo = await readCatalog(client, ctx.schemas, { exclude: [logName] })
+      catTo = intern(await readCatalog(client, ctx.schemas, { exclude: [logName] }))
     }
-    catTo = intern(catTo)
     const stats: KStats = { k, label: versionLabel(ctx.migrations, k), datasets: 0, rows: 0, tables: built.plan.tables.length, rejected: 0, droppedByCheck: 0, droppedDuplicate: 0, droppedNoParent: 0, repaired: 0, ms: 0 }
     steps.push({ k, to, catK, rawK: raw, catTo, plan: built.plan, arbitrary: built.arbitrary, decl: declared.filter((d) => d.version > k && d.version <= to), stats })
     raw = catTo
