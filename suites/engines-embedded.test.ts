@@ -112,6 +112,42 @@ describe.skipIf(!embedded?.available)(`embedded databases in threads of their ow
     }
   }, 120_000)
 
+  it("a fresh database is the engine's empty cluster written into the instance, not a new initdb: in-process and in a thread, the same system identifier as the engine's own database", async () => {
+    const identifier = async (url: string) => {
+      const c = new pg.Client({ connectionString: url })
+      await c.connect()
+      try {
+        return (await c.query<{ id: string }>(`SELECT system_identifier::text AS id FROM pg_control_system()`)).rows[0]!.id
+      } finally {
+        await c.end()
+      }
+    }
+    const own = await identifier(engine().url)
+    // PGlite would run initdb where it found no cluster (a moved PGDATA): a new identifier, from the clock.
+    expect(await identifier((await create('same_cluster_inproc', {})).url)).toBe(own)
+    expect(await identifier((await create('same_cluster_thread', { parallel: true })).url)).toBe(own)
+  }, 120_000)
+
+  it('a fresh database starts as after a clean shutdown (its last checkpoint is older than the request); one booted from a copy of a running database first recovers (a new checkpoint)', async () => {
+    const lastCheckpoint = async (db: DatabaseHandle) => {
+      const c = await open(db)
+      try {
+        return (await c.query<{ t: Date }>(`SELECT checkpoint_time AS t FROM pg_control_checkpoint()`)).rows[0]!.t.getTime()
+      } finally {
+        await c.end()
+      }
+    }
+    const running = await create('clean_source', { parallel: true })
+    const copy = await running.physical!.dumpDataDir()
+    // checkpoint_time has whole seconds: a checkpoint written at the request is not older than this.
+    await new Promise((r) => setTimeout(r, 1_100))
+    const asked = Math.floor(Date.now() / 1000) * 1000
+    for (const [label, options] of [['clean_inproc', {}], ['clean_thread', { parallel: true }]] as const) {
+      expect(await lastCheckpoint(await create(label, options)), label).toBeLessThan(asked)
+    }
+    expect(await lastCheckpoint(await create('clean_from_copy', { parallel: true, from: copy }))).toBeGreaterThanOrEqual(asked)
+  }, 120_000)
+
   it('the patch is exact: one occurrence of the argument is rewritten to the same length, anything else is left alone', () => {
     const built = Buffer.from('\0\0prefix shared_buffers=128MB\0wal_buffers=4MB\0')
     const lean = leanSharedBuffers(built)

@@ -5,14 +5,16 @@
  * the thread). An instance in a worker thread runs beside the others: verify's independent
  * stages, each on a database of its own, use both cores of a two-core runner instead of one.
  *
- * A worker boots PGlite from the bytes it is given (the pristine data directory, or a snapshot for
- * `createDatabase(label, { from })`) with the same file-system bundle as an in-process database,
+ * A worker boots PGlite from the engine's pristine data directory (given to every worker once, as
+ * files: embedded-datadir.ts) or from the snapshot's bytes it is given for
+ * `createDatabase(label, { from })`, with the same file-system bundle as an in-process database,
  * serves it on 127.0.0.1 with the same socket server, and answers requests: the data directory as
  * a tar, the WASM pg_dump (embedded-dump.ts, the same steps as in-process), stop.
  *
  * A worker outlives its database: once one is dropped, the worker waits (at most MAX_IDLE of
  * them, not holding the process open) and the next database boots in it. Starting a worker and
- * importing PGlite and its extension into it is about 300 ms of a thread database's ~800 ms.
+ * importing PGlite into it was about 300 ms of a thread database's ~800 ms (the boot itself is now
+ * ~0.3 s: embedded-datadir.ts, embedded-bundle.ts).
  * Each database is still a PGlite instance of its own, from its own copy of the bytes: nothing of
  * a dropped database is left for the next (the suite checks it). A worker's first boot is the
  * slow one: an engine started for verify boots its first thread database while it starts (ahead).
@@ -22,6 +24,7 @@
  */
 import { Worker } from 'node:worker_threads'
 import { HarnessError } from '../errors.ts'
+import { DATADIR_FS_BODY, type DataDirFiles, PGDATA } from './embedded-datadir.ts'
 import { DUMP_BODY, dumpToolUrl, toolMissing } from './embedded-dump.ts'
 import { GATHER_REPLIES_BODY } from './embedded-socket.ts'
 import type { PhysicalAccess } from './types.ts'
@@ -32,11 +35,16 @@ const m = workerData.modules
 let db
 let server
 const modules = (async () => {
-  const { PGlite } = await import(m.pglite)
+  const { PGlite, MemoryFS } = await import(m.pglite)
   const { PGLiteSocketServer } = await import(m.socket)
-  const extensions = m.timescaledb ? { timescaledb: (await import(m.timescaledb)).timescaledb } : {}
-  return { PGlite, PGLiteSocketServer, extensions }
+  // As timescaleExtension (embedded-bundle.ts) describes it, from the same bundle.
+  const bundlePath = m.timescaleBundle && require('node:url').pathToFileURL(m.timescaleBundle)
+  const extensions = bundlePath ? { timescaledb: { name: 'timescaledb', setup: async (_pg, emscriptenOpts) => ({ emscriptenOpts, bundlePath }) } } : {}
+  return { PGlite, MemoryFS, PGLiteSocketServer, extensions }
 })()
+const dataDirFs = (MemoryFS, PGDATA, dataDir, capture) => {
+  ${DATADIR_FS_BODY}
+}
 // Blob-likes over bytes (see inMemory in embedded.ts); PGlite keeps the bundle's files as views of
 // its buffer, so every instance gets a copy of the bundle.
 const bytes = (b) => ({ size: b.byteLength, type: '', arrayBuffer: async () => b })
@@ -51,9 +59,10 @@ const dump = async (args) => {
   ${DUMP_BODY}
 }
 const ops = {
-  async boot({ dataDir, snapshot }) {
-    const { PGlite, PGLiteSocketServer, extensions } = await modules
-    db = await PGlite.create({ loadDataDir: bytes(dataDir), fsBundle: bytes(workerData.fsBundle.slice(0)), wasmModule: workerData.wasmModule, extensions })
+  async boot({ snapshot }) {
+    const { PGlite, MemoryFS, PGLiteSocketServer, extensions } = await modules
+    const from = snapshot ? { loadDataDir: bytes(snapshot) } : { fs: dataDirFs(MemoryFS, ${JSON.stringify(PGDATA)}, workerData.pristine) }
+    db = await PGlite.create({ ...from, fsBundle: bytes(workerData.fsBundle.slice(0)), wasmModule: workerData.wasmModule, extensions })
     // A snapshot that already has TimescaleDB: load its library, as an in-process boot does (embedded.ts).
     if (snapshot && (await db.query("SELECT 1 FROM pg_extension WHERE extname = 'timescaledb'")).rows.length) await db.exec("LOAD 'timescaledb'")
     server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: 0 })
@@ -90,17 +99,22 @@ const MAX_IDLE = 2
 const STOP_WAIT_MS = 5_000
 
 export interface ThreadModules {
-  /** Module URLs (import.meta.resolve): PGlite, the socket server, the TimescaleDB bundle when the instances have it, the WASM pg_dump when installed. */
+  /** Module URLs (import.meta.resolve): PGlite, the socket server, the WASM pg_dump when installed. */
   pglite: string
   socket: string
-  timescaledb?: string
   dumpTool?: string
+  /** The TimescaleDB bundle's path when the instances have the extension (embedded-bundle.ts). */
+  timescaleBundle?: string
 }
 
-/** What every worker gets once: the file-system bundle and the compiled WASM (a compiled module crosses to a worker without compiling again). */
+/**
+ * What every worker gets once: the file-system bundle, the compiled WASM (a compiled module
+ * crosses to a worker without compiling again) and the pristine data directory (shared memory).
+ */
 export interface ThreadShared {
   fsBundle: ArrayBuffer
   wasmModule: WebAssembly.Module
+  pristine: DataDirFiles
 }
 
 export interface ThreadDatabase {
@@ -110,12 +124,12 @@ export interface ThreadDatabase {
 }
 
 /** The module URLs a worker imports, resolved from here (the same installs the main thread uses). */
-export function threadModules(timescale: boolean): ThreadModules {
+export function threadModules(timescaleBundle: string | undefined): ThreadModules {
   const dumpTool = dumpToolUrl()
   return {
     pglite: import.meta.resolve('@electric-sql/pglite'),
     socket: import.meta.resolve('@electric-sql/pglite-socket'),
-    ...(timescale ? { timescaledb: import.meta.resolve('@electric-sql/pglite/timescaledb') } : {}),
+    ...(timescaleBundle ? { timescaleBundle } : {}),
     ...(dumpTool ? { dumpTool } : {}),
   }
 }
@@ -166,17 +180,20 @@ class Host {
 export class ThreadDatabases {
   #idle: Host[] = []
   #closed = false
-  /** A database booted ahead (see ahead), until a start takes it. */
-  #spare?: { dataDir: ArrayBuffer; host: Host; port: Promise<number> }
+  /** A pristine database booted ahead (see ahead), until a start takes it. */
+  #spare?: { host: Host; port: Promise<number> }
 
   constructor(
     private readonly modules: ThreadModules,
     private readonly shared: ThreadShared,
   ) {}
 
-  /** Boots a database from `dataDir` in a worker and serves it; resolves once it accepts connections. */
-  async start(dataDir: ArrayBuffer, snapshot = false): Promise<ThreadDatabase> {
-    const spare = this.#spare && !snapshot && this.#spare.dataDir === dataDir ? this.#spare : undefined
+  /**
+   * Boots a database in a worker and serves it: the pristine one, or from `snapshot` (a tar made by
+   * dumpDataDir); resolves once it accepts connections.
+   */
+  async start(snapshot?: ArrayBuffer): Promise<ThreadDatabase> {
+    const spare = snapshot ? undefined : this.#spare
     if (spare) this.#spare = undefined
     let host = spare?.host ?? this.#idle.pop()
     // One that died while it waited (out of memory, a module that failed to load) is not used.
@@ -188,7 +205,7 @@ export class ThreadDatabases {
     host ??= new Host(this.modules, this.shared)
     let port: number
     try {
-      port = await (spare ? spare.port : host.ask<number>('boot', { dataDir, snapshot }))
+      port = await (spare ? spare.port : host.ask<number>('boot', { snapshot }))
     } catch (e) {
       // A worker whose boot failed is not used again.
       void host.end()
@@ -211,18 +228,17 @@ export class ThreadDatabases {
   }
 
   /**
-   * Boots a database from `dataDir` in a new worker now, for the next `start` from those same
-   * bytes to take as it is. A worker's first boot is the slow one (~1.5 s: the worker loads
+   * Boots a pristine database in a new worker now, for the next pristine `start` to take as it is. A worker's first boot is the slow one (~1.5 s: the worker loads
    * PostgreSQL's JavaScript and extension before it can boot); made ahead, beside whatever the
    * caller does meanwhile, the first database is ready when it is asked for.
    */
-  ahead(dataDir: ArrayBuffer): void {
+  ahead(): void {
     if (this.#closed || this.#spare) return
     const host = new Host(this.modules, this.shared)
     host.worker.unref()
-    const port = host.ask<number>('boot', { dataDir, snapshot: false })
+    const port = host.ask<number>('boot', {})
     port.catch(() => {}) // said by the start that takes it
-    this.#spare = { dataDir, host, port }
+    this.#spare = { host, port }
   }
 
   /** Ends the waiting workers; a database still running ends with its own stop. */

@@ -3,10 +3,11 @@
  * over the wire protocol on 127.0.0.1 so every caller uses `pg` with a URL like any server.
  *
  * One PGlite instance is one PostgreSQL backend with one database. A "fresh database" is
- * therefore a fresh instance cloned from a pristine data directory captured once at start
- * (`dumpDataDir` → `loadDataDir`), which is several times cheaper than a cold boot. That
- * directory is also kept between runs (keyed by the package version), so a start skips initdb, and
- * the package's file-system bundle is read once per process instead of once per instance.
+ * therefore a fresh instance cloned from a pristine cluster, made by initdb and shut down once,
+ * then written into each new instance (embedded-datadir.ts), which is several times cheaper than
+ * a cold boot. That cluster is kept between runs (keyed by the package version), so a start skips
+ * initdb, and the package's file-system bundle is read once per process instead of once per
+ * instance, as is a TimescaleDB bundle without its upgrade scripts (embedded-bundle.ts).
  * Each instance accepts one client connection at a time: a second concurrent connection is
  * terminated by the socket server, so `concurrentConnections` is false. An instance runs on the
  * thread that made it: `createDatabase(label, { parallel: true })` makes it in a worker thread of
@@ -22,6 +23,8 @@ import { createRequire } from 'node:module'
 import os from 'node:os'
 import path from 'node:path'
 import { HarnessError } from '../errors.ts'
+import { leanTimescaleBundle, timescaleExtension } from './embedded-bundle.ts'
+import { capturingFs, type DataDirFiles, dataDirFs, readDataDir, toTar } from './embedded-datadir.ts'
 import { dumpInProcess } from './embedded-dump.ts'
 import { gatherReplies } from './embedded-socket.ts'
 import { ThreadDatabases, threadModules } from './embedded-thread.ts'
@@ -35,18 +38,14 @@ interface Served {
 
 type Modules = {
   PGlite: typeof import('@electric-sql/pglite').PGlite
-  timescaledb: unknown
+  MemoryFS: typeof import('@electric-sql/pglite').MemoryFS
   PGLiteSocketServer: typeof import('@electric-sql/pglite-socket').PGLiteSocketServer
 }
 
 // Heavy WASM modules are loaded only when this engine is actually used.
 async function load(): Promise<Modules> {
-  const [{ PGlite }, { timescaledb }, { PGLiteSocketServer }] = await Promise.all([
-    import('@electric-sql/pglite'),
-    import('@electric-sql/pglite/timescaledb' as string) as Promise<{ timescaledb: unknown }>,
-    import('@electric-sql/pglite-socket'),
-  ])
-  return { PGlite, timescaledb, PGLiteSocketServer }
+  const [{ PGlite, MemoryFS }, { PGLiteSocketServer }] = await Promise.all([import('@electric-sql/pglite'), import('@electric-sql/pglite-socket')])
+  return { PGlite, MemoryFS, PGLiteSocketServer }
 }
 
 /**
@@ -83,17 +82,18 @@ async function packageAssets(): Promise<{ fsBundle: ArrayBuffer; wasmModule: Web
 }
 
 /**
- * A booted, empty data directory kept between runs: initdb is the slow part of a cold start, and
- * its result depends only on the PGlite build (the package version) and whether the extension
- * bundle was given. Written whole or not at all (a temporary file renamed into place); one that
- * does not boot is made again.
+ * An empty cluster kept between runs, as PostgreSQL left it at shutdown (embedded-datadir.ts):
+ * initdb is the slow part of a cold start, and its result depends only on the PGlite build (the
+ * package version) and whether the extension bundle was given. Written whole or not at all (a
+ * temporary file renamed into place); one that cannot be read is made again. (Caches named
+ * `datadir-…` were copies of a running instance: they are no longer read.)
  */
-const templateCache = (version: string, timescale: boolean) => path.join(os.tmpdir(), 'pgverify-embedded', `datadir-${version.replace(/[^\w.-]/g, '_')}-${timescale ? 'timescaledb' : 'plain'}.tar`)
+const templateCache = (version: string, timescale: boolean) => path.join(os.tmpdir(), 'pgverify-embedded', `cluster-${version.replace(/[^\w.-]/g, '_')}-${timescale ? 'timescaledb' : 'plain'}.tar`)
 
 /**
  * The engine's own database once CREATE EXTENSION timescaledb has run in it (0.7 s in WASM, on
- * every start otherwise), kept beside the template and booted instead of it. Fresh databases
- * still come from the empty template.
+ * every start otherwise), shut down and kept beside the empty cluster, and booted instead of it.
+ * Fresh databases still come from the empty one.
  */
 const baseCache = (template: string) => template.replace(/\.tar$/, '-base.tar')
 
@@ -105,10 +105,10 @@ async function readCached(file: string): Promise<ArrayBuffer | undefined> {
   }
 }
 
-async function writeCached(file: string, bytes: ArrayBuffer): Promise<void> {
+async function writeCached(file: string, bytes: Uint8Array): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true })
   const partial = `${file}.${process.pid}.partial`
-  await writeFile(partial, new Uint8Array(bytes))
+  await writeFile(partial, bytes)
   await rename(partial, file)
 }
 
@@ -210,52 +210,62 @@ export const embeddedEngine: EngineProvider = {
     let extensions: Record<string, never>
     let fsBundle: ArrayBuffer
     let wasmModule: WebAssembly.Module
-    let template: ArrayBuffer | undefined
-    let pristine: ArrayBuffer
+    // The empty cluster every fresh database starts from, as files (embedded-datadir.ts).
+    let pristine: DataDirFiles
     let sharedBuffers: string
-    // Set while the engine's own database still has to be written to the cache (baseCache).
-    let baseFile: string | undefined
     let bootedFrom = ''
     // Databases in worker threads (options.parallel), made when the first is asked for, or while
     // this boots when the caller said its first database will be one (threadAhead).
     let threads: ThreadDatabases | undefined
+    let timescaleBundle: string | undefined
     try {
       m = await load()
-      extensions = options.timescale === false ? {} : { timescaledb: m.timescaledb as never }
       const assets = await packageAssets()
       fsBundle = assets.fsBundle
       wasmModule = assets.wasmModule
       sharedBuffers = assets.sharedBuffers
       const cacheFile = templateCache(assets.version, options.timescale !== false)
-      template = await readCached(cacheFile)
-      if (options.threadAhead && template) {
-        threads = new ThreadDatabases(threadModules(options.timescale !== false), { fsBundle, wasmModule })
-        threads.ahead(template)
+      timescaleBundle = options.timescale === false ? undefined : await leanTimescaleBundle(path.dirname(cacheFile), assets.version)
+      extensions = timescaleBundle ? { timescaledb: timescaleExtension(timescaleBundle) as never } : {}
+      const boot = (fs: ReturnType<typeof dataDirFs>) => m.PGlite.create({ fs, extensions, fsBundle: inMemory(fsBundle, true), wasmModule })
+      // A cluster made once and shut down: it is kept, and every database booted from it starts
+      // as after a clean stop (see embedded-datadir.ts).
+      const make = async (from: DataDirFiles | undefined, work: (db: PGliteType) => Promise<unknown>, file: string) => {
+        const made = capturingFs(m.MemoryFS, from)
+        const db = await boot(made.fs)
+        await work(db)
+        await db.close()
+        const dir = await made.closed
+        await writeCached(file, await toTar(dir)).catch(() => {})
+        return dir
       }
-      baseFile = options.timescale === false ? undefined : baseCache(cacheFile)
-      const baseTar = template && baseFile ? await readCached(baseFile) : undefined
-      if (baseTar) {
-        base = await m.PGlite.create({ loadDataDir: inMemory(baseTar), extensions, fsBundle: inMemory(fsBundle, true), wasmModule }).catch(() => undefined)
-        if (base && (await loadExtensionLibraries(base).catch(() => false))) {
-          baseFile = undefined
-          bootedFrom = 'its cached database with TimescaleDB'
-        } else {
-          await base?.close().catch(() => {})
-          base = undefined
+      // A cached tar that cannot be read is made again.
+      const cached = async (file: string) => (await readCached(file).then((t) => t && readDataDir(t)).catch(() => undefined)) ?? undefined
+      const kept = await cached(cacheFile)
+      pristine = kept ?? (await make(undefined, async () => {}, cacheFile))
+      bootedFrom = kept ? 'the cached empty data directory' : 'initdb (nothing cached yet)'
+      if (options.threadAhead) {
+        threads = new ThreadDatabases(threadModules(timescaleBundle), { fsBundle, wasmModule, pristine })
+        threads.ahead()
+      }
+      if (timescaleBundle) {
+        // The engine's own database keeps TimescaleDB (readVersions): made once, with the extension created.
+        const baseFile = baseCache(cacheFile)
+        const keptBase = kept && (await cached(baseFile))
+        if (keptBase) {
+          base = await boot(dataDirFs(m.MemoryFS, keptBase)).catch(() => undefined)
+          if (base && (await loadExtensionLibraries(base).catch(() => false))) bootedFrom = 'its cached database with TimescaleDB'
+          else {
+            await base?.close().catch(() => {})
+            base = undefined
+          }
         }
-      }
-      if (!base && template) {
-        base = await m.PGlite.create({ loadDataDir: inMemory(template), extensions, fsBundle: inMemory(fsBundle, true), wasmModule }).catch(() => undefined)
-        bootedFrom = 'the cached empty data directory'
-      }
-      if (!base) {
-        bootedFrom = 'initdb (nothing cached yet)'
-        base = await m.PGlite.create({ extensions, fsBundle: inMemory(fsBundle, true), wasmModule })
-        // Captured before anything is created, so every clone is an empty database.
-        template = await (await base.dumpDataDir('none')).arrayBuffer()
-        await writeCached(cacheFile, template).catch(() => {})
-      }
-      pristine = template!
+        if (!base) {
+          const made = await make(pristine, (db) => db.exec('CREATE EXTENSION IF NOT EXISTS timescaledb'), baseFile)
+          base = await boot(dataDirFs(m.MemoryFS, made))
+          await loadExtensionLibraries(base)
+        }
+      } else base = await boot(dataDirFs(m.MemoryFS, pristine))
     } catch (e) {
       await threads?.close()
       throw new HarnessError('ENGINE_START_FAILED', `embedded engine failed to boot: ${(e as Error).message}`, {
@@ -264,10 +274,6 @@ export const embeddedEngine: EngineProvider = {
       })
     }
     const versions = await readVersions(base)
-    if (baseFile && versions.timescaledb !== 'none') {
-      await base.exec('CHECKPOINT')
-      await writeCached(baseFile, await (await base.dumpDataDir('none')).arrayBuffer()).catch(() => {})
-    }
     const main = await serve(m, base)
     const databases = new Set<{ stop(): Promise<void> }>()
     let counter = 0
@@ -296,8 +302,8 @@ export const embeddedEngine: EngineProvider = {
         if (stopped) throw new HarnessError('ENGINE_UNAVAILABLE', 'embedded engine is stopped')
         const name = (n: number) => `${label.replace(/[^a-z0-9_]/gi, '_').slice(0, 40)}_${n}`
         if (options.parallel) {
-          threads ??= new ThreadDatabases(threadModules(extensions.timescaledb !== undefined), { fsBundle, wasmModule })
-          const t = options.from ? await threads.start(await options.from.arrayBuffer(), true) : await threads.start(pristine)
+          threads ??= new ThreadDatabases(threadModules(timescaleBundle), { fsBundle, wasmModule, pristine })
+          const t = await threads.start(options.from && (await options.from.arrayBuffer()))
           databases.add(t)
           return {
             url: urlFor(t.port),
@@ -311,7 +317,8 @@ export const embeddedEngine: EngineProvider = {
         }
         let db: PGliteType
         try {
-          db = await m.PGlite.create({ loadDataDir: options.from ?? inMemory(pristine), extensions, fsBundle: inMemory(fsBundle, true), wasmModule })
+          const from = options.from ? { loadDataDir: options.from } : { fs: dataDirFs(m.MemoryFS, pristine) }
+          db = await m.PGlite.create({ ...from, extensions, fsBundle: inMemory(fsBundle, true), wasmModule })
         } catch (e) {
           if (!options.from) throw e
           throw new HarnessError('ENGINE_START_FAILED', `embedded engine: cannot boot a database from the given data directory snapshot: ${(e as Error).message}`, {

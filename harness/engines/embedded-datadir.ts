@@ -1,0 +1,164 @@
+/**
+ * The data directory of a new PGlite instance, written straight into its in-memory file system
+ * from files read once, and taken back from an instance as it shuts down.
+ *
+ * PGlite's `loadDataDir` untars at every boot: it parses the ~28 MB tar of an empty cluster, and
+ * for each of its ~1,000 entries asks Emscripten's file system whether every parent directory
+ * exists (a path walk per prefix), then writes the file through another path walk. A CPU profile
+ * of fresh databases put ~300 ms of each boot there. The engine's own tars (the pristine cluster,
+ * the cached base) are read here once per engine start (tar-stream) into directories and files; a
+ * boot makes each directory and file as a node of Emscripten's MEMFS under its parent's node
+ * (about 25 ms), or, should that file system's shape ever differ, through its public calls
+ * (about 110 ms). Snapshots a caller hands in (`createDatabase(label, { from })`) still go through
+ * `loadDataDir`, which accepts gzip and reports a damaged tar.
+ *
+ * Why a shut-down cluster: `dumpDataDir` copies a running instance, so every database booted from
+ * that copy first recovers from a crash (replays the WAL from the last checkpoint and writes an
+ * end-of-recovery checkpoint): ~125 ms and ~200 ms of CPU of every fresh database. The engine's
+ * caches are therefore taken as an instance closes (`capture`), after PostgreSQL's shutdown
+ * checkpoint: databases booted from them start as after a clean stop.
+ *
+ * The files go in through a MemoryFS (PGlite's default file system) whose `initialSyncFs` fills
+ * PGDATA: PGlite calls it once the module runs and before it looks for PG_VERSION; finding one, it
+ * resumes that cluster. The bytes sit in one SharedArrayBuffer, so every worker thread reads the
+ * same memory instead of a copy (each file is copied out as its node is made). The body is
+ * JavaScript source because the same text runs here and in a database's worker thread
+ * (embedded-thread.ts).
+ */
+import { Readable } from 'node:stream'
+import tar from 'tar-stream'
+
+/** A data directory: directories in order (parents first), then files over one buffer. */
+export interface DataDirFiles {
+  dirs: string[]
+  files: { path: string; start: number; end: number }[]
+  bytes: SharedArrayBuffer
+}
+
+/**
+ * Where PGlite keeps its cluster (its PREFIX, /tmp/pglite, plus /base): fixed in PGlite's build
+ * and not exported. A build that moved it would find no PG_VERSION and run initdb instead, which
+ * the suite notices (the database would not be the engine's cluster).
+ */
+export const PGDATA = '/tmp/pglite/base'
+
+/** Reads a plain tar (as dumpDataDir('none') or toTar writes it) into directories and files. */
+export async function readDataDir(tarBytes: ArrayBuffer): Promise<DataDirFiles> {
+  const dirs: string[] = []
+  const parts: { path: string; data: Buffer[] }[] = []
+  const extract = tar.extract()
+  Readable.from([Buffer.from(tarBytes)]).pipe(extract)
+  for await (const entry of extract) {
+    const name = '/' + entry.header.name.replace(/^\/+|\/+$/g, '')
+    const data: Buffer[] = []
+    for await (const chunk of entry) data.push(chunk as Buffer)
+    if (entry.header.type === 'directory') dirs.push(name)
+    else if (entry.header.type === 'file') parts.push({ path: name, data })
+  }
+  return pack(dirs, parts)
+}
+
+/** A tar of `dir` (the engine's cache files), readable by readDataDir and by PGlite's loadDataDir. */
+export async function toTar(dir: DataDirFiles): Promise<Uint8Array> {
+  const out = tar.pack()
+  const chunks: Buffer[] = []
+  out.on('data', (b: unknown) => chunks.push(b as Buffer))
+  const ended = new Promise<void>((resolve, reject) => out.on('end', resolve).on('error', reject))
+  const bytes = new Uint8Array(dir.bytes)
+  for (const d of dir.dirs) out.entry({ name: d, type: 'directory', mode: 0o700 })
+  for (const f of dir.files) out.entry({ name: f.path, mode: 0o600 }, Buffer.from(bytes.subarray(f.start, f.end)))
+  out.finalize()
+  await ended
+  return Buffer.concat(chunks)
+}
+
+function pack(dirs: string[], parts: { path: string; data: Uint8Array[] }[]): DataDirFiles {
+  const bytes = new SharedArrayBuffer(parts.reduce((s, p) => s + p.data.reduce((t, b) => t + b.length, 0), 0))
+  const view = new Uint8Array(bytes)
+  let at = 0
+  const files = parts.map((p) => {
+    const start = at
+    for (const b of p.data) {
+      view.set(b, at)
+      at += b.length
+    }
+    return { path: p.path, start, end: at }
+  })
+  return { dirs, files, bytes }
+}
+
+/**
+ * `(MemoryFS, PGDATA, dataDir, capture) => Filesystem`: a MemoryFS that writes `dataDir` (when
+ * given) into PGDATA when PGlite first syncs it, and, when `capture` is given, hands it PGDATA's
+ * directories and files as the instance closes (after PostgreSQL's shutdown, before the file
+ * system goes).
+ */
+export const DATADIR_FS_BODY = `
+  const write = (FS) => {
+    const bytes = new Uint8Array(dataDir.bytes)
+    FS.mkdirTree(PGDATA)
+    const MEMFS = FS.filesystems && FS.filesystems.MEMFS
+    const root = FS.lookupPath(PGDATA).node
+    if (MEMFS && typeof MEMFS.createNode === 'function' && MEMFS.ops_table && root.node_ops === MEMFS.ops_table.dir.node) {
+      const nodes = new Map([['', root]])
+      const parent = (p) => nodes.get(p.slice(0, p.lastIndexOf('/')))
+      const base = (p) => p.slice(p.lastIndexOf('/') + 1)
+      for (const d of dataDir.dirs) nodes.set(d, MEMFS.createNode(parent(d), base(d), 0o40777, 0))
+      for (const f of dataDir.files) {
+        const node = MEMFS.createNode(parent(f.path), base(f.path), 0o100666, 0)
+        node.contents = bytes.slice(f.start, f.end)
+        node.usedBytes = f.end - f.start
+      }
+      return
+    }
+    for (const d of dataDir.dirs) if (!FS.analyzePath(PGDATA + d).exists) FS.mkdir(PGDATA + d)
+    for (const f of dataDir.files) FS.writeFile(PGDATA + f.path, bytes.subarray(f.start, f.end))
+  }
+  const read = (FS) => {
+    const dirs = []
+    const files = []
+    const walk = (rel) => {
+      for (const name of FS.readdir(PGDATA + rel)) {
+        if (name === '.' || name === '..') continue
+        const p = rel + '/' + name
+        if (FS.isDir(FS.stat(PGDATA + p).mode)) {
+          dirs.push(p)
+          walk(p)
+        } else files.push({ path: p, data: FS.readFile(PGDATA + p) })
+      }
+    }
+    walk('')
+    return { dirs, files }
+  }
+  class DataDirMemoryFS extends MemoryFS {
+    async initialSyncFs() {
+      if (dataDir) write(this.pg.Module.FS)
+    }
+    async closeFs() {
+      if (capture) capture(read(this.pg.Module.FS))
+      return super.closeFs()
+    }
+  }
+  return new DataDirMemoryFS()
+`
+
+type MemoryFSClass = typeof import('@electric-sql/pglite').MemoryFS
+type Filesystem = InstanceType<MemoryFSClass>
+type Captured = { dirs: string[]; files: { path: string; data: Uint8Array }[] }
+const make = new Function('MemoryFS', 'PGDATA', 'dataDir', 'capture', DATADIR_FS_BODY) as (MemoryFS: MemoryFSClass, pgdata: string, dataDir: DataDirFiles | undefined, capture: ((c: Captured) => void) | undefined) => Filesystem
+
+/** A file system for one PGlite instance (`PGlite.create({ fs })`) that boots the cluster in `dataDir`. */
+export function dataDirFs(MemoryFS: MemoryFSClass, dataDir: DataDirFiles): Filesystem {
+  return make(MemoryFS, PGDATA, dataDir, undefined)
+}
+
+/**
+ * A file system for an instance whose cluster is wanted once it is shut down: from `dataDir`, or
+ * made by initdb when there is none. `closed` resolves with the cluster when the instance closes.
+ */
+export function capturingFs(MemoryFS: MemoryFSClass, dataDir?: DataDirFiles): { fs: Filesystem; closed: Promise<DataDirFiles> } {
+  let done!: (d: DataDirFiles) => void
+  const closed = new Promise<DataDirFiles>((resolve) => (done = resolve))
+  const fs = make(MemoryFS, PGDATA, dataDir, (c) => done(pack(c.dirs, c.files.map((f) => ({ path: f.path, data: [f.data] })))))
+  return { fs, closed }
+}
