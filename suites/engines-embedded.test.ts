@@ -6,10 +6,14 @@
  * and a dropped one ends its thread. Every database runs with the lean shared_buffers, and a
  * start boots from the caches the first start wrote.
  */
-import { readdirSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
+import { Readable } from 'node:stream'
+import { fileURLToPath } from 'node:url'
+import { gunzipSync } from 'node:zlib'
 import pg from 'pg'
+import tar from 'tar-stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { DatabaseHandle, StartedEngine } from '../harness/engines/types.ts'
 import { leanSharedBuffers } from '../harness/engines/embedded.ts'
@@ -147,6 +151,32 @@ describe.skipIf(!embedded?.available)(`embedded databases in threads of their ow
     }
     expect(await lastCheckpoint(await create('clean_from_copy', { parallel: true, from: copy }))).toBeGreaterThanOrEqual(asked)
   }, 120_000)
+
+  it("the TimescaleDB bundle an instance loads holds the package's libraries, control file and install script, and none of its upgrade scripts", async () => {
+    const { leanTimescaleBundle } = await import('../harness/engines/embedded-bundle.ts')
+    await withOwnTmpdir('pgverify-bundle-', async (dir) => {
+      const names = async (file: string) => {
+        const extract = tar.extract()
+        Readable.from([gunzipSync(readFileSync(file))]).pipe(extract)
+        const out: string[] = []
+        for await (const e of extract) {
+          out.push(`${e.header.type} ${e.header.name}`)
+          e.resume()
+        }
+        return out.sort()
+      }
+      const lean = await leanTimescaleBundle(dir, 'test')
+      expect(path.dirname(lean)).toBe(dir)
+      const source = fileURLToPath(new URL('../timescaledb.tar.gz', import.meta.resolve('@electric-sql/pglite/timescaledb')))
+      const all = await names(source)
+      const kept = await names(lean)
+      expect(all.filter((n) => /--[^/]+--[^/]+\.sql$/.test(n)).length).toBeGreaterThan(10)
+      expect(kept).toEqual(all.filter((n) => !/--[^/]+--[^/]+\.sql$/.test(n)))
+      expect(kept).toEqual(expect.arrayContaining([expect.stringMatching(/^file lib\/postgresql\/timescaledb-tsl-.*\.so$/), 'file share/postgresql/extension/timescaledb.control', expect.stringMatching(/^file share\/postgresql\/extension\/timescaledb--[^-]+(-dev)?\.sql$/)]))
+      // Made once: a second call finds it.
+      expect(await leanTimescaleBundle(dir, 'test')).toBe(lean)
+    })
+  })
 
   it('the patch is exact: one occurrence of the argument is rewritten to the same length, anything else is left alone', () => {
     const built = Buffer.from('\0\0prefix shared_buffers=128MB\0wal_buffers=4MB\0')
