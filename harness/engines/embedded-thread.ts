@@ -228,9 +228,10 @@ export class ThreadDatabases {
   }
 
   /**
-   * Boots a pristine database in a new worker now, for the next pristine `start` to take as it is. A worker's first boot is the slow one (~1.5 s: the worker loads
-   * PostgreSQL's JavaScript and extension before it can boot); made ahead, beside whatever the
-   * caller does meanwhile, the first database is ready when it is asked for.
+   * Boots a pristine database in a new worker now, for the next pristine `start` to take as it
+   * is. A worker's first boot is the slow one (~1.5 s: the worker loads PostgreSQL's JavaScript
+   * before it can boot); made ahead, beside whatever the caller does meanwhile, the first database
+   * is ready when it is asked for.
    */
   ahead(): void {
     if (this.#closed || this.#spare) return

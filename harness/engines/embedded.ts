@@ -233,7 +233,12 @@ export const embeddedEngine: EngineProvider = {
       const make = async (from: DataDirFiles | undefined, work: (db: PGliteType) => Promise<unknown>, file: string) => {
         const made = capturingFs(m.MemoryFS, from)
         const db = await boot(made.fs)
-        await work(db)
+        try {
+          await work(db)
+        } catch (e) {
+          await db.close().catch(() => {})
+          throw e
+        }
         await db.close()
         const dir = await made.closed
         await writeCached(file, await toTar(dir)).catch(() => {})
