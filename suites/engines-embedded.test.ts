@@ -9,14 +9,13 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
-import { Readable } from 'node:stream'
 import { fileURLToPath } from 'node:url'
 import { gunzipSync } from 'node:zlib'
 import pg from 'pg'
-import tar from 'tar-stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { DatabaseHandle, StartedEngine } from '../harness/engines/types.ts'
 import { leanSharedBuffers } from '../harness/engines/embedded.ts'
+import { readTar } from '../harness/util/tar.ts'
 import { withOwnTmpdir } from './support/dirs.ts'
 import { engineCases, useEngine } from './support/engines.ts'
 
@@ -155,16 +154,7 @@ describe.skipIf(!embedded?.available)(`embedded databases in threads of their ow
   it("the TimescaleDB bundle an instance loads holds the package's libraries, control file and install script, and none of its upgrade scripts", async () => {
     const { leanTimescaleBundle } = await import('../harness/engines/embedded-bundle.ts')
     await withOwnTmpdir('pgverify-bundle-', async (dir) => {
-      const names = async (file: string) => {
-        const extract = tar.extract()
-        Readable.from([gunzipSync(readFileSync(file))]).pipe(extract)
-        const out: string[] = []
-        for await (const e of extract) {
-          out.push(`${e.header.type} ${e.header.name}`)
-          e.resume()
-        }
-        return out.sort()
-      }
+      const names = async (file: string) => (await readTar(gunzipSync(readFileSync(file)))).map((e) => `${e.header.type} ${e.header.name}`).sort()
       const lean = await leanTimescaleBundle(dir, 'test')
       expect(path.dirname(lean)).toBe(dir)
       const source = fileURLToPath(new URL('../timescaledb.tar.gz', import.meta.resolve('@electric-sql/pglite/timescaledb')))

@@ -15,12 +15,12 @@
  * The extension handed to PGlite is the package's own (`setup` giving the bundle's path) pointing
  * at that file; the same description is made in worker threads from the path (embedded-thread.ts).
  */
-import { access, mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { access, readFile } from 'node:fs/promises'
 import path from 'node:path'
-import { Readable } from 'node:stream'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { gunzipSync, gzipSync } from 'node:zlib'
-import tar from 'tar-stream'
+import { readTar, writeTar } from '../util/tar.ts'
+import { writeAtomic } from '../util/write-atomic.ts'
 
 /** An upgrade script: `<extension>--<from>--<to>.sql`. */
 const UPGRADE_SCRIPT = /^share\/postgresql\/extension\/[^/]+--[^/]+--[^/]+\.sql$/
@@ -36,37 +36,13 @@ export async function leanTimescaleBundle(cacheDir: string, version: string): Pr
   // Where the package's own extension description points (its `setup` gives this bundlePath).
   const source = fileURLToPath(new URL('../timescaledb.tar.gz', import.meta.resolve('@electric-sql/pglite/timescaledb')))
   try {
-    const lean = await withoutUpgradeScripts(gunzipSync(await readFile(source)))
-    await mkdir(cacheDir, { recursive: true })
-    const partial = `${file}.${process.pid}.partial`
-    await writeFile(partial, gzipSync(lean))
-    await rename(partial, file)
+    // Files only: PGlite writes every entry as a file, a directory entry included (it then logs an error).
+    const kept = (await readTar(gunzipSync(await readFile(source)))).filter((e) => e.header.type === 'file' && !UPGRADE_SCRIPT.test(e.header.name))
+    await writeAtomic(file, gzipSync(await writeTar(kept)))
     return file
   } catch {
     return source
   }
-}
-
-async function withoutUpgradeScripts(bundle: Buffer): Promise<Buffer> {
-  const extract = tar.extract()
-  const pack = tar.pack()
-  const out: Buffer[] = []
-  pack.on('data', (b: unknown) => out.push(b as Buffer))
-  const packed = new Promise<void>((resolve, reject) => {
-    pack.on('end', resolve)
-    pack.on('error', reject)
-  })
-  Readable.from([bundle]).pipe(extract)
-  for await (const entry of extract) {
-    const data: Buffer[] = []
-    for await (const chunk of entry) data.push(chunk as Buffer)
-    // Files only: PGlite writes every entry as a file, a directory entry included (it then logs an error).
-    if (entry.header.type !== 'file' || UPGRADE_SCRIPT.test(entry.header.name)) continue
-    pack.entry(entry.header, Buffer.concat(data))
-  }
-  pack.finalize()
-  await packed
-  return Buffer.concat(out)
 }
 
 /** PGlite's extension description for a bundle at `file` (the shape of the package's own). */

@@ -25,8 +25,7 @@
  * JavaScript source because the same text runs here and in a database's worker thread
  * (embedded-thread.ts).
  */
-import { Readable } from 'node:stream'
-import tar from 'tar-stream'
+import { readTar, writeTar } from '../util/tar.ts'
 
 /** A data directory: directories in order (parents first), then files over one buffer. */
 export interface DataDirFiles {
@@ -45,44 +44,32 @@ export const PGDATA = '/tmp/pglite/base'
 /** Reads a plain tar (as dumpDataDir('none') or toTar writes it) into directories and files. */
 export async function readDataDir(tarBytes: ArrayBuffer): Promise<DataDirFiles> {
   const dirs: string[] = []
-  const parts: { path: string; data: Buffer[] }[] = []
-  const extract = tar.extract()
-  Readable.from([Buffer.from(tarBytes)]).pipe(extract)
-  for await (const entry of extract) {
-    const name = '/' + entry.header.name.replace(/^\/+|\/+$/g, '')
-    const data: Buffer[] = []
-    for await (const chunk of entry) data.push(chunk as Buffer)
-    if (entry.header.type === 'directory') dirs.push(name)
-    else if (entry.header.type === 'file') parts.push({ path: name, data })
+  const parts: { path: string; data: Uint8Array }[] = []
+  for (const { header, data } of await readTar(new Uint8Array(tarBytes))) {
+    const name = '/' + header.name.replace(/^\/+|\/+$/g, '')
+    if (header.type === 'directory') dirs.push(name)
+    else if (header.type === 'file') parts.push({ path: name, data })
   }
   return pack(dirs, parts)
 }
 
 /** A tar of `dir` (the engine's cache files), readable by readDataDir and by PGlite's loadDataDir. */
-export async function toTar(dir: DataDirFiles): Promise<Uint8Array> {
-  const out = tar.pack()
-  const chunks: Buffer[] = []
-  out.on('data', (b: unknown) => chunks.push(b as Buffer))
-  const ended = new Promise<void>((resolve, reject) => out.on('end', resolve).on('error', reject))
+export function toTar(dir: DataDirFiles): Promise<Uint8Array> {
   const bytes = new Uint8Array(dir.bytes)
-  for (const d of dir.dirs) out.entry({ name: d, type: 'directory', mode: 0o700 })
-  for (const f of dir.files) out.entry({ name: f.path, mode: 0o600 }, Buffer.from(bytes.subarray(f.start, f.end)))
-  out.finalize()
-  await ended
-  return Buffer.concat(chunks)
+  return writeTar([
+    ...dir.dirs.map((d) => ({ header: { name: d, type: 'directory' as const, mode: 0o700 } })),
+    ...dir.files.map((f) => ({ header: { name: f.path, mode: 0o600 }, data: bytes.subarray(f.start, f.end) })),
+  ])
 }
 
-function pack(dirs: string[], parts: { path: string; data: Uint8Array[] }[]): DataDirFiles {
-  const bytes = new SharedArrayBuffer(parts.reduce((s, p) => s + p.data.reduce((t, b) => t + b.length, 0), 0))
+function pack(dirs: string[], parts: { path: string; data: Uint8Array }[]): DataDirFiles {
+  const bytes = new SharedArrayBuffer(parts.reduce((s, p) => s + p.data.length, 0))
   const view = new Uint8Array(bytes)
   let at = 0
   const files = parts.map((p) => {
-    const start = at
-    for (const b of p.data) {
-      view.set(b, at)
-      at += b.length
-    }
-    return { path: p.path, start, end: at }
+    view.set(p.data, at)
+    at += p.data.length
+    return { path: p.path, start: at - p.data.length, end: at }
   })
   return { dirs, files, bytes }
 }
@@ -159,6 +146,6 @@ export function dataDirFs(MemoryFS: MemoryFSClass, dataDir: DataDirFiles): Files
 export function capturingFs(MemoryFS: MemoryFSClass, dataDir?: DataDirFiles): { fs: Filesystem; closed: Promise<DataDirFiles> } {
   let done!: (d: DataDirFiles) => void
   const closed = new Promise<DataDirFiles>((resolve) => (done = resolve))
-  const fs = make(MemoryFS, PGDATA, dataDir, (c) => done(pack(c.dirs, c.files.map((f) => ({ path: f.path, data: [f.data] })))))
+  const fs = make(MemoryFS, PGDATA, dataDir, (c) => done(pack(c.dirs, c.files)))
   return { fs, closed }
 }

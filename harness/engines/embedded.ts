@@ -18,11 +18,12 @@
  * boots a database from such a tar: the embedded counterpart of a volume backup and its restore.
  */
 import type { PGlite as PGliteType } from '@electric-sql/pglite'
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import os from 'node:os'
 import path from 'node:path'
 import { HarnessError } from '../errors.ts'
+import { writeAtomic } from '../util/write-atomic.ts'
 import { leanTimescaleBundle, timescaleExtension } from './embedded-bundle.ts'
 import { capturingFs, type DataDirFiles, dataDirFs, readDataDir, toTar } from './embedded-datadir.ts'
 import { dumpInProcess } from './embedded-dump.ts'
@@ -105,21 +106,13 @@ async function readCached(file: string): Promise<ArrayBuffer | undefined> {
   }
 }
 
-async function writeCached(file: string, bytes: Uint8Array): Promise<void> {
-  await mkdir(path.dirname(file), { recursive: true })
-  const partial = `${file}.${process.pid}.partial`
-  await writeFile(partial, bytes)
-  await rename(partial, file)
-}
 
 /**
- * PGlite reads its data directory and file-system bundle with `Blob.arrayBuffer()`, which in Node
- * 20 streams a Blob's parts back and joins them: a real Blob costs every fresh database a copy
- * through a stream of ~30 MB. This Blob-like hands over the bytes themselves. PGlite copies each
- * file out of a data directory's tar, but keeps the bundle's files as views of its buffer: the
- * bundle is given `own: true`, a copy per instance (one memcpy of 5 MB).
+ * PGlite reads its file-system bundle with `Blob.arrayBuffer()`, which in Node 20 streams a Blob's
+ * parts back and joins them. This Blob-like hands over the bytes themselves, as a copy per
+ * instance (one memcpy of 5 MB): PGlite keeps the bundle's files as views of its buffer.
  */
-const inMemory = (bytes: ArrayBuffer, own = false): Blob => ({ size: bytes.byteLength, type: '', arrayBuffer: async () => (own ? bytes.slice(0) : bytes) }) as unknown as Blob
+const bundleBytes = (bytes: ArrayBuffer): Blob => ({ size: bytes.byteLength, type: '', arrayBuffer: async () => bytes.slice(0) }) as unknown as Blob
 
 /** A file's bytes in an ArrayBuffer of their own (readFile may hand back a slice of a pooled one). */
 const ownBytes = (b: Buffer): ArrayBuffer => b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer
@@ -227,7 +220,7 @@ export const embeddedEngine: EngineProvider = {
       const cacheFile = templateCache(assets.version, options.timescale !== false)
       timescaleBundle = options.timescale === false ? undefined : await leanTimescaleBundle(path.dirname(cacheFile), assets.version)
       extensions = timescaleBundle ? { timescaledb: timescaleExtension(timescaleBundle) as never } : {}
-      const boot = (fs: ReturnType<typeof dataDirFs>) => m.PGlite.create({ fs, extensions, fsBundle: inMemory(fsBundle, true), wasmModule })
+      const boot = (fs: ReturnType<typeof dataDirFs>) => m.PGlite.create({ fs, extensions, fsBundle: bundleBytes(fsBundle), wasmModule })
       // A cluster made once and shut down: it is kept, and every database booted from it starts
       // as after a clean stop (see embedded-datadir.ts).
       const make = async (from: DataDirFiles | undefined, work: (db: PGliteType) => Promise<unknown>, file: string) => {
@@ -241,7 +234,7 @@ export const embeddedEngine: EngineProvider = {
         }
         await db.close()
         const dir = await made.closed
-        await writeCached(file, await toTar(dir)).catch(() => {})
+        await writeAtomic(file, await toTar(dir)).catch(() => {})
         return dir
       }
       // A cached tar that cannot be read is made again.
@@ -323,7 +316,7 @@ export const embeddedEngine: EngineProvider = {
         let db: PGliteType
         try {
           const from = options.from ? { loadDataDir: options.from } : { fs: dataDirFs(m.MemoryFS, pristine) }
-          db = await m.PGlite.create({ ...from, extensions, fsBundle: inMemory(fsBundle, true), wasmModule })
+          db = await m.PGlite.create({ ...from, extensions, fsBundle: bundleBytes(fsBundle), wasmModule })
         } catch (e) {
           if (!options.from) throw e
           throw new HarnessError('ENGINE_START_FAILED', `embedded engine: cannot boot a database from the given data directory snapshot: ${(e as Error).message}`, {
