@@ -4,6 +4,7 @@
  * never throw, against real engines: a bug comes back as INTERNAL (exit 70), a connection that
  * died as CONNECTION_FAILED, never as a failed migration file.
  */
+import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import pg from 'pg'
@@ -66,6 +67,63 @@ describe('the one SQLSTATE / driver-error mapping', () => {
     expect(errorCodeFor(new TypeError('x is not a function'), 'session')).toBeUndefined()
     expect(exitCodeFor('INTERNAL')).toBe(EXIT.INTERNAL)
     expect(EXIT.INTERNAL).toBe(70)
+  })
+})
+
+describe('how long a connection may take (PGCONNECT_TIMEOUT, as for psql)', () => {
+  // A server that accepts the TCP connection and never answers: what a stalled host looks like.
+  const silent = async (): Promise<{ url: string; close: () => Promise<void> }> => {
+    const sockets = new Set<net.Socket>()
+    const server = net.createServer((s) => sockets.add(s))
+    await new Promise<void>((res) => server.listen(0, '127.0.0.1', res))
+    const { port } = server.address() as net.AddressInfo
+    return {
+      url: `postgres://u:secret@127.0.0.1:${port}/db`,
+      close: () => {
+        for (const s of sockets) s.destroy()
+        return new Promise((res) => server.close(() => res()))
+      },
+    }
+  }
+  const withTimeout = async <T>(value: string | undefined, f: () => Promise<T>): Promise<T> => {
+    const saved = process.env.PGCONNECT_TIMEOUT
+    if (value === undefined) delete process.env.PGCONNECT_TIMEOUT
+    else process.env.PGCONNECT_TIMEOUT = value
+    try {
+      return await f()
+    } finally {
+      if (saved === undefined) delete process.env.PGCONNECT_TIMEOUT
+      else process.env.PGCONNECT_TIMEOUT = saved
+    }
+  }
+
+  it('gives up after PGCONNECT_TIMEOUT seconds (1 counts as 2, as in libpq), naming the variable in what to do', async () => {
+    const s = await silent()
+    try {
+      const t0 = Date.now()
+      const e = (await withTimeout('1', () => connect(s.url)).catch((x) => x)) as HarnessError
+      const waited = Date.now() - t0
+      expect(e.code).toBe('CONNECTION_FAILED')
+      expect(e.message).toMatch(/cannot connect to postgres:\/\/u:\*\*\*@127\.0\.0\.1:\d+\/db: timeout expired/)
+      expect(e.message).not.toContain('secret')
+      expect(e.hint).toMatch(/PGCONNECT_TIMEOUT/)
+      expect(waited).toBeGreaterThanOrEqual(1_900)
+      expect(waited).toBeLessThan(9_000)
+    } finally {
+      await s.close()
+    }
+  })
+
+  it('a value that is not whole seconds is refused as a usage error, not ignored', async () => {
+    const s = await silent()
+    try {
+      const e = (await withTimeout('10s', () => connect(s.url)).catch((x) => x)) as HarnessError
+      expect(e.code).toBe('USAGE')
+      expect(e.message).toBe('PGCONNECT_TIMEOUT is "10s", not a whole number of seconds')
+      expect(exitCodeFor(e.code)).toBe(EXIT.USAGE)
+    } finally {
+      await s.close()
+    }
   })
 })
 

@@ -35,6 +35,12 @@ export interface Environment {
   forceColor: boolean
   /** PATH, split: where programs are looked for. */
   path: string[]
+  /**
+   * PGCONNECT_TIMEOUT, as libpq reads it: seconds to wait for a connection (1 counts as 2, as in
+   * libpq); 0 or negative waits without limit. A value that is not a whole number is kept as text
+   * so that the connection names it rather than ignoring it.
+   */
+  connectTimeout?: number | string
 }
 
 export const ENV = {
@@ -79,5 +85,7 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environme
     const v = value(env, name)
     if (v !== undefined) out[key] = key === 'containerImage' ? v.trim() : v
   }
+  const timeout = value(env, 'PGCONNECT_TIMEOUT')?.trim()
+  if (timeout !== undefined) out.connectTimeout = /^-?\d+$/.test(timeout) ? Number(timeout) : timeout
   return out
 }
