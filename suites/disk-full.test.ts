@@ -55,12 +55,24 @@ const freeBytes = (dir: string) => {
   return Number(s.bavail) * Number(s.bsize)
 }
 
-/** Fills `dir`'s file system until `leave` bytes remain free (fallocate: instant, no data written). */
+/**
+ * Fills `dir`'s file system until `leave` bytes remain free (fallocate: instant, no data written).
+ * A backup writing there meanwhile can take room between the measure and the fallocate (CI saw
+ * "No space left on device" from fallocate itself): then it measures again and retries.
+ */
 function fillLeaving(dir: string, leave: number): void {
   const file = path.join(dir, FILLER)
-  rmSync(file, { force: true })
-  const fill = freeBytes(dir) - leave
-  if (fill > 0) execFileSync('fallocate', ['-l', String(fill), file])
+  for (let attempt = 1; ; attempt++) {
+    rmSync(file, { force: true })
+    const fill = freeBytes(dir) - leave
+    if (fill <= 0) return
+    try {
+      execFileSync('fallocate', ['-l', String(fill), file], { stdio: 'pipe' })
+      return
+    } catch (e) {
+      if (attempt >= 20) throw e
+    }
+  }
 }
 
 /** What the backup root holds besides the filler: must be nothing after a failed backup. */
