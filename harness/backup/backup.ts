@@ -13,6 +13,8 @@
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises'
 import { existsSync, rmSync } from 'node:fs'
 import path from 'node:path'
+import { promisify } from 'node:util'
+import { gzip } from 'node:zlib'
 import type pg from 'pg'
 import { HarnessError, isHarnessError } from '../errors.ts'
 import { connect } from '../runner/connect.ts'
@@ -31,6 +33,8 @@ import type { DumpTools } from '../engines/types.ts'
 import { registerCleanup } from '../engines/cleanup.ts'
 import { diskFailure } from '../util/out-file.ts'
 import { isConnectionLoss, sqlstateOf, toolLostServer } from '../sqlstate.ts'
+
+const gzipAsync = promisify(gzip)
 
 export interface BackupOptions {
   /** Where backups live (default `backups/`). */
@@ -209,10 +213,12 @@ export async function createBackup(target: Target, options: BackupOptions): Prom
     let physicalTool: string | null = null
     if (kinds.includes('full') && target.capabilities.physicalSnapshot && target.physical) {
       t = performance.now()
-      const blob = await target.physical.dumpDataDir('gzip')
-      await writeFile(path.join(tmp, FILES.volume), new Uint8Array(await blob.arrayBuffer()))
+      // Compressed here at level 1, on libuv's threads: PGlite's own gzip (default level, on the
+      // database's thread) took 590–600 ms of a 1.75 s backup of the migrated nine with telemetry.
+      const tar = new Uint8Array(await (await target.physical.dumpDataDir('none')).arrayBuffer())
+      await writeFile(path.join(tmp, FILES.volume), await gzipAsync(tar, { level: 1 }))
       const ms = performance.now() - t
-      physicalTool = 'PGlite dumpDataDir (tar.gz of the data directory)'
+      physicalTool = 'PGlite dumpDataDir (tar of the data directory, gzip level 1)'
       files.push(await describeFile(tmp, FILES.volume, 'volume', { tool: physicalTool, durationMs: ms }))
       log(`${FILES.volume}: ${files[files.length - 1]!.bytes} bytes (${Math.round(ms)} ms)`)
     }
