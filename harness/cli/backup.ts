@@ -35,6 +35,7 @@ snapshot (pg_dump --snapshot), so the manifest describes exactly what the files 
 
 Where:
   DATABASE_URL        the database to back up (password never printed; passed to pg_dump via PGPASSWORD)
+  PGCONNECT_TIMEOUT   seconds to wait for the server to answer (default 10; 0: no limit)
   --engine NAME       instead, a fresh disposable database on embedded | native | container (a rehearsal)
 
 Options:

@@ -42,6 +42,7 @@ settings are left alone. The restore only starts from a backup whose checksums v
 
 Where:
   DATABASE_URL        the database to migrate (password never printed or logged)
+  PGCONNECT_TIMEOUT   seconds to wait for the server to answer (default 10; 0: no limit)
   --engine NAME       instead, a fresh disposable database on embedded | native | container
 
 Options:

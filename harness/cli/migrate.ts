@@ -43,6 +43,7 @@ Commands:
 
 Where:
   DATABASE_URL        the database to migrate (password never printed)
+  PGCONNECT_TIMEOUT   seconds to wait for the server to answer (default 10; 0: no limit)
   --engine NAME       instead, a disposable database on embedded | native | container | url
 
 Options:
