@@ -155,6 +155,12 @@ describe('usage errors name the argument and exit 2 (no database)', () => {
     expect(r.stderr).toMatch(message)
   })
 
+  it.each([[['verify', '--engine', 'url']], [['migrate', 'status', '--engine', 'url']]])('PGCONNECT_TIMEOUT=10s with %j is refused before any engine starts (exit 2)', async (argv) => {
+    const r = await cli(argv, { PGCONNECT_TIMEOUT: '10s' })
+    expect(r.code, r.stderr).toBe(2)
+    expect(r.stderr).toMatch(/\[USAGE\] PGCONNECT_TIMEOUT is "10s", not a whole number of seconds/)
+  })
+
   it('--version prints the package version', async () => {
     const r = await cli(['--version'])
     expect(r.code).toBe(0)

@@ -10,6 +10,7 @@
  * environment (`{ ...process.env, PGPASSWORD }`) is not reading it either.
  */
 import path from 'node:path'
+import { HarnessError } from '../errors.ts'
 import type { PgVariables } from './database-url.ts'
 
 export interface Environment {
@@ -88,4 +89,22 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): Environme
   const timeout = value(env, 'PGCONNECT_TIMEOUT')?.trim()
   if (timeout !== undefined) out.connectTimeout = /^-?\d+$/.test(timeout) ? Number(timeout) : timeout
   return out
+}
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000
+
+/**
+ * How long a connection may wait for the server, from PGCONNECT_TIMEOUT as libpq reads it (0 or
+ * negative: no limit, which is pg's 0; 1 counts as libpq's shortest, 2 s), else 10 s. A value that
+ * is not whole seconds is a usage error: the CLI meets it in its config, before any engine.
+ */
+export function connectTimeoutMs(env: Pick<Environment, 'connectTimeout'>): number {
+  const t = env.connectTimeout
+  if (t === undefined) return DEFAULT_CONNECT_TIMEOUT_MS
+  if (typeof t === 'string') {
+    throw new HarnessError('USAGE', `PGCONNECT_TIMEOUT is ${JSON.stringify(t)}, not a whole number of seconds`, {
+      hint: 'Set it to seconds as for psql (e.g. PGCONNECT_TIMEOUT=30; 0 waits without limit), or unset it for the default of 10 s.',
+    })
+  }
+  return t <= 0 ? 0 : Math.max(2, t) * 1000
 }

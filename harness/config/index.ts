@@ -8,7 +8,7 @@
  */
 import path from 'node:path'
 import { CONFIG_FILE, loadConfigFile, type ConfigFile, type ThresholdKey } from './file.ts'
-import { ENV, PG, readEnvironment, type Environment } from './environment.ts'
+import { connectTimeoutMs, ENV, PG, readEnvironment, type Environment } from './environment.ts'
 import { checkDatabaseUrl, urlFromPgVariables } from './database-url.ts'
 
 export { CONFIG_FILE, type ConfigFile } from './file.ts'
@@ -84,6 +84,8 @@ function database(env: Environment): Pick<Config, 'databaseUrl' | 'databaseUrlSo
 /** Environment over file over defaults. Pure: tests hand in both sources. */
 export function resolveConfig(sources: ConfigSources = {}): Config {
   const env = sources.env ?? readEnvironment()
+  // Sessions read it again where they open (runner/connect.ts); a bad value is refused here, before any engine.
+  connectTimeoutMs(env)
   const file = sources.file
   const cwd = sources.cwd ?? process.cwd()
   const from = <T>(envValue: T | undefined, envName: string, fileValue: T | undefined, fileKey: string): Sourced<T> | undefined =>

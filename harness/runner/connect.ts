@@ -3,23 +3,7 @@ import pg from 'pg'
 import { HarnessError } from '../errors.ts'
 import { errorCodeFor } from '../sqlstate.ts'
 import { addSecretsFromUrl, redactUrl } from '../util/redact.ts'
-import { readEnvironment } from '../config/environment.ts'
-
-const DEFAULT_CONNECT_TIMEOUT_MS = 10_000
-
-/** How long a connection may take: the caller's own limit, else PGCONNECT_TIMEOUT, else 10 s. */
-function connectTimeout(options: ConnectOptions): number {
-  if (options.connectTimeoutMs !== undefined) return options.connectTimeoutMs
-  const t = readEnvironment().connectTimeout
-  if (t === undefined) return DEFAULT_CONNECT_TIMEOUT_MS
-  if (typeof t === 'string') {
-    throw new HarnessError('USAGE', `PGCONNECT_TIMEOUT is ${JSON.stringify(t)}, not a whole number of seconds`, {
-      hint: 'Set it to seconds as for psql (e.g. PGCONNECT_TIMEOUT=30; 0 waits without limit), or unset it for the default of 10 s.',
-    })
-  }
-  // pg's 0 is "no limit", as libpq's 0 or negative; libpq's shortest wait is 2 s.
-  return t <= 0 ? 0 : Math.max(2, t) * 1000
-}
+import { connectTimeoutMs, readEnvironment } from '../config/environment.ts'
 
 export interface ConnectOptions {
   connectTimeoutMs?: number
@@ -30,7 +14,8 @@ export async function connect(url: string, options: ConnectOptions = {}): Promis
   addSecretsFromUrl(url)
   const client = new pg.Client({
     connectionString: url,
-    connectionTimeoutMillis: connectTimeout(options),
+    // The caller's own limit, else PGCONNECT_TIMEOUT read now (library callers pass nothing), else 10 s.
+    connectionTimeoutMillis: options.connectTimeoutMs ?? connectTimeoutMs(readEnvironment()),
     application_name: options.applicationName ?? 'pgverify',
     // Lets this process notice a server that vanished. The other direction (the server ending a
     // killed runner's session, and so its advisory lock) is set up per session in lock.ts.
