@@ -27,7 +27,7 @@ import type { VerifyContext } from '../harness/verify/stage.ts'
 import { planLanes } from '../harness/verify/stages/fault-injection.ts'
 import { cli } from './support/cli.ts'
 import { copyDir, edit, MIGRATIONS, PLAIN, write } from './support/dirs.ts'
-import { availableEngines, needs, needsTimeouts, skipWith, useEngine } from './support/engines.ts'
+import { availableEngines, needs, needsTimeouts, onlyOn, useEngine } from './support/engines.ts'
 
 const STAGE_IDS = ['replay', 'fault-injection']
 const stages = STAGES.filter((s) => STAGE_IDS.includes(s.id))
@@ -78,16 +78,14 @@ describe('fault injection in lanes: where the migrations are cut', () => {
  * connections to the container's port stall in this suite (a reconnect timing out, a case hung
  * past 120 s), never reproduced alone: kept to embedded and native, saying so.
  */
-const FAULT_ENGINES = ['embedded', 'native']
-for (const c of cases.filter((x) => !FAULT_ENGINES.includes(x.name))) {
-  describe(`fault injection and failures mid-migration on the ${c.name} engine`, () => {
-    it('runs on embedded and native only', (ctx) => {
-      skipWith(ctx, `fault injection's cases run on ${FAULT_ENGINES.join(' and ')} only (the same code path; the ${c.name} engine's server is native's, and verify's full run on ${c.name} proves the stage over MS5.0)`)
-    })
-  })
-}
+const faultCases = onlyOn(
+  cases,
+  ['embedded', 'native'],
+  (name) => `fault injection and failures mid-migration on the ${name} engine`,
+  (name) => `fault injection's cases run on embedded and native only (the same code path; the ${name} engine's server is native's, and verify's full run on ${name} proves the stage over MS5.0)`,
+)
 
-describe.each(cases.filter((x) => FAULT_ENGINES.includes(x.name)))('fault injection and failures mid-migration on the $name engine', (c) => {
+describe.each(faultCases)('fault injection and failures mid-migration on the $name engine', (c) => {
   const started = useEngine(c)
   let engine: StartedEngine
   beforeAll(() => {

@@ -8,7 +8,7 @@
  * that has nothing but Node.
  */
 import pg from 'pg'
-import { afterAll, beforeAll, type TestContext } from 'vitest'
+import { afterAll, beforeAll, describe, it, type TestContext } from 'vitest'
 import { containerEngine } from '../../harness/engines/container.ts'
 import { embeddedEngine, startEmbedded } from '../../harness/engines/embedded.ts'
 import { nativeEngine, startNative } from '../../harness/engines/native.ts'
@@ -59,6 +59,20 @@ export async function engineCases(names: string[] = ALL): Promise<EngineCase[]> 
 /** The engines that can run here (SUITE_ENGINES narrows them), for `describe.each(…)('$name engine', …)`. */
 export async function availableEngines(names: string[] = ALL): Promise<EngineCase[]> {
   return (await engineCases(names)).filter((c) => c.available)
+}
+
+/**
+ * The cases among `cases` that a suite runs on `engines`. Each other case gets one skipped test,
+ * in a describe named `title(name)`, printing `why(name)`: a case left out says so and starts no
+ * engine (work whose code path is the same on another engine, kept out to hold CI time).
+ */
+export function onlyOn(cases: EngineCase[], engines: EngineName[], title: (name: string) => string, why: (name: string) => string): EngineCase[] {
+  for (const c of cases.filter((x) => !engines.includes(x.name))) {
+    describe(title(c.name), () => {
+      it(`runs on ${engines.join(' and ')} only`, (ctx) => skipWith(ctx, why(c.name)))
+    })
+  }
+  return cases.filter((x) => engines.includes(x.name))
 }
 
 /**
