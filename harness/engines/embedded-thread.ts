@@ -198,8 +198,8 @@ export class ThreadDatabases {
   ) {}
 
   /**
-   * Boots a database in a worker and serves it: the pristine one, or from `snapshot` (a tar made by
-   * dumpDataDir); resolves once it accepts connections.
+   * Boots a database in a worker and serves it: the pristine one, or from `tar` (made by
+   * dumpDataDir, plain or gzip); resolves once it accepts connections.
    */
   async start(tar?: ArrayBuffer): Promise<ThreadDatabase> {
     // A snapshot's files are written into the instance's MEMFS as the pristine cluster's are. PGlite's
