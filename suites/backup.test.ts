@@ -168,7 +168,7 @@ describe.each(cases)('backups on the $name engine', (c) => {
         expect(m.tool).toMatchObject({ logical: expect.stringMatching(new RegExp(`^pg_dump ${engine.versions.postgres.split('.')[0]}\\.`)), format: 'custom' })
         for (const f of logical) expect(readFileSync(path.join(backup.dir, f)).subarray(0, 5).toString(), f).toBe('PGDMP')
       } else expect(m.tool.logical).toMatch(/WASM pg_dump \(@electric-sql\/pglite-tools@/)
-      if (physical) expect(m.tool.physical).toMatch(/dumpDataDir/)
+      if (physical) expect(m.tool.physical).toMatch(/data directory/)
       else expect(m.tool.physical).toBeNull()
       // Row counts per table, read through the hypertables, match what was loaded.
       for (const [t, n] of Object.entries(data.perTable)) {

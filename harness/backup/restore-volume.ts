@@ -31,7 +31,7 @@ export async function restoreVolume(dir: string, rel: string, m: BackupManifest,
   }
   const bytes = await readFile(path.join(dir, rel))
   const t = performance.now()
-  const db = await engine.createDatabase('restored', { from: new Blob([new Uint8Array(bytes)]) })
+  const db = await engine.createDatabase('restored', { from: bytes })
   log(`${rel}: booted as ${db.name} (${Math.round(performance.now() - t)} ms)`)
   const loadMs = performance.now() - t
   const fresh = { ...handleTarget(engine, db), drop: () => db.drop() }

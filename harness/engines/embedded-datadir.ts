@@ -25,6 +25,7 @@
  * JavaScript source because the same text runs here and in a database's worker thread
  * (embedded-thread.ts).
  */
+import { gunzipSync } from 'node:zlib'
 import { readTar, writeTar } from '../util/tar.ts'
 
 /** A data directory: directories in order (parents first), then files over one buffer. */
@@ -41,7 +42,7 @@ export interface DataDirFiles {
  */
 export const PGDATA = '/tmp/pglite/base'
 
-/** Reads a plain tar (as dumpDataDir('none') or toTar writes it) into directories and files. */
+/** Reads a plain tar (as toTar writes it, or PGlite's own dumpDataDir) into directories and files. */
 export async function readDataDir(tarBytes: ArrayBuffer): Promise<DataDirFiles> {
   const dirs: string[] = []
   const parts: { path: string; data: Uint8Array }[] = []
@@ -53,8 +54,17 @@ export async function readDataDir(tarBytes: ArrayBuffer): Promise<DataDirFiles> 
   return pack(dirs, parts)
 }
 
-/** A tar of `dir` (the engine's cache files), readable by readDataDir and by PGlite's loadDataDir. */
-export function toTar(dir: DataDirFiles): Promise<Uint8Array> {
+/**
+ * The files of a snapshot made by dumpDataDir (a tar, plain or gzip-compressed), ready to boot
+ * an instance from (dataDirFs).
+ */
+export async function snapshotFiles(tar: Uint8Array): Promise<DataDirFiles> {
+  const plain = tar[0] === 0x1f && tar[1] === 0x8b ? gunzipSync(tar) : tar
+  return readDataDir(plain.buffer.slice(plain.byteOffset, plain.byteOffset + plain.byteLength) as ArrayBuffer)
+}
+
+/** A tar of `dir` (the engine's cache files, a running instance's files), readable by readDataDir and by PGlite's loadDataDir. */
+export function toTar(dir: Omit<DataDirFiles, 'bytes'> & { bytes: ArrayBufferLike }): Promise<Uint8Array> {
   const bytes = new Uint8Array(dir.bytes)
   return writeTar([
     ...dir.dirs.map((d) => ({ header: { name: d, type: 'directory' as const, mode: 0o700 } })),
@@ -75,7 +85,29 @@ function pack(dirs: string[], parts: { path: string; data: Uint8Array }[]): Data
 }
 
 /**
- * `(MemoryFS, PGDATA, dataDir, capture) => Filesystem`: a MemoryFS that writes `dataDir` (when
+ * `(FS, PGDATA) => { dirs, files }`: the directories (parents first) and files under PGDATA of an
+ * instance's Emscripten file system, each file's bytes copied out. JavaScript source for the same
+ * reason as DATADIR_FS_BODY.
+ */
+export const READ_FILES_BODY = `
+  const dirs = []
+  const files = []
+  const walk = (rel) => {
+    for (const name of FS.readdir(PGDATA + rel)) {
+      if (name === '.' || name === '..') continue
+      const p = rel + '/' + name
+      if (FS.isDir(FS.stat(PGDATA + p).mode)) {
+        dirs.push(p)
+        walk(p)
+      } else files.push({ path: p, data: FS.readFile(PGDATA + p) })
+    }
+  }
+  walk('')
+  return { dirs, files }
+`
+
+/**
+ * `(MemoryFS, PGDATA, dataDir, capture) => Filesystem` (with `readFiles`, READ_FILES_BODY, in scope): a MemoryFS that writes `dataDir` (when
  * given) into PGDATA when PGlite first syncs it, and, when `capture` is given, hands it PGDATA's
  * directories and files as the instance closes (after PostgreSQL's shutdown, before the file
  * system goes).
@@ -101,28 +133,12 @@ export const DATADIR_FS_BODY = `
     for (const d of dataDir.dirs) if (!FS.analyzePath(PGDATA + d).exists) FS.mkdir(PGDATA + d)
     for (const f of dataDir.files) FS.writeFile(PGDATA + f.path, bytes.subarray(f.start, f.end))
   }
-  const read = (FS) => {
-    const dirs = []
-    const files = []
-    const walk = (rel) => {
-      for (const name of FS.readdir(PGDATA + rel)) {
-        if (name === '.' || name === '..') continue
-        const p = rel + '/' + name
-        if (FS.isDir(FS.stat(PGDATA + p).mode)) {
-          dirs.push(p)
-          walk(p)
-        } else files.push({ path: p, data: FS.readFile(PGDATA + p) })
-      }
-    }
-    walk('')
-    return { dirs, files }
-  }
   class DataDirMemoryFS extends MemoryFS {
     async initialSyncFs() {
       if (dataDir) write(this.pg.Module.FS)
     }
     async closeFs() {
-      if (capture) capture(read(this.pg.Module.FS))
+      if (capture) capture(readFiles(this.pg.Module.FS, PGDATA))
       return super.closeFs()
     }
   }
@@ -132,11 +148,19 @@ export const DATADIR_FS_BODY = `
 type MemoryFSClass = typeof import('@electric-sql/pglite').MemoryFS
 type Filesystem = InstanceType<MemoryFSClass>
 type Captured = { dirs: string[]; files: { path: string; data: Uint8Array }[] }
-const make = new Function('MemoryFS', 'PGDATA', 'dataDir', 'capture', DATADIR_FS_BODY) as (MemoryFS: MemoryFSClass, pgdata: string, dataDir: DataDirFiles | undefined, capture: ((c: Captured) => void) | undefined) => Filesystem
+type EmscriptenFS = unknown
+const readFiles = new Function('FS', 'PGDATA', READ_FILES_BODY) as (FS: EmscriptenFS, pgdata: string) => Captured
+const make = new Function('MemoryFS', 'PGDATA', 'dataDir', 'capture', 'readFiles', DATADIR_FS_BODY) as (MemoryFS: MemoryFSClass, pgdata: string, dataDir: DataDirFiles | undefined, capture: ((c: Captured) => void) | undefined, read: typeof readFiles) => Filesystem
+
+/** A running instance's data directory as it is on its file system (checkpoint first: dirty pages are in shared buffers). */
+export const runningFiles = (FS: EmscriptenFS): DataDirFiles => {
+  const c = readFiles(FS, PGDATA)
+  return pack(c.dirs, c.files)
+}
 
 /** A file system for one PGlite instance (`PGlite.create({ fs })`) that boots the cluster in `dataDir`. */
 export function dataDirFs(MemoryFS: MemoryFSClass, dataDir: DataDirFiles): Filesystem {
-  return make(MemoryFS, PGDATA, dataDir, undefined)
+  return make(MemoryFS, PGDATA, dataDir, undefined, readFiles)
 }
 
 /**
@@ -146,6 +170,6 @@ export function dataDirFs(MemoryFS: MemoryFSClass, dataDir: DataDirFiles): Files
 export function capturingFs(MemoryFS: MemoryFSClass, dataDir?: DataDirFiles): { fs: Filesystem; closed: Promise<DataDirFiles> } {
   let done!: (d: DataDirFiles) => void
   const closed = new Promise<DataDirFiles>((resolve) => (done = resolve))
-  const fs = make(MemoryFS, PGDATA, dataDir, (c) => done(pack(c.dirs, c.files)))
+  const fs = make(MemoryFS, PGDATA, dataDir, (c) => done(pack(c.dirs, c.files)), readFiles)
   return { fs, closed }
 }

@@ -25,7 +25,7 @@ import path from 'node:path'
 import { HarnessError } from '../errors.ts'
 import { writeAtomic } from '../util/write-atomic.ts'
 import { leanTimescaleBundle, timescaleExtension } from './embedded-bundle.ts'
-import { capturingFs, type DataDirFiles, dataDirFs, readDataDir, toTar } from './embedded-datadir.ts'
+import { capturingFs, type DataDirFiles, dataDirFs, readDataDir, runningFiles, toTar } from './embedded-datadir.ts'
 import { dumpInProcess } from './embedded-dump.ts'
 import { gatherReplies } from './embedded-socket.ts'
 import { ThreadDatabases, threadModules } from './embedded-thread.ts'
@@ -301,7 +301,7 @@ export const embeddedEngine: EngineProvider = {
         const name = (n: number) => `${label.replace(/[^a-z0-9_]/gi, '_').slice(0, 40)}_${n}`
         if (options.parallel) {
           threads ??= new ThreadDatabases(threadModules(timescaleBundle), { fsBundle, wasmModule, pristine })
-          const t = await threads.start(options.from && (await options.from.arrayBuffer()))
+          const t = await threads.start(options.from)
           databases.add(t)
           return {
             url: urlFor(t.port),
@@ -315,7 +315,7 @@ export const embeddedEngine: EngineProvider = {
         }
         let db: PGliteType
         try {
-          const from = options.from ? { loadDataDir: options.from } : { fs: dataDirFs(m.MemoryFS, pristine) }
+          const from = options.from ? { loadDataDir: new Blob([options.from as Uint8Array<ArrayBuffer>]) } : { fs: dataDirFs(m.MemoryFS, pristine) }
           db = await m.PGlite.create({ ...from, extensions, fsBundle: bundleBytes(fsBundle), wasmModule })
         } catch (e) {
           if (!options.from) throw e
@@ -332,11 +332,11 @@ export const embeddedEngine: EngineProvider = {
           name: name(++counter),
           physical: {
             pgDump: (args) => dumpInProcess(db, args),
-            async dumpDataDir(compression = 'none') {
+            async dumpDataDir() {
               // Dirty pages live in shared buffers until a checkpoint: without one the copy boots
               // by crash recovery, and sequences come back advanced (migration_log_id_seq 9 → 33 seen).
               await db.exec('CHECKPOINT')
-              return db.dumpDataDir(compression)
+              return toTar(runningFiles(db.Module.FS))
             },
           },
           async drop() {

@@ -44,8 +44,8 @@ export interface EngineVersions {
  * Backups use it for the "volume backup" and for the WASM pg_dump.
  */
 export interface PhysicalAccess {
-  /** The whole data directory as a tar (gzip-compressed when asked): loadable with `createDatabase(label, { from })`. */
-  dumpDataDir(compression?: 'none' | 'gzip'): Promise<Blob>
+  /** The whole data directory as a plain tar: loadable with `createDatabase(label, { from })`. */
+  dumpDataDir(): Promise<Uint8Array>
   /**
    * The WASM pg_dump of `@electric-sql/pglite-tools` with `args`, run against the instance
    * (embedded-dump.ts); the plain SQL it wrote. It bypasses the socket: use it only while no
@@ -102,11 +102,11 @@ export interface DatabaseHandle {
 
 export interface CreateDatabaseOptions {
   /**
-   * Start from this physical snapshot (a `PhysicalAccess.dumpDataDir()` blob) instead of an empty
+   * Start from this physical snapshot (a `PhysicalAccess.dumpDataDir()` tar, plain or gzip-compressed) instead of an empty
    * database. Only meaningful with `capabilities.physicalSnapshot`: callers check that flag first
    * (the server engines do not read this option).
    */
-  from?: Blob
+  from?: Uint8Array
   /**
    * Server engines: a copy of this database of the same server (CREATE DATABASE … TEMPLATE), which
    * must have no open session. A file copy, so a database at version k costs the same whatever k is.

@@ -15,7 +15,7 @@ export type Copier = (label: string) => Promise<DatabaseHandle>
  * on it (a template takes none). Returns a function that gives a fresh copy per call.
  */
 export function builtOnce(engine: () => StartedEngine, label: string, build: (db: DatabaseHandle) => Promise<void>): Copier {
-  let base: Promise<{ db: DatabaseHandle; snapshot?: Blob }> | undefined
+  let base: Promise<{ db: DatabaseHandle; snapshot?: Uint8Array }> | undefined
   return async (copyLabel) => {
     const e = engine()
     base ??= (async () => {
@@ -23,7 +23,7 @@ export function builtOnce(engine: () => StartedEngine, label: string, build: (db
       await build(db)
       if (e.capabilities.concurrentConnections) return { db }
       if (!db.physical) throw new Error(`test bug: ${e.name} has neither a second session (template copy) nor a physical snapshot to copy ${label} with`)
-      return { db, snapshot: await db.physical.dumpDataDir('none') }
+      return { db, snapshot: await db.physical.dumpDataDir() }
     })()
     const b = await base
     return b.snapshot ? e.createDatabase(copyLabel, { from: b.snapshot }) : e.createDatabase(copyLabel, { template: b.db.name })
