@@ -6,7 +6,7 @@
  * and a dropped one ends its thread. Every database runs with the lean shared_buffers, and a
  * start boots from the caches the first start wrote.
  */
-import { readdirSync, readFileSync } from 'node:fs'
+import { readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -257,8 +257,14 @@ describe.skipIf(!embedded?.available)(`the embedded engine's start-up caches${em
   it('a first start writes the empty template and the engine\'s own database with TimescaleDB; a second boots from them: the extension loaded, fresh databases still empty', async () => {
     await withOwnTmpdir('pgverify-cache-', async (dir) => {
       const { startEmbedded } = await import('../harness/engines/embedded.ts')
-      const cached = () => readdirSync(path.join(dir, 'pgverify-embedded')).filter((f) => f.endsWith('.tar')).sort()
-      for (const [run, from] of [['first start (no cache)', /from initdb \(nothing cached yet\)$/], ['second start (from the cache)', /from its cached database with TimescaleDB$/]] as const) {
+      const cached = () => readdirSync(path.join(dir, 'pgverify-embedded')).filter((f) => f.endsWith('.datadir')).sort()
+      const damaged = 'third start (the empty cluster cut short, the other not of the format: both made again)'
+      for (const [run, from] of [['first start (no cache)', /from initdb \(nothing cached yet\)$/], ['second start (from the cache)', /from its cached database with TimescaleDB$/], [damaged, /from initdb \(nothing cached yet\)$/]] as const) {
+        if (run === damaged) {
+          const [base, empty] = cached().map((f) => path.join(dir, 'pgverify-embedded', f))
+          truncateSync(empty!, statSync(empty!).size - 1000)
+          writeFileSync(base!, 'not a kept cluster')
+        }
         const lines: string[] = []
         const engine = await startEmbedded({ log: (l) => lines.push(l) })
         try {
@@ -285,7 +291,8 @@ describe.skipIf(!embedded?.available)(`the embedded engine's start-up caches${em
         } finally {
           await engine.stop()
         }
-        expect(cached(), run).toEqual([expect.stringMatching(/-timescaledb-base\.tar$/), expect.stringMatching(/-timescaledb\.tar$/)])
+        expect(cached(), run).toEqual([expect.stringMatching(/-timescaledb-base\.datadir$/), expect.stringMatching(/-timescaledb\.datadir$/)])
+        for (const f of cached()) expect(readFileSync(path.join(dir, 'pgverify-embedded', f)).subarray(0, 19).toString(), `${run}: ${f}`).toBe('pgverify-datadir 1\n')
       }
     })
   }, 180_000)
