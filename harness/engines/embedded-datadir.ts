@@ -65,10 +65,12 @@ export async function readDataDir(tarBytes: ArrayBuffer): Promise<DataDirFiles> 
  * of this format is refused (undefined): the caller makes the cluster again.
  */
 const CACHE_MAGIC = 'pgverify-datadir 1\n'
+/** The header line, then the index's length (uint32, little-endian). */
+const HEAD_LENGTH = Buffer.byteLength(CACHE_MAGIC) + 4
 
 export async function writeDataDirFile(file: string, dir: DataDirFiles): Promise<void> {
   const index = Buffer.from(JSON.stringify({ dirs: dir.dirs, files: dir.files.map((f) => [f.path, f.start, f.end]), bytes: dir.bytes.byteLength }))
-  const head = Buffer.alloc(Buffer.byteLength(CACHE_MAGIC) + 4)
+  const head = Buffer.alloc(HEAD_LENGTH)
   head.write(CACHE_MAGIC)
   head.writeUInt32LE(index.length, head.length - 4)
   await writeAtomic(file, Buffer.concat([head, index, new Uint8Array(dir.bytes)]))
@@ -79,7 +81,7 @@ export async function readDataDirFile(file: string): Promise<DataDirFiles | unde
   if (!fh) return undefined
   try {
     const size = (await fh.stat()).size
-    const head = Buffer.alloc(Buffer.byteLength(CACHE_MAGIC) + 4)
+    const head = Buffer.alloc(HEAD_LENGTH)
     if ((await fh.read(head, 0, head.length, 0)).bytesRead !== head.length || head.subarray(0, head.length - 4).toString() !== CACHE_MAGIC) return undefined
     const indexLength = head.readUInt32LE(head.length - 4)
     const index = Buffer.alloc(indexLength)
@@ -111,7 +113,7 @@ export async function snapshotFiles(tar: Uint8Array): Promise<DataDirFiles> {
 }
 
 /** A tar of `dir` (the engine's cache files, a running instance's files), readable by readDataDir and by PGlite's loadDataDir. */
-export function toTar(dir: Omit<DataDirFiles, 'bytes'> & { bytes: ArrayBufferLike }): Promise<Uint8Array> {
+export function toTar(dir: RunningFiles | DataDirFiles): Promise<Uint8Array> {
   const bytes = new Uint8Array(dir.bytes)
   return writeTar([
     ...dir.dirs.map((d) => ({ header: { name: d, type: 'directory' as const, mode: 0o700 } })),
@@ -132,9 +134,10 @@ function pack(dirs: string[], parts: { path: string; data: Uint8Array }[]): Data
 }
 
 /**
- * `(FS, PGDATA) => { dirs, files }`: the directories (parents first) and files under PGDATA of an
- * instance's Emscripten file system, each file's bytes copied out. JavaScript source for the same
- * reason as DATADIR_FS_BODY.
+ * `(FS, PGDATA, shared) => DataDirFiles`: the directories (parents first) and files under PGDATA
+ * of an instance's Emscripten file system, the files copied into one buffer (a SharedArrayBuffer
+ * when `shared`: the engine's kept clusters, which every worker reads; else an ArrayBuffer, which
+ * a worker hands over without a copy). JavaScript source for the same reason as DATADIR_FS_BODY.
  */
 export const READ_FILES_BODY = `
   const dirs = []
@@ -150,7 +153,15 @@ export const READ_FILES_BODY = `
     }
   }
   walk('')
-  return { dirs, files }
+  const bytes = new (shared ? SharedArrayBuffer : ArrayBuffer)(files.reduce((s, f) => s + f.data.length, 0))
+  const view = new Uint8Array(bytes)
+  let at = 0
+  const placed = files.map((f) => {
+    view.set(f.data, at)
+    at += f.data.length
+    return { path: f.path, start: at - f.data.length, end: at }
+  })
+  return { dirs, files: placed, bytes }
 `
 
 /**
@@ -185,7 +196,7 @@ export const DATADIR_FS_BODY = `
       if (dataDir) write(this.pg.Module.FS)
     }
     async closeFs() {
-      if (capture) capture(readFiles(this.pg.Module.FS, PGDATA))
+      if (capture) capture(readFiles(this.pg.Module.FS, PGDATA, true))
       return super.closeFs()
     }
   }
@@ -194,16 +205,13 @@ export const DATADIR_FS_BODY = `
 
 type MemoryFSClass = typeof import('@electric-sql/pglite').MemoryFS
 type Filesystem = InstanceType<MemoryFSClass>
-type Captured = { dirs: string[]; files: { path: string; data: Uint8Array }[] }
 type EmscriptenFS = unknown
-const readFiles = new Function('FS', 'PGDATA', READ_FILES_BODY) as (FS: EmscriptenFS, pgdata: string) => Captured
-const make = new Function('MemoryFS', 'PGDATA', 'dataDir', 'capture', 'readFiles', DATADIR_FS_BODY) as (MemoryFS: MemoryFSClass, pgdata: string, dataDir: DataDirFiles | undefined, capture: ((c: Captured) => void) | undefined, read: typeof readFiles) => Filesystem
+type RunningFiles = Omit<DataDirFiles, 'bytes'> & { bytes: ArrayBufferLike }
+const readFiles = new Function('FS', 'PGDATA', 'shared', READ_FILES_BODY) as (FS: EmscriptenFS, pgdata: string, shared: boolean) => RunningFiles
+const make = new Function('MemoryFS', 'PGDATA', 'dataDir', 'capture', 'readFiles', DATADIR_FS_BODY) as (MemoryFS: MemoryFSClass, pgdata: string, dataDir: DataDirFiles | undefined, capture: ((c: DataDirFiles) => void) | undefined, read: typeof readFiles) => Filesystem
 
 /** A running instance's data directory as it is on its file system (checkpoint first: dirty pages are in shared buffers). */
-export const runningFiles = (FS: EmscriptenFS): DataDirFiles => {
-  const c = readFiles(FS, PGDATA)
-  return pack(c.dirs, c.files)
-}
+export const runningFiles = (FS: EmscriptenFS): RunningFiles => readFiles(FS, PGDATA, false)
 
 /** A file system for one PGlite instance (`PGlite.create({ fs })`) that boots the cluster in `dataDir`. */
 export function dataDirFs(MemoryFS: MemoryFSClass, dataDir: DataDirFiles): Filesystem {
@@ -217,6 +225,6 @@ export function dataDirFs(MemoryFS: MemoryFSClass, dataDir: DataDirFiles): Files
 export function capturingFs(MemoryFS: MemoryFSClass, dataDir?: DataDirFiles): { fs: Filesystem; closed: Promise<DataDirFiles> } {
   let done!: (d: DataDirFiles) => void
   const closed = new Promise<DataDirFiles>((resolve) => (done = resolve))
-  const fs = make(MemoryFS, PGDATA, dataDir, (c) => done(pack(c.dirs, c.files)), readFiles)
+  const fs = make(MemoryFS, PGDATA, dataDir, done, readFiles)
   return { fs, closed }
 }

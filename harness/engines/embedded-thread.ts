@@ -42,7 +42,7 @@ const modules = (async () => {
   const extensions = bundlePath ? { timescaledb: { name: 'timescaledb', setup: async (_pg, emscriptenOpts) => ({ emscriptenOpts, bundlePath }) } } : {}
   return { PGlite, MemoryFS, PGLiteSocketServer, extensions }
 })()
-const readFiles = (FS, PGDATA) => {
+const readFiles = (FS, PGDATA, shared) => {
   ${READ_FILES_BODY}
 }
 const dataDirFs = (MemoryFS, PGDATA, dataDir, capture) => {
@@ -79,15 +79,7 @@ const ops = {
     // Dirty pages live in shared buffers until a checkpoint: without one the copy boots by crash recovery.
     await db.exec('CHECKPOINT')
     // The files in one buffer, handed over without a copy; the tar is made on the other side.
-    const { dirs, files } = readFiles(db.Module.FS, ${JSON.stringify(PGDATA)})
-    const bytes = new Uint8Array(files.reduce((s, f) => s + f.data.length, 0))
-    let at = 0
-    const placed = files.map((f) => {
-      bytes.set(f.data, at)
-      at += f.data.length
-      return { path: f.path, start: at - f.data.length, end: at }
-    })
-    return { dirs, files: placed, bytes: bytes.buffer }
+    return readFiles(db.Module.FS, ${JSON.stringify(PGDATA)}, false)
   },
   pgDump: ({ args }) => dump(args),
   async stop() {

@@ -23,7 +23,6 @@ import { createRequire } from 'node:module'
 import os from 'node:os'
 import path from 'node:path'
 import { HarnessError } from '../errors.ts'
-import { writeAtomic } from '../util/write-atomic.ts'
 import { leanTimescaleBundle, timescaleExtension } from './embedded-bundle.ts'
 import { capturingFs, type DataDirFiles, dataDirFs, readDataDirFile, runningFiles, toTar, writeDataDirFile } from './embedded-datadir.ts'
 import { dumpInProcess } from './embedded-dump.ts'
@@ -98,8 +97,6 @@ const templateCache = (version: string, timescale: boolean) => path.join(os.tmpd
  * Fresh databases still come from the empty one.
  */
 const baseCache = (template: string) => template.replace(/\.datadir$/, '-base.datadir')
-
-
 
 /**
  * PGlite reads its file-system bundle with `Blob.arrayBuffer()`, which in Node 20 streams a Blob's
@@ -233,9 +230,8 @@ export const embeddedEngine: EngineProvider = {
         await writeDataDirFile(file, dir).catch(() => {})
         return dir
       }
-      // A cached tar that cannot be read is made again.
-      const cached = (file: string) => readDataDirFile(file)
-      const kept = await cached(cacheFile)
+      // A kept cluster that cannot be read is made again.
+      const kept = await readDataDirFile(cacheFile)
       pristine = kept ?? (await make(undefined, async () => {}, cacheFile))
       bootedFrom = kept ? 'the cached empty data directory' : 'initdb (nothing cached yet)'
       if (options.threadAhead) {
@@ -245,7 +241,7 @@ export const embeddedEngine: EngineProvider = {
       if (timescaleBundle) {
         // The engine's own database keeps TimescaleDB (readVersions): made once, with the extension created.
         const baseFile = baseCache(cacheFile)
-        const keptBase = kept && (await cached(baseFile))
+        const keptBase = kept && (await readDataDirFile(baseFile))
         if (keptBase) {
           base = await boot(dataDirFs(m.MemoryFS, keptBase)).catch(() => undefined)
           if (base && (await loadExtensionLibraries(base).catch(() => false))) bootedFrom = 'its cached database with TimescaleDB'
