@@ -121,8 +121,13 @@ export function toTar(dir: RunningFiles | DataDirFiles): Promise<Uint8Array> {
   ])
 }
 
-function pack(dirs: string[], parts: { path: string; data: Uint8Array }[]): DataDirFiles {
-  const bytes = new SharedArrayBuffer(parts.reduce((s, p) => s + p.data.length, 0))
+/**
+ * `(dirs, parts, shared) => { dirs, files, bytes }`: files laid one after another in one buffer (a
+ * SharedArrayBuffer when `shared`, which every worker reads; else an ArrayBuffer, which a worker
+ * hands over without a copy). JavaScript source: a database's worker thread runs it too.
+ */
+export const PACK_BODY = `
+  const bytes = new (shared ? SharedArrayBuffer : ArrayBuffer)(parts.reduce((s, p) => s + p.data.length, 0))
   const view = new Uint8Array(bytes)
   let at = 0
   const files = parts.map((p) => {
@@ -131,13 +136,15 @@ function pack(dirs: string[], parts: { path: string; data: Uint8Array }[]): Data
     return { path: p.path, start: at - p.data.length, end: at }
   })
   return { dirs, files, bytes }
-}
+`
+const packAny = new Function('dirs', 'parts', 'shared', PACK_BODY) as (dirs: string[], parts: { path: string; data: Uint8Array }[], shared: boolean) => RunningFiles
+const pack = (dirs: string[], parts: { path: string; data: Uint8Array }[]): DataDirFiles => packAny(dirs, parts, true) as DataDirFiles
 
 /**
- * `(FS, PGDATA, shared) => DataDirFiles`: the directories (parents first) and files under PGDATA
- * of an instance's Emscripten file system, the files copied into one buffer (a SharedArrayBuffer
- * when `shared`: the engine's kept clusters, which every worker reads; else an ArrayBuffer, which
- * a worker hands over without a copy). JavaScript source for the same reason as DATADIR_FS_BODY.
+ * `(FS, PGDATA, shared) => DataDirFiles` (with `pack`, PACK_BODY, in scope): the directories
+ * (parents first) and files under PGDATA of an instance's Emscripten file system, the files
+ * copied into one buffer (shared: the engine's kept clusters; not: a copy a worker hands over).
+ * JavaScript source for the same reason as DATADIR_FS_BODY.
  */
 export const READ_FILES_BODY = `
   const dirs = []
@@ -153,15 +160,7 @@ export const READ_FILES_BODY = `
     }
   }
   walk('')
-  const bytes = new (shared ? SharedArrayBuffer : ArrayBuffer)(files.reduce((s, f) => s + f.data.length, 0))
-  const view = new Uint8Array(bytes)
-  let at = 0
-  const placed = files.map((f) => {
-    view.set(f.data, at)
-    at += f.data.length
-    return { path: f.path, start: at - f.data.length, end: at }
-  })
-  return { dirs, files: placed, bytes }
+  return pack(dirs, files, shared)
 `
 
 /**
@@ -207,7 +206,8 @@ type MemoryFSClass = typeof import('@electric-sql/pglite').MemoryFS
 type Filesystem = InstanceType<MemoryFSClass>
 type EmscriptenFS = unknown
 type RunningFiles = Omit<DataDirFiles, 'bytes'> & { bytes: ArrayBufferLike }
-const readFiles = new Function('FS', 'PGDATA', 'shared', READ_FILES_BODY) as (FS: EmscriptenFS, pgdata: string, shared: boolean) => RunningFiles
+const readFilesWith = new Function('FS', 'PGDATA', 'shared', 'pack', READ_FILES_BODY) as (FS: EmscriptenFS, pgdata: string, shared: boolean, pack: typeof packAny) => RunningFiles
+const readFiles = (FS: EmscriptenFS, pgdata: string, shared: boolean) => readFilesWith(FS, pgdata, shared, packAny)
 const make = new Function('MemoryFS', 'PGDATA', 'dataDir', 'capture', 'readFiles', DATADIR_FS_BODY) as (MemoryFS: MemoryFSClass, pgdata: string, dataDir: DataDirFiles | undefined, capture: ((c: DataDirFiles) => void) | undefined, read: typeof readFiles) => Filesystem
 
 /** A running instance's data directory as it is on its file system (checkpoint first: dirty pages are in shared buffers). */

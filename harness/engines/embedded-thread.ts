@@ -24,7 +24,7 @@
  */
 import { Worker } from 'node:worker_threads'
 import { HarnessError } from '../errors.ts'
-import { DATADIR_FS_BODY, type DataDirFiles, PGDATA, READ_FILES_BODY, snapshotFiles, toTar } from './embedded-datadir.ts'
+import { DATADIR_FS_BODY, type DataDirFiles, PACK_BODY, PGDATA, READ_FILES_BODY, snapshotFiles, toTar } from './embedded-datadir.ts'
 import { DUMP_BODY, dumpToolUrl, toolMissing } from './embedded-dump.ts'
 import { GATHER_REPLIES_BODY } from './embedded-socket.ts'
 import type { PhysicalAccess } from './types.ts'
@@ -42,6 +42,9 @@ const modules = (async () => {
   const extensions = bundlePath ? { timescaledb: { name: 'timescaledb', setup: async (_pg, emscriptenOpts) => ({ emscriptenOpts, bundlePath }) } } : {}
   return { PGlite, MemoryFS, PGLiteSocketServer, extensions }
 })()
+const pack = (dirs, parts, shared) => {
+  ${PACK_BODY}
+}
 const readFiles = (FS, PGDATA, shared) => {
   ${READ_FILES_BODY}
 }
