@@ -15,7 +15,7 @@ import os from 'node:os'
 import path from 'node:path'
 import pg from 'pg'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import { CONTAINER_IMAGE_ENV, containerEngine, containerImage, TIMESCALEDB_IMAGE } from '../harness/engines/container.ts'
+import { CONTAINER_IMAGE_ENV, containerEngine, containerImage, DATA_TMPFS, TIMESCALEDB_IMAGE } from '../harness/engines/container.ts'
 import { dockerRuntime } from '../harness/engines/docker.ts'
 import { alive } from '../harness/engines/reaper.ts'
 import type { StartedEngine } from '../harness/engines/types.ts'
@@ -101,6 +101,14 @@ describe.skipIf(!docker.ok)('container engine', () => {
     if (docker.podman) expect(engine.describe()).toMatch(/\(Podman\)$/)
     expect(lines.join('\n')).toMatch(/container: PostgreSQL 15\.\d+ \+ TimescaleDB .* ready in \d+ ms/)
     console.log(`[engines-container] ${engine.describe()} (image from ${source})`)
+  })
+
+  it('keeps its data directory on a tmpfs mount, whatever the image\'s PGDATA', async () => {
+    const [row] = await query<{ dir: string }>(engine.url, 'SELECT current_setting(\'data_directory\') AS dir')
+    expect(row!.dir).toBe(`${DATA_TMPFS}/data`)
+    const mounts = await (await runtime()).exec(id, ['cat', '/proc/mounts'])
+    expect(mounts.stdout.split('\n').map((l) => l.split(' ')).find((f) => f[1] === DATA_TMPFS)?.[2]).toBe('tmpfs')
+    expect(lines.join('\n')).toContain(`data directory on a tmpfs (PGDATA=${DATA_TMPFS}/data)`)
   })
 
   it('reports PostgreSQL 15, and TimescaleDB version and license exactly as the image has them', async () => {

@@ -4,14 +4,16 @@
  * signalled or SIGKILLed.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
-import { existsSync, readdirSync, readFileSync } from 'node:fs'
+import { chmodSync, existsSync, readdirSync, readFileSync } from 'node:fs'
+import os from 'node:os'
 import path from 'node:path'
 import pg from 'pg'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { clusterDir } from '../harness/engines/cluster-dir.ts'
 import { startNative, type NativeStartedEngine } from '../harness/engines/native.ts'
 import { locatePostgres } from '../harness/engines/pg-bin.ts'
 import { alive, reapStaleClusters } from '../harness/engines/reaper.ts'
-import { withOwnTmpdir } from './support/dirs.ts'
+import { emptyDir, withOwnTmpdir } from './support/dirs.ts'
 import { engineCases } from './support/engines.ts'
 
 // Probed (and a reason printed) by support/engines.ts, which also honours SUITE_ENGINES.
@@ -264,5 +266,56 @@ describe.skipIf(!probe.ok)('native engine: harness process death', () => {
     } finally {
       await next.stop()
     }
+  }, 60_000)
+})
+
+describe.skipIf(!probe.ok)('native engine: where the cluster lives', () => {
+  const mounted: string[] = []
+  afterAll(() => {
+    for (const d of mounted) execFileSync('umount', [d], { stdio: 'pipe' })
+  })
+  /** A tmpfs of our own of `size` (its pages are only used when written), or the reason there is none. */
+  function ownTmpfs(size: string): string | { reason: string } {
+    if (process.getuid?.() !== 0) return { reason: 'mounting a tmpfs needs root' }
+    const dir = emptyDir('pgverify-shm-')
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=1777`, 'tmpfs', dir], { stdio: 'pipe' })
+    } catch (e) {
+      return { reason: `mount -t tmpfs failed: ${(e as Error).message}` }
+    }
+    mounted.push(dir)
+    return dir
+  }
+
+  it('PGVERIFY_CLUSTER_DIR, else TMPDIR, else a roomy tmpfs, else the temp directory', async (t) => {
+    expect(await clusterDir({ clusterDir: '/somewhere', tmpDir: '/x' })).toEqual({ dir: '/somewhere', source: 'PGVERIFY_CLUSTER_DIR' })
+    expect(await clusterDir({ tmpDir: '/x' })).toEqual({ dir: os.tmpdir(), source: 'TMPDIR' })
+    // A directory on a disk file system is no tmpfs, however much room it has.
+    const disk = emptyDir('pgverify-disk-')
+    expect(await clusterDir({}, disk)).toEqual({ dir: os.tmpdir(), source: 'the system temporary directory' })
+    const small = ownTmpfs('64m')
+    const roomy = ownTmpfs('4g')
+    if (typeof small !== 'string' || typeof roomy !== 'string') {
+      t.skip(`the tmpfs cases need a tmpfs of their own: ${typeof small === 'string' ? (roomy as { reason: string }).reason : small.reason}`)
+      return
+    }
+    // 64 MB is what a container's /dev/shm has by default: too small, the temp directory it is.
+    expect(await clusterDir({}, small)).toEqual({ dir: os.tmpdir(), source: 'the system temporary directory' })
+    expect(await clusterDir({}, roomy)).toEqual({ dir: roomy, source: expect.stringMatching(/^tmpfs .*, 4\.0 GiB free$/) })
+  })
+
+  it('a start puts its cluster where it was told, says where, and stop() removes it', async () => {
+    const dir = emptyDir('pgverify-clusters-')
+    chmodSync(dir, 0o755)
+    const lines: string[] = []
+    const engine = await startNative({ clusterEnv: { clusterDir: dir }, log: (l) => lines.push(l) })
+    try {
+      expect(path.dirname(engine.tempDir)).toBe(dir)
+      expect(lines.join('\n')).toMatch(new RegExp(`, ready in \\d+ ms; cluster in ${dir}/pgverify-native-\\w+ \\(PGVERIFY_CLUSTER_DIR\\)$`))
+      expect(await query<{ one: number }>(engine.url, 'SELECT 1 AS one')).toEqual([{ one: 1 }])
+    } finally {
+      await engine.stop()
+    }
+    expect(readdirSync(dir)).toEqual([])
   }, 60_000)
 })

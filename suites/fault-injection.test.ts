@@ -43,9 +43,10 @@ function plainWith003(up: string, down?: string): string {
 }
 
 describe('fault injection in lanes: where the migrations are cut', () => {
-  const engineWith = (parallel: boolean) => ({ capabilities: { concurrentConnections: parallel, parallelDatabases: parallel } }) as unknown as StartedEngine
+  // A server engine (several sessions) or one whose databases run in threads of the harness (embedded).
+  const engineWith = (parallel: boolean, server = parallel) => ({ capabilities: { concurrentConnections: server, parallelDatabases: parallel } }) as unknown as StartedEngine
   // heavyStages 0: a core to spare whatever the machine (coresToSpare); the machine's cores all busy: none.
-  const ctxFor = async (parallel: boolean, focus?: string[], heavyStages = 0) => ({ engine: engineWith(parallel), migrations: await new FileMigrationProvider(MIGRATIONS).getMigrations(), heavyStages, ...(focus ? { focus: new Set(focus) } : {}) }) as unknown as VerifyContext
+  const ctxFor = async (parallel: boolean, focus?: string[], heavyStages = 0, server = parallel) => ({ engine: engineWith(parallel, server), migrations: await new FileMigrationProvider(MIGRATIONS).getMigrations(), heavyStages, ...(focus ? { focus: new Set(focus) } : {}) }) as unknown as VerifyContext
 
   it('cuts the nine migrations into two contiguous lanes that cover each exactly once, where the estimated work evens out', async () => {
     const ctx = await ctxFor(true)
@@ -59,9 +60,11 @@ describe('fault injection in lanes: where the migrations are cut', () => {
     expect(planLanes(ctx, slowFirst)).toEqual([{ from: 0, to: 1 }, { from: 1, to: ctx.migrations.length }])
   })
 
-  it('one lane where databases cannot work side by side, where the run\'s heavy stages already take every core, or where fewer than two migrations are proven (--changed)', async () => {
+  it('one lane where databases cannot work side by side, where the run\'s heavy stages already take every core of the harness\'s own threads, or where fewer than two migrations are proven (--changed)', async () => {
     expect(planLanes(await ctxFor(false))).toEqual([{ from: 0, to: 9 }])
-    expect(planLanes(await ctxFor(true, undefined, os.availableParallelism()))).toEqual([{ from: 0, to: 9 }])
+    expect(planLanes(await ctxFor(true, undefined, os.availableParallelism(), false))).toEqual([{ from: 0, to: 9 }])
+    // A server engine works in its own processes: two lanes even with every core counted busy.
+    expect(planLanes(await ctxFor(true, undefined, os.availableParallelism(), true))).toHaveLength(2)
     expect(planLanes(await ctxFor(true, ['009_database_optimization']))).toEqual([{ from: 0, to: 9 }])
     // Two proven: each lane proves one of them.
     const two = planLanes(await ctxFor(true, ['002_plc_equipment_management', '009_database_optimization']))

@@ -13,6 +13,7 @@ export function engineSettings(config: Config): EngineSettings {
     ...(config.databaseUrl ? { databaseUrl: config.databaseUrl } : {}),
     ...(config.containerImage ? { containerImage: { image: config.containerImage.value, source: config.containerImage.source } } : {}),
     ...(config.pgBin ? { pgBin: config.pgBin } : {}),
+    clusterEnv: { clusterDir: config.env.clusterDir, tmpDir: config.env.tmpDir },
   }
 }
 

@@ -22,6 +22,10 @@ export interface Environment {
   containerImage?: string
   /** PG_BIN: the bin directory of the PostgreSQL install (server for the native engine, client tools for dumps). */
   pgBin?: string
+  /** PGVERIFY_CLUSTER_DIR: where the native engine puts its disposable cluster (engines/cluster-dir.ts). */
+  clusterDir?: string
+  /** TMPDIR, when set: the user's place for temporary files, which the native cluster then follows too. */
+  tmpDir?: string
   /** MIGRATION_LOG_SCHEMA: the schema of the migration log. */
   logSchema?: string
   /** PSQL: the psql the benchmarks' \copy reference uses. */
@@ -49,6 +53,8 @@ export const ENV = {
   engine: 'VERIFY_ENGINE',
   containerImage: 'PGVERIFY_CONTAINER_IMAGE',
   pgBin: 'PG_BIN',
+  clusterDir: 'PGVERIFY_CLUSTER_DIR',
+  tmpDir: 'TMPDIR',
   logSchema: 'MIGRATION_LOG_SCHEMA',
   psql: 'PSQL',
   githubSha: 'GITHUB_SHA',

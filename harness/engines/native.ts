@@ -16,10 +16,12 @@ import { existsSync, rmSync } from 'node:fs'
 import net from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
+import { readEnvironment } from '../config/environment.ts'
 import { HarnessError } from '../errors.ts'
 import { AdminConnection, databaseFactory, readVersions, serverCapabilities } from './admin.ts'
 import { registerCleanup } from './cleanup.ts'
 import { asServerUser, isRoot, locatePostgres, run, SERVER_USER, serverUserIds, type PgInstall } from './pg-bin.ts'
+import { clusterDir, clusterDirCandidates } from './cluster-dir.ts'
 import { NATIVE_DIR_PREFIX, reapStaleClusters, writeOwner } from './reaper.ts'
 import type { EngineProvider, EngineSettings, EngineStartOptions, StartedEngine } from './types.ts'
 
@@ -142,11 +144,12 @@ export async function startNative(options: NativeStartOptions = {}): Promise<Nat
     })
   }
 
-  await reapStaleClusters(log)
+  const where = await clusterDir(options.clusterEnv ?? readEnvironment())
+  for (const root of clusterDirCandidates(where)) await reapStaleClusters(log, root)
   const preload = install.hasTimescale && options.timescale !== false
   const backgroundJobs = options.backgroundJobs === true
 
-  const tempDir = await mkdtemp(path.join(os.tmpdir(), NATIVE_DIR_PREFIX))
+  const tempDir = await mkdtemp(path.join(where.dir, NATIVE_DIR_PREFIX))
   const dataDir = path.join(tempDir, 'data')
   const logFile = path.join(tempDir, 'server.log')
   let stopped = false
@@ -182,7 +185,7 @@ export async function startNative(options: NativeStartOptions = {}): Promise<Nat
   try {
     await writeOwner(tempDir, { pid: process.pid, port: null, pgdata: dataDir, binDir: install.binDir })
     if (!/^[A-Za-z0-9_./-]+$/.test(tempDir) || tempDir.length > MAX_SOCKET_DIR) {
-      throw startFailed(`temp dir ${tempDir} is unusable as a unix socket directory (too long, or characters that need quoting)`, '', 'set TMPDIR to a short plain path such as /tmp', { tempDir })
+      throw startFailed(`temp dir ${tempDir} (chosen by ${where.source}) is unusable as a unix socket directory (too long, or characters that need quoting)`, '', 'set PGVERIFY_CLUSTER_DIR to a short plain path such as /tmp', { tempDir })
     }
     if (ids) await chown(tempDir, ids.uid, ids.gid)
 
@@ -202,7 +205,7 @@ export async function startNative(options: NativeStartOptions = {}): Promise<Nat
       const init = await serverRun(install, 'initdb', [...args, '-D', dataDir], tempDir)
       if (credentials) await rm(path.join(tempDir, 'pwfile'), { force: true })
       if (init.code !== 0) {
-        throw startFailed(`initdb failed (${install.binDir})`, `${init.stdout}\n${init.stderr}`, ids ? `the '${SERVER_USER}' user must be able to reach ${os.tmpdir()}; set TMPDIR to a world-traversable directory if it cannot` : 'check the output above', { tempDir, binDir: install.binDir })
+        throw startFailed(`initdb failed (${install.binDir})`, `${init.stdout}\n${init.stderr}`, ids ? `the '${SERVER_USER}' user must be able to reach ${where.dir} (chosen by ${where.source}); set PGVERIFY_CLUSTER_DIR to a world-traversable directory if it cannot` : 'check the output above', { tempDir, binDir: install.binDir })
       }
       if (cache) await keepInCache(cache, dataDir)
     }
@@ -231,7 +234,7 @@ export async function startNative(options: NativeStartOptions = {}): Promise<Nat
       ? `+ TimescaleDB ${versions.timescaledb} (${versions.timescaledbLicense} license${backgroundJobs ? ', background jobs on' : ', background jobs off'})`
       : install.hasTimescale && !preload ? 'with TimescaleDB installed but not preloaded' : 'without TimescaleDB'
     const description = `native: PostgreSQL ${versions.postgres} ${ts} on 127.0.0.1:${port}${credentials ? ', password authentication' : ''} (${install.binDir})`
-    log(`${description}; ${copied ? `cluster copied from initdb's kept output in ${initMs} ms` : `initdb ${initMs} ms`}, ready in ${Date.now() - t0} ms`)
+    log(`${description}; ${copied ? `cluster copied from initdb's kept output in ${initMs} ms` : `initdb ${initMs} ms`}, ready in ${Date.now() - t0} ms; cluster in ${tempDir} (${where.source})`)
 
     return {
       name: 'native',

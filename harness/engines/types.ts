@@ -2,6 +2,7 @@
  * The engine contract. Suites, the runner and the CLI only ever see these types:
  * nothing outside harness/engines/ may branch on an engine's name.
  */
+import type { Environment } from '../config/environment.ts'
 
 /** What a started engine can and cannot do; callers decide by flag, never by name. */
 export interface EngineCapabilities {
@@ -153,6 +154,8 @@ export interface EngineSettings {
   containerImage?: { image: string; source: string }
   /** PG_BIN: the bin directory of the PostgreSQL install the native engine runs. */
   pgBin?: string
+  /** PGVERIFY_CLUSTER_DIR and TMPDIR, which decide where the native engine's cluster goes (engines/cluster-dir.ts). */
+  clusterEnv?: Pick<Environment, 'clusterDir' | 'tmpDir'>
 }
 
 export interface EngineStartOptions extends EngineSettings {
