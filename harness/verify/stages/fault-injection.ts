@@ -138,8 +138,21 @@ async function run(ctx: VerifyContext, client: pg.Client, stats: FaultStats, lin
   // --shard: every statement boundary of every migration proven here is a unit; this run owns some.
   const all = ctx.migrations.filter((m) => inFocus(ctx, m)).flatMap((m) => m.up.statements.map((_, i) => pointLabel(m, i)))
   const owned = ctx.shard ? new Set(ctx.shard.owned('fault-injection', all, (l) => l)) : undefined
+  // --changed: the released migrations before the first proven one are the base, applied in one
+  // go with no data; the seed at its top then fills every table that exists there (a seed tops up
+  // empty tables only). Seeding at every released version read the catalog and inserted once per
+  // version (2.7 s of 4.3 s of this stage's CPU on embedded, one new migration after nine).
+  const firstProven = ctx.migrations.findIndex((m) => inFocus(ctx, m))
+  if (ctx.focus && firstProven > 0 && lane.from <= firstProven) {
+    const baseTop = ctx.migrations[firstProven - 1]!
+    const r = await migratorFor(ctx, client).up({ to: baseTop.version })
+    if (r.error) throw new Problem(`${r.results.find((x) => x.status === 'failed')?.file ?? 'a released migration'} (released, replayed as the base) failed: ${r.error.message.split('\n')[0]}`, r.error.message.split('\n'))
+    for (const m of ctx.migrations.slice(0, firstProven)) lines.push(`${m.up.file}: replayed only (released; no fault injected)`)
+    stats.replayedOnly += firstProven
+  }
   for (const [index, m] of ctx.migrations.slice(0, lane.to).entries()) {
     const k = m.version
+    if (ctx.focus && index < firstProven && lane.from <= firstProven) continue // the base, applied above
     const mine = (i: number) => !owned || owned.has(pointLabel(m, i))
     const seeded = await seedDataset(client, ctx.schemas, exclude)
     if (index < lane.from) {
