@@ -274,6 +274,33 @@ describe.each(cases)('pnpm verify on the $name engine', (c) => {
     expect(r.ok).toBe(false)
   })
 
+  it('an early stage starts beside replay, not after it, and its result counts only when replay passes', async () => {
+    const replayStage = STAGES.find((s) => s.id === 'replay')!
+    const seen: { replayEnded?: number; earlyStarted?: number } = {}
+    const timedReplay: Stage = { ...replayStage, run: async (ctx, client) => {
+      const r = await replayStage.run(ctx, client)
+      seen.replayEnded = performance.now()
+      return r
+    } }
+    const early: Stage = { id: 'early', title: 'Works on a database of its own', needs: ['replay'], alongside: 'own', early: true, run: async () => {
+      seen.earlyStarted = performance.now()
+      return passed('ran')
+    } }
+    const good = await runVerify(engine, { dir: MIGRATIONS }, [timedReplay, early])
+    const together = engine.capabilities.concurrentConnections || engine.capabilities.parallelDatabases
+    expect(stage(good, 'early')).toMatchObject({ verdict: 'passed', summary: 'ran' })
+    // Beside replay where databases work side by side; in order (after it) where they cannot.
+    if (together) expect(seen.earlyStarted!).toBeLessThan(seen.replayEnded!)
+    else expect(seen.earlyStarted!).toBeGreaterThan(seen.replayEnded!)
+
+    const dir = copyDir(MIGRATIONS, (f) => f !== 'released.json')
+    write(dir, '010_broken.sql', 'SELECT no_such_function();\n')
+    write(dir, '010_broken.down.sql', 'SELECT 1;\n')
+    const bad = await runVerify(engine, { dir }, [timedReplay, early])
+    expect(stage(bad, 'replay').verdict).toBe('failed')
+    expect(stage(bad, 'early')).toMatchObject({ verdict: 'skipped', summary: together ? 'skipped: needs stage "replay" to pass (it ran beside it; its result is not counted)' : 'skipped: needs stage "replay" to pass' })
+  })
+
   // The command line, as CI runs it: its own engine of the same kind, in a child process.
   it('exits 1 on a failing set, 0 on ours, and writes reports/verify.json either way', { timeout: 600_000 }, async (ctx) => {
     depthOn(ctx, engine, ['native', 'embedded'], 'the command line of a full verify')

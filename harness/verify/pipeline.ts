@@ -41,7 +41,7 @@ export const STAGES: Stage[] = [
   { id: 'down-up', title: 'Down/up round trip for every step', needs: ['replay'], run: downUp },
   { id: 'fault-injection', title: 'Fault injection: a failure after any statement leaves no trace', needs: ['replay'], run: faultInjection, alongside: 'own', heavy: true },
   { id: 'data-properties', title: 'Property-based data through every upgrade step (fast-check)', needs: ['replay'], run: dataProperties, alongside: 'fresh', heavy: true },
-  { id: 'backup-round-trip', title: 'Backup → restore round trip shows zero differences', needs: ['replay'], run: backupRoundTripStage, alongside: 'own', heavy: true },
+  { id: 'backup-round-trip', title: 'Backup → restore round trip shows zero differences', needs: ['replay'], run: backupRoundTripStage, alongside: 'own', heavy: true, early: true },
   // Alone: it measures latency, so nothing else may run beside it (it waits for every stage before it).
   { id: 'load', title: "Under load: each migration beside the seeds' workload (locks, blocked sessions, p95 per statement)", needs: ['replay'], run: loadStage, alone: true },
 ]
@@ -157,7 +157,12 @@ async function runStages(ctx: VerifyContext, client: pg.Client, stages: Stage[])
     const after = alongside ? Promise.resolve() : stage.alone ? Promise.all([inOrder, ...running.values()]) : inOrder
     const result = after.then(async (): Promise<StageResult> => {
       if (ctx.options.skip?.includes(stage.id)) return notRun(stage, `skipped: --skip ${stage.id} was given (not verified in this run)`)
-      for (const n of stage.needs) if ((await running.get(n))?.verdict !== 'passed') return notRun(stage, `skipped: needs stage "${n}" to pass`)
+      const unmet = async () => {
+        for (const n of stage.needs) if ((await running.get(n))?.verdict !== 'passed') return n
+      }
+      const early = alongside && stage.early
+      const missing = early ? undefined : await unmet()
+      if (missing) return notRun(stage, `skipped: needs stage "${missing}" to pass`)
       for (const a of stage.after ?? []) await running.get(a)
       if (ctx.shard && !ctx.shard.runsWhole(stage.id)) return notRun(stage, `skipped: shard ${ctx.shard.wholeOwner(stage.id)}/${ctx.shard.spec.count} runs this stage whole (not this shard's work)`)
       ctx.progress(`▸ ${stage.title}${alongside ? ' (alongside the others, on a database of its own)' : ''}`)
@@ -165,7 +170,9 @@ async function runStages(ctx: VerifyContext, client: pg.Client, stages: Stage[])
       const meter = new Meter()
       const own: VerifyContext = { ...ctx, meter, ...(alongside ? { engine: parallelDatabases(ctx.engine) } : {}) }
       const body = alongside === 'fresh' ? () => onFreshDatabase(own, stage) : () => stage.run(own, client)
-      return withMeter(await runStep(stage, body, (e) => harnessOutcome(e, `${stage.id} could not complete: ${e.message}`)), meter)
+      const outcome = withMeter(await runStep(stage, body, (e) => harnessOutcome(e, `${stage.id} could not complete: ${e.message}`)), meter)
+      const late = early ? await unmet() : undefined
+      return late ? notRun(stage, `skipped: needs stage "${late}" to pass (it ran beside it; its result is not counted)`) : outcome
     })
     running.set(stage.id, result)
     if (!alongside) inOrder = result

@@ -159,6 +159,13 @@ export interface Stage {
    */
   alongside?: 'own' | 'fresh'
 
+  /**
+   * With `alongside`: the stage reads nothing its needs produce, so it starts with them instead of
+   * after them (they still decide whether its verdict counts: when one fails, its result is
+   * dropped and it reports skipped). For a stage on the critical path that would otherwise idle
+   * while replay runs.
+   */
+  early?: boolean
   /** Runs with nothing beside it: it starts once every stage before it has ended (it measures latency). */
   alone?: boolean
   /** Keeps a core busy for seconds (on the two-core machines the gate runs on, these alone fill the machine). */
