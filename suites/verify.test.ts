@@ -274,6 +274,18 @@ describe.each(cases)('pnpm verify on the $name engine', (c) => {
     expect(r.ok).toBe(false)
   })
 
+  it('a second up that applies a migration again fails second-up, naming it', async () => {
+    const only = (id: string) => STAGES.find((s) => s.id === id)!
+    // The log forgets 009 behind the runner's back: the second up applies it again.
+    const forget: Stage = { id: 'forget', title: 'The log forgets the last migration', needs: ['replay'], run: async (_ctx, client) => {
+      await client.query(`DELETE FROM factory_telemetry.migration_log WHERE migration_name = '009_database_optimization'`)
+      return passed('forgot 009')
+    } }
+    const r = await runVerify(engine, { dir: MIGRATIONS }, [only('replay'), forget, only('second-up')])
+    expect(stage(r, 'second-up')).toMatchObject({ verdict: 'failed', summary: 'second up was not a no-op: applied 1' })
+    expect(stage(r, 'second-up').details).toContain('applied again: 009_database_optimization')
+  })
+
   it('an early stage starts beside replay, not after it, and its result counts only when replay passes', async () => {
     const replayStage = STAGES.find((s) => s.id === 'replay')!
     const seen: { replayEnded?: number; earlyStarted?: number } = {}
