@@ -10,8 +10,7 @@
  * of issue #15 never ended).
  */
 import { execFileSync, spawn } from 'node:child_process'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statfsSync } from 'node:fs'
-import os from 'node:os'
+import { existsSync, mkdirSync, readdirSync, rmSync, statfsSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createBackup, type BackupResult } from '../harness/backup/backup.ts'
@@ -24,6 +23,7 @@ import { FileMigrationProvider } from '../harness/runner/discover.ts'
 import { Migrator } from '../harness/runner/migrator.ts'
 import { loadManifest } from '../harness/manifest/manifest.ts'
 import { cli } from './support/cli.ts'
+import { mountTmpfs, unmountTmpfs } from './support/tmpfs.ts'
 import { copyDir, emptyDir, MIGRATIONS, ROOT, write } from './support/dirs.ts'
 import { availableEngines, needsLocalDumpTools, skipWith, useEngine } from './support/engines.ts'
 
@@ -36,19 +36,6 @@ const LONG = 600_000
  */
 const PROMPT_MS = 90_000
 const FILLER = 'filler.bin'
-
-/** A tmpfs of our own; undefined (and the reason) where this process may not mount. */
-function mountTmpfs(bytes: number): { dir: string } | { reason: string } {
-  if (process.getuid?.() !== 0) return { reason: 'a size-limited file system needs root (mount -t tmpfs)' }
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'pgverify-diskfull-'))
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${bytes},mode=0755`, 'tmpfs', dir], { stdio: 'pipe' })
-    return { dir }
-  } catch (e) {
-    rmSync(dir, { recursive: true, force: true })
-    return { reason: `mount -t tmpfs failed: ${(e as Error).message}` }
-  }
-}
 
 const freeBytes = (dir: string) => {
   const s = statfsSync(dir)
@@ -141,15 +128,10 @@ describe.each(cases)('a full disk or an interrupt on the $name engine', (c) => {
     }
     // What each kind of backup writes for this database: the room to leave is half of that.
     reference = await createBackup(handleTarget(engine, db), { root: emptyDir('pgverify-diskfull-ref-'), manifest: await loadManifest(MIGRATIONS) })
-    mnt = mountTmpfs(1024 * 1024 * 1024)
+    mnt = mountTmpfs(1024 * 1024 * 1024, 'pgverify-diskfull-')
   }, LONG)
 
-  afterAll(() => {
-    if ('dir' in mnt) {
-      execFileSync('umount', ['-l', mnt.dir])
-      rmSync(mnt.dir, { recursive: true, force: true })
-    }
-  })
+  afterAll(() => unmountTmpfs(mnt))
 
   const sizeOf = (rel: string) => reference.manifest.files.find((f) => f.path === rel)!.bytes
 

@@ -15,6 +15,7 @@ import { locatePostgres } from '../harness/engines/pg-bin.ts'
 import { alive, reapStaleClusters } from '../harness/engines/reaper.ts'
 import { emptyDir, withOwnTmpdir } from './support/dirs.ts'
 import { engineCases } from './support/engines.ts'
+import { mountTmpfs, unmountTmpfs } from './support/tmpfs.ts'
 
 // Probed (and a reason printed) by support/engines.ts, which also honours SUITE_ENGINES.
 const [nativeCase] = await engineCases(['native'])
@@ -270,22 +271,8 @@ describe.skipIf(!probe.ok)('native engine: harness process death', () => {
 })
 
 describe.skipIf(!probe.ok)('native engine: where the cluster lives', () => {
-  const mounted: string[] = []
-  afterAll(() => {
-    for (const d of mounted) execFileSync('umount', [d], { stdio: 'pipe' })
-  })
-  /** A tmpfs of our own of `size` (its pages are only used when written), or the reason there is none. */
-  function ownTmpfs(size: string): string | { reason: string } {
-    if (process.getuid?.() !== 0) return { reason: 'mounting a tmpfs needs root' }
-    const dir = emptyDir('pgverify-shm-')
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size},mode=1777`, 'tmpfs', dir], { stdio: 'pipe' })
-    } catch (e) {
-      return { reason: `mount -t tmpfs failed: ${(e as Error).message}` }
-    }
-    mounted.push(dir)
-    return dir
-  }
+  const mounts: ReturnType<typeof mountTmpfs>[] = []
+  afterAll(() => mounts.forEach(unmountTmpfs))
 
   it('PGVERIFY_CLUSTER_DIR, else TMPDIR, else a roomy tmpfs, else the temp directory', async (t) => {
     expect(await clusterDir({ clusterDir: '/somewhere', tmpDir: '/x' })).toEqual({ dir: '/somewhere', source: 'PGVERIFY_CLUSTER_DIR' })
@@ -293,15 +280,15 @@ describe.skipIf(!probe.ok)('native engine: where the cluster lives', () => {
     // A directory on a disk file system is no tmpfs, however much room it has.
     const disk = emptyDir('pgverify-disk-')
     expect(await clusterDir({}, disk)).toEqual({ dir: os.tmpdir(), source: 'the system temporary directory' })
-    const small = ownTmpfs('64m')
-    const roomy = ownTmpfs('4g')
-    if (typeof small !== 'string' || typeof roomy !== 'string') {
-      t.skip(`the tmpfs cases need a tmpfs of their own: ${typeof small === 'string' ? (roomy as { reason: string }).reason : small.reason}`)
+    const [small, roomy] = [mountTmpfs('64m', 'pgverify-shm-'), mountTmpfs('4g', 'pgverify-shm-')]
+    mounts.push(small, roomy)
+    if (!('dir' in small) || !('dir' in roomy)) {
+      t.skip(`the tmpfs cases need a tmpfs of their own: ${'reason' in small ? small.reason : (roomy as { reason: string }).reason}`)
       return
     }
     // 64 MB is what a container's /dev/shm has by default: too small, the temp directory it is.
-    expect(await clusterDir({}, small)).toEqual({ dir: os.tmpdir(), source: 'the system temporary directory' })
-    expect(await clusterDir({}, roomy)).toEqual({ dir: roomy, source: expect.stringMatching(/^tmpfs .*, 4\.0 GiB free$/) })
+    expect(await clusterDir({}, small.dir)).toEqual({ dir: os.tmpdir(), source: 'the system temporary directory' })
+    expect(await clusterDir({}, roomy.dir)).toEqual({ dir: roomy.dir, source: expect.stringMatching(/^tmpfs .*, 4\.0 GiB free$/) })
   })
 
   it('a start puts its cluster where it was told, says where, and stop() removes it', async () => {
