@@ -264,6 +264,7 @@ CREATE TRIGGER items_audit AFTER INSERT ON app.items FOR EACH ROW EXECUTE FUNCTI
         schemas: ['app'],
         logSchema: 'app',
         fingerprints: new Map(),
+        jobsAt: new Map(),
         // The connection goes away as soon as the datasets of version 1 start.
         progress: (line) => void (/data from version 1/.test(line) && client.end()),
         options: { dir, seed: 42, runs: 10, reportsDir: own },

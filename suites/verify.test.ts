@@ -8,7 +8,7 @@ import path from 'node:path'
 import { beforeAll, describe, expect, it } from 'vitest'
 import type { StartedEngine } from '../harness/engines/types.ts'
 import { runVerify, STAGES, type VerifyReport } from '../harness/verify/pipeline.ts'
-import { passed, type Stage } from '../harness/verify/stage.ts'
+import { passed, recordsFingerprint, type Stage, type VerifyContext } from '../harness/verify/stage.ts'
 import { renderHtml } from '../harness/reports/verify-html.ts'
 import { renderJunit } from '../harness/reports/verify-junit.ts'
 import { DEFAULT_RUNS } from '../harness/data/properties/model.ts'
@@ -196,6 +196,55 @@ describe.each(cases)('pnpm verify on the $name engine', (c) => {
     const migrations = await new FileMigrationProvider(dir).getMigrations()
     expect(await changedScope(dir, migrations, 'HEAD')).toMatchObject({ base: 'git HEAD', fullDepth: ['010_metric_note'] })
     await expect(changedScope(dir, migrations, 'no-such-ref')).rejects.toThrow(/--since no-such-ref: git/)
+  })
+
+  it('--changed keeps the released base once: fault injection starts from replay\'s copy where the engine copies databases; a replay that fails before the base leaves nothing waiting', { timeout: 300_000 }, async () => {
+    const dir = emptyDir()
+    write(dir, 'manifest.json', JSON.stringify({ schema: 'app' }))
+    write(dir, '001_items.sql', 'CREATE TABLE IF NOT EXISTS app.items (id integer PRIMARY KEY, name text NOT NULL);\n')
+    write(dir, '001_items.down.sql', 'DROP TABLE IF EXISTS app.items;\n')
+    write(dir, '002_items_name.sql', 'CREATE INDEX IF NOT EXISTS items_name ON app.items (name);\n')
+    write(dir, '002_items_name.down.sql', 'DROP INDEX IF EXISTS app.items_name;\n')
+    write(dir, '003_items_note.sql', 'ALTER TABLE app.items ADD COLUMN IF NOT EXISTS note text;\n')
+    write(dir, '003_items_note.down.sql', 'ALTER TABLE app.items DROP COLUMN IF EXISTS note;\n')
+    const release = async () => {
+      const ms = await new FileMigrationProvider(dir).getMigrations()
+      write(dir, 'released.json', JSON.stringify({ migrations: Object.fromEntries(ms.filter((m) => m.version < 3).map((m) => [m.name, m.up.checksum])) }))
+    }
+    await release()
+    // Replay records whole fingerprints only where a stage compares with one: every version in a
+    // full run; under --changed the one before each new or changed migration, its own, and the last.
+    const ms = await new FileMigrationProvider(dir).getMigrations()
+    const recorded = (focus?: string[]) => [0, 1, 2, 3].filter((v) => recordsFingerprint({ migrations: ms, focus: focus && new Set(focus) } as VerifyContext, v))
+    expect(recorded()).toEqual([0, 1, 2, 3])
+    expect(recorded(['003_items_note'])).toEqual([2, 3])
+    expect(recorded(['002_items_name'])).toEqual([1, 2, 3])
+    expect(recorded(['001_items'])).toEqual([0, 1, 3])
+    const used = STAGES.filter((s) => ['replay', 'fault-injection', 'backup-round-trip'].includes(s.id))
+    const lines: string[] = []
+    const r = await runVerify(engine, { dir, changed: {}, onProgress: (l) => void lines.push(l) }, used)
+    expect(r.stages.filter((s) => s.verdict !== 'passed').map((s) => `${s.id}: ${s.summary}`)).toEqual([])
+    const fault = stage(r, 'fault-injection')
+    if (engine.capabilities.physicalSnapshot) {
+      expect(lines).toContainEqual(expect.stringMatching(/^ {2}released base kept: replay's database at version 2 copied \(\d+ MiB in \d+ ms\); fault injection and the data-only restore start from it$/))
+      // On the copy nothing released is applied again: only 003, by the clean up after its fault point.
+      expect(fault.counts).toMatchObject({ migrationsApplied: 1, migrationsFailed: 1 })
+    } else {
+      // A server copies a database only from one nobody is connected to: the stages replay the base themselves.
+      expect(lines.join('\n')).not.toMatch(/released base/)
+      expect(fault.counts).toMatchObject({ migrationsApplied: 3, migrationsFailed: 1 })
+    }
+
+    // 002 fails on replay (released all the same): the base is never reached. The round trip,
+    // started beside replay, still ends (its data-only restore starts from an empty database) and
+    // is reported skipped; nothing waits for a copy that is not coming.
+    write(dir, '002_items_name.sql', 'CREATE INDEX IF NOT EXISTS items_name ON app.no_such_table (name);\n')
+    await release()
+    lines.length = 0
+    const broken = await runVerify(engine, { dir, changed: {}, onProgress: (l) => void lines.push(l) }, used)
+    expect(verdicts(broken)).toMatchObject({ replay: 'failed', 'fault-injection': 'skipped', 'backup-round-trip': 'skipped' })
+    expect(stage(broken, 'backup-round-trip').summary).toMatch(/needs stage "replay" to pass \(it ran beside it; its result is not counted\)/)
+    expect(lines.join('\n')).not.toMatch(/released base kept/)
   })
 
   it('--changed: a released policy runs again when a new migration names its hypertable, a custom job always, the others not', async () => {

@@ -13,6 +13,7 @@ import { fingerprintHash, PackedSnapshots } from '../validation/fingerprint/inde
 import { harnessOutcome, notRun, runStep } from '../steps/step.ts'
 import { type FilesContext, type FilesStage, type Stage, type StageOutcome, type StageResult, type VerifyContext, type VerifyDepth, type VerifyOptions, type VerifyReport } from './stage.ts'
 import { Meter } from './meter.ts'
+import { ReleasedBase } from './base.ts'
 import { changedScope } from './scope.ts'
 import { migrationSet, ShardPlan, shardLabel, shardSeed, type ShardRecord } from './shard.ts'
 import { filesStage } from './stages/files.ts'
@@ -94,7 +95,7 @@ export async function runVerify(engine: StartedEngine, options: VerifyOptions, s
   const schemas = [...new Set([manifest?.schema, options.logSchema, ...(manifest?.tables ?? []).map((t) => t.split('.')[0])].filter((s): s is string => !!s))]
   const logSchema = options.logSchema ?? manifest?.schema ?? 'public'
   if (!schemas.includes(logSchema)) schemas.push(logSchema)
-  const ctx: VerifyContext = { engine, dir: options.dir, manifest, migrations, schemas, logSchema, logTable: options.logTable, fingerprints: new PackedSnapshots(), progress, options, shard }
+  const ctx: VerifyContext = { engine, dir: options.dir, manifest, migrations, schemas, logSchema, logTable: options.logTable, fingerprints: new PackedSnapshots(), jobsAt: new Map(), progress, options, shard }
   if (!options.skip?.includes('data-properties')) ctx.catalogs = new Map()
   if (options.changed) {
     report.scope = await changedScope(options.dir, migrations, options.changed.since)
@@ -106,6 +107,7 @@ export async function runVerify(engine: StartedEngine, options: VerifyOptions, s
   // The shared database needs no in-process access either: on the embedded engine it runs in a
   // thread of its own, so the stages beside it are not held up by its queries.
   const db = await engine.createDatabase('verify', { parallel: true })
+  ctx.base = ReleasedBase.plan(ctx, db)
   let client: pg.Client | undefined
   try {
     client = await connect(db.url, { applicationName: 'pgverify verify' })
@@ -177,6 +179,10 @@ async function runStages(ctx: VerifyContext, client: pg.Client, stages: Stage[])
     running.set(stage.id, result)
     if (!alongside) inOrder = result
   }
+  // A released base replay never reached (it failed, or did not run) is not coming: whoever waits for it starts from empty.
+  const replayed = running.get('replay')
+  if (replayed) void replayed.then(() => ctx.base?.settle(), () => ctx.base?.settle())
+  else ctx.base?.settle()
   return Promise.all(stages.map((s) => running.get(s.id)!))
 }
 

@@ -11,7 +11,8 @@ import { promisify } from 'node:util'
 import { HarnessError } from '../errors.ts'
 import { loadReleased } from '../runner/released.ts'
 import type { Migration } from '../sql/migration.ts'
-import type { JobSnapshot, Snapshots } from '../validation/fingerprint/index.ts'
+import type { JobSnapshot } from '../validation/fingerprint/index.ts'
+import type { JobsByVersion } from '../validation/jobs/index.ts'
 
 export interface VerifyScope {
   mode: 'changed'
@@ -54,16 +55,16 @@ export function jobInScope(job: { kind: string; hypertable?: string; registeredB
 }
 
 /**
- * The jobs replay's fingerprints hold at the last version, each attributed to the first version
- * from which every later fingerprint holds it: what jobInScope needs, without a database (so
+ * The jobs replay recorded at the last version, each attributed to the first version from which
+ * every later version holds it: what jobInScope needs, without a database (so
  * --changed can leave the jobs stage out before it migrates one).
  */
-export function jobsAtLast(fingerprints: Snapshots, migrations: Migration[]): { kind: 'policy' | 'custom'; hypertable?: string; registeredBy?: { migration: string } }[] {
+export function jobsAtLast(jobsAt: JobsByVersion, migrations: Migration[]): { kind: 'policy' | 'custom'; hypertable?: string; registeredBy?: { migration: string } }[] {
   const last = migrations[migrations.length - 1]?.version ?? 0
   const key = (s: JobSnapshot) => `${s.hypertable}|${s.procName}|${JSON.stringify(s.config)}`
-  return (fingerprints.get(last)?.jobs ?? []).map((s) => {
+  return (jobsAt.get(last) ?? []).map((s) => {
     let v = last
-    while (v > 0 && fingerprints.get(v - 1)?.jobs.some((x) => key(x) === key(s))) v--
+    while (v > 0 && jobsAt.get(v - 1)?.some((x) => key(x) === key(s))) v--
     const m = migrations.find((x) => x.version === v)
     return { kind: s.procName.startsWith('policy_') ? 'policy' : 'custom', ...(s.hypertable ? { hypertable: s.hypertable } : {}), ...(m ? { registeredBy: { migration: m.name } } : {}) }
   })

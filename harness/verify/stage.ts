@@ -9,7 +9,7 @@ import type { StartedEngine } from '../engines/types.ts'
 import type { LocatedError } from '../runner/locate.ts'
 import type { Migration } from '../sql/migration.ts'
 import { Migrator, type MigratorEvent, type MigratorHooks } from '../runner/migrator.ts'
-import { diffSnapshots, snapshot, type SchemaSnapshot, type Snapshots } from '../validation/fingerprint/index.ts'
+import { diffSnapshots, snapshot, type JobSnapshot, type SchemaSnapshot, type Snapshots } from '../validation/fingerprint/index.ts'
 import type { Manifest } from '../manifest/manifest.ts'
 import type { Catalog } from '../catalog/tables.ts'
 import type { LintResult } from '../lint/lint.ts'
@@ -17,6 +17,7 @@ import type { StepOutcome, StepResult } from '../steps/step.ts'
 import { dataDigests, diffDigests, type TableDigest } from '../validation/data-digest.ts'
 import { quoteQualified } from '../util/sql.ts'
 import { Meter } from './meter.ts'
+import type { ReleasedBase } from './base.ts'
 import type { VerifyScope } from './scope.ts'
 import type { MergeRecord, ShardPlan, ShardRecord, ShardSpec } from './shard.ts'
 import { catalogMark, catalogUnchanged, dataMark, rowsUnchanged, type CatalogMark } from '../catalog/marks.ts'
@@ -60,8 +61,10 @@ export interface VerifyContext {
   schemas: string[]
   logSchema: string
   logTable?: string
-  /** Fingerprint after each version 0..N, recorded during replay. */
+  /** Fingerprint after each version 0..N, recorded during replay (under --changed only where recordsFingerprint says). */
   fingerprints: Snapshots
+  /** The TimescaleDB jobs at each version 0..N, recorded during replay at every version (job attribution reads them). */
+  jobsAt: Map<number, JobSnapshot[]>
   /** The tables at each version 0..N (the migration log left out), read by replay when data properties will want them. */
   catalogs?: Map<number, Catalog>
   progress: (line: string) => void
@@ -76,12 +79,32 @@ export interface VerifyContext {
   heavyStages?: number
   /** With --changed: the migrations proven at full depth (the others are only replayed); absent: all. */
   focus?: Set<string>
+  /** With --changed, on an engine that copies databases: replay's database at the released base, for the stages that start there (base.ts). */
+  base?: ReleasedBase
   /** With --shard: which units of the split stages this run owns (shard.ts); absent: all. */
   shard?: ShardPlan
 }
 
 /** Whether `m` gets full depth in this run (every migration, unless --changed narrowed them). */
 export const inFocus = (ctx: VerifyContext, m: { name: string }): boolean => !ctx.focus || ctx.focus.has(m.name)
+
+/**
+ * Whether replay records the whole fingerprint at `version`, or only its jobs (ctx.jobsAt, which
+ * job attribution reads). A full run records it at every version. Under --changed the stages
+ * compare only with the versions around a new or changed migration (the one before it and its
+ * own: fault injection, down/up) and with the last (second-up, down/up, shards); a fingerprint
+ * elsewhere would cost ~65–100 ms each on embedded (eight of them when a pull request adds one
+ * migration to nine), on the path every other stage waits for.
+ */
+export function recordsFingerprint(ctx: VerifyContext, version: number): boolean {
+  if (!ctx.focus) return true
+  const ms = ctx.migrations
+  if (version === (ms[ms.length - 1]?.version ?? 0)) return true
+  const i = ms.findIndex((m) => m.version === version)
+  const own = i >= 0 && inFocus(ctx, ms[i]!)
+  const next = ms[i + 1]
+  return own || (next !== undefined && inFocus(ctx, next))
+}
 
 /**
  * Whether a stage may split its own work over more databases at once: only when the machine has

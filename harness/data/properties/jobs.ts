@@ -5,8 +5,7 @@
  */
 import type pg from 'pg'
 import type { Migration } from '../../sql/migration.ts'
-import type { Snapshots } from '../../validation/fingerprint/index.ts'
-import { attributeJobs, describeConfig, formatJobError, jobLabel, jobWindow, listJobs, registeredLabel, runJob, type RegisteredJob } from '../../validation/jobs/index.ts'
+import { attributeJobs, describeConfig, formatJobError, jobLabel, jobWindow, listJobs, registeredLabel, runJob, type JobsByVersion, type RegisteredJob } from '../../validation/jobs/index.ts'
 import { show, type MissingRow, type RetentionExplainer } from './preservation.ts'
 
 /** "retention policy on s.t (009_x, drop_after 90 days)": how the summary names a policy. */
@@ -18,8 +17,8 @@ export const policyLabel = (j: RegisteredJob) => `${jobLabel(j)} (${j.registered
  * jobs show either way (a failed policy run leaves its chunk as it was); job health on realistic
  * data is the jobs stage's verdict. The errors are listed in the stage's summary and details.
  */
-export async function runRegisteredJobs(client: pg.ClientBase, ctx: { migrations: Migration[]; fingerprints: Snapshots; jobs?: (job: RegisteredJob) => boolean }): Promise<{ jobs: RegisteredJob[]; errors: { job: RegisteredJob; message: string }[] }> {
-  const jobs = attributeJobs(await listJobs(client), ctx.migrations, ctx.fingerprints).filter(ctx.jobs ?? (() => true))
+export async function runRegisteredJobs(client: pg.ClientBase, ctx: { migrations: Migration[]; jobsAt: JobsByVersion; jobs?: (job: RegisteredJob) => boolean }): Promise<{ jobs: RegisteredJob[]; errors: { job: RegisteredJob; message: string }[] }> {
+  const jobs = attributeJobs(await listJobs(client), ctx.migrations, ctx.jobsAt).filter(ctx.jobs ?? (() => true))
   const errors: { job: RegisteredJob; message: string }[] = []
   for (const j of jobs) {
     const r = await runJob(client, j.id)

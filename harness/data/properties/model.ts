@@ -4,8 +4,7 @@ import type { Catalog } from '../../catalog/tables.ts'
 import type { Manifest } from '../../manifest/manifest.ts'
 import type { Migrator } from '../../runner/migrator.ts'
 import type { Migration } from '../../sql/migration.ts'
-import type { Snapshots } from '../../validation/fingerprint/index.ts'
-import type { RegisteredJob } from '../../validation/jobs/index.ts'
+import type { JobsByVersion, RegisteredJob } from '../../validation/jobs/index.ts'
 import type { Dataset } from '../dataset.ts'
 import type { Violation } from './preservation.ts'
 
@@ -23,8 +22,8 @@ export interface PropertyContext {
   schemas: string[]
   dir: string
   manifest?: Manifest
-  /** The fingerprint after each version, recorded by replay (attributes the jobs). */
-  fingerprints: Snapshots
+  /** The jobs at each version, recorded by replay (attributes the jobs). */
+  jobsAt: JobsByVersion
   /** The tables at each version (the migration log left out), when replay read them: then the stage does not walk the versions to read them itself. */
   catalogs?: ReadonlyMap<number, Catalog>
   /** As given; a fresh seed and DEFAULT_RUNS when not. */

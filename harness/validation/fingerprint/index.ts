@@ -5,6 +5,6 @@
  */
 export { canonicalJson, fingerprintHash } from './canonical.ts'
 export { diffSnapshots } from './diff.ts'
-export { snapshot } from './snapshot.ts'
+export { snapshot, snapshotJobs } from './snapshot.ts'
 export * from './types.ts'
 export { PackedSnapshots, type Snapshots } from './store.ts'

@@ -20,8 +20,8 @@ import { hasTimescale, withLocalSettings } from '../../catalog/common.ts'
 import { cmp } from './canonical.ts'
 import { extensionSnapshots, functionSnapshots, sequenceSnapshots, typeSnapshots } from './objects.ts'
 import { relationSnapshots } from './relations.ts'
-import { timescaleSnapshots, type TimescaleSnapshots } from './timescale.ts'
-import { SNAPSHOT_FORMAT, type SchemaSnapshot } from './types.ts'
+import { jobSnapshots, timescaleSnapshots, type TimescaleSnapshots } from './timescale.ts'
+import { SNAPSHOT_FORMAT, type JobSnapshot, type SchemaSnapshot } from './types.ts'
 
 /**
  * Take a snapshot of the given schemas. `_timescaledb_*` schemas are ignored even if asked for.
@@ -34,6 +34,16 @@ export async function snapshot(client: pg.ClientBase, schemas: string[]): Promis
   // the caller's transaction, and rolled back afterwards: the session is left exactly as it was.
   const how = { savepoint: 'fingerprint_snapshot', begin: 'BEGIN READ ONLY', settings: ['SET LOCAL search_path = pg_catalog'] }
   return withLocalSettings(client, how, () => take(client, wanted))
+}
+
+/**
+ * Only the jobs part of a snapshot (what `snapshot(…).jobs` holds), read the same way: one catalog
+ * query instead of a dozen, for callers that want a version's jobs and not its schema.
+ */
+export async function snapshotJobs(client: pg.ClientBase, schemas: string[]): Promise<JobSnapshot[]> {
+  const wanted = [...new Set(schemas)].filter((s) => !s.startsWith('_timescaledb')).sort(cmp)
+  const how = { savepoint: 'fingerprint_jobs', begin: 'BEGIN READ ONLY', settings: ['SET LOCAL search_path = pg_catalog'] }
+  return withLocalSettings(client, how, async () => ((await hasTimescale(client)) ? jobSnapshots(client, wanted) : []))
 }
 
 /** Every object kind, each read by the catalog readers and put in snapshot form by its module. */

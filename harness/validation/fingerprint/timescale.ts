@@ -49,7 +49,7 @@ async function compressionSnapshots(client: pg.ClientBase, schemas: string[], hy
 }
 
 /** Jobs on hypertables of `schemas`; several of one kind on one table are told apart by content, not by job id. */
-async function jobSnapshots(client: pg.ClientBase, schemas: string[]): Promise<JobSnapshot[]> {
+export async function jobSnapshots(client: pg.ClientBase, schemas: string[]): Promise<JobSnapshot[]> {
   const jobs0 = (await readJobs(client, true))
     .filter((j) => j.hypertableSchema !== null && j.hypertableName !== null && schemas.includes(j.hypertableSchema))
     .map((j) => ({

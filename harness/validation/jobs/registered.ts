@@ -7,7 +7,13 @@ import type pg from 'pg'
 import { configWithoutIds, hasJobCatalog, readJobs } from '../../catalog/jobs.ts'
 import type { Migration } from '../../sql/migration.ts'
 import { canonicalJson } from '../../util/canonical.ts'
-import type { Snapshots } from '../fingerprint/index.ts'
+import type { JobSnapshot } from '../fingerprint/index.ts'
+
+/** The jobs replay recorded at each version (verify's ctx.jobsAt; a Map satisfies it): what attribution reads. */
+export interface JobsByVersion {
+  get(version: number): readonly JobSnapshot[] | undefined
+  readonly size: number
+}
 
 export type JobKind = 'retention' | 'compression' | 'reorder' | 'refresh' | 'custom'
 
@@ -92,17 +98,17 @@ export function describeConfig(j: RegisteredJob): string {
 export const registeredLabel = (j: RegisteredJob): string => (j.registeredBy ? j.registeredBy.file : 'registered by no migration file that could be found')
 
 /**
- * Attribution without migrating again: a policy belongs to the first version from which replay's
- * fingerprints hold it (same hypertable, procedure and config) up to the last; a custom job to
+ * Attribution without migrating again: a policy belongs to the first version from which the jobs
+ * replay recorded hold it (same hypertable, procedure and config) up to the last; a custom job to
  * the last migration whose text calls add_job with its procedure's name.
  */
-export function attributeJobs(jobs: RegisteredJob[], migrations: Migration[], fingerprints?: Snapshots): RegisteredJob[] {
+export function attributeJobs(jobs: RegisteredJob[], migrations: Migration[], jobsAt?: JobsByVersion): RegisteredJob[] {
   const last = migrations.length ? migrations[migrations.length - 1]!.version : 0
   const byVersion = new Map(migrations.map((m) => [m.version, m]))
   return jobs.map((j) => {
-    if (j.hypertable && fingerprints?.size) {
+    if (j.hypertable && jobsAt?.size) {
       const has = (v: number) =>
-        fingerprints.get(v)?.jobs.some((s) => s.hypertable === j.hypertable && s.procName === j.procName && canonicalJson(s.config) === canonicalJson(j.config)) ?? false
+        jobsAt.get(v)?.some((s) => s.hypertable === j.hypertable && s.procName === j.procName && canonicalJson(s.config) === canonicalJson(j.config)) ?? false
       let v = last
       if (has(v)) {
         while (v > 0 && has(v - 1)) v--

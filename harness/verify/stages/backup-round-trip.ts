@@ -27,6 +27,8 @@ export const backupRoundTripStage: StageFn = async (ctx) => {
     manifest: ctx.manifest,
     logSchema: ctx.logSchema,
     sideBySide: ctx.engine.capabilities.concurrentConnections && coresToSpare(ctx),
+    // --changed: the migrated databases start from replay's copy of the released base, where there is one.
+    database: ctx.base && ((label) => ctx.base!.start(ctx.engine, label)),
     load: ms5
       ? async (c) => {
           const d = await loadBackupData(c, VERIFY_DATA)

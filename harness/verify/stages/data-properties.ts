@@ -16,7 +16,7 @@ export const dataProperties: StageFn = async (ctx, client) => {
     schemas: ctx.schemas,
     dir: ctx.dir,
     manifest: ctx.manifest,
-    fingerprints: ctx.fingerprints,
+    jobsAt: ctx.jobsAt,
     catalogs: ctx.catalogs,
     seed: ctx.options.seed,
     runs: ctx.options.runs,

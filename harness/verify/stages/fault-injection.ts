@@ -112,11 +112,14 @@ const noStats = (): FaultStats => ({ points: 0, notExercised: 0, migrations: 0, 
 async function runLane(ctx: VerifyContext, lane: Lane): Promise<{ stats: FaultStats; lines: string[]; problem?: Problem }> {
   const stats = noStats()
   const lines: string[] = []
-  const db = await ctx.engine.createDatabase('fault')
+  // A lane that starts at the released base starts from replay's copy of it, where there is one.
+  const released = releasedBase(ctx, lane)
+  const atBase = released > 0 && ctx.base?.version === ctx.migrations[released - 1]!.version
+  const db = atBase ? await ctx.base!.start(ctx.engine, 'fault') : await ctx.engine.createDatabase('fault')
   let client: pg.Client | undefined
   try {
     client = await connect(db.url, { applicationName: 'pgverify fault-injection' })
-    await run(ctx, client, stats, lines, lane)
+    await run(ctx, client, stats, lines, lane, atBase)
     return { stats, lines }
   } catch (e) {
     if (!(e instanceof Problem)) throw e
@@ -127,25 +130,26 @@ async function runLane(ctx: VerifyContext, lane: Lane): Promise<{ stats: FaultSt
   }
 }
 
-async function run(ctx: VerifyContext, client: pg.Client, stats: FaultStats, lines: string[], lane: Lane): Promise<void> {
+/** `atBase`: the database may be a copy of the released base (base.ts), bootstrapped and migrated already. */
+async function run(ctx: VerifyContext, client: pg.Client, stats: FaultStats, lines: string[], lane: Lane, atBase: boolean): Promise<void> {
   const base = migratorFor(ctx, client)
   const logName = `${base.log.schema}.${base.log.table}`
   const exclude = [logName]
-  const boot = await base.up({ to: 0 })
-  if (boot.error) throw new Problem(`bootstrap failed: ${boot.error.message}`, boot.error.hint ? [boot.error.hint] : [])
+  // A copy of the released base is bootstrapped and migrated already (the empty database a lane gets when no copy could be taken is not).
+  const boot = atBase && (await base.status()).current > 0 ? undefined : await base.up({ to: 0 })
+  if (boot?.error) throw new Problem(`bootstrap failed: ${boot.error.message}`, boot.error.hint ? [boot.error.hint] : [])
   const expected = (v: number) => ctx.fingerprints.get(v)
   const reported = new Set<string>()
   // --shard: every statement boundary of every migration proven here is a unit; this run owns some.
   const all = ctx.migrations.filter((m) => inFocus(ctx, m)).flatMap((m) => m.up.statements.map((_, i) => pointLabel(m, i)))
   const owned = ctx.shard ? new Set(ctx.shard.owned('fault-injection', all, (l) => l)) : undefined
   // --changed: the released migrations before the first proven one are the base, applied in one
-  // go with no data; the seed at its top then fills every table that exists there (a seed tops up
-  // empty tables only). Seeding at every released version read the catalog and inserted once per
-  // version: on embedded, one new migration after nine, the stage took 4.5–5.6 s that way and
-  // 3.7–4.5 s this way (interleaved runs of the whole --changed verify).
-  // How many migrations that base holds (0: none; every migration is taken one at a time below).
-  const firstProven = ctx.migrations.findIndex((m) => inFocus(ctx, m))
-  const released = ctx.focus && firstProven > 0 && lane.from <= firstProven ? firstProven : 0
+  // go with no data (on replay's copy of the base, base.ts, there is nothing left to apply); the
+  // seed at its top then fills every table that exists there (a seed tops up empty tables only).
+  // Seeding at every released version read the catalog and inserted once per version: on
+  // embedded, one new migration after nine, the stage took 4.5–5.6 s that way and 3.7–4.5 s this
+  // way (interleaved runs of the whole --changed verify).
+  const released = releasedBase(ctx, lane)
   if (released) {
     const r = await migratorFor(ctx, client).up({ to: ctx.migrations[released - 1]!.version })
     if (r.error) throw new Problem(`${r.results.find((x) => x.status === 'failed')?.file ?? 'a released migration'} (released, replayed as the base) failed: ${r.error.message.split('\n')[0]}`, r.error.message.split('\n'))
@@ -194,6 +198,16 @@ async function run(ctx: VerifyContext, client: pg.Client, stats: FaultStats, lin
     }
     ctx.progress(`  fault injection ${m.name}: ${note.split('\n')[0]!.replace(/:$/, '')}`)
   }
+}
+
+/**
+ * How many released migrations a lane starts from as one base under --changed (those before the
+ * first proven one, when the lane starts at or before it); 0: none, every migration is taken one
+ * at a time.
+ */
+function releasedBase(ctx: VerifyContext, lane: Lane): number {
+  const firstProven = ctx.migrations.findIndex((m) => inFocus(ctx, m))
+  return ctx.focus && firstProven > 0 && lane.from <= firstProven ? firstProven : 0
 }
 
 /** A fault point's name: the migration and the statement boundary (1-based) after which it fails. */

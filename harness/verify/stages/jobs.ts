@@ -60,12 +60,12 @@ export const jobsStage: StageFn = async (ctx) => {
   if (ctx.focus) {
     // --changed: when replay's fingerprints show no job a new or changed migration registers or touches, no database is needed.
     const focused = ctx.migrations.filter((m) => inFocus(ctx, m))
-    const known = jobsAtLast(ctx.fingerprints, ctx.migrations)
+    const known = jobsAtLast(ctx.jobsAt, ctx.migrations)
     if (!known.some((j) => jobInScope(j, focused))) return { verdict: 'skipped', summary: `--changed: no job is registered by ${focused.map((m) => m.name).join(', ') || 'a new or changed migration'} or on a hypertable it names; the ${known.length} job(s) of released migrations were proven when released (the nightly full run runs them)`, details: [] }
   }
   // Replay's schema at the last version holds no job: nothing would be left to run, and no database is needed to say so.
   const last = ctx.migrations[ctx.migrations.length - 1]?.version
-  if (!ctx.focus && last !== undefined && ctx.fingerprints.get(last)?.jobs.length === 0) return { verdict: 'skipped', summary: 'no migration registers a TimescaleDB job (no policy, no add_job; replay\'s schema at the last version holds none): nothing to run', details: [] }
+  if (!ctx.focus && last !== undefined && ctx.jobsAt.get(last)?.length === 0) return { verdict: 'skipped', summary: 'no migration registers a TimescaleDB job (no policy, no add_job; replay\'s schema at the last version holds none): nothing to run', details: [] }
   const t0 = Date.now()
   const db = await ctx.engine.createDatabase('jobs')
   let client: pg.Client | undefined

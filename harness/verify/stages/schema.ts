@@ -7,9 +7,9 @@ import { formatLocated, locateError } from '../../runner/locate.ts'
 import type { Migration } from '../../sql/migration.ts'
 import { readCatalog, tableInterner } from '../../catalog/tables.ts'
 import { validateExpected } from '../../validation/expected.ts'
-import { fingerprintHash } from '../../validation/fingerprint/index.ts'
+import { fingerprintHash, snapshotJobs } from '../../validation/fingerprint/index.ts'
 import { foreignKeyOrphans } from '../../validation/orphans.ts'
-import { dataDiff, dataState, diffLines, failed, inFocus, migratorFor, passed, schemaDiff, schemaState, take, type StageFn, type VerifyContext } from '../stage.ts'
+import { dataDiff, dataState, diffLines, failed, inFocus, migratorFor, passed, recordsFingerprint, schemaDiff, schemaState, take, type StageFn, type VerifyContext } from '../stage.ts'
 
 /** Replays every migration from empty, one version at a time, recording the schema after each. */
 export const replay: StageFn = async (ctx, client) => {
@@ -17,7 +17,14 @@ export const replay: StageFn = async (ctx, client) => {
   // Version 0 is "bootstrapped": required extensions and the migration log exist, nothing else.
   const boot = await migrator.up({ to: 0 })
   if (boot.error) return failed(`bootstrap failed: ${boot.error.message}`, boot.error.hint ? [boot.error.hint] : [], { code: boot.error.code, message: boot.error.message })
-  ctx.fingerprints.set(0, await take(client, ctx))
+  // The fingerprint where a stage will compare with it, else only the jobs (recordsFingerprint).
+  const record = async (v: number) => {
+    if (!recordsFingerprint(ctx, v)) return void ctx.jobsAt.set(v, await snapshotJobs(client, ctx.schemas))
+    const s = await take(client, ctx)
+    ctx.fingerprints.set(v, s)
+    ctx.jobsAt.set(v, s.jobs)
+  }
+  await record(0)
   // Data properties generate rows from the tables at every version: read here, on the way up,
   // instead of by a walk of its own (one replay and N downs fewer there).
   const catalogs = ctx.catalogs
@@ -42,8 +49,9 @@ export const replay: StageFn = async (ctx, client) => {
     total += ms
     lines.push(`${m.name}: ${Math.round(ms)} ms, ${m.up.statements.length} statements`)
     ctx.progress(`  replayed ${m.name} (${Math.round(ms)} ms)`)
-    ctx.fingerprints.set(m.version, await take(client, ctx))
+    await record(m.version)
     await readTables(m.version)
+    await ctx.base?.reached(m.version)
     ctx.meter?.part(m.name, performance.now() - t0)
   }
   const last = ctx.fingerprints.get(ctx.migrations.length)!
@@ -71,7 +79,7 @@ async function leftAt(ctx: VerifyContext, client: pg.ClientBase, m: Migration): 
     lines.push(diff.length === 0
       ? `database left exactly at version ${m.version - 1}: schema fingerprint ${fingerprintHash(good).slice(0, 12)} equal to the one recorded before ${m.name}`
       : `DATABASE CHANGED by the failed migration (fingerprint differs from version ${m.version - 1}):`, ...diff)
-  }
+  } else lines.push(`schema at version ${m.version - 1} not compared: --changed records fingerprints only around the new or changed migrations (a run without --changed compares it)`)
   const log = migratorFor(ctx, client).log
   const rows = (await client.query<{ status: string }>(`SELECT status FROM ${log.qualified} WHERE migration_name = $1`, [m.name]).catch(() => ({ rows: [] as { status: string }[] }))).rows
   lines.push(rows.some((r) => r.status === 'completed') ? `migration_log HAS a completed row for ${m.name}` : `migration_log: no completed row for ${m.name} (recorded: ${rows.map((r) => r.status).join(', ') || 'nothing'})`)
