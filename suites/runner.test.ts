@@ -92,6 +92,53 @@ describe.each(cases)('runner on the $name engine', (c) => {
     }
   })
 
+  it("a database made with the bootstrap's extensions is the one the bootstrap makes from empty: up from there gives the same schema, the bootstrap then creates only the log; an unknown extension fails and leaves no database", async (ctx) => {
+    needs(ctx, engine, 'timescaledb', 'a database with TimescaleDB made already')
+    const versions = async (client: pg.ClientBase) => (await client.query<{ v: string }>(`SELECT extname || ' ' || extversion AS v FROM pg_extension ORDER BY 1`)).rows.map((r) => r.v)
+    const sides: { ext: string[]; created: string[]; fp: unknown }[] = []
+    // In a thread of its own and in-process: the embedded engine serves both, from its kept cluster.
+    for (const extensions of [undefined, ['timescaledb']]) {
+      for (const parallel of [false, true]) {
+        const db = await engine.createDatabase('ext', { extensions, parallel })
+        const client = await connect(db.url)
+        try {
+          const before = await versions(client)
+          expect(before.some((v) => v.startsWith('timescaledb '))).toBe(!!extensions)
+          const created: string[] = []
+          const r = await migrator(client, MIGRATIONS, manifest, { onEvent: (e) => void (e.type === 'bootstrap' && created.push(...e.created)) }).up()
+          expect(r.error).toBeUndefined()
+          sides.push({ ext: await versions(client), created, fp: await snapshot(client, [manifest.schema!]) })
+        } finally {
+          await client.end().catch(() => {})
+          await db.drop()
+        }
+      }
+    }
+    expect(sides.map((s) => s.created)).toEqual([
+      ['extension timescaledb', 'factory_telemetry.migration_log'],
+      ['extension timescaledb', 'factory_telemetry.migration_log'],
+      ['factory_telemetry.migration_log'],
+      ['factory_telemetry.migration_log'],
+    ])
+    for (const s of sides.slice(1)) {
+      expect(s.ext).toEqual(sides[0]!.ext)
+      expect(diffSnapshots(sides[0]!.fp as never, s.fp as never)).toEqual([])
+    }
+    // A server lists its databases: the one that could not get the extension is gone again.
+    const databases = async () => {
+      const c = await connect(engine.url)
+      try {
+        return (await c.query<{ n: string }>('SELECT datname AS n FROM pg_database ORDER BY 1')).rows.map((r) => r.n)
+      } finally {
+        await c.end()
+      }
+    }
+    const server = engine.capabilities.concurrentConnections
+    const before = server ? await databases() : []
+    await expect(engine.createDatabase('ext', { extensions: ['no_such_extension'] })).rejects.toThrow(/extension "no_such_extension" is not available|could not open extension control file/)
+    if (server) expect(await databases()).toEqual(before)
+  })
+
   it('plan, up --to, down --to and status agree', async () => {
     const s = await fresh()
     try {

@@ -13,6 +13,7 @@ import { isHarnessError } from '../errors.ts'
 import { connect } from '../runner/connect.ts'
 import type { Migration } from '../sql/migration.ts'
 import { Migrator } from '../runner/migrator.ts'
+import { requiredExtensions } from '../runner/requirements.ts'
 import type { Manifest } from '../manifest/manifest.ts'
 import { createBackup } from './backup.ts'
 import { formatComparison } from './compare.ts'
@@ -59,7 +60,7 @@ export async function backupRoundTrip(engine: StartedEngine, o: RoundTripOptions
   const root = await mkdtemp(path.join(os.tmpdir(), 'pgverify-roundtrip-'))
   // The clock starts before the source exists: making it is part of "fresh database and migrations".
   let t = performance.now()
-  const source = await engine.createDatabase('roundtrip_source')
+  const source = await toMigrate(engine, o, 'roundtrip_source')
   const details: string[] = []
   const parts: StepPart[] = []
   const lap = (label: string) => {
@@ -119,6 +120,9 @@ export async function backupRoundTrip(engine: StartedEngine, o: RoundTripOptions
     : { verdict: 'passed', summary: `backup round trip: ${kinds.join(', ')} restores each show 0 differences from the backed-up state${uncovered ? `; ${uncovered}` : ''}`, details, parts, restores }
 }
 
+/** A database the runner will migrate: it gets the bootstrap's extensions made already (engines/types.ts, extensions). */
+const toMigrate = (engine: StartedEngine, o: RoundTripOptions, label: string) => engine.createDatabase(label, { extensions: requiredExtensions(o.manifest?.requirements, o.migrations) })
+
 /** The round trip's migrations applied on `client` (the source, and the host of a data-only restore). */
 const migrateUp = (client: pg.ClientBase, o: RoundTripOptions) =>
   new Migrator({ client, provider: { source: o.dir, getMigrations: async () => o.migrations }, logSchema: o.logSchema, requirements: o.manifest?.requirements, lockWaitMs: 0 }).up()
@@ -140,7 +144,7 @@ async function restoreAndCompare(engine: StartedEngine, o: RoundTripOptions, bac
   let host: DatabaseHandle | undefined
   try {
     // Only the data-only restore goes into a migrated database; the others into empty ones.
-    const make = kind === 'data' && o.database ? o.database : (label: string) => engine.createDatabase(label)
+    const make = kind === 'data' ? (o.database ?? ((label: string) => toMigrate(engine, o, label))) : (label: string) => engine.createDatabase(label)
     host = kind === 'volume' ? undefined : await make(`roundtrip_${kind}`)
     if (kind === 'data') {
       const hc = await connect(host!.url)

@@ -1,9 +1,11 @@
 /**
  * Admin SQL shared by the server engines (native, container, url): one admin session, version
- * reading, and cheap fresh databases made from template0.
+ * reading, and cheap fresh databases made from template0; and the extensions a caller asks a new
+ * database to have (every engine).
  */
 import { quoteIdent } from '../util/sql.ts'
 import pg from 'pg'
+import { connect } from '../runner/connect.ts'
 import type { CreateDatabaseOptions, DatabaseHandle, EngineCapabilities, EngineVersions } from './types.ts'
 
 /**
@@ -91,6 +93,17 @@ export function sanitizeLabel(label: string | undefined): string {
   return s || 'db'
 }
 
+/** The extensions a caller asked createDatabase for (CreateDatabaseOptions.extensions), created in the database at `url`. */
+export async function createExtensions(url: string, names: readonly string[] = []): Promise<void> {
+  if (!names.length) return
+  const client = await connect(url, { applicationName: 'pgverify create extensions' })
+  try {
+    for (const name of names) await client.query(`CREATE EXTENSION IF NOT EXISTS ${quoteIdent(name)}`)
+  } finally {
+    await client.end().catch(() => {})
+  }
+}
+
 /** createDatabase() for a server engine: template0, because images put extensions into template1. */
 export function databaseFactory(admin: AdminConnection, url: string, isStopped: () => boolean): (label?: string, options?: CreateDatabaseOptions) => Promise<DatabaseHandle> {
   let n = 0
@@ -98,7 +111,7 @@ export function databaseFactory(admin: AdminConnection, url: string, isStopped: 
     const name = `verify_${sanitizeLabel(label)}_${++n}`
     await admin.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE ${quoteIdent(options.template ?? 'template0')}`)
     let dropped: Promise<void> | undefined
-    return {
+    const db: DatabaseHandle = {
       name,
       url: withDatabase(url, name),
       drop() {
@@ -107,6 +120,11 @@ export function databaseFactory(admin: AdminConnection, url: string, isStopped: 
         return dropped
       },
     }
+    await createExtensions(db.url, options.template ? [] : options.extensions).catch(async (e) => {
+      await db.drop().catch(() => {})
+      throw e
+    })
+    return db
   }
 }
 

@@ -196,14 +196,15 @@ export class ThreadDatabases {
   ) {}
 
   /**
-   * Boots a database in a worker and serves it: the pristine one, or from `tar` (made by
-   * dumpDataDir, plain or gzip); resolves once it accepts connections.
+   * Boots a database in a worker and serves it: the pristine one, or from `from`: a tar made by
+   * dumpDataDir (plain or gzip), or a cluster's files (the engine's kept cluster with TimescaleDB);
+   * resolves once it accepts connections.
    */
-  async start(tar?: Uint8Array): Promise<ThreadDatabase> {
+  async start(from?: Uint8Array | DataDirFiles): Promise<ThreadDatabase> {
     // A snapshot's files are written into the instance's MEMFS as the pristine cluster's are. PGlite's
     // loadDataDir untars file by file: a copy of the migrated nine (37 MB) booted in 0.52–0.71 s
     // that way, 0.41–0.52 s this way.
-    const snapshot = tar && (await snapshotFiles(tar))
+    const snapshot = from instanceof Uint8Array ? await snapshotFiles(from) : from
     const spare = snapshot ? undefined : this.#spare
     if (spare) this.#spare = undefined
     let host = spare?.host ?? this.#idle.pop()

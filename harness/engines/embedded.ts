@@ -29,6 +29,7 @@ import { dumpInProcess } from './embedded-dump.ts'
 import { gatherReplies } from './embedded-socket.ts'
 import { ThreadDatabases, threadModules } from './embedded-thread.ts'
 import type { CreateDatabaseOptions, DatabaseHandle, EngineProvider, EngineStartOptions, EngineVersions, StartedEngine } from './types.ts'
+import { createExtensions } from './admin.ts'
 
 interface Served {
   db: PGliteType
@@ -198,6 +199,8 @@ export const embeddedEngine: EngineProvider = {
     let wasmModule: WebAssembly.Module
     // The empty cluster every fresh database starts from, as files (embedded-datadir.ts).
     let pristine: DataDirFiles
+    // The same cluster with TimescaleDB created (the engine's own database's), for databases asked for with it (extensions).
+    let withTimescale: DataDirFiles | undefined
     let sharedBuffers: string
     let bootedFrom = ''
     // Databases in worker threads (options.parallel), made when the first is asked for, or while
@@ -244,8 +247,10 @@ export const embeddedEngine: EngineProvider = {
         const keptBase = kept && (await readDataDirFile(baseFile))
         if (keptBase) {
           base = await boot(dataDirFs(m.MemoryFS, keptBase)).catch(() => undefined)
-          if (base && (await loadExtensionLibraries(base).catch(() => false))) bootedFrom = 'its cached database with TimescaleDB'
-          else {
+          if (base && (await loadExtensionLibraries(base).catch(() => false))) {
+            bootedFrom = 'its cached database with TimescaleDB'
+            withTimescale = keptBase
+          } else {
             await base?.close().catch(() => {})
             base = undefined
           }
@@ -254,6 +259,7 @@ export const embeddedEngine: EngineProvider = {
           const made = await make(pristine, (db) => db.exec('CREATE EXTENSION IF NOT EXISTS timescaledb'), baseFile)
           base = await boot(dataDirFs(m.MemoryFS, made))
           await loadExtensionLibraries(base)
+          withTimescale = made
         }
       } else base = await boot(dataDirFs(m.MemoryFS, pristine))
     } catch (e) {
@@ -291,11 +297,22 @@ export const embeddedEngine: EngineProvider = {
       async createDatabase(label = 'db', options: CreateDatabaseOptions = {}): Promise<DatabaseHandle> {
         if (stopped) throw new HarnessError('ENGINE_UNAVAILABLE', 'embedded engine is stopped')
         const name = (n: number) => `${label.replace(/[^a-z0-9_]/gi, '_').slice(0, 40)}_${n}`
+        // TimescaleDB from the kept cluster that has it; any other extension asked for by CREATE EXTENSION once the database serves.
+        const wanted = options.from ? [] : (options.extensions ?? [])
+        const cluster = wanted.includes('timescaledb') ? withTimescale : undefined
+        const rest = wanted.filter((e) => !(cluster && e === 'timescaledb'))
+        const ready = async (db: DatabaseHandle): Promise<DatabaseHandle> => {
+          await createExtensions(db.url, rest).catch(async (e) => {
+            await db.drop().catch(() => {})
+            throw e
+          })
+          return db
+        }
         if (options.parallel) {
           threads ??= new ThreadDatabases(threadModules(timescaleBundle), { fsBundle, wasmModule, pristine })
-          const t = await threads.start(options.from)
+          const t = await threads.start(options.from ?? cluster)
           databases.add(t)
-          return {
+          return ready({
             url: urlFor(t.port),
             name: name(++counter),
             physical: t.physical,
@@ -303,11 +320,11 @@ export const embeddedEngine: EngineProvider = {
               databases.delete(t)
               await t.stop()
             },
-          }
+          })
         }
         let db: PGliteType
         try {
-          const from = options.from ? { loadDataDir: new Blob([options.from as Uint8Array<ArrayBuffer>]) } : { fs: dataDirFs(m.MemoryFS, pristine) }
+          const from = options.from ? { loadDataDir: new Blob([options.from as Uint8Array<ArrayBuffer>]) } : { fs: dataDirFs(m.MemoryFS, cluster ?? pristine) }
           db = await m.PGlite.create({ ...from, extensions, fsBundle: bundleBytes(fsBundle), wasmModule })
         } catch (e) {
           if (!options.from) throw e
@@ -316,10 +333,10 @@ export const embeddedEngine: EngineProvider = {
             cause: e,
           })
         }
-        if (options.from) await loadExtensionLibraries(db)
+        if (options.from || cluster) await loadExtensionLibraries(db)
         const served = await serve(m, db)
         databases.add(served)
-        return {
+        return ready({
           url: served.url,
           name: name(++counter),
           physical: {
@@ -335,7 +352,7 @@ export const embeddedEngine: EngineProvider = {
             databases.delete(served)
             await served.stop()
           },
-        }
+        })
       },
 
       async stop() {

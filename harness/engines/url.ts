@@ -8,7 +8,7 @@ import { quoteIdent } from '../util/sql.ts'
 import { HarnessError } from '../errors.ts'
 import { connect } from '../runner/connect.ts'
 import { redactUrl } from '../util/redact.ts'
-import { AdminConnection, sanitizeLabel, withDatabase } from './admin.ts'
+import { AdminConnection, createExtensions, sanitizeLabel, withDatabase } from './admin.ts'
 import type { CreateDatabaseOptions, DatabaseHandle, EngineProvider, EngineSettings, EngineStartOptions, EngineVersions, StartedEngine } from './types.ts'
 
 
@@ -82,7 +82,7 @@ export const urlEngine: EngineProvider = {
           })
         }
         created.add(name)
-        return {
+        const db: DatabaseHandle = {
           name,
           url: withDatabase(url, name),
           async drop() {
@@ -90,6 +90,11 @@ export const urlEngine: EngineProvider = {
             await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`)
           },
         }
+        await createExtensions(db.url, options.template ? [] : options.extensions).catch(async (e) => {
+          await db.drop().catch(() => {})
+          throw e
+        })
+        return db
       },
       async stop() {
         if (stopped) return

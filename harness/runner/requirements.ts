@@ -17,6 +17,11 @@ export function inferRequirements(migrations: Migration[]): Requirements {
   return { extensions: { timescaledb: { minVersion: DEFAULT_TIMESCALEDB_MIN, ...(usesTsl ? { license: 'timescale' } : {}) } } }
 }
 
+/** The extensions the runner's bootstrap creates for a migration set: its manifest's requirements, else what its SQL shows it uses. */
+export function requiredExtensions(requirements: Requirements | undefined, migrations: Migration[]): string[] {
+  return Object.keys((requirements ?? inferRequirements(migrations)).extensions ?? {})
+}
+
 /** Compares dotted versions numerically; "2.23.0-dev" counts as 2.23.0. */
 export function versionAtLeast(actual: string, min: string): boolean {
   const a = actual.split(/[^0-9]+/).filter(Boolean).map(Number)

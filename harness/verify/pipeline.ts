@@ -9,6 +9,7 @@ import type pg from 'pg'
 import { engineDifferences } from '../engines/differences.ts'
 import type { CreateDatabaseOptions, StartedEngine } from '../engines/types.ts'
 import { connect } from '../runner/connect.ts'
+import { requiredExtensions } from '../runner/requirements.ts'
 import { fingerprintHash, PackedSnapshots } from '../validation/fingerprint/index.ts'
 import { harnessOutcome, notRun, runStep } from '../steps/step.ts'
 import { type FilesContext, type FilesStage, type Stage, type StageOutcome, type StageResult, type VerifyContext, type VerifyDepth, type VerifyOptions, type VerifyReport } from './stage.ts'
@@ -191,9 +192,9 @@ function parallelDatabases(engine: StartedEngine): StartedEngine {
   return Object.assign(Object.create(engine) as StartedEngine, { createDatabase: (label?: string, o: CreateDatabaseOptions = {}) => engine.createDatabase(label, { parallel: true, ...o }) })
 }
 
-/** Runs `stage` on a fresh database, used by nobody else, dropped after. */
+/** Runs `stage` on a fresh database, used by nobody else, dropped after (the runner's bootstrap extensions made already: its first step is that bootstrap). */
 async function onFreshDatabase(ctx: VerifyContext, stage: Stage): Promise<StageOutcome> {
-  const db = await ctx.engine.createDatabase(stage.id)
+  const db = await ctx.engine.createDatabase(stage.id, { extensions: requiredExtensions(ctx.manifest?.requirements, ctx.migrations) })
   let client: pg.Client | undefined
   try {
     client = await connect(db.url, { applicationName: `pgverify ${stage.id}` })

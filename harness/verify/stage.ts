@@ -176,9 +176,10 @@ export interface Stage {
    * Whether the stage may run alongside others on an engine whose databases work in parallel
    * (`capabilities.concurrentConnections` or `parallelDatabases`): `own`, it works only on
    * databases it creates and ignores the shared client; `fresh`, it works on the client it is
-   * given, which the pipeline connects to a fresh database of its own (nothing migrated; the
-   * stage must then also work on the shared database at the top, which it gets when nothing runs
-   * alongside). Absent: in order, on the shared database.
+   * given, which the pipeline connects to a fresh database of its own (nothing migrated, the
+   * extensions of the runner's bootstrap made already; the stage must then also work on the
+   * shared database at the top, which it gets when nothing runs alongside). Absent: in order, on
+   * the shared database.
    */
   alongside?: 'own' | 'fresh'
 
