@@ -27,7 +27,6 @@ interface Run {
 export class ReleasedBase {
   #settle!: (copy: Uint8Array | undefined) => void
   readonly #copy = new Promise<Uint8Array | undefined>((resolve) => (this.#settle = resolve))
-  #why?: string
 
   private constructor(
     /** The version the copy holds: the last released migration before the first proven one. */
@@ -53,21 +52,14 @@ export class ReleasedBase {
       this.progress(`  released base kept: replay's database at version ${version} copied (${(copy.byteLength / 2 ** 20).toFixed(0)} MiB in ${Math.round(performance.now() - t0)} ms); fault injection and the data-only restore start from it`)
       this.#settle(copy)
     } catch (e) {
-      this.#why = (e as Error).message
-      this.progress(`  released base not kept (${this.#why}): fault injection and the data-only restore replay the released migrations themselves`)
+      this.progress(`  released base not kept (${(e as Error).message}): fault injection and the data-only restore replay the released migrations themselves`)
       this.#settle(undefined)
     }
   }
 
   /** Replay has ended (whatever its verdict): a base it never reached is not coming. */
   settle(): void {
-    this.#why ??= 'replay ended before it reached the base'
     this.#settle(undefined)
-  }
-
-  /** Why there is no copy (undefined while there is one, or none was asked for yet). */
-  get missing(): string | undefined {
-    return this.#why
   }
 
   /**
