@@ -93,15 +93,24 @@ export function sanitizeLabel(label: string | undefined): string {
   return s || 'db'
 }
 
-/** The extensions a caller asked createDatabase for (CreateDatabaseOptions.extensions), created in the database at `url`. */
-export async function createExtensions(url: string, names: readonly string[] = []): Promise<void> {
-  if (!names.length) return
-  const client = await connect(url, { applicationName: 'pgverify create extensions' })
+/**
+ * The extensions a caller asked createDatabase for (CreateDatabaseOptions.extensions), created in
+ * the new database `db`; when one cannot be, the database is dropped and the server's error raised.
+ */
+export async function withExtensions(db: DatabaseHandle, names: readonly string[] = []): Promise<DatabaseHandle> {
+  if (!names.length) return db
   try {
-    for (const name of names) await client.query(`CREATE EXTENSION IF NOT EXISTS ${quoteIdent(name)}`)
-  } finally {
-    await client.end().catch(() => {})
+    const client = await connect(db.url, { applicationName: 'pgverify create extensions' })
+    try {
+      for (const name of names) await client.query(`CREATE EXTENSION IF NOT EXISTS ${quoteIdent(name)}`)
+    } finally {
+      await client.end().catch(() => {})
+    }
+  } catch (e) {
+    await db.drop().catch(() => {})
+    throw e
   }
+  return db
 }
 
 /** createDatabase() for a server engine: template0, because images put extensions into template1. */
@@ -120,11 +129,7 @@ export function databaseFactory(admin: AdminConnection, url: string, isStopped: 
         return dropped
       },
     }
-    await createExtensions(db.url, options.template ? [] : options.extensions).catch(async (e) => {
-      await db.drop().catch(() => {})
-      throw e
-    })
-    return db
+    return withExtensions(db, options.template ? [] : options.extensions)
   }
 }
 

@@ -29,7 +29,7 @@ import { dumpInProcess } from './embedded-dump.ts'
 import { gatherReplies } from './embedded-socket.ts'
 import { ThreadDatabases, threadModules } from './embedded-thread.ts'
 import type { CreateDatabaseOptions, DatabaseHandle, EngineProvider, EngineStartOptions, EngineVersions, StartedEngine } from './types.ts'
-import { createExtensions } from './admin.ts'
+import { withExtensions } from './admin.ts'
 
 interface Served {
   db: PGliteType
@@ -301,13 +301,7 @@ export const embeddedEngine: EngineProvider = {
         const wanted = options.from ? [] : (options.extensions ?? [])
         const cluster = wanted.includes('timescaledb') ? withTimescale : undefined
         const rest = wanted.filter((e) => !(cluster && e === 'timescaledb'))
-        const ready = async (db: DatabaseHandle): Promise<DatabaseHandle> => {
-          await createExtensions(db.url, rest).catch(async (e) => {
-            await db.drop().catch(() => {})
-            throw e
-          })
-          return db
-        }
+        const ready = (db: DatabaseHandle) => withExtensions(db, rest)
         if (options.parallel) {
           threads ??= new ThreadDatabases(threadModules(timescaleBundle), { fsBundle, wasmModule, pristine })
           const t = await threads.start(options.from ?? cluster)

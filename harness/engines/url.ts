@@ -8,7 +8,7 @@ import { quoteIdent } from '../util/sql.ts'
 import { HarnessError } from '../errors.ts'
 import { connect } from '../runner/connect.ts'
 import { redactUrl } from '../util/redact.ts'
-import { AdminConnection, createExtensions, sanitizeLabel, withDatabase } from './admin.ts'
+import { AdminConnection, sanitizeLabel, withDatabase, withExtensions } from './admin.ts'
 import type { CreateDatabaseOptions, DatabaseHandle, EngineProvider, EngineSettings, EngineStartOptions, EngineVersions, StartedEngine } from './types.ts'
 
 
@@ -90,11 +90,7 @@ export const urlEngine: EngineProvider = {
             await admin.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`)
           },
         }
-        await createExtensions(db.url, options.template ? [] : options.extensions).catch(async (e) => {
-          await db.drop().catch(() => {})
-          throw e
-        })
-        return db
+        return withExtensions(db, options.template ? [] : options.extensions)
       },
       async stop() {
         if (stopped) return
