@@ -204,6 +204,7 @@ async function dbCommand(args: string[], name: string, more?: (url: string) => P
   expect(await exited).toBe(143)
   expect(stdout.trim().split('\n')).toHaveLength(1)
   expect(stderr).toContain(`cleanup: ${name} engine done`)
+  expect(stderr.trimEnd().split('\n').at(-1)).toBe('stopped by SIGTERM (exit 143)')
   // Nothing serves the URL any more.
   const probe = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 })
   probe.on('error', () => {})

@@ -15,7 +15,6 @@
  * its own dump and restore tools (KillPoint.on). Each test copies one version-6 database built
  * once per engine.
  */
-import { spawn } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
 import path from 'node:path'
 import pg from 'pg'
@@ -28,9 +27,9 @@ import type { DatabaseHandle, StartedEngine } from '../harness/engines/types.ts'
 import { connect } from '../harness/runner/connect.ts'
 import { FileMigrationProvider } from '../harness/runner/discover.ts'
 import { Migrator } from '../harness/runner/migrator.ts'
-import { cli } from './support/cli.ts'
+import { cli, reachedBeforeExit, startCli } from './support/cli.ts'
 import { builtOnce } from './support/copies.ts'
-import { copyDir, emptyDir, MIGRATIONS, ROOT, write } from './support/dirs.ts'
+import { copyDir, emptyDir, MIGRATIONS, write } from './support/dirs.ts'
 import { availableEngines, needsLocalDumpTools, useEngine, depthOn } from './support/engines.ts'
 
 const LONG = 900_000
@@ -60,27 +59,6 @@ async function completed(url: string): Promise<number> {
     return -1
   } finally {
     await c.end().catch(() => {})
-  }
-}
-
-function spawnCli(args: string[], url: string) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'harness/cli/index.ts', ...args], { cwd: ROOT, env: { ...process.env, NO_COLOR: '1', VERIFY_ENGINE: undefined, DATABASE_URL: url }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  child.stdout.on('data', (d) => (out += d))
-  child.stderr.on('data', (d) => (out += d))
-  const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, out })))
-  return { child, done }
-}
-
-async function until(what: string, ms: number, test: () => Promise<boolean> | boolean, done: Promise<unknown>): Promise<boolean> {
-  const t0 = Date.now()
-  let finished = false
-  void done.then(() => (finished = true))
-  for (;;) {
-    if (await test()) return true
-    if (finished) return false
-    if (Date.now() - t0 > ms) throw new Error(`waited ${ms} ms for ${what}`)
-    await new Promise((r) => setTimeout(r, 10))
   }
 }
 
@@ -167,11 +145,11 @@ describe.each(cases)('execute killed and recovered on the $name engine', (c) => 
       const root = emptyDir('pgverify-journal-backups-')
       const logDir = emptyDir('pgverify-journal-logs-')
       const args = ['execute', '--yes', '--dir', dir, '--backup-root', root, '--log-dir', logDir]
-      const run = spawnCli(args, db.url)
-      const hit = await until(point.name, 300_000, () => point.reached({ url: db.url, root, logDir }), run.done)
+      const run = startCli(args, { DATABASE_URL: db.url }, 600_000)
+      const hit = (await reachedBeforeExit(point.name, 300_000, () => point.reached({ url: db.url, root, logDir }), run)) === 'reached'
       run.child.kill('SIGKILL')
       const killed = await run.done
-      expect(hit, `execute ended before the kill point:\n${killed.out}`).toBe(true)
+      expect(hit, `execute ended before the kill point:\n${run.output()}`).toBe(true)
       expect(killed.signal).toBe('SIGKILL')
       // pg_dump or psql children of the killed process may still finish their work; wait for them.
       await new Promise((r) => setTimeout(r, 1500))
@@ -216,8 +194,8 @@ describe.each(cases)('execute killed and recovered on the $name engine', (c) => 
     const root = emptyDir('pgverify-journal-backups-')
     const logDir = emptyDir('pgverify-journal-logs-')
     const args = ['execute', '--yes', '--dir', dir, '--backup-root', root, '--log-dir', logDir]
-    const run = spawnCli(args, db.url)
-    expect(await until('007', 300_000, async () => (await completed(db.url)) >= 7, run.done)).toBe(true)
+    const run = startCli(args, { DATABASE_URL: db.url }, 600_000)
+    expect(await reachedBeforeExit('007', 300_000, async () => (await completed(db.url)) >= 7, run)).toBe('reached')
     run.child.kill('SIGKILL')
     await run.done
     const r = await cli([...args, '--accept-current-state'], { DATABASE_URL: db.url }, 300_000)

@@ -1,4 +1,5 @@
 /** The one place that maps error codes to process exit codes. Documented in the README. */
+import { SIGNAL_EXIT_CODES } from '../engines/cleanup.ts'
 import type { ErrorCode } from '../errors.ts'
 
 export const EXIT = {
@@ -27,6 +28,8 @@ export const EXIT = {
   SHARDS: 11,
   /** A bug in the harness: please report it with the output. */
   INTERNAL: 70,
+  /** Interrupted (SIGINT 130, SIGTERM 143, SIGHUP 129), after cleanup: set by the signal handler, engines/cleanup.ts. */
+  ...SIGNAL_EXIT_CODES,
 } as const
 
 const BY_CODE: Record<ErrorCode, number> = {

@@ -12,6 +12,7 @@
 import { stripVTControlCharacters } from 'node:util'
 import pc from 'picocolors'
 import { readEnvironment, type Environment } from '../config/environment.ts'
+import { interruptedBy } from '../engines/cleanup.ts'
 import { HarnessError } from '../errors.ts'
 import { toJson } from '../util/json.ts'
 import { redact } from '../util/redact.ts'
@@ -47,6 +48,13 @@ export function json(value: unknown): void {
 
 /** Prints an error (human or JSON) and returns the exit code for it. */
 export function reportError(e: unknown, asJson = false): number {
+  const stop = interruptedBy()
+  if (stop) {
+    // Our own cleanup cut the work short: its error is not news, and the signal handler's last
+    // line says what stopped the run.
+    if (asJson) json({ ok: false, error: { code: 'INTERRUPTED', message: `stopped by ${stop.signal}` } })
+    return stop.exitCode
+  }
   if (e instanceof HarnessError) {
     if (asJson) json({ ok: false, error: e.toJSON() })
     else {

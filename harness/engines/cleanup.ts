@@ -19,9 +19,11 @@ const entries = new Set<Entry>()
 let exitHookInstalled = false
 let signalHandlersInstalled = false
 let cleaningUp = false
+let stoppedBy: keyof typeof SIGNAL_EXIT_CODES | undefined
 
 const CAP_MS = 10_000
-const EXIT_CODES = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const
+/** The shell's convention, 128 + the signal's number; the CLI's exit-code table refers here. */
+export const SIGNAL_EXIT_CODES = { SIGINT: 130, SIGTERM: 143, SIGHUP: 129 } as const
 
 function runSyncCleanups(): void {
   for (const e of [...entries]) {
@@ -71,20 +73,34 @@ export async function runCleanups(): Promise<void> {
   clearTimeout(timer)
 }
 
+/**
+ * The signal being handled, if any. The cleanup closes sessions under the work in flight, whose
+ * error then says "the server went away": the CLI prints no such error (the handler's last line
+ * says what stopped the run).
+ */
+export const interruptedBy = (): { signal: string; exitCode: number } | undefined => (stoppedBy ? { signal: stoppedBy, exitCode: SIGNAL_EXIT_CODES[stoppedBy] } : undefined)
+
 /** On SIGINT/SIGTERM/SIGHUP: clean up, then exit 130/143/129. Idempotent. */
 export function installSignalHandlers(): void {
   if (signalHandlersInstalled) return
   signalHandlersInstalled = true
-  for (const [signal, code] of Object.entries(EXIT_CODES)) {
+  for (const [signal, code] of Object.entries(SIGNAL_EXIT_CODES)) {
     process.on(signal, () => {
       // A terminal's Ctrl-C reaches every process of the group, and wrappers (pnpm, tsx)
       // relay it again: a repeated signal must not cut the first cleanup short.
       if (cleaningUp) return
       cleaningUp = true
+      stoppedBy = signal as keyof typeof SIGNAL_EXIT_CODES
       // Nothing registered (e.g. a test worker being shut down after its engines stopped): just go.
-      if (entries.size === 0) process.exit(code)
+      if (entries.size === 0) {
+        process.stderr.write(`stopped by ${signal} (exit ${code})\n`)
+        process.exit(code)
+      }
       process.stderr.write(`${signal}: cleaning up\n`)
-      void runCleanups().finally(() => process.exit(code))
+      void runCleanups().finally(() => {
+        process.stderr.write(`stopped by ${signal} (exit ${code})\n`)
+        process.exit(code)
+      })
     })
   }
 }
