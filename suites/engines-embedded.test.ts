@@ -6,7 +6,7 @@
  * and a dropped one ends its thread. Every database runs with the lean shared_buffers, and a
  * start boots from the caches the first start wrote.
  */
-import { readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readdirSync, readFileSync, statSync, truncateSync, utimesSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -294,6 +294,26 @@ describe.skipIf(!embedded?.available)(`the embedded engine's start-up caches${em
         expect(cached(), run).toEqual([expect.stringMatching(/-timescaledb-base\.datadir$/), expect.stringMatching(/-timescaledb\.datadir$/)])
         for (const f of cached()) expect(readFileSync(path.join(dir, 'pgverify-embedded', f)).subarray(0, 19).toString(), `${run}: ${f}`).toBe('pgverify-datadir 1\n')
       }
+    })
+  }, 180_000)
+
+  it("a build's first start removes the caches no run of it reads (other builds', the old formats, a killed write's temporary older than a day), and nothing else", async () => {
+    await withOwnTmpdir('pgverify-prune-', async (dir) => {
+      const cacheDir = path.join(dir, 'pgverify-embedded')
+      mkdirSync(cacheDir)
+      const stale = ['cluster-0.2.0-timescaledb.datadir', 'cluster-0.2.0-timescaledb-base.datadir', 'timescaledb-bundle-0.2.0.tar.gz', 'datadir-0.2.0-timescaledb', 'cluster-0.2.0-timescaledb.tar', '.cluster-0.2.0-plain.datadir.4242.0a0b0c0d.tmp']
+      const kept = ['.cluster-0.2.0-plain.datadir.4343.0a0b0c0d.tmp', 'notes.txt', 'other-tool.cache']
+      for (const f of [...stale, ...kept]) writeFileSync(path.join(cacheDir, f), 'x')
+      const twoDaysAgo = new Date(Date.now() - 2 * 86_400_000)
+      utimesSync(path.join(cacheDir, stale.at(-1)!), twoDaysAgo, twoDaysAgo)
+      const { startEmbedded } = await import('../harness/engines/embedded.ts')
+      const engine = await startEmbedded()
+      await engine.stop()
+      const left = readdirSync(cacheDir).sort()
+      for (const f of stale) expect(left).not.toContain(f)
+      for (const f of kept) expect(left).toContain(f)
+      // This build's own files: the bundle, the empty cluster and the one with TimescaleDB.
+      expect(left.filter((f) => !kept.includes(f))).toEqual([expect.stringMatching(/^cluster-.*-timescaledb-base\.datadir$/), expect.stringMatching(/^cluster-.*-timescaledb\.datadir$/), expect.stringMatching(/^timescaledb-bundle-.*\.tar\.gz$/)])
     })
   }, 180_000)
 })

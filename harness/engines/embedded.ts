@@ -18,7 +18,7 @@
  * boots a database from such a tar: the embedded counterpart of a volume backup and its restore.
  */
 import type { PGlite as PGliteType } from '@electric-sql/pglite'
-import { readFile } from 'node:fs/promises'
+import { readdir, readFile, rm, stat } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import os from 'node:os'
 import path from 'node:path'
@@ -88,9 +88,32 @@ async function packageAssets(): Promise<{ fsBundle: ArrayBuffer; wasmModule: Web
  * package version) and whether the extension bundle was given. Written whole or not at all (a
  * temporary file renamed into place); one that cannot be read is made again. (Caches named
  * `datadir-…` were copies of a running instance, and `cluster-….tar` tars of the same clusters:
- * neither is read any more.)
+ * neither is read any more: pruneCaches removes them.)
  */
-const templateCache = (version: string, timescale: boolean) => path.join(os.tmpdir(), 'pgverify-embedded', `cluster-${version.replace(/[^\w.-]/g, '_')}-${timescale ? 'timescaledb' : 'plain'}.datadir`)
+const versionTag = (version: string) => version.replace(/[^\w.-]/g, '_')
+const templateCache = (version: string, timescale: boolean) => path.join(os.tmpdir(), 'pgverify-embedded', `cluster-${versionTag(version)}-${timescale ? 'timescaledb' : 'plain'}.datadir`)
+
+/**
+ * Removes what no run of this PGlite build reads (other builds' clusters and bundles, the old
+ * `datadir-…` and `cluster-….tar` caches, temporaries of a killed write older than a day), when
+ * this build makes its first cache there: about 85 MB per build would otherwise pile up in TMPDIR
+ * with every upgrade. A checkout on another build makes its own again (a cold start, 2–3 s).
+ */
+async function pruneCaches(dir: string, version: string): Promise<void> {
+  const tag = versionTag(version)
+  const ours = (f: string) => f === `timescaledb-bundle-${tag}.tar.gz` || new RegExp(`^cluster-${tag.replace(/[.]/g, '\\.')}-(timescaledb|plain)(-base)?\\.datadir$`).test(f)
+  const dayAgo = Date.now() - 86_400_000
+  for (const f of await readdir(dir).catch(() => [] as string[])) {
+    // writeAtomic's temporaries: `.<name>.<pid>.<random>.tmp`.
+    const temporary = f.startsWith('.') && f.endsWith('.tmp')
+    const name = temporary ? f.slice(1) : f
+    if (!/^(cluster-|datadir-|timescaledb-bundle-)/.test(name)) continue
+    if (!temporary && ours(name)) continue
+    const file = path.join(dir, f)
+    if (temporary && ((await stat(file).catch(() => undefined))?.mtimeMs ?? 0) > dayAgo) continue
+    await rm(file, { recursive: true, force: true }).catch(() => {})
+  }
+}
 
 /**
  * The engine's own database once CREATE EXTENSION timescaledb has run in it (0.7 s in WASM, on
@@ -236,6 +259,7 @@ export const embeddedEngine: EngineProvider = {
       // A kept cluster that cannot be read is made again.
       const kept = await readDataDirFile(cacheFile)
       pristine = kept ?? (await make(undefined, async () => {}, cacheFile))
+      if (!kept) await pruneCaches(path.dirname(cacheFile), assets.version)
       bootedFrom = kept ? 'the cached empty data directory' : 'initdb (nothing cached yet)'
       if (options.threadAhead) {
         threads = new ThreadDatabases(threadModules(timescaleBundle), { fsBundle, wasmModule, pristine })
