@@ -36,6 +36,8 @@ export type ErrorCode =
   | 'TIMESCALEDB_TOO_OLD'
   | 'TIMESCALEDB_APACHE_ONLY'
   | 'CONNECTION_FAILED'
+  /** The server ran out of disk, memory or connections (SQLSTATE class 53): not the fault of what ran. */
+  | 'SERVER_RESOURCES'
   | 'AUTH_FAILED'
   | 'DATABASE_NOT_FOUND'
   | 'PERMISSION_DENIED'

@@ -9,7 +9,7 @@
  * name); errors the pg client makes up itself ("Connection terminated unexpectedly", "Client has
  * encountered a connection error and is not queryable") have only a message.
  */
-import type { ErrorCode } from './errors.ts'
+import { HarnessError, type ErrorCode } from './errors.ts'
 
 /** The fields of a pg error (or of a LocatedError, which keeps the SQLSTATE as `sqlstate`) this mapping reads. */
 export interface DriverErrorLike {
@@ -38,6 +38,46 @@ const BY_SQLSTATE: Record<string, ErrorCode> = {
   '28P01': 'AUTH_FAILED', // invalid_password
   '3D000': 'DATABASE_NOT_FOUND', // invalid_catalog_name
   '42501': 'PERMISSION_DENIED', // insufficient_privilege
+}
+
+/**
+ * Class 53, insufficient resources: what the server ran short of. A statement that fails so is
+ * not wrong; the server needs room (and a disk that fills mid-write often takes the server down).
+ */
+const SHORTAGE: Record<string, string> = {
+  '53000': 'resources',
+  '53100': 'disk space',
+  '53200': 'memory',
+  '53300': 'connections',
+  '53400': 'a configured limit',
+}
+
+/** What the server ran short of, for an error of class 53; undefined for any other. */
+export function shortageOf(e: unknown): string | undefined {
+  const state = sqlstateOf(e)
+  return state?.startsWith('53') ? (SHORTAGE[state] ?? 'resources') : undefined
+}
+
+/** What to do about a shortage, said once for every caller. */
+export function shortageHint(what: string): string {
+  if (what === 'disk space') return 'Free space on the file system that holds the server\'s data directory (and its WAL), then run again.'
+  if (what === 'memory') return 'Give the server more memory (or lower work_mem / maintenance_work_mem for this run), then run again.'
+  if (what === 'connections') return 'Close idle sessions or raise max_connections, then run again.'
+  return 'Check the server log for the limit it hit, then run again.'
+}
+
+/**
+ * The error for a server that went away or ran short of resources under any statement of ours
+ * (a catalog read, a comparison): not a bug of pgverify's and not the migrations' fault. Other
+ * errors: undefined (the caller decides).
+ */
+export function serverTrouble(e: unknown): HarnessError | undefined {
+  const message = text((e as DriverErrorLike | null)?.message) ?? String(e)
+  const state = sqlstateOf(e)
+  const short = shortageOf(e)
+  if (short) return new HarnessError('SERVER_RESOURCES', `the server ran out of ${short}: ${message} [SQLSTATE ${state}]`, { hint: shortageHint(short), details: { sqlstate: state }, cause: e })
+  if (isConnectionLoss(e)) return new HarnessError('CONNECTION_FAILED', `lost the connection to the database (the server went away): ${message}${state ? ` [SQLSTATE ${state}]` : ''}`, { hint: 'Check the server (its log says why the session ended): out of disk or memory, restarted, or stopped.', details: state ? { sqlstate: state } : undefined, cause: e })
+  return undefined
 }
 
 /** TimescaleDB's own words when its library is installed but not in shared_preload_libraries. */
@@ -77,9 +117,9 @@ export function toolLostServer(stderr: string): boolean {
  * The HarnessError code for an error the driver or server raised:
  *   'connect'  while opening a session: authentication, database and privilege errors have their
  *              own codes, anything else means the server could not be reached (CONNECTION_FAILED);
- *   'session'  on an open session: a lost connection is CONNECTION_FAILED (never a failed
- *              migration), TimescaleDB not preloaded, privileges, and any other SQLSTATE is a failed
- *              statement (MIGRATION_FAILED).
+ *   'session'  on an open session: a lost connection is CONNECTION_FAILED and a shortage of disk,
+ *              memory or connections SERVER_RESOURCES (never a failed migration), TimescaleDB not
+ *              preloaded, privileges, and any other SQLSTATE is a failed statement (MIGRATION_FAILED).
  * undefined: not an error of the database or the connection at all (a bug: INTERNAL for the caller).
  */
 export function errorCodeFor(e: unknown, during: 'connect' | 'session'): ErrorCode | undefined {
@@ -87,6 +127,7 @@ export function errorCodeFor(e: unknown, during: 'connect' | 'session'): ErrorCo
   const byState = state ? BY_SQLSTATE[state] : undefined
   if (during === 'connect') return byState ?? 'CONNECTION_FAILED'
   if (isConnectionLoss(e)) return 'CONNECTION_FAILED'
+  if (shortageOf(e)) return 'SERVER_RESOURCES'
   if (NOT_PRELOADED_MESSAGE.test(text((e as DriverErrorLike | null)?.message) ?? '')) return 'TIMESCALEDB_NOT_PRELOADED'
   if (byState) return byState
   return state ? 'MIGRATION_FAILED' : undefined

@@ -9,7 +9,8 @@ import os from 'node:os'
 import path from 'node:path'
 import type pg from 'pg'
 import type { DatabaseHandle, StartedEngine } from '../engines/types.ts'
-import { isHarnessError } from '../errors.ts'
+import { HarnessError, isHarnessError } from '../errors.ts'
+import { serverTrouble } from '../sqlstate.ts'
 import { connect } from '../runner/connect.ts'
 import type { Migration } from '../sql/migration.ts'
 import { Migrator } from '../runner/migrator.ts'
@@ -48,6 +49,8 @@ export interface RoundTripOptions {
 export interface RoundTripResult {
   verdict: 'passed' | 'failed' | 'skipped'
   summary: string
+  /** Why it could not complete, when the server went away or ran short: no finding about the backup. */
+  error?: { code: string; message: string }
   details: string[]
   /** Where the time went: migrating the source, loading data, the backup, each restore and its comparison. */
   parts: StepPart[]
@@ -109,8 +112,12 @@ export async function backupRoundTrip(engine: StartedEngine, o: RoundTripOptions
       if (r.restored) restores++
       if (r.failed) failed++
     }
+    // Restores the server could not serve found no difference: the run says why, not "differ".
+    const trouble = restored.find((r) => r.trouble)?.trouble
+    if (trouble && !restored.some((r) => r.restored && r.failed)) return { verdict: 'failed', summary: `backup round trip could not complete: ${trouble.message.split('\n')[0]}`, details, parts, restores, error: { code: trouble.code, message: trouble.message } }
   } catch (e) {
-    return { verdict: 'failed', summary: `backup round trip could not complete: ${(e as Error).message}`, details, parts, restores }
+    const known = troubleOf(e)
+    return { verdict: 'failed', summary: `backup round trip could not complete: ${(e as Error).message}`, details, parts, restores, ...(known ? { error: { code: known.code, message: known.message } } : {}) }
   } finally {
     await source.drop().catch(() => {})
     await rm(root, { recursive: true, force: true }).catch(() => {})
@@ -134,6 +141,14 @@ interface Restored {
   failed: boolean
   details: string[]
   ms: number
+  /** The server went away or ran short under it: it proves nothing either way. */
+  trouble?: HarnessError
+}
+
+/** A server that went away or ran short, from whatever was thrown; undefined for anything else. */
+function troubleOf(e: unknown): HarnessError | undefined {
+  const h = isHarnessError(e) ? e : serverTrouble(e)
+  return h && (h.code === 'CONNECTION_FAILED' || h.code === 'SERVER_RESOURCES') ? h : undefined
 }
 
 /** One kind of restore from the backup into a database of its own, compared with the backed-up state. */
@@ -160,7 +175,8 @@ async function restoreAndCompare(engine: StartedEngine, o: RoundTripOptions, bac
     await r.target.drop?.()
     return done({ restored: true, failed: n > 0, details: [`${kind} restore (${Math.round(r.durationMs)} ms): ${n} differences`, ...formatComparison(r.comparison).map((l) => `  ${l}`)] })
   } catch (e) {
-    return done({ restored: false, failed: true, details: [`${kind} restore failed: ${isHarnessError(e) ? `[${e.code}] ` : ''}${(e as Error).message}`] })
+    const trouble = troubleOf(e)
+    return done({ restored: false, failed: true, details: [`${kind} restore failed: ${isHarnessError(e) ? `[${e.code}] ` : ''}${(e as Error).message}`], ...(trouble ? { trouble } : {}) })
   } finally {
     await host?.drop().catch(() => {})
   }

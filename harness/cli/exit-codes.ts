@@ -12,7 +12,7 @@ export const EXIT = {
   INPUT: 3,
   /** The database's migration log disagrees with the files (drift, missing file, edited log), or an execute of it was interrupted. */
   STATE: 4,
-  /** The server lacks what the migrations need (TimescaleDB missing, too old, Apache-only). */
+  /** The server lacks what the migrations need (TimescaleDB missing, too old, Apache-only), or ran out of disk, memory or connections. */
   ENVIRONMENT: 5,
   /** Cannot connect, authenticate, find the database, or lack privileges. */
   CONNECTION: 6,
@@ -64,6 +64,7 @@ const BY_CODE: Record<ErrorCode, number> = {
   TIMESCALEDB_TOO_OLD: EXIT.ENVIRONMENT,
   TIMESCALEDB_APACHE_ONLY: EXIT.ENVIRONMENT,
   CONNECTION_FAILED: EXIT.CONNECTION,
+  SERVER_RESOURCES: EXIT.ENVIRONMENT,
   AUTH_FAILED: EXIT.CONNECTION,
   DATABASE_NOT_FOUND: EXIT.CONNECTION,
   PERMISSION_DENIED: EXIT.CONNECTION,

@@ -14,6 +14,7 @@ import pc from 'picocolors'
 import { readEnvironment, type Environment } from '../config/environment.ts'
 import { interruptedBy } from '../engines/cleanup.ts'
 import { HarnessError } from '../errors.ts'
+import { serverTrouble } from '../sqlstate.ts'
 import { toJson } from '../util/json.ts'
 import { redact } from '../util/redact.ts'
 import { exitCodeFor, EXIT } from './exit-codes.ts'
@@ -55,6 +56,8 @@ export function reportError(e: unknown, asJson = false): number {
     if (asJson) json({ ok: false, error: { code: 'INTERRUPTED', message: `stopped by ${stop.signal}` } })
     return stop.exitCode
   }
+  // A server that went away or ran short under a query no step mapped: said as that, not as a bug.
+  if (!(e instanceof HarnessError)) e = serverTrouble(e) ?? e
   if (e instanceof HarnessError) {
     if (asJson) json({ ok: false, error: e.toJSON() })
     else {

@@ -7,7 +7,7 @@ import { runVerify, STAGES, type VerifyReport } from '../verify/pipeline.ts'
 import { writeReports } from '../reports/write.ts'
 import { HarnessError } from '../errors.ts'
 import { isInternal } from '../steps/step.ts'
-import { EXIT } from './exit-codes.ts'
+import { EXIT, exitCodeFor } from './exit-codes.ts'
 import { bold, dim, green, info, json, out, red, yellow } from './output.ts'
 import { engineRequest, startCommandEngine } from './settings.ts'
 import { checkMigrationsDir, wholeNumber } from './checks.ts'
@@ -93,7 +93,10 @@ export async function verify(argv: Args, { config }: VerbContext): Promise<numbe
   if (argv.json) json(report)
   else render(report, reportsDir)
   // A stage that hit a bug is no verdict on the migrations: the run says so with exit 70.
-  return report.stages.some(isInternal) ? EXIT.INTERNAL : report.ok ? EXIT.OK : EXIT.FAILED
+  if (report.stages.some(isInternal)) return EXIT.INTERNAL
+  // A run whose server ran short proved nothing either way: the environment's exit code, not a verdict on the files.
+  if (report.stages.some((s) => s.error?.code === 'SERVER_RESOURCES')) return exitCodeFor('SERVER_RESOURCES')
+  return report.ok ? EXIT.OK : EXIT.FAILED
 }
 
 function checkSkip(list: string): string[] {
@@ -121,6 +124,8 @@ function render(report: VerifyReport, reportsDir: string): void {
   out('')
   for (const d of report.engine.differences ?? []) out(dim(`note: unlike production, on this engine ${d}`))
   out(`${report.ok ? green(bold('verify passed')) : red(bold('verify FAILED'))}: ${report.stages.length - failed - skipped} passed, ${failed} failed, ${skipped} skipped in ${(report.durationMs / 1000).toFixed(1)} s on ${report.engine.description}`)
+  const short = report.stages.filter((s) => s.error?.code === 'SERVER_RESOURCES').map((s) => s.id)
+  if (short.length) out(red(`the server ran short during this run (${short.join(', ')}; the messages above say of what): the failures are the environment's, not findings about the migrations (exit 5); give it room and run again`))
   out(dim(`reports: ${join(reportsDir, 'index.html')} · verify.json · junit.xml`))
 }
 

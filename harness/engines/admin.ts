@@ -6,6 +6,7 @@
 import { quoteIdent } from '../util/sql.ts'
 import pg from 'pg'
 import { connect } from '../runner/connect.ts'
+import { serverTrouble } from '../sqlstate.ts'
 import type { CreateDatabaseOptions, DatabaseHandle, EngineCapabilities, EngineVersions } from './types.ts'
 
 /**
@@ -118,7 +119,10 @@ export function databaseFactory(admin: AdminConnection, url: string, isStopped: 
   let n = 0
   return async (label, options = {}) => {
     const name = `verify_${sanitizeLabel(label)}_${++n}`
-    await admin.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE ${quoteIdent(options.template ?? 'template0')}`)
+    // A server short of disk (or gone) is said as such, not as a bug of the caller's.
+    await admin.query(`CREATE DATABASE ${quoteIdent(name)} TEMPLATE ${quoteIdent(options.template ?? 'template0')}`).catch((e: unknown) => {
+      throw serverTrouble(e) ?? e
+    })
     let dropped: Promise<void> | undefined
     const db: DatabaseHandle = {
       name,

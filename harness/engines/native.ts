@@ -246,6 +246,7 @@ export async function startNative(options: NativeStartOptions = {}): Promise<Nat
       port,
       credentials,
       describe: () => description,
+      storage: `the native engine's cluster is in ${tempDir} (${where.source}); set PGVERIFY_CLUSTER_DIR to a directory on a file system with more room`,
       createDatabase: databaseFactory(admin, url, () => stopped),
       stop,
       stopSync,

@@ -138,6 +138,12 @@ export interface StartedEngine {
   readonly capabilities: EngineCapabilities
   /** Human-readable one-liner: "embedded: PostgreSQL 17.5 (WASM, single connection, no background workers) + TimescaleDB 2.23.0-dev (timescale license)". */
   describe(): string
+  /**
+   * Where the engine keeps its databases' files and how to give it more room, for an engine the
+   * harness runs itself: said when the server runs short of disk (a server of the user's own has
+   * its own storage, which we do not know).
+   */
+  readonly storage?: string
   /** A new, empty database (no extensions created), cheap enough to make per test; or a copy of a physical snapshot (`options.from`). */
   createDatabase(label?: string, options?: CreateDatabaseOptions): Promise<DatabaseHandle>
   /**

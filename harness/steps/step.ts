@@ -5,10 +5,12 @@
  * The reports core (reports/) renders these results as HTML, JSON and JUnit.
  *
  * Types and tiny helpers only: no I/O. A step that throws a HarnessError failed for a reason a
- * user can act on; anything else thrown is a bug in the harness: its result says INTERNAL
- * (exit 70), never an ordinary failure.
+ * user can act on, and so did one whose server went away or ran out of disk, memory or
+ * connections under it (sqlstate.ts, serverTrouble); anything else thrown is a bug in the
+ * harness: its result says INTERNAL (exit 70), never an ordinary failure.
  */
 import { HarnessError, isHarnessError } from '../errors.ts'
+import { serverTrouble } from '../sqlstate.ts'
 
 /**
  * The one vocabulary of outcomes, everywhere a status reaches JSON or a report: verify's stages,
@@ -96,8 +98,9 @@ export function asHarness(e: unknown): HarnessError {
 }
 
 /**
- * Runs one step's body and times it. A HarnessError becomes a failed step through `onError`
- * (default: its message and hint); anything else becomes an INTERNAL one.
+ * Runs one step's body and times it. A HarnessError, or a server's going away or running short,
+ * becomes a failed step through `onError` (default: its message and hint); anything else becomes
+ * an INTERNAL one.
  */
 export async function runStep<L extends Location = Location>(
   step: { id: string; title: string },
@@ -109,7 +112,8 @@ export async function runStep<L extends Location = Location>(
   try {
     outcome = await body()
   } catch (e) {
-    outcome = isHarnessError(e) ? onError(e) : internalOutcome<L>(e)
+    const known = isHarnessError(e) ? e : serverTrouble(e)
+    outcome = known ? onError(known) : internalOutcome<L>(e)
   }
   return { id: step.id, title: step.title, durationMs: Math.round(performance.now() - t0), ...outcome }
 }

@@ -6,6 +6,7 @@
  * 70), the others still run. The CLI renders these results and the reports are built from them.
  */
 import type pg from 'pg'
+import type { HarnessError } from '../errors.ts'
 import { engineDifferences } from '../engines/differences.ts'
 import type { CreateDatabaseOptions, StartedEngine } from '../engines/types.ts'
 import { connect } from '../runner/connect.ts'
@@ -173,7 +174,8 @@ async function runStages(ctx: VerifyContext, client: pg.Client, stages: Stage[])
       const meter = new Meter()
       const own: VerifyContext = { ...ctx, meter, ...(alongside ? { engine: parallelDatabases(ctx.engine) } : {}) }
       const body = alongside === 'fresh' ? () => onFreshDatabase(own, stage) : () => stage.run(own, client)
-      const outcome = withMeter(await runStep(stage, body, (e) => harnessOutcome(e, `${stage.id} could not complete: ${e.message}`)), meter)
+      const outcome = withMeter(await runStep(stage, body, (e) => couldNotComplete(stage, e)), meter)
+      if (outcome.error?.code === 'SERVER_RESOURCES' && ctx.engine.storage) outcome.details.push(ctx.engine.storage)
       const late = early ? await unmet() : undefined
       return late ? notRun(stage, `skipped: needs stage "${late}" to pass (it ran beside it; its result is not counted)`) : outcome
     })
@@ -185,6 +187,13 @@ async function runStages(ctx: VerifyContext, client: pg.Client, stages: Stage[])
   if (replayed) void replayed.then(() => ctx.base?.settle(), () => ctx.base?.settle())
   else ctx.base?.settle()
   return Promise.all(stages.map((s) => running.get(s.id)!))
+}
+
+/** A stage ended by an error: its first line as the summary, the rest (a located statement) and the hint as evidence. */
+function couldNotComplete(stage: Stage, e: HarnessError): StageOutcome {
+  const [first, ...rest] = e.message.split('\n')
+  const o: StageOutcome = harnessOutcome(e, `${stage.id} could not complete: ${first}`)
+  return { ...o, details: [...rest, ...o.details] }
 }
 
 /** The engine as a stage running alongside the others sees it: every database it creates asks to run in parallel. */

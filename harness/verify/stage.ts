@@ -8,7 +8,7 @@ import type pg from 'pg'
 import type { StartedEngine } from '../engines/types.ts'
 import type { LocatedError } from '../runner/locate.ts'
 import type { Migration } from '../sql/migration.ts'
-import { Migrator, type MigratorEvent, type MigratorHooks } from '../runner/migrator.ts'
+import { Migrator, type MigratorEvent, type MigratorHooks, type RunResult } from '../runner/migrator.ts'
 import { diffSnapshots, snapshot, type JobSnapshot, type SchemaSnapshot, type Snapshots } from '../validation/fingerprint/index.ts'
 import type { Manifest } from '../manifest/manifest.ts'
 import type { Catalog } from '../catalog/tables.ts'
@@ -216,6 +216,25 @@ export interface FilesStage {
   run: (ctx: FilesContext) => Promise<StageOutcome>
 }
 
+/**
+ * A server that ran short of disk, memory or connections, or went away, under a migration is no
+ * finding about the files: verify's migrators raise it, and the stage ends with that error (exit
+ * 5 or 6) instead of reporting "not idempotent" or "differs after down/up".
+ */
+class VerifyMigrator extends Migrator {
+  override async up(options: { to?: number } = {}): Promise<RunResult> {
+    return raiseServerTrouble(await super.up(options))
+  }
+  override async down(options: { to: number }): Promise<RunResult> {
+    return raiseServerTrouble(await super.down(options))
+  }
+}
+
+function raiseServerTrouble(r: RunResult): RunResult {
+  if (r.error?.code === 'SERVER_RESOURCES' || r.error?.code === 'CONNECTION_FAILED') throw r.error
+  return r
+}
+
 export function migratorFor(ctx: VerifyContext, client: pg.ClientBase, extra: { onEvent?: (e: MigratorEvent) => void; hooks?: MigratorHooks } = {}): Migrator {
   const meter = ctx.meter
   const onEvent = meter
@@ -229,7 +248,7 @@ export function migratorFor(ctx: VerifyContext, client: pg.ClientBase, extra: { 
         extra.onEvent?.(e)
       }
     : extra.onEvent
-  return new Migrator({
+  return new VerifyMigrator({
     client,
     provider: { source: ctx.dir, getMigrations: async () => ctx.migrations },
     logSchema: ctx.logSchema,

@@ -40,7 +40,7 @@ import path from 'node:path'
 import fc from 'fast-check'
 import { readCatalog, tableInterner, type Catalog } from '../../catalog/tables.ts'
 import { HarnessError } from '../../errors.ts'
-import { isConnectionLoss } from '../../sqlstate.ts'
+import { isConnectionLoss, shortageHint, shortageOf } from '../../sqlstate.ts'
 import { jobLabel, listJobs, registeredLabel, unscheduleJobs } from '../../validation/jobs/index.ts'
 import { buildPlan, type PlanMemo } from '../arbitraries.ts'
 import type { GenerationPlan, RawDataset } from '../plan-types.ts'
@@ -136,12 +136,12 @@ export async function runDataProperties(ctx: PropertyContext): Promise<PropertyR
   let shrinkStopped = false
   let lastFailure: Failure | undefined
   let shrinking = false
-  // The engine went away (connection lost, server crashed or stopped): not a property of the
-  // data. Every later chain would fail the same way, so they pass untried and the stage reports it.
-  let lost: { k: number; message: string } | undefined
+  // The engine went away (connection lost, server crashed or stopped) or ran short of disk or
+  // memory: not a property of the data. Every later chain would fail the same way, so they pass untried and the stage reports it.
+  let lost: { k: number; message: string; trouble: Trouble } | undefined
   let at = 0
   const announced = new Set<number>()
-  const lose = (message: string) => void (lost = { k: at, message })
+  const lose = (message: string, trouble: Trouble) => void (lost = { k: at, message, trouble })
 
   const fail = (k: number, chain: { k: number; dataset: Dataset }[], violations: Violation[]): never => {
     firstFailureAt ??= Date.now()
@@ -156,7 +156,7 @@ export async function runDataProperties(ctx: PropertyContext): Promise<PropertyR
     let t = performance.now()
     const d = await migrator.down({ to: 0 })
     timing.migrate += performance.now() - t
-    if (d.error && connectionLost(d.error)) return lose(d.error.message)
+    if (d.error && troubleOf(d.error)) return lose(d.error.message, troubleOf(d.error)!)
     if (d.error) throw new PropertyFailed([{ check: 'down-failed', message: `down to version 0 failed: ${d.error.message}` }])
     if (truncate0) await client.query(truncate0)
     const carried = new CarriedRows(client)
@@ -177,7 +177,8 @@ export async function runDataProperties(ctx: PropertyContext): Promise<PropertyR
       digest.update(toSql(outcome.dataset)).update(`\n-- ${st.k}\n`)
       // A version with no table to generate gets one dataset, empty: counted by the first chain only (in whichever shard makes it).
       if (!shrinking && (st.plan.tables.length > 0 || (slot === 0 && st.stats.datasets === 0))) count(st.stats, outcome.dataset)
-      if (outcome.error && connectionLost({ message: outcome.error.message, details: { sqlstate: outcome.error.code } })) return lose(outcome.error.message)
+      const refused = outcome.error && troubleOf({ message: outcome.error.message, details: { sqlstate: outcome.error.code } })
+      if (refused) return lose(outcome.error!.message, refused)
       if (outcome.error) {
         if (!shrinking) st.stats.rejected++
         const msg = `${outcome.error.table}: ${outcome.error.message}${outcome.error.code ? ` [${outcome.error.code}]` : ''}`
@@ -195,7 +196,7 @@ export async function runDataProperties(ctx: PropertyContext): Promise<PropertyR
       // Where a server's background workers are on, no job may run by itself in the middle of the proof.
       if (!up.error && ctx.backgroundWorkers) await unscheduleJobs(client, await listJobs(client))
       timing.migrate += performance.now() - t
-      if (up.error && connectionLost(up.error)) return lose(up.error.message)
+      if (up.error && troubleOf(up.error)) return lose(up.error.message, troubleOf(up.error)!)
       t = performance.now()
       let violations: Violation[]
       if (up.error) {
@@ -255,7 +256,7 @@ export async function runDataProperties(ctx: PropertyContext): Promise<PropertyR
       await runChain(raws, slot)
     } catch (e) {
       if (e instanceof PropertyFailed || fc.PreconditionFailure.isFailure(e)) throw e
-      lose((e as Error).message)
+      lose((e as Error).message, troubleOf(e as Parameters<typeof troubleOf>[0]) ?? 'lost')
     }
   })
   // Chain c is the c-th value of the seed's stream (fast-check's replay path "c"), each checked
@@ -272,6 +273,9 @@ export async function runDataProperties(ctx: PropertyContext): Promise<PropertyR
     made += details.numRuns
     skips += details.numSkips
     if (details.failed || lost) break
+  }
+  if (lost && lost.trouble !== 'lost') {
+    throw new HarnessError('SERVER_RESOURCES', `data property from version ${lost.k}: the server ran out of ${lost.trouble} while running a dataset (${lost.message}); this is not a property of the data (seed ${seed})`, { hint: shortageHint(lost.trouble) })
   }
   if (lost) {
     throw new HarnessError('CONNECTION_FAILED', `data property from version ${lost.k}: the connection to the database was lost while running a dataset (${lost.message}); this is not a property of the data (seed ${seed})`, {
@@ -323,8 +327,13 @@ function merged(chain: { dataset: Dataset }[]): Dataset {
 }
 
 /** A lost connection or a server that went away, as the runner reports it (HarnessError CONNECTION_FAILED) or as the driver throws it. */
-function connectionLost(e: { code?: string; message?: string; details?: Record<string, unknown> }): boolean {
-  if (e.code === 'CONNECTION_FAILED') return true
+/** The server's trouble, not the data's: 'lost' (the session died), or what it ran short of. */
+type Trouble = 'lost' | string
+
+function troubleOf(e: { code?: string; message?: string; details?: Record<string, unknown> }): Trouble | undefined {
+  if (e.code === 'CONNECTION_FAILED') return 'lost'
   const sqlstate = (e.details?.error as { sqlstate?: string } | undefined)?.sqlstate ?? (e.details?.sqlstate as string | undefined)
-  return isConnectionLoss({ code: sqlstate, message: e.message })
+  const short = shortageOf({ code: sqlstate })
+  if (short || e.code === 'SERVER_RESOURCES') return short ?? 'resources'
+  return isConnectionLoss({ code: sqlstate, message: e.message }) ? 'lost' : undefined
 }

@@ -4,7 +4,7 @@
  * state the database is in and what to do next.
  */
 import { HarnessError, isHarnessError } from '../../errors.ts'
-import { errorCodeFor, isConnectionLoss, sqlstateOf } from '../../sqlstate.ts'
+import { errorCodeFor, isConnectionLoss, shortageHint, shortageOf, sqlstateOf } from '../../sqlstate.ts'
 import type { Migration, MigrationScript } from '../../sql/migration.ts'
 import { formatLocated, type LocatedError } from '../locate.ts'
 import type { MigrationLog } from '../log-table.ts'
@@ -20,6 +20,8 @@ const CHECK_SERVER = 'The migration files are not at fault. Check the server (it
 export function scriptFailure(direction: Direction, m: Migration, script: MigrationScript, e: LocatedError, previous: string): HarnessError {
   if (e.stall?.kind === 'server' || isConnectionLoss(e)) return connectionLost(script, e, direction === 'up' ? previous : m.name)
   if (e.stall) return stalled(direction, m, script, e, previous)
+  const short = shortageOf(e)
+  if (short) return shortage(short, direction, m, script, e, previous)
   const hint =
     direction === 'down'
       ? `${script.file} was rolled back: the database is still at ${m.name}. Fix the down file and run \`down\` again.`
@@ -29,15 +31,26 @@ export function scriptFailure(direction: Direction, m: Migration, script: Migrat
   return new HarnessError('MIGRATION_FAILED', formatLocated(e), { hint, details: { error: e, migration: m.name } })
 }
 
+/** Where a failed file leaves the database, for a failure that is not the file's own fault. */
+function stateAfter(direction: Direction, m: Migration, script: MigrationScript, e: LocatedError, previous: string): string {
+  return direction === 'down'
+    ? `${script.file} was rolled back: the database is still at ${m.name}.`
+    : script.noTransaction
+      ? `${script.file} is non-transactional: the statements before statement ${e.statement} stay applied (status: partial); the next \`up\` re-runs it from the start.`
+      : `${script.file} was rolled back: the database is as it was after ${previous}.`
+}
+
 /** The watchdog cancelled a statement stuck on a lock: the file may be fine, the lock was not ours to get. */
 function stalled(direction: Direction, m: Migration, script: MigrationScript, e: LocatedError, previous: string): HarnessError {
-  const state =
-    direction === 'down'
-      ? `${script.file} was rolled back: the database is still at ${m.name}.`
-      : script.noTransaction
-        ? `${script.file} is non-transactional: the statements before statement ${e.statement} stay applied (status: partial); the next \`up\` re-runs it from the start.`
-        : `${script.file} was rolled back: the database is as it was after ${previous}.`
-  return new HarnessError('STALLED', formatLocated(e), { hint: `${state} ${e.hint ?? ''}`.trim(), details: { error: e, migration: m.name, stall: e.stall } })
+  return new HarnessError('STALLED', formatLocated(e), { hint: `${stateAfter(direction, m, script, e, previous)} ${e.hint ?? ''}`.trim(), details: { error: e, migration: m.name, stall: e.stall } })
+}
+
+/** The server ran short of disk, memory or connections under the statement: the file is not shown wrong. */
+function shortage(what: string, direction: Direction, m: Migration, script: MigrationScript, e: LocatedError, previous: string): HarnessError {
+  return new HarnessError('SERVER_RESOURCES', `the server ran out of ${what} while running statement ${e.statement} of ${script.file}:\n${formatLocated(e)}`, {
+    hint: `${stateAfter(direction, m, script, e, previous)} The file is not shown to be at fault. ${shortageHint(what)}`,
+    details: { error: e, migration: m.name, sqlstate: e.sqlstate },
+  })
 }
 
 function connectionLost(script: MigrationScript, e: LocatedError, previous: string): HarnessError {
@@ -69,6 +82,8 @@ export function bootstrapError(e: unknown, log: MigrationLog): HarnessError {
       })
     case 'CONNECTION_FAILED':
       return lostConnection(e)
+    case 'SERVER_RESOURCES':
+      return new HarnessError('SERVER_RESOURCES', `bootstrap (migration log / extensions) failed: the server ran out of ${shortageOf(e)}: ${err.message} [SQLSTATE ${sqlstate}]; nothing was changed`, { hint: shortageHint(shortageOf(e)!), details: { sqlstate } })
     case undefined:
       return internal(e)
     default:
@@ -94,6 +109,8 @@ export function asHarnessError(e: unknown): HarnessError {
       return new HarnessError('PERMISSION_DENIED', `${err.message}`, { hint: 'Run as a role with the needed privileges.', details: { sqlstate }, cause: e })
     case 'CONNECTION_FAILED':
       return lostConnection(e)
+    case 'SERVER_RESOURCES':
+      return new HarnessError(code, `the server ran out of ${shortageOf(e)}: ${err.message} [SQLSTATE ${sqlstate}]`, { hint: shortageHint(shortageOf(e)!), details: { sqlstate }, cause: e })
     case undefined:
       return internal(e)
     default:

@@ -44,5 +44,5 @@ export const backupRoundTripStage: StageFn = async (ctx) => {
   for (const p of r.parts) ctx.meter?.part(p.label, p.ms)
   // One round trip of the final state, whatever --changed says: that state includes the new migrations.
   const scope = ctx.focus ? '; --changed: one round trip of the final schema, which includes the new or changed migrations' : ''
-  return { verdict: r.verdict, summary: `${r.summary} (${loaded}${scope})`, details: r.details }
+  return { verdict: r.verdict, summary: `${r.summary} (${loaded}${scope})`, details: r.details, ...(r.error ? { error: r.error } : {}) }
 }
