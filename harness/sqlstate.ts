@@ -49,7 +49,7 @@ const SHORTAGE: Record<string, string> = {
   '53100': 'disk space',
   '53200': 'memory',
   '53300': 'connections',
-  '53400': 'a configured limit',
+  '53400': 'room under a configured limit (temp_file_limit, max_locks_per_transaction …)',
 }
 
 /** What the server ran short of, for an error of class 53; undefined for any other. */

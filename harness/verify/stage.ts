@@ -218,8 +218,9 @@ export interface FilesStage {
 
 /**
  * A server that ran short of disk, memory or connections, or went away, under a migration is no
- * finding about the files: verify's migrators raise it, and the stage ends with that error (exit
- * 5 or 6) instead of reporting "not idempotent" or "differs after down/up".
+ * finding about the files: verify's migrators raise it, and the stage ends with that error
+ * (SERVER_RESOURCES makes verify exit 5) instead of reporting "not idempotent" or "differs after
+ * down/up".
  */
 class VerifyMigrator extends Migrator {
   override async up(options: { to?: number } = {}): Promise<RunResult> {

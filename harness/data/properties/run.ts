@@ -137,7 +137,8 @@ export async function runDataProperties(ctx: PropertyContext): Promise<PropertyR
   let lastFailure: Failure | undefined
   let shrinking = false
   // The engine went away (connection lost, server crashed or stopped) or ran short of disk or
-  // memory: not a property of the data. Every later chain would fail the same way, so they pass untried and the stage reports it.
+  // memory: not a property of the data. Every later chain would fail the same way, so they pass
+  // untried and the stage reports it.
   let lost: { k: number; message: string; trouble: Trouble } | undefined
   let at = 0
   const announced = new Set<number>()
@@ -326,8 +327,10 @@ function merged(chain: { dataset: Dataset }[]): Dataset {
   return { inserts, stats: { rows, droppedNoParent: 0, droppedDuplicate: 0, droppedByCheck: {}, repaired: 0 } }
 }
 
-/** A lost connection or a server that went away, as the runner reports it (HarnessError CONNECTION_FAILED) or as the driver throws it. */
-/** The server's trouble, not the data's: 'lost' (the session died), or what it ran short of. */
+/**
+ * The server's trouble, not the data's: 'lost' (the session died, the server went away), or what
+ * it ran short of; as the runner reports it (a HarnessError's code) or as the driver throws it.
+ */
 type Trouble = 'lost' | string
 
 function troubleOf(e: { code?: string; message?: string; details?: Record<string, unknown> }): Trouble | undefined {
