@@ -113,6 +113,19 @@ describe.runIf(native)('a full disk under the server', () => {
     for (const s of short) expect(s.details.join('\n')).toContain(`the native engine's cluster is in ${room()}`)
   })
 
+  it('a new session the full disk cannot set up is refused with the reason and what to do, not "is the server running"', { timeout: LONG }, async (ctx) => {
+    if ('reason' in mnt) return skipWith(ctx, mnt.reason)
+    const db = await engine!.createDatabase('full_connect')
+    await freshWalSegment(engine!.url)
+    fillLeaving(room(), 0)
+    // The first session of a database writes its relation-cache file: on a full disk it cannot.
+    const r = await cli(['migrate', 'status', '--dir', MIGRATIONS], { DATABASE_URL: db.url })
+    console.log(`[server-full] a first session on a full disk: exit ${r.code}\n${r.stderr.trim()}`)
+    expect(r.code).toBe(6)
+    expect(r.stderr).toMatch(/\[CONNECTION_FAILED\] cannot connect to .*: could not write init file \(the server could not write a file the new session needs: its disk is probably full\)/)
+    expect(r.stderr).toMatch(/what to do: Free space on the file system that holds the server's data directory/)
+  })
+
   it('verify on a disk already full: its database cannot be made, and the run says so (SERVER_RESOURCES), not a bug', { timeout: LONG }, async (ctx) => {
     if ('reason' in mnt) return skipWith(ctx, mnt.reason)
     fillLeaving(room(), 0)

@@ -1,7 +1,7 @@
 /** Opening a connection, with the failure turned into a HarnessError that says what to do. */
 import pg from 'pg'
 import { HarnessError } from '../errors.ts'
-import { errorCodeFor } from '../sqlstate.ts'
+import { errorCodeFor, shortageHint, shortageOf } from '../sqlstate.ts'
 import { addSecretsFromUrl, redactUrl } from '../util/redact.ts'
 import { connectTimeoutMs, readEnvironment } from '../config/environment.ts'
 
@@ -68,6 +68,9 @@ export function passwordEncodingHint(url: string): string | undefined {
   return 'The password in DATABASE_URL contains characters that must be percent-encoded in a URL (@ → %40, % → %25, # → %23, / → %2F, ? → %3F, space → %20); encode it, e.g. node -e "console.log(encodeURIComponent(process.argv[1]))" \'the password\'.'
 }
 
+/** What the server says when it cannot write the files a new session needs (its disk full or failing). */
+const SESSION_FILE_UNWRITABLE = /could not write init file|No space left on device/i
+
 /** Why a session could not be opened; the code comes from the one mapping in harness/sqlstate.ts. */
 export function connectionError(url: string, e: unknown): HarnessError {
   const err = e as { code?: string; message?: string }
@@ -96,6 +99,11 @@ export function connectionError(url: string, e: unknown): HarnessError {
           cause: e,
         })
       }
+      // A server short of disk refuses a session it cannot set up: with SQLSTATE 53100, or with
+      // the first session of a database, which writes a relation-cache file (FATAL, XX000).
+      const short = shortageOf(e)
+      if (short) return new HarnessError('CONNECTION_FAILED', `cannot connect to ${where}: the server ran out of ${short}: ${msg} [SQLSTATE ${err.code}]`, { hint: shortageHint(short), details: { sqlstate: err.code }, cause: e })
+      if (SESSION_FILE_UNWRITABLE.test(msg)) return new HarnessError('CONNECTION_FAILED', `cannot connect to ${where}: ${msg} (the server could not write a file the new session needs: its disk is probably full)`, { hint: shortageHint('disk space'), details: { code: err.code }, cause: e })
       return new HarnessError('CONNECTION_FAILED', `cannot connect to ${where}: ${msg || err.code}`, {
         hint:
           passwordEncodingHint(url) ??
