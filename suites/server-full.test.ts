@@ -8,8 +8,7 @@
  * runs. Root only (mount); the container engine keeps its data in the container host's storage,
  * which a test cannot size, so this is a native suite.
  */
-import { execFileSync } from 'node:child_process'
-import { rmSync, statfsSync } from 'node:fs'
+import { rmSync } from 'node:fs'
 import path from 'node:path'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { startNative, type NativeStartedEngine } from '../harness/engines/native.ts'
@@ -18,18 +17,9 @@ import { connect } from '../harness/runner/connect.ts'
 import { cli } from './support/cli.ts'
 import { emptyDir, MIGRATIONS, write } from './support/dirs.ts'
 import { availableEngines, skipWith } from './support/engines.ts'
-import { mountTmpfs, unmountTmpfs } from './support/tmpfs.ts'
+import { FILLER, fillLeaving, mountTmpfs, unmountTmpfs } from './support/tmpfs.ts'
 
 const LONG = 300_000
-const FILLER = 'filler.bin'
-
-/** Fills `dir`'s file system until `leave` bytes remain (fallocate: instant, no data written). */
-function fillLeaving(dir: string, leave: number): void {
-  const s = statfsSync(dir)
-  const fill = Number(s.bavail) * Number(s.bsize) - leave
-  if (fill > 0) execFileSync('fallocate', ['-l', String(fill), path.join(dir, FILLER)], { stdio: 'pipe' })
-}
-
 /**
  * A fresh WAL segment (16 MB, made before the fill) for what follows: a full disk then fails the
  * write of a table's file (ERROR 53100, the transaction rolled back) before the WAL needs a new

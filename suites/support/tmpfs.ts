@@ -1,6 +1,6 @@
 /** A tmpfs of the test's own, for situations a test must make: a small disk, a memory file system of a given size. */
 import { execFileSync } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, statfsSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 
@@ -22,4 +22,32 @@ export function unmountTmpfs(m: { dir: string } | { reason: string }): void {
   if (!('dir' in m)) return
   execFileSync('umount', ['-l', m.dir])
   rmSync(m.dir, { recursive: true, force: true })
+}
+
+/** The file fillLeaving writes; remove it to give the room back. */
+export const FILLER = 'filler.bin'
+
+export const freeBytes = (dir: string): number => {
+  const s = statfsSync(dir)
+  return Number(s.bavail) * Number(s.bsize)
+}
+
+/**
+ * Fills `dir`'s file system until `leave` bytes remain free (fallocate: instant, no data written).
+ * Something writing there meanwhile can take room between the measure and the fallocate (CI saw
+ * "No space left on device" from fallocate itself): then it measures again and retries.
+ */
+export function fillLeaving(dir: string, leave: number): void {
+  const file = path.join(dir, FILLER)
+  for (let attempt = 1; ; attempt++) {
+    rmSync(file, { force: true })
+    const fill = freeBytes(dir) - leave
+    if (fill <= 0) return
+    try {
+      execFileSync('fallocate', ['-l', String(fill), file], { stdio: 'pipe' })
+      return
+    } catch (e) {
+      if (attempt >= 20) throw e
+    }
+  }
 }
