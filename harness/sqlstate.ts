@@ -80,6 +80,12 @@ export function serverTrouble(e: unknown): HarnessError | undefined {
   return undefined
 }
 
+/** `e` as the server's trouble: a HarnessError that already says so, or what serverTrouble makes of a driver error. */
+export function asServerTrouble(e: unknown): HarnessError | undefined {
+  if (e instanceof HarnessError) return e.code === 'CONNECTION_FAILED' || e.code === 'SERVER_RESOURCES' ? e : undefined
+  return serverTrouble(e)
+}
+
 /** TimescaleDB's own words when its library is installed but not in shared_preload_libraries. */
 const NOT_PRELOADED_MESSAGE = /must be preloaded|shared_preload_libraries/i
 

@@ -10,7 +10,7 @@ import path from 'node:path'
 import type pg from 'pg'
 import type { DatabaseHandle, StartedEngine } from '../engines/types.ts'
 import { HarnessError, isHarnessError } from '../errors.ts'
-import { serverTrouble } from '../sqlstate.ts'
+import { asServerTrouble } from '../sqlstate.ts'
 import { connect } from '../runner/connect.ts'
 import type { Migration } from '../sql/migration.ts'
 import { Migrator } from '../runner/migrator.ts'
@@ -116,7 +116,7 @@ export async function backupRoundTrip(engine: StartedEngine, o: RoundTripOptions
     const trouble = restored.find((r) => r.trouble)?.trouble
     if (trouble && !restored.some((r) => r.restored && r.failed)) return { verdict: 'failed', summary: `backup round trip could not complete: ${trouble.message.split('\n')[0]}`, details, parts, restores, error: { code: trouble.code, message: trouble.message } }
   } catch (e) {
-    const known = troubleOf(e)
+    const known = asServerTrouble(e)
     return { verdict: 'failed', summary: `backup round trip could not complete: ${(e as Error).message}`, details, parts, restores, ...(known ? { error: { code: known.code, message: known.message } } : {}) }
   } finally {
     await source.drop().catch(() => {})
@@ -145,11 +145,6 @@ interface Restored {
   trouble?: HarnessError
 }
 
-/** A server that went away or ran short, from whatever was thrown; undefined for anything else. */
-function troubleOf(e: unknown): HarnessError | undefined {
-  const h = isHarnessError(e) ? e : serverTrouble(e)
-  return h && (h.code === 'CONNECTION_FAILED' || h.code === 'SERVER_RESOURCES') ? h : undefined
-}
 
 /** One kind of restore from the backup into a database of its own, compared with the backed-up state. */
 async function restoreAndCompare(engine: StartedEngine, o: RoundTripOptions, backupDir: string, kind: RestoreKind): Promise<Restored> {
@@ -175,7 +170,7 @@ async function restoreAndCompare(engine: StartedEngine, o: RoundTripOptions, bac
     await r.target.drop?.()
     return done({ restored: true, failed: n > 0, details: [`${kind} restore (${Math.round(r.durationMs)} ms): ${n} differences`, ...formatComparison(r.comparison).map((l) => `  ${l}`)] })
   } catch (e) {
-    const trouble = troubleOf(e)
+    const trouble = asServerTrouble(e)
     return done({ restored: false, failed: true, details: [`${kind} restore failed: ${isHarnessError(e) ? `[${e.code}] ` : ''}${(e as Error).message}`], ...(trouble ? { trouble } : {}) })
   } finally {
     await host?.drop().catch(() => {})

@@ -91,16 +91,14 @@ export function installSignalHandlers(): void {
       if (cleaningUp) return
       cleaningUp = true
       stoppedBy = signal as keyof typeof SIGNAL_EXIT_CODES
-      // Nothing registered (e.g. a test worker being shut down after its engines stopped): just go.
-      if (entries.size === 0) {
+      const exit = () => {
         process.stderr.write(`stopped by ${signal} (exit ${code})\n`)
         process.exit(code)
       }
+      // Nothing registered (e.g. a test worker being shut down after its engines stopped): just go.
+      if (entries.size === 0) return exit()
       process.stderr.write(`${signal}: cleaning up\n`)
-      void runCleanups().finally(() => {
-        process.stderr.write(`stopped by ${signal} (exit ${code})\n`)
-        process.exit(code)
-      })
+      void runCleanups().finally(exit)
     })
   }
 }

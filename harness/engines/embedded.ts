@@ -101,7 +101,8 @@ const templateCache = (version: string, timescale: boolean) => path.join(os.tmpd
  */
 async function pruneCaches(dir: string, version: string): Promise<void> {
   const tag = versionTag(version)
-  const ours = (f: string) => f === `timescaledb-bundle-${tag}.tar.gz` || new RegExp(`^cluster-${tag.replace(/[.]/g, '\\.')}-(timescaledb|plain)(-base)?\\.datadir$`).test(f)
+  const cluster = new RegExp(`^cluster-${tag.replace(/[.]/g, '\\.')}-(timescaledb|plain)(-base)?\\.datadir$`)
+  const ours = (f: string) => f === `timescaledb-bundle-${tag}.tar.gz` || cluster.test(f)
   const dayAgo = Date.now() - 86_400_000
   for (const f of await readdir(dir).catch(() => [] as string[])) {
     // writeAtomic's temporaries: `.<name>.<pid>.<random>.tmp`.

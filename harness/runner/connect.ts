@@ -1,7 +1,7 @@
 /** Opening a connection, with the failure turned into a HarnessError that says what to do. */
 import pg from 'pg'
 import { HarnessError } from '../errors.ts'
-import { errorCodeFor, shortageHint, shortageOf } from '../sqlstate.ts'
+import { errorCodeFor, serverTrouble, shortageHint, shortageOf } from '../sqlstate.ts'
 import { addSecretsFromUrl, redactUrl } from '../util/redact.ts'
 import { connectTimeoutMs, readEnvironment } from '../config/environment.ts'
 
@@ -101,8 +101,8 @@ export function connectionError(url: string, e: unknown): HarnessError {
       }
       // A server short of disk refuses a session it cannot set up: with SQLSTATE 53100, or with
       // the first session of a database, which writes a relation-cache file (FATAL, XX000).
-      const short = shortageOf(e)
-      if (short) return new HarnessError('CONNECTION_FAILED', `cannot connect to ${where}: the server ran out of ${short}: ${msg} [SQLSTATE ${err.code}]`, { hint: shortageHint(short), details: { sqlstate: err.code }, cause: e })
+      const short = shortageOf(e) && serverTrouble(e)
+      if (short) return new HarnessError('CONNECTION_FAILED', `cannot connect to ${where}: ${short.message}`, { hint: short.hint, details: short.details, cause: e })
       if (SESSION_FILE_UNWRITABLE.test(msg)) return new HarnessError('CONNECTION_FAILED', `cannot connect to ${where}: ${msg} (the server could not write a file the new session needs: its disk is probably full)`, { hint: shortageHint('disk space'), details: { code: err.code }, cause: e })
       return new HarnessError('CONNECTION_FAILED', `cannot connect to ${where}: ${msg || err.code}`, {
         hint:

@@ -9,6 +9,7 @@ import type { StartedEngine } from '../engines/types.ts'
 import type { LocatedError } from '../runner/locate.ts'
 import type { Migration } from '../sql/migration.ts'
 import { Migrator, type MigratorEvent, type MigratorHooks, type RunResult } from '../runner/migrator.ts'
+import { asServerTrouble } from '../sqlstate.ts'
 import { diffSnapshots, snapshot, type JobSnapshot, type SchemaSnapshot, type Snapshots } from '../validation/fingerprint/index.ts'
 import type { Manifest } from '../manifest/manifest.ts'
 import type { Catalog } from '../catalog/tables.ts'
@@ -232,7 +233,7 @@ class VerifyMigrator extends Migrator {
 }
 
 function raiseServerTrouble(r: RunResult): RunResult {
-  if (r.error?.code === 'SERVER_RESOURCES' || r.error?.code === 'CONNECTION_FAILED') throw r.error
+  if (r.error && asServerTrouble(r.error)) throw r.error
   return r
 }
 

@@ -4,7 +4,7 @@
  * state the database is in and what to do next.
  */
 import { HarnessError, isHarnessError } from '../../errors.ts'
-import { errorCodeFor, isConnectionLoss, shortageHint, shortageOf, sqlstateOf } from '../../sqlstate.ts'
+import { errorCodeFor, isConnectionLoss, serverTrouble, shortageHint, shortageOf, sqlstateOf } from '../../sqlstate.ts'
 import type { Migration, MigrationScript } from '../../sql/migration.ts'
 import { formatLocated, type LocatedError } from '../locate.ts'
 import type { MigrationLog } from '../log-table.ts'
@@ -82,8 +82,10 @@ export function bootstrapError(e: unknown, log: MigrationLog): HarnessError {
       })
     case 'CONNECTION_FAILED':
       return lostConnection(e)
-    case 'SERVER_RESOURCES':
-      return new HarnessError('SERVER_RESOURCES', `bootstrap (migration log / extensions) failed: the server ran out of ${shortageOf(e)}: ${err.message} [SQLSTATE ${sqlstate}]; nothing was changed`, { hint: shortageHint(shortageOf(e)!), details: { sqlstate } })
+    case 'SERVER_RESOURCES': {
+      const short = serverTrouble(e)!
+      return new HarnessError('SERVER_RESOURCES', `bootstrap (migration log / extensions) failed: ${short.message}; nothing was changed`, { hint: short.hint, details: short.details })
+    }
     case undefined:
       return internal(e)
     default:
@@ -110,7 +112,7 @@ export function asHarnessError(e: unknown): HarnessError {
     case 'CONNECTION_FAILED':
       return lostConnection(e)
     case 'SERVER_RESOURCES':
-      return new HarnessError(code, `the server ran out of ${shortageOf(e)}: ${err.message} [SQLSTATE ${sqlstate}]`, { hint: shortageHint(shortageOf(e)!), details: { sqlstate }, cause: e })
+      return serverTrouble(e)!
     case undefined:
       return internal(e)
     default:

@@ -44,8 +44,7 @@ export const replay: StageFn = async (ctx, client) => {
       const details = located ? formatLocated(located).split('\n') : [r.error.message]
       const limit = engineLimit(ctx, located?.text)
       if (limit) details.unshift(limit, '')
-      // A server that ran short or went away may not answer the check of what the failure left.
-      details.push('', ...(await leftAt(ctx, client, m).catch((e: Error) => [`what ${m.name} left was not read: ${e.message}`])))
+      details.push('', ...(await leftAt(ctx, client, m)))
       return failed(`${m.up.file} failed${located ? ` at ${located.file}:${located.line}:${located.column}${located.sqlstate ? ` (SQLSTATE ${located.sqlstate})` : ''}` : `: ${r.error.message}`}${limit ? `: the ${ctx.engine.name} engine cannot build an index outside a transaction` : ''}`, details, { code: r.error.code, message: r.error.message, located })
     }
     const ms = r.results[0]?.durationMs ?? 0
