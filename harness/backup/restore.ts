@@ -25,7 +25,7 @@
  * (timescale.ts); its version must be identical on both sides, and is checked first.
  */
 import { literal as lit, quoteIdent, splitQualified } from '../util/sql.ts'
-import { chmod, readFile, writeFile } from 'node:fs/promises'
+import { chmod, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import type pg from 'pg'
 import { HarnessError, isHarnessError } from '../errors.ts'

@@ -20,7 +20,7 @@ import { openCommandTarget } from './settings.ts'
 import { checkMigrationsDir, wholeNumber } from './checks.ts'
 import { confirmDestructive } from './confirm.ts'
 import { didYouMean } from './parse.ts'
-import { flag, type Args, type Verb, type VerbContext } from './verb.ts'
+import { flag, type Args, type Verb } from './verb.ts'
 import type { Config } from '../config/index.ts'
 import { redactUrl } from '../util/redact.ts'
 

@@ -1,5 +1,4 @@
 /** The verdict of a data-property run, and the replayable SQL file of a failure. */
-import type { Migration } from '../../sql/migration.ts'
 import { toSql } from '../dataset.ts'
 import { describeChange, type Declared } from './declared.ts'
 import { failed, passed, SHRINK_BUDGET_MS, versionLabel, type Failure, type KStats, type PropertyContext, type PropertyResult } from './model.ts'
